@@ -1,0 +1,452 @@
+//! The WIT edge: wit-bindgen bindings, type conversions, and the exported resources as thin
+//! wrappers over `client` and `server`. No protocol logic lives here.
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "httplib",
+    generate_all,
+});
+
+use crate::client::{self, Body};
+use crate::error::HttpError as Error;
+use crate::server;
+use crate::transport::{self as tp, TransportError};
+use exports::httplib::http::client as wc;
+use exports::httplib::http::server as ws;
+use httplib::http::transport as wt;
+use httplib::http::types as wtypes;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+struct Component;
+export!(Component);
+
+// ---- transport: WIT imports behind the guest's traits ----
+
+impl From<wt::ErrorCode> for TransportError {
+    fn from(e: wt::ErrorCode) -> Self {
+        match e {
+            wt::ErrorCode::ConnectionRefused(m) => TransportError::ConnectionRefused(m),
+            wt::ErrorCode::ConnectionReset(m) => TransportError::ConnectionReset(m),
+            wt::ErrorCode::Timeout => TransportError::Timeout,
+            wt::ErrorCode::NameUnresolvable(m) => TransportError::NameUnresolvable(m),
+            wt::ErrorCode::Tls(m) => TransportError::Tls(m),
+            wt::ErrorCode::Denied(m) => TransportError::Denied(m),
+            wt::ErrorCode::Closed => TransportError::Closed,
+            wt::ErrorCode::Other(m) => TransportError::Other(m),
+        }
+    }
+}
+
+fn tls_to_wit(t: &tp::TlsOptions) -> wt::TlsOptions {
+    wt::TlsOptions {
+        server_name: t.server_name.clone(),
+        verify: t.verify,
+        ca_certs: t.ca_certs.clone(),
+        system_roots: t.system_roots,
+        client_identity: t.client_identity.clone(),
+        alpn_protocols: t.alpn_protocols.clone(),
+    }
+}
+
+fn tls_from_wit(t: wt::TlsOptions) -> tp::TlsOptions {
+    tp::TlsOptions {
+        server_name: t.server_name,
+        verify: t.verify,
+        ca_certs: t.ca_certs,
+        system_roots: t.system_roots,
+        client_identity: t.client_identity,
+        alpn_protocols: t.alpn_protocols,
+    }
+}
+
+/// A host `tcp-stream` as the guest's `Stream`.
+struct WitStream(wt::TcpStream);
+
+impl tp::Stream for WitStream {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.read(max as u64)?)
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.write(data)?)
+    }
+    fn shutdown_send(&mut self) -> Result<(), TransportError> {
+        Ok(self.0.shutdown(wt::ShutdownType::Send)?)
+    }
+    fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
+        Ok(self.0.set_timeout(timeout_ms)?)
+    }
+}
+
+/// The host's `connect` and `audit`.
+struct WitTransport;
+
+impl tp::Transport for WitTransport {
+    fn connect(&self, host: &str, port: u16, o: &tp::ConnectOptions) -> Result<Box<dyn tp::Stream>, TransportError> {
+        let options = wt::ConnectOptions {
+            timeout_ms: o.timeout_ms,
+            source_address: o.source_address.as_ref().map(|(h, p)| wtypes::SocketAddress {
+                host: h.clone(),
+                port: *p,
+            }),
+            tls: o.tls.as_ref().map(tls_to_wit),
+        };
+        Ok(Box::new(WitStream(wt::connect(host, port, &options)?)))
+    }
+    fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError> {
+        Ok(wt::audit(event, args)?)
+    }
+}
+
+// ---- errors: the one conversion to the WIT variant ----
+
+impl From<Error> for wtypes::HttpError {
+    fn from(e: Error) -> Self {
+        use wtypes::HttpError as W;
+        match e {
+            Error::HttpException(m) => W::HttpException(m),
+            Error::NotConnected => W::NotConnected,
+            Error::InvalidUrl(m) => W::InvalidUrl(m),
+            Error::UnknownProtocol(m) => W::UnknownProtocol(m),
+            Error::UnknownTransferEncoding => W::UnknownTransferEncoding,
+            Error::UnimplementedFileMode => W::UnimplementedFileMode,
+            Error::IncompleteRead { partial, expected } => {
+                W::IncompleteRead(wtypes::IncompleteRead { partial, expected })
+            }
+            Error::ImproperConnectionState(m) => W::ImproperConnectionState(m),
+            Error::CannotSendRequest(m) => W::CannotSendRequest(m),
+            Error::CannotSendHeader(m) => W::CannotSendHeader(m),
+            Error::ResponseNotReady(m) => W::ResponseNotReady(m),
+            Error::BadStatusLine(m) => W::BadStatusLine(m),
+            Error::LineTooLong(m) => W::LineTooLong(m),
+            Error::TooManyHeaders => W::TooManyHeaders,
+            Error::RemoteDisconnected(m) => W::RemoteDisconnected(m),
+            Error::InvalidHeader(m) => W::InvalidHeader(m),
+            Error::InvalidArgument(m) => W::InvalidArgument(m),
+            Error::ConnectionRefused(m) => W::ConnectionRefused(m),
+            Error::ConnectionReset(m) => W::ConnectionReset(m),
+            Error::Timeout => W::Timeout,
+            Error::Tls(m) => W::Tls(m),
+            Error::Denied(m) => W::Denied(m),
+            Error::NameUnresolvable(m) => W::NameUnresolvable(m),
+            Error::Io(m) => W::Io(m),
+        }
+    }
+}
+
+impl From<wtypes::HttpError> for Error {
+    fn from(e: wtypes::HttpError) -> Self {
+        use wtypes::HttpError as W;
+        match e {
+            W::HttpException(m) => Error::HttpException(m),
+            W::NotConnected => Error::NotConnected,
+            W::InvalidUrl(m) => Error::InvalidUrl(m),
+            W::UnknownProtocol(m) => Error::UnknownProtocol(m),
+            W::UnknownTransferEncoding => Error::UnknownTransferEncoding,
+            W::UnimplementedFileMode => Error::UnimplementedFileMode,
+            W::IncompleteRead(r) => Error::IncompleteRead {
+                partial: r.partial,
+                expected: r.expected,
+            },
+            W::ImproperConnectionState(m) => Error::ImproperConnectionState(m),
+            W::CannotSendRequest(m) => Error::CannotSendRequest(m),
+            W::CannotSendHeader(m) => Error::CannotSendHeader(m),
+            W::ResponseNotReady(m) => Error::ResponseNotReady(m),
+            W::BadStatusLine(m) => Error::BadStatusLine(m),
+            W::LineTooLong(m) => Error::LineTooLong(m),
+            W::TooManyHeaders => Error::TooManyHeaders,
+            W::RemoteDisconnected(m) => Error::RemoteDisconnected(m),
+            W::InvalidHeader(m) => Error::InvalidHeader(m),
+            W::InvalidArgument(m) => Error::InvalidArgument(m),
+            W::ConnectionRefused(m) => Error::ConnectionRefused(m),
+            W::ConnectionReset(m) => Error::ConnectionReset(m),
+            W::Timeout => Error::Timeout,
+            W::Tls(m) => Error::Tls(m),
+            W::Denied(m) => Error::Denied(m),
+            W::NameUnresolvable(m) => Error::NameUnresolvable(m),
+            W::Io(m) => Error::Io(m),
+        }
+    }
+}
+
+type WResult<T> = Result<T, wtypes::HttpError>;
+
+fn wit<T>(r: Result<T, Error>) -> WResult<T> {
+    r.map_err(Into::into)
+}
+
+// ---- client ----
+
+impl From<wc::Body> for Body {
+    fn from(b: wc::Body) -> Self {
+        match b {
+            wc::Body::None => Body::None,
+            wc::Body::Bytes(b) => Body::Bytes(b),
+            wc::Body::Text(t) => Body::Text(t),
+            wc::Body::Chunks(c) => Body::Chunks(c),
+            wc::Body::Streamed => Body::Stream,
+        }
+    }
+}
+
+/// The exported `connection` resource.
+struct ConnectionResource(RefCell<client::Connection>);
+
+/// The exported `response` resource.
+struct ResponseResource(Rc<RefCell<client::Response>>);
+
+impl wc::Guest for Component {
+    type Connection = ConnectionResource;
+    type Response = ResponseResource;
+
+    fn split_url(url: String) -> WResult<wc::UrlParts> {
+        let u = wit(crate::proto::url::split_url(&url).map_err(Error::from))?;
+        Ok(wc::UrlParts {
+            scheme: u.scheme,
+            host: u.host,
+            port: u.port,
+            target: u.target,
+        })
+    }
+
+    fn error_message(error: wtypes::HttpError) -> String {
+        Error::from(error).to_string()
+    }
+
+    fn reason_phrase(code: u16) -> Option<String> {
+        crate::proto::status::reason_phrase(code).map(str::to_string)
+    }
+}
+
+impl wc::GuestConnection for ConnectionResource {
+    fn open(host: String, port: Option<u16>, o: wc::ConnectionOptions) -> WResult<wc::Connection> {
+        let options = client::ConnectionOptions {
+            timeout_ms: o.timeout_ms,
+            source_address: o.source_address.map(|a| (a.host, a.port)),
+            blocksize: (o.blocksize as usize).max(1),
+            tls: o.tls.map(tls_from_wit),
+            auto_open: o.auto_open,
+        };
+        let conn = wit(client::Connection::new(Rc::new(WitTransport), &host, port, options))?;
+        Ok(wc::Connection::new(ConnectionResource(RefCell::new(conn))))
+    }
+    fn host(&self) -> String {
+        self.0.borrow().host.clone()
+    }
+    fn port(&self) -> u16 {
+        self.0.borrow().port
+    }
+    fn set_debuglevel(&self, level: u32) {
+        self.0.borrow_mut().set_debuglevel(level)
+    }
+    fn set_tunnel(&self, host: String, port: Option<u16>, headers: Vec<(String, Vec<u8>)>) -> WResult<()> {
+        wit(self.0.borrow_mut().set_tunnel(&host, port, headers))
+    }
+    fn get_proxy_response_headers(&self) -> Option<Vec<(String, Vec<u8>)>> {
+        self.0.borrow().proxy_response_headers().map(|h| h.0.clone())
+    }
+    fn connect(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().connect())
+    }
+    fn close(&self) {
+        self.0.borrow_mut().close()
+    }
+    fn request(
+        &self,
+        method: String,
+        url: String,
+        body: wc::Body,
+        headers: Vec<(String, Vec<u8>)>,
+        encode_chunked: bool,
+    ) -> WResult<()> {
+        wit(self
+            .0
+            .borrow_mut()
+            .request(&method, &url, body.into(), &headers, encode_chunked))
+    }
+    fn putrequest(&self, method: String, url: String, skip_host: bool, skip_accept_encoding: bool) -> WResult<()> {
+        wit(self
+            .0
+            .borrow_mut()
+            .putrequest(&method, &url, skip_host, skip_accept_encoding))
+    }
+    fn putheader(&self, name: String, values: Vec<Vec<u8>>) -> WResult<()> {
+        let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+        wit(self.0.borrow_mut().putheader(&name, &values))
+    }
+    fn endheaders(&self, message_body: Option<wc::Body>, encode_chunked: bool) -> WResult<()> {
+        wit(self
+            .0
+            .borrow_mut()
+            .endheaders(message_body.map_or(Body::None, Into::into), encode_chunked))
+    }
+    fn send(&self, data: Vec<u8>) -> WResult<()> {
+        wit(self.0.borrow_mut().send(&data))
+    }
+    fn send_body(&self, data: Vec<u8>) -> WResult<()> {
+        wit(self.0.borrow_mut().send_body(&data))
+    }
+    fn end_body(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().end_body())
+    }
+    fn getresponse(&self) -> WResult<wc::Response> {
+        let r = wit(self.0.borrow_mut().getresponse())?;
+        Ok(wc::Response::new(ResponseResource(r)))
+    }
+}
+
+fn amount(n: Option<u64>) -> Option<usize> {
+    n.map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+impl wc::GuestResponse for ResponseResource {
+    fn status(&self) -> u16 {
+        self.0.borrow().status
+    }
+    fn reason(&self) -> String {
+        self.0.borrow().reason.clone()
+    }
+    fn version(&self) -> u8 {
+        self.0.borrow().version
+    }
+    fn headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.0.borrow().headers.0.clone()
+    }
+    fn getheader(&self, name: String) -> Option<String> {
+        self.0.borrow().headers.get_joined(&name)
+    }
+    fn url(&self) -> String {
+        self.0.borrow().url.clone()
+    }
+    fn length(&self) -> Option<u64> {
+        self.0.borrow().length()
+    }
+    fn chunked(&self) -> bool {
+        self.0.borrow().chunked()
+    }
+    fn will_close(&self) -> bool {
+        self.0.borrow().will_close()
+    }
+    fn read(&self, amt: Option<u64>) -> WResult<Vec<u8>> {
+        wit(self.0.borrow_mut().read(amount(amt)))
+    }
+    fn read1(&self, n: Option<u64>) -> WResult<Vec<u8>> {
+        wit(self.0.borrow_mut().read1(amount(n)))
+    }
+    fn readline(&self, limit: Option<u64>) -> WResult<Vec<u8>> {
+        wit(self.0.borrow_mut().readline(amount(limit)))
+    }
+    fn peek(&self, n: u64) -> WResult<Vec<u8>> {
+        wit(self.0.borrow_mut().peek(amount(Some(n)).unwrap_or(0)))
+    }
+    fn isclosed(&self) -> bool {
+        self.0.borrow().isclosed()
+    }
+    fn close(&self) {
+        self.0.borrow_mut().close()
+    }
+}
+
+// ---- server ----
+
+/// The exported `handler` resource.
+struct HandlerResource(RefCell<server::Handler>);
+
+impl ws::Guest for Component {
+    type Handler = HandlerResource;
+}
+
+impl ws::GuestHandler for HandlerResource {
+    fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
+        let config = server::HandlerConfig {
+            protocol_version: c.protocol_version,
+            server_version: c.server_version,
+            sys_version: c.sys_version,
+            directory: c.directory,
+            error_message_format: c.error_message_format,
+            error_content_type: c.error_content_type,
+            extensions_map: c.extensions_map,
+            index_pages: c.index_pages,
+            log_requests: c.log_requests,
+            timeout_ms: c.timeout_ms,
+        };
+        HandlerResource(RefCell::new(server::Handler::new(
+            Box::new(WitStream(connection)),
+            &client_address.host,
+            config,
+        )))
+    }
+    fn serve_directory(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().serve_directory())
+    }
+    fn next_request(&self) -> WResult<Option<ws::Request>> {
+        let r = wit(self.0.borrow_mut().next_request())?;
+        Ok(r.map(|r| ws::Request {
+            command: r.command,
+            path: r.path,
+            request_version: r.request_version,
+            requestline: r.requestline,
+            headers: r.headers.0,
+        }))
+    }
+    fn serve_file(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().serve_file())
+    }
+    fn send_response(&self, code: u16, message: Option<String>) -> WResult<()> {
+        wit(self.0.borrow_mut().send_response(code, message.as_deref()))
+    }
+    fn send_response_only(&self, code: u16, message: Option<String>) -> WResult<()> {
+        wit(self.0.borrow_mut().send_response_only(code, message.as_deref()))
+    }
+    fn send_header(&self, keyword: String, value: String) -> WResult<()> {
+        wit(self.0.borrow_mut().send_header(&keyword, &value))
+    }
+    fn end_headers(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().end_headers())
+    }
+    fn flush_headers(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().flush_headers())
+    }
+    fn write(&self, data: Vec<u8>) -> WResult<()> {
+        wit(self.0.borrow_mut().write(&data))
+    }
+    fn send_error(&self, code: u16, message: Option<String>, explain: Option<String>) -> WResult<()> {
+        wit(self
+            .0
+            .borrow_mut()
+            .send_error(code, message.as_deref(), explain.as_deref()))
+    }
+    fn read_body(&self, max: u64) -> WResult<Vec<u8>> {
+        wit(self
+            .0
+            .borrow_mut()
+            .read_body(usize::try_from(max).unwrap_or(usize::MAX)))
+    }
+    fn close_connection(&self) -> bool {
+        self.0.borrow().close_connection
+    }
+    fn set_close_connection(&self, close: bool) {
+        self.0.borrow_mut().close_connection = close;
+    }
+    fn log_request(&self, code: Option<u16>, size: Option<u64>) {
+        self.0.borrow().log_request(code, size)
+    }
+    fn log_error(&self, message: String) {
+        self.0.borrow().log_error(&message)
+    }
+    fn log_message(&self, message: String) {
+        self.0.borrow().log_message(&message)
+    }
+    fn version_string(&self) -> String {
+        self.0.borrow().version_string()
+    }
+    fn date_time_string(&self, timestamp: Option<i64>) -> String {
+        crate::proto::date::date_time_string(timestamp)
+    }
+    fn log_date_time_string(&self) -> String {
+        self.0.borrow().log_date_time_string()
+    }
+    fn address_string(&self) -> String {
+        self.0.borrow().address_string()
+    }
+}

@@ -1,0 +1,320 @@
+//! HTTPResponse: reading the status line and headers, then the body by its framing.
+
+use crate::error::HttpError;
+use crate::io::{BufStream, LineRead};
+use crate::proto::chunked::{ChunkedDecoder, Decoded};
+use crate::proto::framing::{ResponseFraming, response_framing};
+use crate::proto::headers::{FieldBlock, FieldLine};
+use crate::proto::limits::{MAX_INTERIM_RESPONSES, MAX_LINE};
+use crate::proto::status_line::parse_status_line;
+use crate::proto::{Headers, latin1};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The socket a connection and its current response share.
+pub type SharedStream = Rc<RefCell<BufStream>>;
+
+/// One response, reading from the connection's stream until its body ends.
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub version: u8,
+    pub headers: Headers,
+    pub url: String,
+    framing: ResponseFraming,
+    /// Body bytes still expected (Content-Length framing).
+    length: Option<u64>,
+    chunked: Option<ChunkedDecoder>,
+    /// The stream, until the body is done or the response closed.
+    stream: Option<SharedStream>,
+    /// Total body bytes handed out, for IncompleteRead's figure.
+    delivered: u64,
+    /// The body reached its end by its framing (not cut short by `close`).
+    ended: bool,
+    debuglevel: u32,
+}
+
+impl Response {
+    /// `HTTPResponse.begin()`: status line (skipping 100 Continue), headers, framing.
+    pub fn begin(stream: SharedStream, method: &str, url: &str, debuglevel: u32) -> Result<Response, HttpError> {
+        let mut interim = 0;
+        let (status, head) = loop {
+            let line = read_line(&stream, "status line")?;
+            if debuglevel > 0 {
+                println!("reply: {}", crate::proto::pyrepr::py_repr(&latin1(&line)));
+            }
+            if line.is_empty() {
+                return Err(HttpError::RemoteDisconnected(
+                    "Remote end closed connection without response".into(),
+                ));
+            }
+            let status = parse_status_line(&line)?;
+            let headers = read_headers(&stream)?;
+            if status.status != 100 {
+                break (status, headers);
+            }
+            interim += 1;
+            if interim > MAX_INTERIM_RESPONSES {
+                return Err(HttpError::HttpException(format!(
+                    "got more than {MAX_INTERIM_RESPONSES} interim responses"
+                )));
+            }
+        };
+        if debuglevel > 0 {
+            for (name, value) in &head.0 {
+                println!("header: {name}: {}", latin1(value));
+            }
+        }
+        let framing = response_framing(status.version, status.status, method, &head);
+        let mut response = Response {
+            status: status.status,
+            reason: status.reason,
+            version: status.version,
+            headers: head,
+            url: url.to_string(),
+            length: framing.length,
+            chunked: framing.chunked.then(ChunkedDecoder::new),
+            framing,
+            stream: Some(stream),
+            delivered: 0,
+            ended: false,
+            debuglevel,
+        };
+        if response.length == Some(0) && !framing.chunked {
+            response.finish();
+        }
+        Ok(response)
+    }
+
+    pub fn will_close(&self) -> bool {
+        self.framing.will_close
+    }
+
+    pub fn chunked(&self) -> bool {
+        self.framing.chunked
+    }
+
+    /// Bytes still expected under Content-Length framing (CPython `length`).
+    pub fn length(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// `isclosed()`: the body is done (or the response was closed).
+    pub fn isclosed(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    /// `close()`: stop reading. The connection is reusable only if the body had ended.
+    pub fn close(&mut self) {
+        self.stream = None;
+    }
+
+    /// The body ended: release the stream (which the connection may reuse).
+    fn finish(&mut self) {
+        self.stream = None;
+        self.ended = true;
+    }
+
+    /// The body was read to its end, so the connection can carry another request.
+    pub fn finished_cleanly(&self) -> bool {
+        self.ended
+    }
+
+    fn incomplete(&mut self, expected: Option<u64>) -> HttpError {
+        self.stream = None;
+        HttpError::IncompleteRead {
+            partial: self.delivered,
+            expected,
+        }
+    }
+
+    /// `read(amt)`: up to `amt` body bytes, or all the rest. Blocks until that many arrive or the body ends.
+    pub fn read(&mut self, amt: Option<usize>) -> Result<Vec<u8>, HttpError> {
+        let mut out = Vec::new();
+        loop {
+            let want = match amt {
+                Some(a) if out.len() >= a => break,
+                Some(a) => a - out.len(),
+                None => usize::MAX,
+            };
+            let piece = self.read1(Some(want))?;
+            if piece.is_empty() {
+                break;
+            }
+            if out.is_empty() {
+                out = piece;
+            } else {
+                out.extend_from_slice(&piece);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `read1(n)`: at most `n` body bytes with at most one transport read. Empty at the end.
+    pub fn read1(&mut self, n: Option<usize>) -> Result<Vec<u8>, HttpError> {
+        let Some(stream) = self.stream.clone() else {
+            return Ok(Vec::new());
+        };
+        let max = n.unwrap_or(usize::MAX);
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut s = stream.borrow_mut();
+        let data = if let Some(decoder) = self.chunked.as_mut() {
+            loop {
+                match decoder.decode(s.buffered()) {
+                    Ok(Decoded::NeedMore) => {
+                        if s.fill()? == 0 {
+                            drop(s);
+                            return Err(self.incomplete(None));
+                        }
+                    }
+                    Ok(Decoded::Skip(k)) => s.consume(k),
+                    Ok(Decoded::Data(k)) => {
+                        // Data(k) was decided over the whole buffer; hand out at most `max` of it.
+                        let take = k.min(max);
+                        if take < k {
+                            decoder.unread(k - take);
+                        }
+                        break s.take(take);
+                    }
+                    Ok(Decoded::End(k)) => {
+                        s.consume(k);
+                        drop(s);
+                        self.finish();
+                        return Ok(Vec::new());
+                    }
+                    Err(e) => {
+                        drop(s);
+                        self.stream = None;
+                        return Err(match e {
+                            crate::proto::ProtoError::BadChunk(_) => HttpError::IncompleteRead {
+                                partial: self.delivered,
+                                expected: None,
+                            },
+                            other => other.into(),
+                        });
+                    }
+                }
+            }
+        } else {
+            let max = match self.length {
+                Some(left) => max.min(usize::try_from(left).unwrap_or(usize::MAX)),
+                None => max,
+            };
+            if max == 0 {
+                drop(s);
+                self.finish();
+                return Ok(Vec::new());
+            }
+            let data = s.read_some(max)?;
+            if data.is_empty() {
+                drop(s);
+                let left = self.length;
+                return match left {
+                    Some(left) if left > 0 => Err(self.incomplete(Some(left))),
+                    _ => {
+                        self.finish();
+                        Ok(Vec::new())
+                    }
+                };
+            }
+            data
+        };
+        drop(s);
+        self.delivered += data.len() as u64;
+        if let Some(left) = self.length.as_mut() {
+            *left -= data.len() as u64;
+            if *left == 0 {
+                self.finish();
+            }
+        }
+        Ok(data)
+    }
+
+    /// `readline(limit)`: body bytes up to and including "\n".
+    pub fn readline(&mut self, limit: Option<usize>) -> Result<Vec<u8>, HttpError> {
+        let mut line = Vec::new();
+        while limit.is_none_or(|l| line.len() < l) {
+            let peeked = self.peek(1)?;
+            if peeked.is_empty() {
+                break;
+            }
+            let room = limit.map_or(usize::MAX, |l| l - line.len());
+            let upto = peeked
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(peeked.len(), |i| i + 1)
+                .min(room);
+            let got = self.read1(Some(upto))?;
+            let done = got.last() == Some(&b'\n');
+            line.extend_from_slice(&got);
+            if done {
+                break;
+            }
+        }
+        Ok(line)
+    }
+
+    /// `peek(n)`: body bytes already buffered (reading once if none are), not consumed.
+    pub fn peek(&mut self, n: usize) -> Result<Vec<u8>, HttpError> {
+        let Some(stream) = self.stream.clone() else {
+            return Ok(Vec::new());
+        };
+        if let Some(decoder) = self.chunked.as_mut() {
+            let mut s = stream.borrow_mut();
+            loop {
+                match decoder.decode(s.buffered())? {
+                    Decoded::NeedMore => {
+                        if s.fill()? == 0 {
+                            return Ok(Vec::new());
+                        }
+                    }
+                    Decoded::Skip(k) => s.consume(k),
+                    Decoded::Data(k) => {
+                        decoder.unread(k);
+                        return Ok(s.buffered()[..k.min(n.max(1))].to_vec());
+                    }
+                    Decoded::End(k) => {
+                        s.consume(k);
+                        drop(s);
+                        self.finish();
+                        return Ok(Vec::new());
+                    }
+                }
+            }
+        }
+        let mut s = stream.borrow_mut();
+        if s.buffered().is_empty() {
+            s.fill()?;
+        }
+        let cap = self
+            .length
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let k = s.buffered().len().min(cap).min(n.max(1));
+        Ok(s.buffered()[..k].to_vec())
+    }
+
+    pub fn debuglevel(&self) -> u32 {
+        self.debuglevel
+    }
+}
+
+/// One line of at most MAX_LINE bytes, or `LineTooLong(what)`.
+fn read_line(stream: &SharedStream, what: &'static str) -> Result<Vec<u8>, HttpError> {
+    match stream.borrow_mut().read_line(MAX_LINE)? {
+        LineRead::Line(l) => Ok(l),
+        LineRead::TooLong => Err(HttpError::LineTooLong(what.into())),
+    }
+}
+
+/// `parse_headers`: lines up to the blank one, with CPython's limits.
+fn read_headers(stream: &SharedStream) -> Result<Headers, HttpError> {
+    let mut block = FieldBlock::new();
+    loop {
+        let line = read_line(stream, "header line")?;
+        if line.is_empty() || block.push_line(&line)? == FieldLine::End {
+            return Ok(block.headers);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
+
+use crate::proto::line::{Line, find_line};
+use crate::transport::{Stream, TransportError};
+
+/// What `read_line` returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// A line, terminator included; at end-of-stream, whatever was left (possibly empty).
+    Line(Vec<u8>),
+    /// Over the limit without a terminator.
+    TooLong,
+}
+
+/// The stream plus the bytes read from it and not yet consumed.
+pub struct BufStream {
+    stream: Box<dyn Stream>,
+    buf: Vec<u8>,
+    pos: usize,
+    read_size: usize,
+    eof: bool,
+}
+
+impl BufStream {
+    pub fn new(stream: Box<dyn Stream>, read_size: usize) -> Self {
+        Self {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+            read_size: read_size.max(1),
+            eof: false,
+        }
+    }
+
+    /// The unconsumed bytes.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.pos += n;
+        debug_assert!(self.pos <= self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Take `n` buffered bytes.
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        if self.pos == 0 && n == self.buf.len() {
+            return std::mem::take(&mut self.buf);
+        }
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.consume(n);
+        out
+    }
+
+    /// One read from the transport appended to the buffer; returns how many bytes came (0 at EOF).
+    pub fn fill(&mut self) -> Result<usize, TransportError> {
+        if self.eof {
+            return Ok(0);
+        }
+        let data = self.stream.read(self.read_size)?;
+        if data.is_empty() {
+            self.eof = true;
+            return Ok(0);
+        }
+        let n = data.len();
+        if self.buffered().is_empty() {
+            self.buf = data;
+            self.pos = 0;
+        } else {
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.buf.extend_from_slice(&data);
+        }
+        Ok(n)
+    }
+
+    /// Whether the peer has ended the stream and nothing is left buffered.
+    pub fn at_eof(&self) -> bool {
+        self.eof && self.buffered().is_empty()
+    }
+
+    /// A line of at most `max` bytes (`readline(max + 1)` then a length check, as CPython does).
+    pub fn read_line(&mut self, max: usize) -> Result<LineRead, TransportError> {
+        loop {
+            match find_line(self.buffered(), max) {
+                Line::Complete(n) => return Ok(LineRead::Line(self.take(n))),
+                Line::TooLong => return Ok(LineRead::TooLong),
+                Line::Incomplete => {
+                    if self.fill()? == 0 {
+                        let rest = self.buffered().len();
+                        return Ok(LineRead::Line(self.take(rest)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Up to `max` bytes: buffered ones first, else one transport read. Empty at EOF.
+    pub fn read_some(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+        if self.buffered().is_empty() && self.fill()? == 0 {
+            return Ok(Vec::new());
+        }
+        let n = self.buffered().len().min(max);
+        Ok(self.take(n))
+    }
+
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.stream.write(data)
+    }
+
+    pub fn shutdown_send(&mut self) -> Result<(), TransportError> {
+        self.stream.shutdown_send()
+    }
+
+    pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
+        self.stream.set_timeout(timeout_ms)
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! An in-memory stream: scripted input delivered in fixed-size pieces, output recorded.
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    pub struct ScriptedStream {
+        pub input: Vec<u8>,
+        pub piece: usize,
+        pub pos: usize,
+        pub output: Rc<RefCell<Vec<u8>>>,
+    }
+
+    impl ScriptedStream {
+        pub fn new(input: &[u8], piece: usize) -> (Self, Rc<RefCell<Vec<u8>>>) {
+            let output = Rc::new(RefCell::new(Vec::new()));
+            (
+                Self {
+                    input: input.to_vec(),
+                    piece: piece.max(1),
+                    pos: 0,
+                    output: output.clone(),
+                },
+                output,
+            )
+        }
+    }
+
+    impl Stream for ScriptedStream {
+        fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+            let n = self.piece.min(max).min(self.input.len() - self.pos);
+            let out = self.input[self.pos..self.pos + n].to_vec();
+            self.pos += n;
+            Ok(out)
+        }
+        fn write(&mut self, data: &[u8]) -> Result<(), TransportError> {
+            self.output.borrow_mut().extend_from_slice(data);
+            Ok(())
+        }
+        fn shutdown_send(&mut self) -> Result<(), TransportError> {
+            Ok(())
+        }
+        fn set_timeout(&mut self, _: Option<u64>) -> Result<(), TransportError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_at_every_piece_size() {
+        for piece in 1..12 {
+            let (s, _) = ScriptedStream::new(b"one\r\ntwo\nthree", piece);
+            let mut b = BufStream::new(Box::new(s), 4);
+            assert_eq!(b.read_line(100).unwrap(), LineRead::Line(b"one\r\n".to_vec()));
+            assert_eq!(b.read_line(100).unwrap(), LineRead::Line(b"two\n".to_vec()));
+            assert_eq!(b.read_line(100).unwrap(), LineRead::Line(b"three".to_vec()));
+            assert_eq!(b.read_line(100).unwrap(), LineRead::Line(Vec::new()));
+            let (s, _) = ScriptedStream::new(b"0123456789abc\n", piece);
+            let mut b = BufStream::new(Box::new(s), 4);
+            assert_eq!(b.read_line(10).unwrap(), LineRead::TooLong);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! httplib-guest: Python's http.client and http.server as a WebAssembly component.
+//!
+//! `proto` is the sans-IO core; `client` and `server` drive it over the `transport` traits;
+//! `bindings` (wasm32 only) is the thin WIT glue that converts types at the edge.
+
+pub mod client;
+pub mod error;
+pub mod io;
+pub mod proto;
+pub mod server;
+pub mod transport;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;

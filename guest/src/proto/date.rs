@@ -1,0 +1,75 @@
+//! Dates for headers (IMF-fixdate, via httpdate) and for log lines (`22/Nov/2026 15:00:00`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `date_time_string(timestamp)`: "Sun, 06 Nov 1994 08:49:37 GMT"; now when `None`.
+pub fn date_time_string(timestamp: Option<i64>) -> String {
+    let when = match timestamp {
+        Some(t) if t >= 0 => UNIX_EPOCH + Duration::from_secs(t as u64),
+        Some(_) => UNIX_EPOCH,
+        None => SystemTime::now(),
+    };
+    httpdate::fmt_http_date(when)
+}
+
+/// Parse an HTTP date (IMF-fixdate, RFC 850 or asctime) to seconds since the epoch.
+pub fn parse_http_date(value: &str) -> Option<i64> {
+    let t = httpdate::parse_http_date(value.trim()).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `log_date_time_string()` for `secs` since the epoch, in UTC (the guest has no time zone).
+pub fn log_date_time_string(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{:02}/{}/{:04} {:02}:{:02}:{:02}",
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Howard Hinnant's days-to-civil algorithm: (year, month 1-12, day 1-31).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(date_time_string(Some(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(log_date_time_string(784_111_777), "06/Nov/1994 08:49:37");
+        assert_eq!(log_date_time_string(1_795_359_600), "22/Nov/2026 15:00:00");
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date("garbage"), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! Every limit the protocol code enforces, with the value it comes from.
+
+/// Longest status, request, header or chunk-size line (CPython `http.client._MAXLINE`).
+pub const MAX_LINE: usize = 65536;
+/// Most header fields in one message (CPython `http.client._MAXHEADERS`).
+pub const MAX_HEADERS: usize = 100;
+/// Most interim (1xx) responses skipped before the final one. CPython bounds only the
+/// headers of each (CVE-2021-3737); we also bound their number so a peer cannot stall us forever.
+pub const MAX_INTERIM_RESPONSES: usize = 100;
+/// Most trailer fields after a chunked body (same bound as headers, CPython `_MAXHEADERS`).
+pub const MAX_TRAILERS: usize = MAX_HEADERS;
+/// Default read/send buffer size (CPython `HTTPConnection.blocksize` default, 8192).
+pub const DEFAULT_BLOCKSIZE: usize = 8192;
+/// Default port of http (CPython `http.client.HTTP_PORT`).
+pub const HTTP_PORT: u16 = 80;
+/// Default port of https (CPython `http.client.HTTPS_PORT`).
+pub const HTTPS_PORT: u16 = 443;
+/// Largest chunk of file or body the server writes at once (CPython `shutil.COPY_BUFSIZE` on Linux is 64 KiB).
+pub const COPY_BUFSIZE: usize = 64 * 1024;

@@ -1,0 +1,171 @@
+//! The server's reading of a request line (CPython `BaseHTTPRequestHandler.parse_request`).
+
+use super::pyrepr::py_repr;
+
+/// A request line that may be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLine {
+    pub command: String,
+    /// The target, with a leading "//" collapsed to "/" (gh-87389).
+    pub path: String,
+    /// "HTTP/0.9" for a two-word line, else the version as sent.
+    pub version: String,
+    /// (major, minor) of `version`.
+    pub version_number: (u32, u32),
+    /// The line without its CRLF (`requestline`).
+    pub requestline: String,
+}
+
+/// Why a request line must be refused: the status and message of `send_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: u16,
+    pub message: String,
+    /// `requestline` as far as it was understood (for the log line).
+    pub requestline: String,
+    /// `request_version` as far as it was understood.
+    pub version: String,
+}
+
+/// What a non-empty line amounted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A blank line: CPython gives up on the request silently (`return False`).
+    Blank,
+    Request(RequestLine),
+    Reject(Rejection),
+}
+
+/// Parse a request line (terminator included or not).
+pub fn parse_request_line(raw: &[u8]) -> Parsed {
+    let text = super::latin1(raw);
+    let requestline = text.trim_end_matches(['\r', '\n']).to_string();
+    let words: Vec<&str> = requestline.split_ascii_whitespace().collect();
+    let reject = |code: u16, message: String, version: &str| {
+        Parsed::Reject(Rejection {
+            code,
+            message,
+            requestline: requestline.clone(),
+            version: version.to_string(),
+        })
+    };
+    if words.is_empty() {
+        return Parsed::Blank;
+    }
+    let mut version = "HTTP/0.9".to_string();
+    let mut version_number = (0, 9);
+    if words.len() >= 3 {
+        let candidate = words[words.len() - 1];
+        match parse_version(candidate) {
+            Some(number) => {
+                if number >= (2, 0) {
+                    let base = &candidate["HTTP/".len()..];
+                    return reject(505, format!("Invalid HTTP version ({base})"), "HTTP/0.9");
+                }
+                version = candidate.to_string();
+                version_number = number;
+            }
+            None => {
+                return reject(400, format!("Bad request version ({})", py_repr(candidate)), "HTTP/0.9");
+            }
+        }
+    }
+    if !(2..=3).contains(&words.len()) {
+        return reject(400, format!("Bad request syntax ({})", py_repr(&requestline)), &version);
+    }
+    let command = words[0].to_string();
+    if words.len() == 2 && command != "GET" {
+        return reject(
+            400,
+            format!("Bad HTTP/0.9 request type ({})", py_repr(&command)),
+            &version,
+        );
+    }
+    let mut path = words[1].to_string();
+    if path.starts_with("//") {
+        path = format!("/{}", path.trim_start_matches('/'));
+    }
+    Parsed::Request(RequestLine {
+        command,
+        path,
+        version,
+        version_number,
+        requestline,
+    })
+}
+
+/// "HTTP/x.y" with each part 1 to 10 digits, as CPython checks it.
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let base = v.strip_prefix("HTTP/")?;
+    let (major, minor) = base.split_once('.')?;
+    let part = |p: &str| {
+        (!p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+    };
+    if minor.contains('.') {
+        return None;
+    }
+    Some((part(major)?, part(minor)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(line: &str) -> RequestLine {
+        match parse_request_line(line.as_bytes()) {
+            Parsed::Request(r) => r,
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    fn rejection(line: &str) -> (u16, String) {
+        match parse_request_line(line.as_bytes()) {
+            Parsed::Reject(r) => (r.code, r.message),
+            other => panic!("{line:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ordinary_and_http09() {
+        let r = request("GET /index.html HTTP/1.1\r\n");
+        assert_eq!(
+            (r.command.as_str(), r.path.as_str(), r.version.as_str()),
+            ("GET", "/index.html", "HTTP/1.1")
+        );
+        assert_eq!(r.version_number, (1, 1));
+        assert_eq!(r.requestline, "GET /index.html HTTP/1.1");
+        let r = request("GET /\r\n");
+        assert_eq!(r.version, "HTTP/0.9");
+        assert_eq!(request("GET //evil.example/x HTTP/1.0").path, "/evil.example/x");
+    }
+
+    #[test]
+    fn rejections_as_cpython_words_them() {
+        assert_eq!(rejection("GET / HTTP/2.0"), (505, "Invalid HTTP version (2.0)".into()));
+        assert_eq!(
+            rejection("GET / HTTP/1"),
+            (400, "Bad request version ('HTTP/1')".into())
+        );
+        assert_eq!(
+            rejection("GET / HTTP/1.1.1"),
+            (400, "Bad request version ('HTTP/1.1.1')".into())
+        );
+        assert_eq!(
+            rejection("GET / HTTP/a.b"),
+            (400, "Bad request version ('HTTP/a.b')".into())
+        );
+        assert_eq!(
+            rejection("GET / FOO/1.1"),
+            (400, "Bad request version ('FOO/1.1')".into())
+        );
+        assert_eq!(rejection("POST /"), (400, "Bad HTTP/0.9 request type ('POST')".into()));
+        assert_eq!(rejection("GET"), (400, "Bad request syntax ('GET')".into()));
+        assert_eq!(
+            rejection("GET / / HTTP/1.0"),
+            (400, "Bad request syntax ('GET / / HTTP/1.0')".into())
+        );
+        assert_eq!(parse_request_line(b"\r\n"), Parsed::Blank);
+    }
+}

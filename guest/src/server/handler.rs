@@ -1,0 +1,516 @@
+//! BaseHTTPRequestHandler: the request loop, parse_request, and the response verbs.
+
+use crate::error::HttpError;
+use crate::io::{BufStream, LineRead};
+use crate::proto::chunked::{ChunkedDecoder, Decoded};
+use crate::proto::date::{date_time_string, log_date_time_string, now_secs};
+use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
+use crate::proto::framing::{RequestBody, request_body};
+use crate::proto::headers::{FieldBlock, FieldLine};
+use crate::proto::limits::MAX_LINE;
+use crate::proto::log_line::{log_line, request_message};
+use crate::proto::pyrepr::py_repr;
+use crate::proto::request_line::{Parsed, parse_request_line};
+use crate::proto::status::{explanation, reason_phrase};
+use crate::proto::{Headers, latin1};
+use crate::transport::Stream;
+
+/// Most unread request body the server reads and discards to keep a connection alive;
+/// past this it closes the connection instead (ours: nginx's `lingering` reads are similar).
+pub const MAX_DRAIN: u64 = 1024 * 1024;
+
+/// The handler's class attributes.
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    pub protocol_version: String,
+    pub server_version: String,
+    pub sys_version: String,
+    pub directory: String,
+    pub error_message_format: Option<String>,
+    pub error_content_type: Option<String>,
+    pub extensions_map: Vec<(String, String)>,
+    pub index_pages: Vec<String>,
+    pub log_requests: bool,
+    pub timeout_ms: Option<u64>,
+}
+
+impl Default for HandlerConfig {
+    fn default() -> Self {
+        Self {
+            protocol_version: "HTTP/1.0".into(),
+            server_version: "SimpleHTTP/0.6".into(),
+            sys_version: format!("httplib/{}", env!("CARGO_PKG_VERSION")),
+            directory: "/".into(),
+            error_message_format: None,
+            error_content_type: None,
+            extensions_map: Vec::new(),
+            index_pages: Vec::new(),
+            log_requests: true,
+            timeout_ms: None,
+        }
+    }
+}
+
+/// The request being answered (the handler's instance variables).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub command: String,
+    pub path: String,
+    pub request_version: String,
+    pub requestline: String,
+    pub headers: Headers,
+}
+
+/// Where the request body stands.
+#[derive(Debug)]
+enum BodyState {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    Done,
+}
+
+/// One connection's BaseHTTPRequestHandler.
+pub struct Handler {
+    stream: BufStream,
+    client_host: String,
+    pub config: HandlerConfig,
+    pub request: Request,
+    pub close_connection: bool,
+    headers_buffer: Vec<u8>,
+    body: BodyState,
+}
+
+impl Handler {
+    pub fn new(stream: Box<dyn Stream>, client_host: &str, config: HandlerConfig) -> Self {
+        let mut stream = BufStream::new(stream, crate::proto::limits::COPY_BUFSIZE);
+        if config.timeout_ms.is_some() {
+            let _ = stream.set_timeout(config.timeout_ms);
+        }
+        Self {
+            stream,
+            client_host: client_host.to_string(),
+            config,
+            request: Request::default(),
+            close_connection: true,
+            headers_buffer: Vec::new(),
+            body: BodyState::Done,
+        }
+    }
+
+    fn http11(&self) -> bool {
+        self.config.protocol_version.as_str() >= "HTTP/1.1"
+    }
+
+    /// Read and parse the next request. Malformed ones are answered and, if the connection
+    /// survives, the next is read; `None` when the connection is done.
+    pub fn next_request(&mut self) -> Result<Option<Request>, HttpError> {
+        loop {
+            if !self.finish_previous()? {
+                return Ok(None);
+            }
+            match self.handle_one_request()? {
+                Some(()) => return Ok(Some(self.request.clone())),
+                None if self.close_connection => return Ok(None),
+                None => continue,
+            }
+        }
+    }
+
+    /// Between requests: the previous body drained (or the connection marked to close).
+    fn finish_previous(&mut self) -> Result<bool, HttpError> {
+        if self.close_connection && !self.request.requestline.is_empty() {
+            return Ok(false);
+        }
+        if !matches!(self.body, BodyState::Done) {
+            let small = matches!(self.body, BodyState::Length(n) if n <= MAX_DRAIN);
+            if !small {
+                self.close_connection = true;
+                return Ok(false);
+            }
+            while !self.read_body(crate::proto::limits::COPY_BUFSIZE)?.is_empty() {}
+        }
+        Ok(true)
+    }
+
+    /// `handle_one_request` up to dispatch: `Some` for a request to answer.
+    fn handle_one_request(&mut self) -> Result<Option<()>, HttpError> {
+        self.request = Request::default();
+        self.headers_buffer.clear();
+        self.close_connection = true;
+        let raw = match self.stream.read_line(MAX_LINE) {
+            Ok(LineRead::Line(l)) => l,
+            Ok(LineRead::TooLong) => {
+                self.send_error(414, None, None)?;
+                return Ok(None);
+            }
+            Err(crate::transport::TransportError::Timeout) => {
+                self.log_error(&format!("Request timed out: {}", py_repr("timed out")));
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let line = match parse_request_line(&raw) {
+            Parsed::Blank => return Ok(None),
+            Parsed::Reject(r) => {
+                self.request.requestline = r.requestline;
+                self.request.request_version = r.version;
+                self.send_error(r.code, Some(&r.message), None)?;
+                return Ok(None);
+            }
+            Parsed::Request(l) => l,
+        };
+        self.request.command = line.command;
+        self.request.path = line.path;
+        self.request.request_version = line.version.clone();
+        self.request.requestline = line.requestline;
+        self.close_connection = !(line.version_number >= (1, 1) && self.http11());
+        if line.version == "HTTP/0.9" {
+            self.close_connection = true;
+            return Ok(Some(()));
+        }
+        let mut block = FieldBlock::new();
+        loop {
+            let header_line = match self.stream.read_line(MAX_LINE)? {
+                LineRead::Line(l) => l,
+                LineRead::TooLong => {
+                    self.send_error(
+                        431,
+                        Some("Line too long"),
+                        Some(&format!("got more than {MAX_LINE} bytes when reading header line")),
+                    )?;
+                    return Ok(None);
+                }
+            };
+            if crate::proto::line::trim_eol(&header_line).is_empty() {
+                break;
+            }
+            if let Some(why) = strict_field_problem(&header_line, block.headers.is_empty()) {
+                self.send_error(400, Some(why), None)?;
+                self.close_connection = true;
+                return Ok(None);
+            }
+            match block.push_line(&header_line) {
+                Ok(FieldLine::End) => break,
+                Ok(FieldLine::More) => {}
+                Err(_) => {
+                    self.send_error(
+                        431,
+                        Some("Too many headers"),
+                        Some(&format!("got more than {} headers", crate::proto::limits::MAX_HEADERS)),
+                    )?;
+                    return Ok(None);
+                }
+            }
+        }
+        self.request.headers = block.headers;
+        let hosts = self.request.headers.get_all("host").count();
+        if hosts > 1 || (hosts == 0 && line.version_number >= (1, 1)) {
+            self.send_error(400, Some("Bad request: missing or repeated Host header"), None)?;
+            self.close_connection = true;
+            return Ok(None);
+        }
+        match request_body(&self.request.headers) {
+            Ok(RequestBody::None) => self.body = BodyState::Done,
+            Ok(RequestBody::Length(n)) => self.body = BodyState::Length(n),
+            Ok(RequestBody::Chunked) => self.body = BodyState::Chunked(ChunkedDecoder::new()),
+            Err(e) => {
+                self.body = BodyState::Done;
+                self.send_error(400, Some(&format!("Bad request framing: {}", e.0)), None)?;
+                self.close_connection = true;
+                return Ok(None);
+            }
+        }
+        let conntype = self
+            .request
+            .headers
+            .get("connection")
+            .map(latin1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if conntype == "close" {
+            self.close_connection = true;
+        } else if conntype == "keep-alive" && self.http11() {
+            self.close_connection = false;
+        }
+        let expect = self
+            .request
+            .headers
+            .get("expect")
+            .map(latin1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if expect == "100-continue" && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
+            self.send_response_only(100, None)?;
+            self.end_headers()?;
+        }
+        Ok(Some(()))
+    }
+
+    /// `send_response(code, message)`.
+    pub fn send_response(&mut self, code: u16, message: Option<&str>) -> Result<(), HttpError> {
+        self.log_request(Some(code), None);
+        self.send_response_only(code, message)?;
+        let server = self.version_string();
+        self.send_header("Server", &server)?;
+        self.send_header("Date", &date_time_string(None))
+    }
+
+    /// `send_response_only(code, message)`.
+    pub fn send_response_only(&mut self, code: u16, message: Option<&str>) -> Result<(), HttpError> {
+        if self.request.request_version == "HTTP/0.9" {
+            return Ok(());
+        }
+        let message = message
+            .map(str::to_string)
+            .unwrap_or_else(|| reason_phrase(code).unwrap_or("").to_string());
+        if message.contains(['\r', '\n']) {
+            return Err(HttpError::InvalidHeader(format!(
+                "Invalid status message {}",
+                py_repr(&message)
+            )));
+        }
+        let line = format!("{} {code} {message}\r\n", self.config.protocol_version);
+        self.headers_buffer.extend(
+            crate::proto::to_latin1(&line)
+                .ok_or_else(|| HttpError::InvalidArgument("status line is not Latin-1".into()))?,
+        );
+        Ok(())
+    }
+
+    /// `send_header(keyword, value)`.
+    pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<(), HttpError> {
+        if keyword.contains(['\r', '\n', ':']) || keyword.is_empty() {
+            return Err(HttpError::InvalidHeader(format!(
+                "Invalid header name {}",
+                py_repr(keyword)
+            )));
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(HttpError::InvalidHeader(format!(
+                "Invalid header value {}",
+                py_repr(value)
+            )));
+        }
+        if self.request.request_version != "HTTP/0.9" {
+            let line = format!("{keyword}: {value}\r\n");
+            self.headers_buffer.extend(
+                crate::proto::to_latin1(&line)
+                    .ok_or_else(|| HttpError::InvalidHeader(format!("header is not Latin-1: {}", py_repr(&line))))?,
+            );
+        }
+        if keyword.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                self.close_connection = true;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                self.close_connection = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// `end_headers()`.
+    pub fn end_headers(&mut self) -> Result<(), HttpError> {
+        if self.request.request_version != "HTTP/0.9" {
+            self.headers_buffer.extend_from_slice(b"\r\n");
+            self.flush_headers()?;
+        }
+        Ok(())
+    }
+
+    /// `flush_headers()`: one write for the whole header block.
+    pub fn flush_headers(&mut self) -> Result<(), HttpError> {
+        if !self.headers_buffer.is_empty() {
+            let block = std::mem::take(&mut self.headers_buffer);
+            self.stream.write_all(&block)?;
+        }
+        Ok(())
+    }
+
+    /// Write the headers so far and `body` in one transport write (small responses).
+    pub fn end_headers_with_body(&mut self, body: &[u8]) -> Result<(), HttpError> {
+        if self.request.request_version != "HTTP/0.9" {
+            self.headers_buffer.extend_from_slice(b"\r\n");
+        }
+        self.headers_buffer.extend_from_slice(body);
+        self.flush_headers()
+    }
+
+    /// `wfile.write(data)`.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), HttpError> {
+        self.flush_headers()?;
+        Ok(self.stream.write_all(data)?)
+    }
+
+    /// `send_error(code, message, explain)`. Unlike CPython, the status line is always sent,
+    /// even to an HTTP/0.9 or unparseable request.
+    pub fn send_error(&mut self, code: u16, message: Option<&str>, explain: Option<&str>) -> Result<(), HttpError> {
+        let message = message
+            .map(str::to_string)
+            .unwrap_or_else(|| reason_phrase(code).unwrap_or("???").to_string());
+        let explain = explain
+            .map(str::to_string)
+            .unwrap_or_else(|| explanation(code).unwrap_or("???").to_string());
+        self.log_error(&format!("code {code}, message {message}"));
+        if self.request.request_version == "HTTP/0.9" || self.request.request_version.is_empty() {
+            self.request.request_version = "HTTP/1.0".into();
+        }
+        let message_line = message.replace(['\r', '\n'], " ");
+        self.send_response(code, Some(&message_line))?;
+        self.send_header("Connection", "close")?;
+        let mut body = Vec::new();
+        if error_page::has_body(code) {
+            let format = self
+                .config
+                .error_message_format
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ERROR_MESSAGE.to_string());
+            body = error_page::render(&format, code, &message, &explain).into_bytes();
+            let ctype = self
+                .config
+                .error_content_type
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ERROR_CONTENT_TYPE.to_string());
+            self.send_header("Content-Type", &ctype)?;
+            self.send_header("Content-Length", &body.len().to_string())?;
+        }
+        if self.request.command == "HEAD" {
+            body.clear();
+        }
+        self.end_headers_with_body(&body)
+    }
+
+    /// `rfile.read(max)` over the request body; empty at its end.
+    pub fn read_body(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        match &mut self.body {
+            BodyState::Done => Ok(Vec::new()),
+            BodyState::Length(left) => {
+                let want = max.min(usize::try_from(*left).unwrap_or(usize::MAX));
+                if want == 0 {
+                    return Ok(Vec::new());
+                }
+                let data = self.stream.read_some(want)?;
+                if data.is_empty() {
+                    let expected = Some(*left);
+                    self.body = BodyState::Done;
+                    self.close_connection = true;
+                    return Err(HttpError::IncompleteRead { partial: 0, expected });
+                }
+                *left -= data.len() as u64;
+                if *left == 0 {
+                    self.body = BodyState::Done;
+                }
+                Ok(data)
+            }
+            BodyState::Chunked(decoder) => loop {
+                match decoder.decode(self.stream.buffered()) {
+                    Ok(Decoded::NeedMore) => {
+                        if self.stream.fill()? == 0 {
+                            self.body = BodyState::Done;
+                            self.close_connection = true;
+                            return Err(HttpError::IncompleteRead {
+                                partial: 0,
+                                expected: None,
+                            });
+                        }
+                    }
+                    Ok(Decoded::Skip(k)) => self.stream.consume(k),
+                    Ok(Decoded::Data(k)) => {
+                        let take = k.min(max);
+                        if take < k {
+                            decoder.unread(k - take);
+                        }
+                        return Ok(self.stream.take(take));
+                    }
+                    Ok(Decoded::End(k)) => {
+                        self.stream.consume(k);
+                        self.body = BodyState::Done;
+                        return Ok(Vec::new());
+                    }
+                    Err(e) => {
+                        self.body = BodyState::Done;
+                        self.close_connection = true;
+                        return Err(e.into());
+                    }
+                }
+            },
+        }
+    }
+
+    /// `log_request(code, size)`.
+    pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
+        self.log_message(&request_message(&self.request.requestline, code, size));
+    }
+
+    /// `log_error(message)`.
+    pub fn log_error(&self, message: &str) {
+        self.log_message(message);
+    }
+
+    /// `log_message(message)` to stderr.
+    pub fn log_message(&self, message: &str) {
+        if self.config.log_requests {
+            eprint!(
+                "{}",
+                log_line(&self.address_string(), &self.log_date_time_string(), message)
+            );
+        }
+    }
+
+    pub fn version_string(&self) -> String {
+        format!("{} {}", self.config.server_version, self.config.sys_version)
+    }
+
+    pub fn log_date_time_string(&self) -> String {
+        log_date_time_string(now_secs())
+    }
+
+    pub fn address_string(&self) -> String {
+        self.client_host.clone()
+    }
+
+    /// Close the connection's sending side once the loop is done.
+    pub fn shutdown(&mut self) {
+        let _ = self.stream.shutdown_send();
+    }
+
+    /// SimpleHTTPRequestHandler's whole loop: GET and HEAD from the directory, 501 for the rest.
+    pub fn serve_directory(&mut self) -> Result<(), HttpError> {
+        while self.next_request()?.is_some() {
+            match self.request.command.as_str() {
+                "GET" | "HEAD" => self.serve_file()?,
+                other => {
+                    let msg = format!("Unsupported method ({})", py_repr(other));
+                    self.send_error(501, Some(&msg), None)?;
+                }
+            }
+        }
+        self.shutdown();
+        Ok(())
+    }
+}
+
+/// RFC 9112's strict rules for a request's field line: no whitespace before the colon, no
+/// obs-fold, no CR (other than the line end) or NUL, a token name.
+fn strict_field_problem(line: &[u8], first: bool) -> Option<&'static str> {
+    let content = crate::proto::line::trim_eol(line);
+    if matches!(content.first(), Some(b' ' | b'\t')) {
+        return Some(if first {
+            "Bad request: whitespace before the first header"
+        } else {
+            "Bad request: obsolete line folding"
+        });
+    }
+    if content.iter().any(|&b| b == b'\r' || b == b'\0' || b == b'\n') {
+        return Some("Bad request: CR or NUL in a header");
+    }
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return Some("Bad request: header line without a colon");
+    };
+    if !crate::proto::headers::is_legal_name(&content[..colon]) {
+        return Some("Bad request: invalid header name");
+    }
+    None
+}

@@ -1,0 +1,153 @@
+//! SimpleHTTPRequestHandler's do_GET / do_HEAD: files and listings from the read-only preopen.
+
+use super::Handler;
+use crate::error::HttpError;
+use crate::proto::date::{date_time_string, parse_http_date};
+use crate::proto::directory_listing::{self, Entry, LISTING_CONTENT_TYPE};
+use crate::proto::latin1;
+use crate::proto::limits::COPY_BUFSIZE;
+use crate::proto::mime::guess_type;
+use crate::proto::translate_path::translate_path;
+use std::fs;
+use std::io::Read;
+use std::time::UNIX_EPOCH;
+
+/// CPython's `index_pages`.
+const DEFAULT_INDEX_PAGES: [&str; 2] = ["index.html", "index.htm"];
+
+impl Handler {
+    /// do_GET / do_HEAD of SimpleHTTPRequestHandler for the current request.
+    pub fn serve_file(&mut self) -> Result<(), HttpError> {
+        let head_only = self.request.command == "HEAD";
+        let Some(fs_path) = translate_path(&self.request.path) else {
+            return self.send_error(404, Some("File not found"), None);
+        };
+        let mut path = fs_path.under(&self.config.directory);
+        let meta = fs::metadata(&path);
+        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            let (before_query, query) = split_query(&self.request.path);
+            if !before_query.ends_with('/') {
+                let location = format!("{before_query}/{query}");
+                self.send_response(301, None)?;
+                self.send_header("Location", &location)?;
+                self.send_header("Content-Length", "0")?;
+                return self.end_headers();
+            }
+            let index_pages: Vec<String> = if self.config.index_pages.is_empty() {
+                DEFAULT_INDEX_PAGES.iter().map(|s| s.to_string()).collect()
+            } else {
+                self.config.index_pages.clone()
+            };
+            match index_pages
+                .iter()
+                .map(|i| format!("{}/{i}", path.trim_end_matches('/')))
+                .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
+            {
+                Some(index) => path = index,
+                None => return self.list_directory(&path, head_only),
+            }
+        } else if fs_path.trailing_slash {
+            return self.send_error(404, Some("File not found"), None);
+        }
+        let mut file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(_) => return self.send_error(404, Some("File not found"), None),
+        };
+        let meta = match file.metadata() {
+            Ok(m) if m.is_file() => m,
+            _ => return self.send_error(404, Some("File not found"), None),
+        };
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        if self.request.headers.contains("if-modified-since") && !self.request.headers.contains("if-none-match") {
+            let ims = self
+                .request
+                .headers
+                .get("if-modified-since")
+                .map(latin1)
+                .and_then(|v| parse_http_date(&v));
+            if ims.is_some_and(|ims| mtime <= ims) {
+                self.send_response(304, None)?;
+                return self.end_headers();
+            }
+        }
+        let ctype = guess_type(&path, &self.config.extensions_map);
+        self.send_response(200, None)?;
+        self.send_header("Content-type", &ctype)?;
+        self.send_header("Content-Length", &meta.len().to_string())?;
+        self.send_header("Last-Modified", &date_time_string(Some(mtime)))?;
+        if head_only {
+            return self.end_headers();
+        }
+        // Headers and the first block of the file go out in one write.
+        let mut block = vec![0u8; COPY_BUFSIZE];
+        let mut first = true;
+        let mut left = meta.len();
+        while left > 0 {
+            let n = match file.read(&mut block) {
+                Ok(0) => break,
+                Ok(n) => n.min(usize::try_from(left).unwrap_or(usize::MAX)),
+                Err(e) => {
+                    // The status line is out: all we can do is cut the connection short.
+                    self.close_connection = true;
+                    return Err(HttpError::Io(format!("reading {path}: {e}")));
+                }
+            };
+            if first {
+                self.end_headers_with_body(&block[..n])?;
+                first = false;
+            } else {
+                self.write(&block[..n])?;
+            }
+            left -= n as u64;
+        }
+        if first {
+            self.end_headers()?;
+        }
+        if left > 0 {
+            // The file shrank while being sent: the Content-Length promise is broken.
+            self.close_connection = true;
+        }
+        Ok(())
+    }
+
+    /// `list_directory(path)`.
+    fn list_directory(&mut self, path: &str, head_only: bool) -> Result<(), HttpError> {
+        let reader = match fs::read_dir(path) {
+            Ok(r) => r,
+            Err(_) => return self.send_error(404, Some("No permission to list directory"), None),
+        };
+        let mut entries = Vec::new();
+        for entry in reader.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let file_type = entry.file_type().ok();
+            let is_symlink = file_type.is_some_and(|t| t.is_symlink());
+            let is_dir = if is_symlink {
+                fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+            } else {
+                file_type.is_some_and(|t| t.is_dir())
+            };
+            entries.push(Entry {
+                name,
+                is_dir,
+                is_symlink,
+            });
+        }
+        let page = directory_listing::render(&self.request.path, entries).into_bytes();
+        self.send_response(200, None)?;
+        self.send_header("Content-type", LISTING_CONTENT_TYPE)?;
+        self.send_header("Content-Length", &page.len().to_string())?;
+        self.end_headers_with_body(if head_only { &[] } else { &page })
+    }
+}
+
+/// ("/a/b", "?q=1#f") from "/a/b?q=1#f".
+fn split_query(path: &str) -> (&str, &str) {
+    match path.find(['?', '#']) {
+        Some(i) => path.split_at(i),
+        None => (path, ""),
+    }
+}

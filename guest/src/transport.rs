@@ -1,0 +1,68 @@
+//! The guest's view of the host transport: traits `client` and `server` drive, implemented by
+//! the WIT imports in `lib.rs` (and by in-memory fakes in native tests).
+
+use std::fmt;
+
+/// Why a transport operation failed (mirrors WIT `transport.error-code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    ConnectionRefused(String),
+    ConnectionReset(String),
+    Timeout,
+    NameUnresolvable(String),
+    Tls(String),
+    Denied(String),
+    Closed,
+    Other(String),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::ConnectionRefused(m) => write!(f, "connection refused: {m}"),
+            TransportError::ConnectionReset(m) => write!(f, "connection reset: {m}"),
+            TransportError::Timeout => write!(f, "timed out"),
+            TransportError::NameUnresolvable(m) => write!(f, "name does not resolve: {m}"),
+            TransportError::Tls(m) => write!(f, "TLS: {m}"),
+            TransportError::Denied(m) => write!(f, "denied: {m}"),
+            TransportError::Closed => write!(f, "stream closed"),
+            TransportError::Other(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// TLS settings for a connection (mirrors WIT `transport.tls-options`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub server_name: Option<String>,
+    pub verify: bool,
+    pub ca_certs: Option<Vec<u8>>,
+    pub system_roots: bool,
+    pub client_identity: Option<String>,
+    pub alpn_protocols: Vec<String>,
+}
+
+/// How to open a connection (mirrors WIT `transport.connect-options`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectOptions {
+    pub timeout_ms: Option<u64>,
+    pub source_address: Option<(String, u16)>,
+    pub tls: Option<TlsOptions>,
+}
+
+/// One connected byte stream.
+pub trait Stream {
+    /// Up to `max` bytes; empty at end-of-stream.
+    fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError>;
+    /// All of `data`.
+    fn write(&mut self, data: &[u8]) -> Result<(), TransportError>;
+    /// Half-close for writing (the peer sees end-of-stream).
+    fn shutdown_send(&mut self) -> Result<(), TransportError>;
+    fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError>;
+}
+
+/// Opening connections and raising audit events.
+pub trait Transport {
+    fn connect(&self, host: &str, port: u16, options: &ConnectOptions) -> Result<Box<dyn Stream>, TransportError>;
+    fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError>;
+}

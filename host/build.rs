@@ -1,0 +1,61 @@
+//! Builds the guest for wasm32-wasip2 and hands its component to `include_bytes!`, so the
+//! `httplib` binary needs no file beside it. The guest gets its own target dir: a nested cargo
+//! sharing the outer one's would wait forever on the outer build's lock.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("workspace root").to_path_buf();
+    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+        rerun_if_changed(&root.join(watched));
+    }
+    let target_dir = root.join("target").join("guest");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            "httplib-guest",
+            "--lib",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // Line tables are useless in the embedded component; keep it small.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    // Flags meant for the host build must not leak into the wasm one.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("running cargo for the guest");
+    if !status.success() {
+        panic!(
+            "building the guest for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        );
+    }
+    let wasm = target_dir.join("wasm32-wasip2/release/httplib_guest.wasm");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("httplib_guest.wasm");
+    std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
+}
+
+fn rerun_if_changed(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            rerun_if_changed(&entry.path());
+        }
+    }
+}

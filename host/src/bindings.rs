@@ -1,0 +1,13 @@
+//! Host-side bindings of the `httplib` world. The transport's `tcp-stream` resource is our
+//! `transport::TcpStream`, kept in each store's `ResourceTable`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "httplib",
+    with: {
+        "httplib:http/transport.tcp-stream": crate::transport::TcpStream,
+    },
+});
+
+pub use exports::httplib::http::{client, server};
+pub use httplib::http::{transport, types};

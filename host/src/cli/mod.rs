@@ -1,0 +1,35 @@
+//! The `httplib` command line: `serve` (like `python -m http.server`) and `get` (like curl).
+
+mod get;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "httplib",
+    version,
+    about = "Python's http.client and http.server, in a WebAssembly sandbox"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve a directory over HTTP, like `python -m http.server`.
+    Serve(serve::ServeArgs),
+    /// Fetch URLs and write their bodies to stdout, like `curl`.
+    Get(get::GetArgs),
+}
+
+/// Parse the process's arguments and run; the exit code to return.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Get(args) => get::run(args),
+    }
+}

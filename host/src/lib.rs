@@ -1,0 +1,14 @@
+//! httplib-host: runs the httplib component in wasmtime and gives it the world.
+//!
+//! `runtime` compiles and instantiates the guest; `transport` is the socket side of the WIT
+//! contract; `client` and `server` drive the guest's exported resources; `cli` is the
+//! `httplib` command line.
+
+pub mod bindings;
+pub mod cli;
+pub mod client;
+pub mod runtime;
+pub mod server;
+pub mod transport;
+
+pub use runtime::{HostState, Runtime};

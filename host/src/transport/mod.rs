@@ -1,0 +1,101 @@
+//! The `transport` interface the guest imports: TCP connections, their timeouts and the
+//! outbound policy. Bytes only: nothing here reads HTTP.
+
+mod policy;
+mod tcp;
+
+pub use policy::{AuditHook, OutboundPolicy};
+pub use tcp::{TcpStream, to_wit as tcp_to_wit};
+
+use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
+use crate::bindings::types::SocketAddress;
+use crate::runtime::HostState;
+use wasmtime::component::Resource;
+
+/// Largest single read handed to the guest (bounds the allocation a guest can ask for).
+pub const MAX_READ: u64 = 1024 * 1024;
+
+impl wt::Host for HostState {
+    fn connect(
+        &mut self,
+        host: String,
+        port: u16,
+        options: wt::ConnectOptions,
+    ) -> Result<Resource<TcpStream>, ErrorCode> {
+        self.policy.check_outbound(&host, port)?;
+        if options.tls.is_some() {
+            return Err(ErrorCode::Tls("TLS is not available in this build yet".into()));
+        }
+        let source = options.source_address.map(|a| (a.host, a.port));
+        let stream = TcpStream::connect(&host, port, options.timeout_ms, source)?;
+        self.table
+            .push(stream)
+            .map_err(|e| ErrorCode::Other(format!("resource table: {e}")))
+    }
+
+    fn audit(&mut self, event: String, args: Vec<String>) -> Result<(), ErrorCode> {
+        self.policy.audit(&event, &args)
+    }
+}
+
+impl HostState {
+    fn stream(&mut self, r: &Resource<TcpStream>) -> Result<&mut TcpStream, ErrorCode> {
+        self.table
+            .get_mut(r)
+            .map_err(|e| ErrorCode::Other(format!("bad stream handle: {e}")))
+    }
+}
+
+impl wt::HostTcpStream for HostState {
+    fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
+        self.stream(&s)?.read(len.min(MAX_READ) as usize)
+    }
+
+    fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.write_all(&data)
+    }
+
+    fn flush(&mut self, s: Resource<TcpStream>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.flush()
+    }
+
+    fn shutdown(&mut self, s: Resource<TcpStream>, how: ShutdownType) -> Result<(), ErrorCode> {
+        let how = match how {
+            ShutdownType::Receive => std::net::Shutdown::Read,
+            ShutdownType::Send => std::net::Shutdown::Write,
+            ShutdownType::Both => std::net::Shutdown::Both,
+        };
+        self.stream(&s)?.shutdown(how)
+    }
+
+    fn start_tls(&mut self, _s: Resource<TcpStream>, _host: String, _options: wt::TlsOptions) -> Result<(), ErrorCode> {
+        Err(ErrorCode::Tls("TLS is not available in this build yet".into()))
+    }
+
+    fn alpn_protocol(&mut self, _s: Resource<TcpStream>) -> Option<String> {
+        None
+    }
+
+    fn is_tls(&mut self, _s: Resource<TcpStream>) -> bool {
+        false
+    }
+
+    fn set_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.set_timeout(timeout_ms)
+    }
+
+    fn peer_address(&mut self, s: Resource<TcpStream>) -> Result<SocketAddress, ErrorCode> {
+        self.stream(&s)?.peer_address()
+    }
+
+    fn local_address(&mut self, s: Resource<TcpStream>) -> Result<SocketAddress, ErrorCode> {
+        self.stream(&s)?.local_address()
+    }
+
+    fn drop(&mut self, s: Resource<TcpStream>) -> wasmtime::Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
+}
+
+impl crate::bindings::types::Host for HostState {}
