@@ -167,11 +167,9 @@ impl Connection {
         let stream = self.transport.connect(&self.host, self.port, &options)?;
         let read_size = self.options.blocksize.max(DEFAULT_BLOCKSIZE);
         self.stream = Some(Rc::new(RefCell::new(BufStream::new(stream, read_size))));
-        if tunnelled {
-            if let Err(e) = self.tunnel() {
-                self.close();
-                return Err(e);
-            }
+        if tunnelled && let Err(e) = self.tunnel() {
+            self.close();
+            return Err(e);
         }
         Ok(())
     }

@@ -88,8 +88,7 @@ pub fn request_body(headers: &Headers) -> Result<RequestBody, FramingError> {
             .iter()
             .flat_map(|v| v.split(|&b| b == b','))
             .map(<[u8]>::trim_ascii)
-            .filter(|c| !c.is_empty())
-            .last();
+            .rfind(|c| !c.is_empty());
         return match last {
             Some(c) if c.eq_ignore_ascii_case(b"chunked") => Ok(RequestBody::Chunked),
             _ => Err(FramingError("Transfer-Encoding does not end in chunked")),

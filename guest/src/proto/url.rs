@@ -105,10 +105,10 @@ pub fn host_from_absolute_url(url: &str) -> Option<String> {
     if netloc.is_empty() {
         return None;
     }
-    if let (true, Some(pct), Some(close)) = (netloc.starts_with('['), netloc.find('%'), netloc.find(']')) {
-        if pct < close {
-            return Some(format!("{}{}", &netloc[..pct], &netloc[close..]));
-        }
+    if let (true, Some(pct), Some(close)) = (netloc.starts_with('['), netloc.find('%'), netloc.find(']'))
+        && pct < close
+    {
+        return Some(format!("{}{}", &netloc[..pct], &netloc[close..]));
     }
     Some(netloc.to_string())
 }

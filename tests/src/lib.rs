@@ -1,0 +1,153 @@
+//! Shared helpers for the integration tests: free ports, peers started and stopped by the
+//! test (CPython's http.server, our server), fixture directories, one Runtime per binary.
+
+use httplib_host::Runtime;
+use httplib_host::server::{Server, ServerConfig, ServerHandle};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a peer may take to start listening.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The compiled guest, shared by every test in a binary (compiling it is the slow part).
+pub fn runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Arc::new(Runtime::new().expect("guest component loads")))
+        .clone()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Wait until something accepts connections on 127.0.0.1:port.
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listened on port {port} within {STARTUP_TIMEOUT:?}");
+}
+
+/// The path of the `httplib` command line built for the tests (a macro: cargo defines
+/// `CARGO_BIN_EXE_*` only while compiling the integration tests themselves).
+#[macro_export]
+macro_rules! httplib_bin {
+    () => {
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_httplib-cli"))
+    };
+}
+
+/// A child process killed when dropped.
+pub struct Peer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `python3 -m http.server PORT --bind 127.0.0.1 --directory DIR [--protocol VERSION]`.
+pub fn cpython_server(dir: &Path, protocol: &str) -> Peer {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir)
+        .args(["--protocol", protocol])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs (the README's set-up installs it)");
+    wait_for_port(port);
+    Peer { child, port }
+}
+
+/// Our server, in-process on 127.0.0.1 with an ephemeral port, serving `dir`.
+pub fn our_server(dir: &Path, protocol: &str) -> ServerHandle {
+    let config = ServerConfig {
+        directory: dir.to_path_buf(),
+        protocol_version: protocol.into(),
+        log_requests: false,
+        ..ServerConfig::default()
+    };
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    Server::bind(addr, runtime(), config).unwrap().spawn().unwrap()
+}
+
+/// Bytes that do not repeat in any short period (so an offset error cannot hide).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A directory with a 5 MiB file, a small text file, an HTML index in a subdirectory, and
+/// a subdirectory that needs listing (names with characters to escape and quote).
+pub fn fixture_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("big.bin"), pseudo_random(5 * 1024 * 1024, 7)).unwrap();
+    std::fs::write(p.join("hello.txt"), b"hello, world\n").unwrap();
+    std::fs::create_dir(p.join("site")).unwrap();
+    std::fs::write(p.join("site/index.html"), b"<h1>index</h1>\n").unwrap();
+    std::fs::create_dir(p.join("list")).unwrap();
+    std::fs::write(p.join("list/a&b <c>.txt"), b"x").unwrap();
+    std::fs::write(p.join("list/Zeta.txt"), b"z").unwrap();
+    std::fs::write(p.join("list/caf\u{e9}.txt"), b"c").unwrap();
+    std::fs::create_dir(p.join("list/sub dir")).unwrap();
+    dir
+}
+
+/// Send raw bytes, half-close, and read everything the server sends back.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// Split a raw response into (head text, body bytes).
+pub fn split_response(raw: &[u8]) -> (String, Vec<u8>) {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head");
+    (
+        String::from_utf8_lossy(&raw[..end + 4]).into_owned(),
+        raw[end + 4..].to_vec(),
+    )
+}
+
+/// A header's value from a head, by case-insensitive name.
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}

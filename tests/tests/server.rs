@@ -1,0 +1,259 @@
+//! Our server (the guest's handler, SimpleHTTPRequestHandler) against real clients: CPython's
+//! http.client, curl, and raw bytes over TCP compared with what CPython's own server sends.
+
+use httplib_tests::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn cpython_http_client_gets_5mib_byte_exact() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let out_file = dir.path().join("downloaded.bin");
+    let script = r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("GET", "/big.bin")
+r = c.getresponse()
+body = r.read()
+open(sys.argv[2], "wb").write(body)
+print(r.status, r.getheader("Content-Length"), r.getheader("Content-type"), len(body))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &server.local_addr().port().to_string()])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "200 5242880 application/octet-stream 5242880"
+    );
+    assert!(std::fs::read(&out_file).unwrap() == std::fs::read(dir.path().join("big.bin")).unwrap());
+}
+
+#[test]
+fn cpython_http_client_keeps_the_connection_alive_over_http11() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let script = r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+ports = []
+for path in ["/hello.txt", "/site/", "/missing", "/hello.txt"]:
+    c.request("GET", path)
+    ports.append(c.sock.getsockname()[1])
+    r = c.getresponse()
+    body = r.read()
+    print(r.status, len(body))
+print("connections", len(set(ports)), ports[0] == ports[1] == ports[2] != ports[3])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &server.local_addr().port().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // send_error closes the connection, as CPython's does: http.client reconnects after it.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 13\n200 15\n404 335\n200 13\nconnections 2 True\n"
+    );
+}
+
+#[test]
+fn curl_gets_file_byte_exact_and_listing_matches_cpythons() {
+    let dir = fixture_dir();
+    let ours = our_server(dir.path(), "HTTP/1.0");
+    let theirs = cpython_server(dir.path(), "HTTP/1.0");
+    let out_file = dir.path().join("curl.bin");
+    let status = Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&out_file)
+        .arg(format!("http://{}/big.bin", ours.local_addr()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read(&out_file).unwrap() == std::fs::read(dir.path().join("big.bin")).unwrap());
+    std::fs::remove_file(&out_file).unwrap();
+
+    let get = |url: String| Command::new("curl").args(["-sf", &url]).output().unwrap().stdout;
+    let our_listing = get(format!("http://{}/list/", ours.local_addr()));
+    let their_listing = get(format!("http://127.0.0.1:{}/list/", theirs.port));
+    assert!(
+        String::from_utf8_lossy(&our_listing)
+            .contains("<li><a href=\"a%26b%20%3Cc%3E.txt\">a&amp;b &lt;c&gt;.txt</a></li>")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&our_listing),
+        String::from_utf8_lossy(&their_listing)
+    );
+}
+
+#[test]
+fn not_found_page_is_cpythons_with_a_status_line() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let raw = raw_exchange(server.local_addr(), b"GET /missing HTTP/1.0\r\n\r\n");
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.0 404 File not found\r\n"), "{head}");
+    assert_eq!(
+        header(&head, "Server"),
+        Some(format!("SimpleHTTP/0.6 httplib/{}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    assert_eq!(header(&head, "Connection"), Some("close"));
+    assert_eq!(header(&head, "Content-Type"), Some("text/html;charset=utf-8"));
+    assert_eq!(header(&head, "Content-Length"), Some(body.len().to_string().as_str()));
+    let expected = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        <p>Error code: 404</p>\n        <p>Message: File not found.</p>\n        <p>Error code explanation: 404 - Nothing matches the given URI.</p>\n    </body>\n</html>\n";
+    assert_eq!(String::from_utf8_lossy(&body), expected);
+}
+
+#[test]
+fn directory_without_slash_redirects_keeping_the_query() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let raw = raw_exchange(server.local_addr(), b"GET /site?x=1 HTTP/1.0\r\n\r\n");
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.0 301 Moved Permanently\r\n"), "{head}");
+    assert_eq!(header(&head, "Location"), Some("/site/?x=1"));
+    assert_eq!(header(&head, "Content-Length"), Some("0"));
+    assert!(body.is_empty());
+    let raw = raw_exchange(server.local_addr(), b"GET /site/ HTTP/1.0\r\n\r\n");
+    assert_eq!(split_response(&raw).1, b"<h1>index</h1>\n");
+}
+
+#[test]
+fn head_sends_headers_only() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let raw = raw_exchange(server.local_addr(), b"HEAD /hello.txt HTTP/1.0\r\n\r\n");
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"));
+    assert_eq!(header(&head, "Content-type"), Some("text/plain"));
+    assert_eq!(header(&head, "Content-Length"), Some("13"));
+    assert!(header(&head, "Last-Modified").is_some_and(|v| v.ends_with(" GMT")));
+    assert!(body.is_empty());
+}
+
+#[test]
+fn if_modified_since_gets_304() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let raw = raw_exchange(server.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    let (head, _) = split_response(&raw);
+    let last_modified = header(&head, "Last-Modified").unwrap().to_string();
+    let req = format!("GET /hello.txt HTTP/1.0\r\nIf-Modified-Since: {last_modified}\r\n\r\n");
+    let raw = raw_exchange(server.local_addr(), req.as_bytes());
+    assert!(
+        raw.starts_with(b"HTTP/1.0 304 Not Modified\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    // An If-None-Match makes the date irrelevant (CPython ignores If-Modified-Since then).
+    let req = format!("GET /hello.txt HTTP/1.0\r\nIf-Modified-Since: {last_modified}\r\nIf-None-Match: \"x\"\r\n\r\n");
+    let raw = raw_exchange(server.local_addr(), req.as_bytes());
+    assert!(raw.starts_with(b"HTTP/1.0 200 OK\r\n"));
+}
+
+#[test]
+fn paths_cannot_climb_out_of_the_served_directory() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(outer.path().join("secret.txt"), b"secret").unwrap();
+    std::fs::create_dir(outer.path().join("www")).unwrap();
+    std::fs::write(outer.path().join("www/pub.txt"), b"public").unwrap();
+    let server = our_server(&outer.path().join("www"), "HTTP/1.0");
+    for target in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "//../secret.txt",
+    ] {
+        let raw = raw_exchange(server.local_addr(), format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        assert!(
+            raw.starts_with(b"HTTP/1.0 404 "),
+            "{target}: {}",
+            String::from_utf8_lossy(&raw)
+        );
+        assert!(!String::from_utf8_lossy(&raw).contains("secret\n") && !raw.ends_with(b"secret"));
+    }
+    // A symlink pointing outside the directory is not followed either.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(outer.path().join("secret.txt"), outer.path().join("www/link.txt")).unwrap();
+        let raw = raw_exchange(server.local_addr(), b"GET /link.txt HTTP/1.0\r\n\r\n");
+        assert!(raw.starts_with(b"HTTP/1.0 404 "), "{}", String::from_utf8_lossy(&raw));
+    }
+    let raw = raw_exchange(server.local_addr(), b"GET /pub.txt HTTP/1.0\r\n\r\n");
+    assert_eq!(split_response(&raw).1, b"public");
+}
+
+#[test]
+fn unsupported_method_is_501_and_bad_requests_get_status_lines() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let raw = raw_exchange(
+        server.local_addr(),
+        b"POST /hello.txt HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+    );
+    let (head, body) = split_response(&raw);
+    assert!(
+        head.starts_with("HTTP/1.0 501 Unsupported method ('POST')\r\n"),
+        "{head}"
+    );
+    assert!(
+        String::from_utf8_lossy(&body).contains("<p>Message: Unsupported method (&#x27;POST&#x27;).</p>")
+            || String::from_utf8_lossy(&body).contains("<p>Message: Unsupported method ('POST').</p>")
+    );
+    let raw = raw_exchange(server.local_addr(), b"GET / HTTP/2.0\r\n\r\n");
+    assert!(
+        raw.starts_with(b"HTTP/1.0 505 Invalid HTTP version (2.0)\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    let raw = raw_exchange(server.local_addr(), b"GET / HTTP/1.1\r\n\r\n");
+    assert!(
+        raw.starts_with(b"HTTP/1.0 400 "),
+        "missing Host: {}",
+        String::from_utf8_lossy(&raw)
+    );
+}
+
+#[test]
+fn http11_serves_pipelined_requests_on_one_connection() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let raw = raw_exchange(
+        server.local_addr(),
+        b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /site/index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{text}");
+    assert!(text.ends_with("<h1>index</h1>\n"));
+}
+
+#[test]
+fn cli_serve_prints_cpythons_banner_and_serves() {
+    let dir = fixture_dir();
+    let port = free_port();
+    let mut child = Command::new(httplib_bin!())
+        .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    assert_eq!(
+        banner,
+        format!("Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ...\n")
+    );
+    let peer = Peer { child, port };
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/hello.txt")])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"hello, world\n");
+    drop(peer);
+}
