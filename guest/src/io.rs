@@ -3,6 +3,9 @@
 use crate::proto::line::{Line, find_line};
 use crate::transport::{Stream, TransportError};
 
+/// Largest single transport read for body data (ours; the host caps reads at 1 MiB too).
+pub const MAX_DIRECT_READ: usize = 1024 * 1024;
+
 /// What `read_line` returned.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LineRead {
@@ -58,10 +61,15 @@ impl BufStream {
 
     /// One read from the transport appended to the buffer; returns how many bytes came (0 at EOF).
     pub fn fill(&mut self) -> Result<usize, TransportError> {
+        self.fill_up_to(self.read_size)
+    }
+
+    /// Like `fill`, asking the transport for up to `want` bytes (at least the read size).
+    fn fill_up_to(&mut self, want: usize) -> Result<usize, TransportError> {
         if self.eof {
             return Ok(0);
         }
-        let data = self.stream.read(self.read_size)?;
+        let data = self.stream.read(want.max(self.read_size))?;
         if data.is_empty() {
             self.eof = true;
             return Ok(0);
@@ -101,9 +109,10 @@ impl BufStream {
         }
     }
 
-    /// Up to `max` bytes: buffered ones first, else one transport read. Empty at EOF.
+    /// Up to `max` bytes: buffered ones first, else one transport read of up to `max`
+    /// (capped at `MAX_DIRECT_READ`). Empty at EOF.
     pub fn read_some(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
-        if self.buffered().is_empty() && self.fill()? == 0 {
+        if self.buffered().is_empty() && self.fill_up_to(max.min(MAX_DIRECT_READ))? == 0 {
             return Ok(Vec::new());
         }
         let n = self.buffered().len().min(max);
