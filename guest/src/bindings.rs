@@ -392,6 +392,9 @@ impl ws::GuestHandler for HandlerResource {
     fn serve_file(&self) -> WResult<()> {
         wit(self.0.borrow_mut().serve_file())
     }
+    fn unsupported_method(&self) -> WResult<()> {
+        wit(self.0.borrow_mut().unsupported_method())
+    }
     fn send_response(&self, code: u16, message: Option<String>) -> WResult<()> {
         wit(self.0.borrow_mut().send_response(code, message.as_deref()))
     }

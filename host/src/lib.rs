@@ -11,4 +11,4 @@ pub mod runtime;
 pub mod server;
 pub mod transport;
 
-pub use runtime::{HostState, Runtime};
+pub use runtime::{HostState, Runtime, RuntimeOptions};

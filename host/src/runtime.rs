@@ -4,8 +4,12 @@
 use crate::bindings::{Httplib, HttplibPre};
 use crate::transport::OutboundPolicy;
 use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Cache, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Cache, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+    UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The guest component, built by build.rs and embedded in this binary.
@@ -13,6 +17,20 @@ pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/httplib
 
 /// Default cap on one instance's linear memory (ours; a connection needs well under this).
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most guest instances alive at once: connections being served plus client sessions (ours;
+/// each pooled memory slot reserves address space, so this is sized, not unbounded).
+pub const MAX_INSTANCES: u32 = 2048;
+/// Core instances one httplib component instance may hold (it has a handful).
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories and tables one component instance may hold (the guest has one memory).
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component instance may hold.
+pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
+/// How often the engine's one epoch-ticker thread advances the epoch.
+pub const EPOCH_TICK: Duration = Duration::from_millis(100);
+/// How long a guest may compute without calling the host before it is stopped (ours:
+/// generous for a protocol guest, which spends its life waiting on sockets).
+pub const MAX_GUEST_RUN_WITHOUT_HOST: Duration = Duration::from_secs(10);
 
 /// What each store carries: WASI state, the resource table, the outbound policy, limits.
 pub struct HostState {
@@ -20,6 +38,8 @@ pub struct HostState {
     pub table: ResourceTable,
     pub policy: OutboundPolicy,
     limits: StoreLimits,
+    /// When the guest last called into the transport (time blocked there is not the guest's).
+    pub last_host_call: Instant,
 }
 
 impl HostState {
@@ -28,10 +48,8 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             policy,
-            limits: StoreLimitsBuilder::new()
-                .memory_size(DEFAULT_MEMORY_LIMIT)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: StoreLimits::default(),
+            last_host_call: Instant::now(),
         }
     }
 }
@@ -45,15 +63,36 @@ impl WasiView for HostState {
     }
 }
 
+/// Limits applied to every instance.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Cap on one instance's linear memory; growing past it traps that instance only.
+    pub memory_limit: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
 /// The compiled guest, ready to instantiate cheaply and often.
 pub struct Runtime {
     engine: Engine,
     pre: HttplibPre<HostState>,
+    options: RuntimeOptions,
 }
 
 impl Runtime {
     /// Compile (or load from wasmtime's on-disk cache) the embedded guest and link it.
     pub fn new() -> Result<Self> {
+        Self::with_options(RuntimeOptions::default())
+    }
+
+    /// `new` with other limits.
+    pub fn with_options(options: RuntimeOptions) -> Result<Self> {
         let mut config = Config::new();
         if std::env::var_os("HTTPLIB_NO_CACHE").is_none() {
             // A cache that cannot be set up only costs compile time; never fail for it.
@@ -61,7 +100,19 @@ impl Runtime {
                 config.cache(Some(cache));
             }
         }
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(MAX_INSTANCES)
+            .total_core_instances(MAX_INSTANCES * MAX_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(MAX_INSTANCES * MAX_MEMORIES_PER_COMPONENT)
+            .total_tables(MAX_INSTANCES * MAX_TABLES_PER_COMPONENT)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+            .max_memory_size(options.memory_limit.max(DEFAULT_MEMORY_LIMIT));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
         let component = Component::new(&engine, GUEST_WASM)
             .map_err(anyhow::Error::from)
             .context("compiling the guest component")?;
@@ -69,7 +120,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Httplib::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { engine, pre })
+        Ok(Self { engine, pre, options })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -77,10 +128,36 @@ impl Runtime {
     }
 
     /// A new store and instance for `state`.
-    pub fn instantiate(&self, state: HostState) -> Result<(Store<HostState>, Httplib)> {
+    pub fn instantiate(&self, mut state: HostState) -> Result<(Store<HostState>, Httplib)> {
+        state.limits = StoreLimitsBuilder::new()
+            .memory_size(self.options.memory_limit)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().last_host_call.elapsed() > MAX_GUEST_RUN_WITHOUT_HOST {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Continue(1))
+            }
+        });
         let bindings = self.pre.instantiate(&mut store)?;
         Ok((store, bindings))
     }
+}
+
+/// One ticker thread per engine (never one per instance); it ends when the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let _ = std::thread::Builder::new().name("httplib-epoch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        }
+    });
 }

@@ -125,14 +125,19 @@ pub fn fixture_dir() -> tempfile::TempDir {
 
 /// Send raw bytes, half-close, and read everything the server sends back.
 pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    try_raw_exchange(addr, request).unwrap()
+}
+
+/// `raw_exchange` for a connection the server may cut (reset) midway.
+pub fn try_raw_exchange(addr: SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Write};
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(request).unwrap();
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request)?;
     let _ = s.shutdown(std::net::Shutdown::Write);
     let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    out
+    s.read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Split a raw response into (head text, body bytes).

@@ -257,3 +257,86 @@ fn cli_serve_prints_cpythons_banner_and_serves() {
     assert_eq!(out.stdout, b"hello, world\n");
     drop(peer);
 }
+
+/// Request smuggling (RFC 9112 6.1, 6.3, 5.1, 5.2): each ambiguous request is refused with 400
+/// and the connection closed, so nothing after it is read as a request.
+#[test]
+fn ambiguous_framing_is_400_and_closes() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let follow = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let cases = [
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nabcdef",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nabcde",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\n Host: x\r\n\r\n",
+    ];
+    for case in cases {
+        let raw = raw_exchange(server.local_addr(), format!("{case}{follow}").as_bytes());
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{case:?} got {text}");
+        assert_eq!(
+            text.matches("HTTP/1.1 ").count(),
+            1,
+            "{case:?}: a second response came: {text}"
+        );
+        assert!(header(&text, "Connection") == Some("close"), "{case:?}");
+    }
+}
+
+#[test]
+fn request_line_and_header_limits_match_cpython() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.0");
+    let long_target = format!("GET /{} HTTP/1.0\r\n\r\n", "a".repeat(65_536));
+    let raw = raw_exchange(server.local_addr(), long_target.as_bytes());
+    assert!(
+        raw.starts_with(b"HTTP/1.0 414 Request-URI Too Long\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw[..60.min(raw.len())])
+    );
+    let long_header = format!("GET / HTTP/1.0\r\nX-Long: {}\r\n\r\n", "a".repeat(65_536));
+    let raw = raw_exchange(server.local_addr(), long_header.as_bytes());
+    assert!(
+        raw.starts_with(b"HTTP/1.0 431 Line too long\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw[..60.min(raw.len())])
+    );
+    let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    let raw = raw_exchange(server.local_addr(), format!("GET / HTTP/1.0\r\n{many}\r\n").as_bytes());
+    assert!(
+        raw.starts_with(b"HTTP/1.0 431 Too many headers\r\n"),
+        "{}",
+        String::from_utf8_lossy(&raw[..60.min(raw.len())])
+    );
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let mut s = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(
+        b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"abc").unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.starts_with(b"HTTP/1.1 200 OK\r\n") && rest.ends_with(b"hello, world\n"));
+}

@@ -476,15 +476,18 @@ impl Handler {
         let _ = self.stream.shutdown_send();
     }
 
+    /// 501 "Unsupported method ('X')", CPython's answer when a handler has no `do_X`.
+    pub fn unsupported_method(&mut self) -> Result<(), HttpError> {
+        let msg = format!("Unsupported method ({})", py_repr(&self.request.command));
+        self.send_error(501, Some(&msg), None)
+    }
+
     /// SimpleHTTPRequestHandler's whole loop: GET and HEAD from the directory, 501 for the rest.
     pub fn serve_directory(&mut self) -> Result<(), HttpError> {
         while self.next_request()?.is_some() {
             match self.request.command.as_str() {
                 "GET" | "HEAD" => self.serve_file()?,
-                other => {
-                    let msg = format!("Unsupported method ({})", py_repr(other));
-                    self.send_error(501, Some(&msg), None)?;
-                }
+                _ => self.unsupported_method()?,
             }
         }
         self.shutdown();

@@ -1,13 +1,12 @@
 //! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION]`.
 
 use crate::runtime::Runtime;
-use crate::server::{Server, ServerConfig};
+use crate::server::{SHUTDOWN_GRACE, Server, ServerConfig};
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -87,7 +86,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local = server.local_addr().unwrap_or(addr);
+    let local = server.local_addr();
     let host = local.ip().to_string();
     let url_host = if host.contains(':') {
         format!("[{host}]")
@@ -99,16 +98,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
         local.port(),
         local.port()
     );
-    let _ = ctrlc::set_handler(|| {
+    // Ctrl-C or SIGTERM: stop accepting, let responses in flight finish, exit 0.
+    let shutdown = server.shutdown_handle();
+    let _ = ctrlc::set_handler(move || {
         println!("\nKeyboard interrupt received, exiting.");
-        std::process::exit(0);
+        shutdown.shutdown();
     });
-    let stop = AtomicBool::new(false);
-    match server.serve(&stop) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("httplib serve: {e:#}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = server.serve() {
+        eprintln!("httplib serve: {e:#}");
+        return ExitCode::FAILURE;
     }
+    let left = server.drain(SHUTDOWN_GRACE);
+    if left > 0 {
+        eprintln!("{left} connection(s) still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
+    ExitCode::SUCCESS
 }

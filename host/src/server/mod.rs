@@ -1,25 +1,34 @@
 //! The listener: accepts connections and gives each its own store and instance of the guest,
-//! whose `handler` resource answers it from a read-only preopen of the served directory.
+//! whose `handler` resource answers it, either entirely (SimpleHTTPRequestHandler over a
+//! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`).
+
+mod embed;
+
+pub use embed::{Exchange, RequestHandler};
 
 use crate::bindings::server::HandlerConfig;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::{OutboundPolicy, TcpStream, tcp_to_wit};
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::net::{SocketAddr, TcpListener};
+use std::collections::HashMap;
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 /// Where the served directory appears inside the guest.
 pub const GUEST_ROOT: &str = "/srv";
-/// Listen backlog (CPython `socketserver.TCPServer.request_queue_size` is 5; we take the OS's usual maximum).
+/// Listen backlog (CPython `socketserver.TCPServer.request_queue_size` is 5; we take the usual OS maximum).
 pub const LISTEN_BACKLOG: i32 = 1024;
+/// How long a stopping server waits for in-flight responses (ours).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// How to serve.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// The directory served, read-only.
     pub directory: PathBuf,
@@ -29,6 +38,8 @@ pub struct ServerConfig {
     pub log_requests: bool,
     /// Close an idle or slow connection after this many milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
+    pub handler: Option<Arc<dyn RequestHandler>>,
 }
 
 impl Default for ServerConfig {
@@ -38,8 +49,19 @@ impl Default for ServerConfig {
             protocol_version: "HTTP/1.0".into(),
             log_requests: true,
             timeout_ms: None,
+            handler: None,
         }
     }
+}
+
+/// What the accept loop and the connection threads share.
+#[derive(Default)]
+struct Shared {
+    stopping: AtomicBool,
+    next_id: AtomicU64,
+    /// A clone of every open connection's socket, to end idle reads at shutdown.
+    open: Mutex<HashMap<u64, std::net::TcpStream>>,
+    closed: Condvar,
 }
 
 /// A bound listener ready to serve.
@@ -47,13 +69,34 @@ pub struct Server {
     listener: TcpListener,
     runtime: Arc<Runtime>,
     config: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
 }
 
-/// A server running on its own thread, stopped by `stop` (or on drop).
-pub struct ServerHandle {
+/// Stops a serving `Server` from another thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+}
+
+impl ShutdownHandle {
+    /// Stop accepting; `serve` returns once its accept loop notices.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept with a connection of our own.
+        let wake = if self.addr.ip().is_unspecified() {
+            let ip: std::net::IpAddr = if self.addr.is_ipv6() {
+                [0u16, 0, 0, 0, 0, 0, 0, 1].into()
+            } else {
+                [127u8, 0, 0, 1].into()
+            };
+            SocketAddr::new(ip, self.addr.port())
+        } else {
+            self.addr
+        };
+        let _ = std::net::TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+    }
 }
 
 impl Server {
@@ -70,21 +113,32 @@ impl Server {
             .directory
             .canonicalize()
             .with_context(|| format!("directory {}", config.directory.display()))?;
+        let listener: TcpListener = socket.into();
+        let addr = listener.local_addr()?;
         Ok(Self {
-            listener: socket.into(),
+            listener,
             runtime,
             config: Arc::new(ServerConfig { directory, ..config }),
+            shared: Arc::default(),
+            addr,
         })
     }
 
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        Ok(self.listener.local_addr()?)
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Accept forever (until `stop` is set), one thread per connection.
-    pub fn serve(&self, stop: &AtomicBool) -> Result<()> {
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+            addr: self.addr,
+        }
+    }
+
+    /// Accept until shut down, one thread (and one guest instance) per connection.
+    pub fn serve(&self) -> Result<()> {
         for conn in self.listener.incoming() {
-            if stop.load(Ordering::SeqCst) {
+            if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
             let sock = match conn {
@@ -94,38 +148,85 @@ impl Server {
                     continue;
                 }
             };
+            let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+            if let Ok(clone) = sock.try_clone() {
+                self.shared
+                    .open
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, clone);
+            }
             let runtime = self.runtime.clone();
             let config = self.config.clone();
+            let shared = self.shared.clone();
             let spawned = std::thread::Builder::new().name("httplib-conn".into()).spawn(move || {
+                let peer = sock.peer_addr().ok();
                 if let Err(e) = handle_connection(&runtime, &config, sock) {
-                    eprintln!("connection lost: {e:#}");
+                    let who = peer.map_or("?".to_string(), |p| p.to_string());
+                    // One line: the cause, not the wasm backtrace.
+                    eprintln!("connection from {who} lost: {}", e.root_cause());
                 }
+                let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
+                open.remove(&id);
+                shared.closed.notify_all();
             });
             if let Err(e) = spawned {
                 eprintln!("cannot start a thread for a connection: {e}");
+                self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             }
         }
         Ok(())
     }
 
+    /// After `serve` returned: end idle reads (keep-alive connections waiting for a next
+    /// request see end-of-stream), let responses in flight finish, wait up to `grace`.
+    /// Returns how many connections were still open when it gave up.
+    pub fn drain(&self, grace: Duration) -> usize {
+        let deadline = Instant::now() + grace;
+        let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        for sock in open.values() {
+            let _ = sock.shutdown(Shutdown::Read);
+        }
+        while !open.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            open = self
+                .shared
+                .closed
+                .wait_timeout(open, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        open.len()
+    }
+
     /// Serve on a background thread.
     pub fn spawn(self) -> Result<ServerHandle> {
-        let addr = self.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let addr = self.addr;
+        let shutdown = self.shutdown_handle();
         let thread = std::thread::Builder::new()
             .name("httplib-accept".into())
             .spawn(move || {
-                if let Err(e) = self.serve(&flag) {
+                if let Err(e) = self.serve() {
                     eprintln!("server stopped: {e:#}");
                 }
+                self.drain(SHUTDOWN_GRACE);
             })?;
         Ok(ServerHandle {
             addr,
-            stop,
+            shutdown,
             thread: Some(thread),
         })
     }
+}
+
+/// A server running on its own thread; stopped (gracefully) by `stop` or on drop.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shutdown: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -133,23 +234,9 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Stop accepting and wait for the accept loop to end.
+    /// Stop accepting, finish what is in flight, and wait for it.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let wake = if self.addr.ip().is_unspecified() {
-            SocketAddr::new(
-                if self.addr.is_ipv6() {
-                    "::1".parse().unwrap()
-                } else {
-                    "127.0.0.1".parse().unwrap()
-                },
-                self.addr.port(),
-            )
-        } else {
-            self.addr
-        };
-        let _ = std::net::TcpStream::connect(wake);
+        self.shutdown.shutdown();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -162,20 +249,15 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
-fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::TcpStream) -> Result<()> {
-    let peer = sock.peer_addr()?;
-    let mut wasi = WasiCtx::builder();
-    wasi.inherit_stderr();
-    wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
-    let (mut store, guest) = runtime.instantiate(HostState::new(
-        wasi.build(),
-        OutboundPolicy::allow_only(Vec::<String>::new()),
-    ))?;
-    let stream = store.data_mut().table.push(TcpStream::new(sock))?;
-    let handler_config = HandlerConfig {
+/// The guest handler's class attributes for this server.
+fn handler_config(config: &ServerConfig) -> HandlerConfig {
+    HandlerConfig {
         protocol_version: config.protocol_version.clone(),
-        server_version: "SimpleHTTP/0.6".into(),
+        server_version: if config.handler.is_some() {
+            "BaseHTTP/0.6".into()
+        } else {
+            "SimpleHTTP/0.6".into()
+        },
         sys_version: format!("httplib/{}", env!("CARGO_PKG_VERSION")),
         directory: GUEST_ROOT.into(),
         error_message_format: None,
@@ -184,13 +266,29 @@ fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::T
         index_pages: Vec::new(),
         log_requests: config.log_requests,
         timeout_ms: config.timeout_ms,
+    }
+}
+
+/// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
+fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::TcpStream) -> Result<()> {
+    let peer = sock.peer_addr()?;
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stderr();
+    wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
+    let policy = OutboundPolicy::allow_only(Vec::<String>::new());
+    let (mut store, guest) = runtime.instantiate(HostState::new(wasi.build(), policy))?;
+    let stream = store.data_mut().table.push(TcpStream::new(sock))?;
+    let api = guest.httplib_http_server().handler();
+    let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config))?;
+    let result = match &config.handler {
+        None => api
+            .call_serve_directory(&mut store, handler)?
+            .map_err(|e| anyhow::anyhow!("{e:?}")),
+        Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
     };
-    let handler_api = guest.httplib_http_server().handler();
-    let handler = handler_api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config)?;
-    let served = handler_api.call_serve_directory(&mut store, handler)?;
     handler.resource_drop(&mut store)?;
-    if let Err(e) = served {
-        tracing::debug!(?e, %peer, "connection ended with an error");
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }
     Ok(())
 }

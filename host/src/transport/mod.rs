@@ -27,7 +27,9 @@ impl wt::Host for HostState {
             return Err(ErrorCode::Tls("TLS is not available in this build yet".into()));
         }
         let source = options.source_address.map(|a| (a.host, a.port));
-        let stream = TcpStream::connect(&host, port, options.timeout_ms, source)?;
+        let stream = TcpStream::connect(&host, port, options.timeout_ms, source);
+        self.returned_from_host();
+        let stream = stream?;
         self.table
             .push(stream)
             .map_err(|e| ErrorCode::Other(format!("resource table: {e}")))
@@ -39,6 +41,11 @@ impl wt::Host for HostState {
 }
 
 impl HostState {
+    /// The guest's run-time budget counts from here: time blocked on a socket is not its own.
+    fn returned_from_host(&mut self) {
+        self.last_host_call = std::time::Instant::now();
+    }
+
     fn stream(&mut self, r: &Resource<TcpStream>) -> Result<&mut TcpStream, ErrorCode> {
         self.table
             .get_mut(r)
@@ -48,11 +55,15 @@ impl HostState {
 
 impl wt::HostTcpStream for HostState {
     fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
-        self.stream(&s)?.read(len.min(MAX_READ) as usize)
+        let result = self.stream(&s)?.read(len.min(MAX_READ) as usize);
+        self.returned_from_host();
+        result
     }
 
     fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.write_all(&data)
+        let result = self.stream(&s)?.write_all(&data);
+        self.returned_from_host();
+        result
     }
 
     fn flush(&mut self, s: Resource<TcpStream>) -> Result<(), ErrorCode> {

@@ -1,0 +1,152 @@
+//! Host code playing BaseHTTPRequestHandler's `do_METHOD`: the guest parses and validates each
+//! request and frames the response; the embedder decides what to answer through `Exchange`.
+
+use crate::bindings::Httplib;
+use crate::bindings::server::Request;
+use crate::bindings::types::HttpError;
+use crate::runtime::HostState;
+use anyhow::{Result, anyhow};
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+/// Answers requests, as a BaseHTTPRequestHandler subclass's `do_GET`, `do_POST`... would.
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Answer `ex.request`. Return `Ok(false)` when there is no `do_METHOD` for its command:
+    /// the guest then answers 501 "Unsupported method", as CPython does. An `Err` closes the connection.
+    fn handle(&self, ex: &mut Exchange<'_>) -> Result<bool>;
+}
+
+impl<F> RequestHandler for F
+where
+    F: Fn(&mut Exchange<'_>) -> Result<bool> + Send + Sync + 'static,
+{
+    fn handle(&self, ex: &mut Exchange<'_>) -> Result<bool> {
+        self(ex)
+    }
+}
+
+/// One request being answered: the parsed request and BaseHTTPRequestHandler's verbs.
+pub struct Exchange<'a> {
+    store: &'a mut Store<HostState>,
+    guest: &'a Httplib,
+    handler: ResourceAny,
+    /// `command`, `path`, `request_version`, `requestline`, `headers`.
+    pub request: Request,
+}
+
+fn guest_err(e: HttpError) -> anyhow::Error {
+    anyhow!("{e:?}")
+}
+
+macro_rules! verb {
+    ($self:ident, $call:ident $(, $arg:expr)*) => {{
+        let api = $self.guest.httplib_http_server().handler();
+        api.$call(&mut *$self.store, $self.handler $(, $arg)*)?.map_err(guest_err)
+    }};
+}
+
+impl Exchange<'_> {
+    /// The first value of a request header, by case-insensitive name, decoded as Latin-1.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.iter().map(|&b| b as char).collect())
+    }
+
+    /// `send_response(code, message)`.
+    pub fn send_response(&mut self, code: u16, message: Option<&str>) -> Result<()> {
+        verb!(self, call_send_response, code, message)
+    }
+
+    /// `send_header(keyword, value)`.
+    pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
+        verb!(self, call_send_header, keyword, value)
+    }
+
+    /// `end_headers()`.
+    pub fn end_headers(&mut self) -> Result<()> {
+        verb!(self, call_end_headers)
+    }
+
+    /// `flush_headers()`.
+    pub fn flush_headers(&mut self) -> Result<()> {
+        verb!(self, call_flush_headers)
+    }
+
+    /// `wfile.write(data)`.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        verb!(self, call_write, data)
+    }
+
+    /// `send_error(code, message, explain)`.
+    pub fn send_error(&mut self, code: u16, message: Option<&str>, explain: Option<&str>) -> Result<()> {
+        verb!(self, call_send_error, code, message, explain)
+    }
+
+    /// `rfile.read(max)` over the request body; empty at its end.
+    pub fn read_body(&mut self, max: u64) -> Result<Vec<u8>> {
+        verb!(self, call_read_body, max)
+    }
+
+    /// The whole request body, refusing more than `limit` bytes.
+    pub fn read_body_to_end(&mut self, limit: usize) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let piece = self.read_body(64 * 1024)?;
+            if piece.is_empty() {
+                return Ok(body);
+            }
+            body.extend_from_slice(&piece);
+            if body.len() > limit {
+                return Err(anyhow!("request body over {limit} bytes"));
+            }
+        }
+    }
+
+    /// SimpleHTTPRequestHandler's do_GET / do_HEAD for this request, from the served directory.
+    pub fn serve_file(&mut self) -> Result<()> {
+        verb!(self, call_serve_file)
+    }
+
+    /// `close_connection`.
+    pub fn close_connection(&mut self) -> Result<bool> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_close_connection(&mut *self.store, self.handler)?)
+    }
+
+    /// Set `close_connection`.
+    pub fn set_close_connection(&mut self, close: bool) -> Result<()> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_set_close_connection(&mut *self.store, self.handler, close)?)
+    }
+
+    /// `log_message(message)`.
+    pub fn log_message(&mut self, message: &str) -> Result<()> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_log_message(&mut *self.store, self.handler, message)?)
+    }
+}
+
+/// The request loop for an embedder: next request, the embedder's answer, until the connection ends.
+pub(crate) fn serve_with(
+    user: &dyn RequestHandler,
+    store: &mut Store<HostState>,
+    guest: &Httplib,
+    handler: ResourceAny,
+) -> Result<()> {
+    let api = guest.httplib_http_server().handler();
+    while let Some(request) = api.call_next_request(&mut *store, handler)?.map_err(guest_err)? {
+        let mut ex = Exchange {
+            store: &mut *store,
+            guest,
+            handler,
+            request,
+        };
+        if !user.handle(&mut ex)? {
+            api.call_unsupported_method(&mut *store, handler)?.map_err(guest_err)?;
+        }
+    }
+    Ok(())
+}
