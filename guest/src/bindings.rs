@@ -369,6 +369,7 @@ impl ws::GuestHandler for HandlerResource {
             index_pages: c.index_pages,
             log_requests: c.log_requests,
             timeout_ms: c.timeout_ms,
+            expect_continue: c.expect_continue,
         };
         HandlerResource(RefCell::new(server::Handler::new(
             Box::new(WitStream(connection)),

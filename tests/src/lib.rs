@@ -156,3 +156,11 @@ pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         n.eq_ignore_ascii_case(name).then(|| v.trim())
     })
 }
+
+/// Our server with a config of the test's choosing (bound to 127.0.0.1, ephemeral port).
+pub fn our_server_with(config: ServerConfig) -> ServerHandle {
+    Server::bind("127.0.0.1:0".parse().unwrap(), runtime(), config)
+        .unwrap()
+        .spawn()
+        .unwrap()
+}

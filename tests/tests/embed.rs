@@ -71,21 +71,38 @@ fn missing_do_method_is_501_and_unread_bodies_never_become_requests() {
         "{}",
         String::from_utf8_lossy(&raw)
     );
-    // A POST whose handler never reads the body: the body is drained, not parsed as a request.
-    let smuggled = b"GET /hello HTTP/1.1\r\nHost: h\r\n\r\n";
+    // A request whose handler never reads its body (GET /hello with a body, answered 200
+    // keep-alive): the body is drained, never parsed as a request.
+    let smuggled = b"GET /site/index.html HTTP/1.1\r\nHost: h\r\n\r\n";
     let mut req = format!(
-        "POST /nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
         smuggled.len()
     )
     .into_bytes();
     req.extend_from_slice(smuggled);
     req.extend_from_slice(b"GET /hello.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     let raw = String::from_utf8_lossy(&raw_exchange(server.local_addr(), &req)).into_owned();
-    assert!(raw.starts_with("HTTP/1.1 404 No such endpoint\r\n"), "{raw}");
+    assert_eq!(raw.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{raw}");
     assert!(
-        !raw.contains("hello from host code"),
+        raw.contains("hello from host code") && raw.ends_with("hello, world\n"),
+        "{raw}"
+    );
+    assert!(
+        !raw.contains("<h1>index</h1>"),
         "the body was served as a request: {raw}"
     );
+    // The same with a chunked body: unread, the connection is closed rather than misread.
+    let chunk = format!(
+        "{:X}\r\n{}\r\n0\r\n\r\n",
+        smuggled.len(),
+        String::from_utf8_lossy(smuggled)
+    );
+    let req = format!(
+        "GET /hello HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}GET /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n"
+    );
+    let raw = String::from_utf8_lossy(&raw_exchange(server.local_addr(), req.as_bytes())).into_owned();
+    assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "one response, then close: {raw}");
+    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n") && !raw.contains("<h1>index</h1>"), "{raw}");
 }
 
 #[test]

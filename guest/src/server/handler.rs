@@ -32,6 +32,8 @@ pub struct HandlerConfig {
     pub index_pages: Vec<String>,
     pub log_requests: bool,
     pub timeout_ms: Option<u64>,
+    /// `handle_expect_100` answers 100 Continue; false answers 417 Expectation Failed.
+    pub expect_continue: bool,
 }
 
 impl Default for HandlerConfig {
@@ -47,6 +49,7 @@ impl Default for HandlerConfig {
             index_pages: Vec::new(),
             log_requests: true,
             timeout_ms: None,
+            expect_continue: true,
         }
     }
 }
@@ -243,6 +246,12 @@ impl Handler {
             .unwrap_or_default()
             .to_ascii_lowercase();
         if expect == "100-continue" && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
+            if !self.config.expect_continue {
+                // The body was never asked for: close rather than read it as a request.
+                self.body = BodyState::Done;
+                self.send_error(417, None, None)?;
+                return Ok(None);
+            }
             self.send_response_only(100, None)?;
             self.end_headers()?;
         }

@@ -60,7 +60,12 @@ impl Exchange<'_> {
         verb!(self, call_send_response, code, message)
     }
 
-    /// `send_header(keyword, value)`.
+    /// `send_response_only(code, message)`: the status line alone, no Server or Date.
+    pub fn send_response_only(&mut self, code: u16, message: Option<&str>) -> Result<()> {
+        verb!(self, call_send_response_only, code, message)
+    }
+
+    /// `send_header(keyword, value)`: CR or LF in either is refused.
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<()> {
         verb!(self, call_send_header, keyword, value)
     }
@@ -126,6 +131,36 @@ impl Exchange<'_> {
     pub fn log_message(&mut self, message: &str) -> Result<()> {
         let api = self.guest.httplib_http_server().handler();
         Ok(api.call_log_message(&mut *self.store, self.handler, message)?)
+    }
+
+    /// `log_request(code, size)`.
+    pub fn log_request(&mut self, code: Option<u16>, size: Option<u64>) -> Result<()> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_log_request(&mut *self.store, self.handler, code, size)?)
+    }
+
+    /// `log_error(message)`.
+    pub fn log_error(&mut self, message: &str) -> Result<()> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_log_error(&mut *self.store, self.handler, message)?)
+    }
+
+    /// `version_string()`: server_version and sys_version.
+    pub fn version_string(&mut self) -> Result<String> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_version_string(&mut *self.store, self.handler)?)
+    }
+
+    /// `date_time_string(timestamp)`: an IMF-fixdate, now when `None`.
+    pub fn date_time_string(&mut self, timestamp: Option<i64>) -> Result<String> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_date_time_string(&mut *self.store, self.handler, timestamp)?)
+    }
+
+    /// `address_string()`: the client's IP address.
+    pub fn address_string(&mut self) -> Result<String> {
+        let api = self.guest.httplib_http_server().handler();
+        Ok(api.call_address_string(&mut *self.store, self.handler)?)
     }
 }
 

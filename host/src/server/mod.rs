@@ -40,6 +40,18 @@ pub struct ServerConfig {
     pub timeout_ms: Option<u64>,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
     pub handler: Option<Arc<dyn RequestHandler>>,
+    /// `server_version`; "SimpleHTTP/0.6" (or "BaseHTTP/0.6" with a `handler`) when none.
+    pub server_version: Option<String>,
+    /// `error_message_format` (%(code)d, %(message)s, %(explain)s); CPython's page when none.
+    pub error_message_format: Option<String>,
+    /// `error_content_type`; "text/html;charset=utf-8" when none.
+    pub error_content_type: Option<String>,
+    /// `extensions_map` additions: (".ext", "type/subtype").
+    pub extensions_map: Vec<(String, String)>,
+    /// `index_pages`; ["index.html", "index.htm"] when empty.
+    pub index_pages: Vec<String>,
+    /// Answer `Expect: 100-continue` with 100 Continue (CPython); false answers 417.
+    pub expect_continue: bool,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +62,12 @@ impl Default for ServerConfig {
             log_requests: true,
             timeout_ms: None,
             handler: None,
+            server_version: None,
+            error_message_format: None,
+            error_content_type: None,
+            extensions_map: Vec::new(),
+            index_pages: Vec::new(),
+            expect_continue: true,
         }
     }
 }
@@ -251,21 +269,23 @@ impl Drop for ServerHandle {
 
 /// The guest handler's class attributes for this server.
 fn handler_config(config: &ServerConfig) -> HandlerConfig {
+    let default_version = if config.handler.is_some() {
+        "BaseHTTP/0.6"
+    } else {
+        "SimpleHTTP/0.6"
+    };
     HandlerConfig {
         protocol_version: config.protocol_version.clone(),
-        server_version: if config.handler.is_some() {
-            "BaseHTTP/0.6".into()
-        } else {
-            "SimpleHTTP/0.6".into()
-        },
+        server_version: config.server_version.clone().unwrap_or_else(|| default_version.into()),
         sys_version: format!("httplib/{}", env!("CARGO_PKG_VERSION")),
         directory: GUEST_ROOT.into(),
-        error_message_format: None,
-        error_content_type: None,
-        extensions_map: Vec::new(),
-        index_pages: Vec::new(),
+        error_message_format: config.error_message_format.clone(),
+        error_content_type: config.error_content_type.clone(),
+        extensions_map: config.extensions_map.clone(),
+        index_pages: config.index_pages.clone(),
         log_requests: config.log_requests,
         timeout_ms: config.timeout_ms,
+        expect_continue: config.expect_continue,
     }
 }
 
