@@ -1,6 +1,5 @@
 //! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
 
-use crate::proto::line::{Line, find_line};
 use crate::transport::{Stream, TransportError};
 
 /// Largest single transport read for body data (ours; the host caps reads at 1 MiB too).
@@ -94,17 +93,28 @@ impl BufStream {
     }
 
     /// A line of at most `max` bytes (`readline(max + 1)` then a length check, as CPython does).
+    /// Each byte is scanned once, however the peer trickles it in: a line sent one byte at a
+    /// time costs linear, not quadratic, work.
     pub fn read_line(&mut self, max: usize) -> Result<LineRead, TransportError> {
+        let mut scanned = 0;
         loop {
-            match find_line(self.buffered(), max) {
-                Line::Complete(n) => return Ok(LineRead::Line(self.take(n))),
-                Line::TooLong => return Ok(LineRead::TooLong),
-                Line::Incomplete => {
-                    if self.fill()? == 0 {
-                        let rest = self.buffered().len();
-                        return Ok(LineRead::Line(self.take(rest)));
-                    }
-                }
+            let buf = self.buffered();
+            let window = &buf[scanned.min(buf.len())..buf.len().min(max + 1)];
+            if let Some(i) = window.iter().position(|&b| b == b'\n') {
+                let len = scanned + i + 1;
+                return Ok(if len <= max {
+                    LineRead::Line(self.take(len))
+                } else {
+                    LineRead::TooLong
+                });
+            }
+            if buf.len() > max {
+                return Ok(LineRead::TooLong);
+            }
+            scanned = buf.len();
+            if self.fill()? == 0 {
+                let rest = self.buffered().len();
+                return Ok(LineRead::Line(self.take(rest)));
             }
         }
     }

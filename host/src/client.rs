@@ -130,6 +130,26 @@ impl ClientSession {
         self.check(r)
     }
 
+    /// One part of a `body::streamed` request body.
+    pub fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()> {
+        let r = self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_send_body(&mut self.store, c.0, data)?;
+        self.check(r)
+    }
+
+    /// The end of a `body::streamed` request body.
+    pub fn end_body(&mut self, c: Connection) -> Result<()> {
+        let r = self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_end_body(&mut self.store, c.0)?;
+        self.check(r)
+    }
+
     pub fn getresponse(&mut self, c: Connection) -> Result<Response> {
         let r = self
             .guest

@@ -102,7 +102,10 @@ fn missing_do_method_is_501_and_unread_bodies_never_become_requests() {
     );
     let raw = String::from_utf8_lossy(&raw_exchange(server.local_addr(), req.as_bytes())).into_owned();
     assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "one response, then close: {raw}");
-    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n") && !raw.contains("<h1>index</h1>"), "{raw}");
+    assert!(
+        raw.starts_with("HTTP/1.1 200 OK\r\n") && !raw.contains("<h1>index</h1>"),
+        "{raw}"
+    );
 }
 
 #[test]

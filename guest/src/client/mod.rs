@@ -6,3 +6,6 @@ mod response;
 
 pub use connection::{Body, Connection, ConnectionOptions};
 pub use response::Response;
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use super::ProtoError;
 use super::limits::{MAX_LINE, MAX_TRAILERS};
-use super::line::{Line, find_line, trim_eol};
+use super::line::{Line, find_line_from, trim_eol};
 
 /// What the decoder made of the front of the buffer it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,9 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     state: State,
+    /// Bytes of a size or trailer line already searched for its end (the caller hands the
+    /// same, growing buffer back after `NeedMore`).
+    scanned: usize,
 }
 
 impl Default for ChunkedDecoder {
@@ -40,7 +43,10 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     pub fn new() -> Self {
-        Self { state: State::Size }
+        Self {
+            state: State::Size,
+            scanned: 0,
+        }
     }
 
     /// True once the last chunk and trailers were consumed.
@@ -65,11 +71,18 @@ impl ChunkedDecoder {
         };
     }
 
+    /// The line at the front of `buf`, resuming the search where the last call stopped.
+    fn find_line(&mut self, buf: &[u8]) -> Line {
+        let found = find_line_from(buf, MAX_LINE, self.scanned);
+        self.scanned = if found == Line::Incomplete { buf.len() } else { 0 };
+        found
+    }
+
     /// Look at the front of `buf` and say what it is.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Decoded, ProtoError> {
         match self.state {
             State::Done => Ok(Decoded::End(0)),
-            State::Size => match find_line(buf, MAX_LINE) {
+            State::Size => match self.find_line(buf) {
                 Line::Incomplete => Ok(Decoded::NeedMore),
                 Line::TooLong => Err(ProtoError::LineTooLong("chunk size")),
                 Line::Complete(n) => {
@@ -107,7 +120,7 @@ impl ChunkedDecoder {
                 }
                 _ => Err(ProtoError::BadChunk("missing CRLF after chunk data".into())),
             },
-            State::Trailers { seen } => match find_line(buf, MAX_LINE) {
+            State::Trailers { seen } => match self.find_line(buf) {
                 Line::Incomplete => Ok(Decoded::NeedMore),
                 Line::TooLong => Err(ProtoError::LineTooLong("trailer line")),
                 Line::Complete(n) if trim_eol(&buf[..n]).is_empty() => {

@@ -1,6 +1,6 @@
 //! The `httplib` command line: `serve` (like `python -m http.server`) and `get` (like curl).
 
-mod get;
+mod fetch;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -22,7 +22,9 @@ pub enum Command {
     /// Serve a directory over HTTP, like `python -m http.server`.
     Serve(serve::ServeArgs),
     /// Fetch URLs and write their bodies to stdout, like `curl`.
-    Get(get::GetArgs),
+    Get(fetch::FetchArgs),
+    /// Send any request, with headers and a body, like `curl -X`.
+    Request(fetch::RequestArgs),
 }
 
 /// Parse the process's arguments and run; the exit code to return.
@@ -30,6 +32,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Get(args) => get::run(args),
+        Command::Get(args) => fetch::get(args),
+        Command::Request(args) => fetch::request(args),
     }
 }

@@ -1,0 +1,336 @@
+//! `httplib get` and `httplib request`: curl-like fetching through the guest's HTTPConnection.
+//! Bodies stream to stdout or `-o FILE`; URLs to the same host and port share one connection.
+
+use crate::bindings::client::{Body, ConnectionOptions};
+use crate::client::{ClientError, ClientSession, Connection, Response};
+use crate::runtime::Runtime;
+use crate::transport::OutboundPolicy;
+use clap::Args;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// How much body one `read1` may hand over (bigger than blocksize: fewer guest calls).
+const READ_CHUNK: u64 = 256 * 1024;
+/// Size of each part of a file body streamed to the server.
+const SEND_CHUNK: usize = 256 * 1024;
+/// curl's exit code for an HTTP error under `--fail`.
+const EXIT_HTTP_ERROR: u8 = 22;
+
+/// The options `get` and `request` share.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the status line and headers before the body.
+    #[arg(short = 'i', long = "include")]
+    pub include: bool,
+    /// Exit 22, without the body, when the status is 400 or more.
+    #[arg(short = 'f', long = "fail")]
+    pub fail: bool,
+    /// Seconds before connecting or reading gives up.
+    #[arg(long = "timeout", value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// set_debuglevel(1): print http.client's send:, reply: and header: lines.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// The http:// URLs.
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+}
+
+/// `httplib request`: the shared options plus a method and a body.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// The request method (default GET, or POST with a body).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Body as text or @FILE (newlines of a file dropped, as curl does), sent as a form.
+    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "data_binary")]
+    pub data: Option<String>,
+    /// Body as bytes or @FILE, sent as it is.
+    #[arg(long = "data-binary", value_name = "DATA")]
+    pub data_binary: Option<String>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// What to send.
+enum Payload {
+    None,
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+pub fn get(args: FetchArgs) -> ExitCode {
+    run("GET", Payload::None, None, args)
+}
+
+pub fn request(args: RequestArgs) -> ExitCode {
+    let (payload, form) = match (args.data, args.data_binary) {
+        (Some(d), _) => match d.strip_prefix('@') {
+            Some(path) => match std::fs::read(path) {
+                Ok(mut bytes) => {
+                    bytes.retain(|&b| b != b'\r' && b != b'\n');
+                    (Payload::Bytes(bytes), true)
+                }
+                Err(e) => return usage_error(&format!("{path}: {e}")),
+            },
+            None => (Payload::Bytes(d.into_bytes()), true),
+        },
+        (None, Some(d)) => match d.strip_prefix('@') {
+            Some(path) => (Payload::File(PathBuf::from(path)), false),
+            None => (Payload::Bytes(d.into_bytes()), false),
+        },
+        (None, None) => (Payload::None, false),
+    };
+    let method = args.method.unwrap_or_else(|| {
+        if matches!(payload, Payload::None) {
+            "GET"
+        } else {
+            "POST"
+        }
+        .into()
+    });
+    let content_type = form.then_some("application/x-www-form-urlencoded");
+    run(&method, payload, content_type, args.fetch)
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("httplib: {message}");
+    ExitCode::from(2)
+}
+
+fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchArgs) -> ExitCode {
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        match h.split_once(':') {
+            Some((name, value)) => headers.push((name.trim().to_string(), value.trim().as_bytes().to_vec())),
+            None => return usage_error(&format!("bad header {h:?}: use 'Name: value'")),
+        }
+    }
+    if let Some(ct) = content_type
+        && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".into(), ct.as_bytes().to_vec()));
+    }
+    for (name, value) in [
+        ("User-Agent", format!("httplib/{}", env!("CARGO_PKG_VERSION"))),
+        ("Accept", "*/*".into()),
+    ] {
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            headers.push((name.into(), value.into_bytes()));
+        }
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => match File::create(path) {
+            Ok(f) => Box::new(std::io::BufWriter::with_capacity(READ_CHUNK as usize, f)),
+            Err(e) => return usage_error(&format!("{}: {e}", path.display())),
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let runtime = match Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("httplib: cannot load the guest component: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut session = match ClientSession::new(&runtime, OutboundPolicy::allow_all()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("httplib: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut fetcher = Fetcher {
+        session: &mut session,
+        current: None,
+        args: &args,
+    };
+    let mut failed_status = false;
+    for url in &args.urls {
+        match fetcher.fetch(url, method, &payload, &headers, &mut out) {
+            Ok(status) => failed_status |= args.fail && status >= 400,
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("httplib: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    fetcher.finish();
+    if let Err(e) = out.flush() {
+        eprintln!("httplib: writing the body: {e}");
+        return ExitCode::FAILURE;
+    }
+    if failed_status {
+        ExitCode::from(EXIT_HTTP_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One session's connections, reused while URLs keep to the same scheme, host and port.
+struct Fetcher<'a> {
+    session: &'a mut ClientSession,
+    current: Option<((String, String, u16), Connection)>,
+    args: &'a FetchArgs,
+}
+
+type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+impl Fetcher<'_> {
+    fn connection(&mut self, scheme: &str, host: &str, port: u16) -> FetchResult<Connection> {
+        let key = (scheme.to_string(), host.to_string(), port);
+        if let Some((k, c)) = &self.current
+            && *k == key
+        {
+            return Ok(*c);
+        }
+        if let Some((_, old)) = self.current.take() {
+            self.session.close(old)?;
+        }
+        let options = ConnectionOptions {
+            timeout_ms: self.args.timeout.map(|s| (s * 1000.0).max(1.0) as u64),
+            ..ConnectionOptions::http()
+        };
+        let c = self.session.open(host, Some(port), &options)?;
+        if self.args.verbose {
+            self.session.set_debuglevel(c, 1)?;
+        }
+        self.current = Some((key, c));
+        Ok(c)
+    }
+
+    /// One request and its whole response; the status.
+    fn fetch(
+        &mut self,
+        url: &str,
+        method: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+        out: &mut dyn Write,
+    ) -> FetchResult<u16> {
+        let parts = self.session.split_url(url)?;
+        if parts.scheme != "http" {
+            return Err(format!("{}: only http:// is available in this build", parts.scheme).into());
+        }
+        let c = self.connection(&parts.scheme, &parts.host, parts.port)?;
+        match payload {
+            Payload::None => self.session.request(c, method, &parts.target, &Body::None, headers)?,
+            Payload::Bytes(b) => self
+                .session
+                .request(c, method, &parts.target, &Body::Bytes(b.clone()), headers)?,
+            Payload::File(path) => self.send_file(c, method, &parts.target, path, headers)?,
+        }
+        let response = self.session.getresponse(c)?;
+        let status = self.session.status(response)?;
+        if self.args.include {
+            self.write_head(response, out)?;
+        }
+        if self.args.fail && status >= 400 {
+            self.session.close_response(response)?;
+            return Ok(status);
+        }
+        self.copy_body(response, out)?;
+        self.session.close_response(response)?;
+        Ok(status)
+    }
+
+    /// A file body: Content-Length from its size, then streamed in parts.
+    fn send_file(
+        &mut self,
+        c: Connection,
+        method: &str,
+        target: &str,
+        path: &PathBuf,
+        headers: &[(String, Vec<u8>)],
+    ) -> FetchResult<()> {
+        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let len = file.metadata()?.len();
+        let mut headers = headers.to_vec();
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+            headers.push(("Content-Length".into(), len.to_string().into_bytes()));
+        }
+        self.session.request(c, method, target, &Body::Streamed, &headers)?;
+        let mut buf = vec![0u8; SEND_CHUNK];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.session.send_body(c, &buf[..n])?;
+        }
+        self.session.end_body(c)?;
+        Ok(())
+    }
+
+    /// `-i`: the status line and headers, as they arrived.
+    fn write_head(&mut self, r: Response, out: &mut dyn Write) -> FetchResult<()> {
+        let version = if self.session.version(r)? == 10 { "1.0" } else { "1.1" };
+        let status = self.session.status(r)?;
+        let reason = self.session.reason(r)?;
+        let mut head = format!("HTTP/{version} {status} {reason}\r\n").into_bytes();
+        for (name, value) in self.session.headers(r)? {
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(&value);
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        out.write_all(&head)?;
+        Ok(())
+    }
+
+    fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<(), ClientErrorOrIo> {
+        loop {
+            let data = self.session.read1(r, Some(READ_CHUNK))?;
+            if data.is_empty() {
+                return Ok(());
+            }
+            out.write_all(&data)?;
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some((_, c)) = self.current.take() {
+            let _ = self.session.close(c);
+        }
+    }
+}
+
+/// A failure while copying a body: the guest's exception or the output's IO error.
+#[derive(Debug)]
+enum ClientErrorOrIo {
+    Client(ClientError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ClientErrorOrIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientErrorOrIo::Client(e) => write!(f, "{e}"),
+            ClientErrorOrIo::Io(e) => write!(f, "writing the body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientErrorOrIo {}
+
+impl From<ClientError> for ClientErrorOrIo {
+    fn from(e: ClientError) -> Self {
+        ClientErrorOrIo::Client(e)
+    }
+}
+
+impl From<std::io::Error> for ClientErrorOrIo {
+    fn from(e: std::io::Error) -> Self {
+        ClientErrorOrIo::Io(e)
+    }
+}
