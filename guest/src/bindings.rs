@@ -216,6 +216,25 @@ impl wc::Guest for Component {
     fn reason_phrase(code: u16) -> Option<String> {
         crate::proto::status::reason_phrase(code).map(str::to_string)
     }
+
+    fn status_constants() -> Vec<wc::StatusConstant> {
+        crate::proto::status::STATUS_TABLE
+            .iter()
+            .map(|(code, name, phrase, _)| wc::StatusConstant {
+                name: name.to_string(),
+                code: *code,
+                phrase: phrase.to_string(),
+            })
+            .collect()
+    }
+
+    fn http_port() -> u16 {
+        crate::proto::limits::HTTP_PORT
+    }
+
+    fn https_port() -> u16 {
+        crate::proto::limits::HTTPS_PORT
+    }
 }
 
 impl wc::GuestConnection for ConnectionResource {

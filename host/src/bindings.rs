@@ -4,6 +4,7 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "httplib",
+    additional_derives: [PartialEq, Eq],
     with: {
         "httplib:http/transport.tcp-stream": crate::transport::TcpStream,
     },

@@ -2,7 +2,7 @@
 //! guest's `connection` and `response` resources behind typed handles.
 
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
+use crate::bindings::client::{Body, ConnectionOptions, StatusConstant, UrlParts};
 use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::OutboundPolicy;
@@ -88,6 +88,31 @@ impl ClientSession {
         }
     }
 
+    /// `http.client.responses[code]`.
+    pub fn reason_phrase(&mut self, code: u16) -> Result<Option<String>> {
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .call_reason_phrase(&mut self.store, code)?)
+    }
+
+    /// http.client's status constants, e.g. ("NOT_FOUND", 404, "Not Found").
+    pub fn status_constants(&mut self) -> Result<Vec<StatusConstant>> {
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .call_status_constants(&mut self.store)?)
+    }
+
+    /// (`HTTP_PORT`, `HTTPS_PORT`).
+    pub fn default_ports(&mut self) -> Result<(u16, u16)> {
+        let client = self.guest.httplib_http_client();
+        Ok((
+            client.call_http_port(&mut self.store)?,
+            client.call_https_port(&mut self.store)?,
+        ))
+    }
+
     pub fn split_url(&mut self, url: &str) -> Result<UrlParts> {
         let r = self.guest.httplib_http_client().call_split_url(&mut self.store, url)?;
         self.check(r)
@@ -130,6 +155,114 @@ impl ClientSession {
         self.check(r)
     }
 
+    /// `connect()`.
+    pub fn connect(&mut self, c: Connection) -> Result<()> {
+        let r = self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_connect(&mut self.store, c.0)?;
+        self.check(r)
+    }
+
+    /// `request(method, url, body, headers, encode_chunked=True)`: the caller's Transfer-Encoding
+    /// header stands and the body is chunk-encoded for it.
+    pub fn request_chunked(
+        &mut self,
+        c: Connection,
+        method: &str,
+        url: &str,
+        body: &Body,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<()> {
+        let r = self.guest.httplib_http_client().connection().call_request(
+            &mut self.store,
+            c.0,
+            method,
+            url,
+            body,
+            headers,
+            true,
+        )?;
+        self.check(r)
+    }
+
+    /// `putrequest(method, url, skip_host, skip_accept_encoding)`.
+    pub fn putrequest(
+        &mut self,
+        c: Connection,
+        method: &str,
+        url: &str,
+        skip_host: bool,
+        skip_accept_encoding: bool,
+    ) -> Result<()> {
+        let r = self.guest.httplib_http_client().connection().call_putrequest(
+            &mut self.store,
+            c.0,
+            method,
+            url,
+            skip_host,
+            skip_accept_encoding,
+        )?;
+        self.check(r)
+    }
+
+    /// `putheader(name, *values)`.
+    pub fn putheader(&mut self, c: Connection, name: &str, values: &[Vec<u8>]) -> Result<()> {
+        let r = self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_putheader(&mut self.store, c.0, name, values)?;
+        self.check(r)
+    }
+
+    /// `endheaders(message_body, encode_chunked)`.
+    pub fn endheaders(&mut self, c: Connection, body: Option<&Body>, encode_chunked: bool) -> Result<()> {
+        let r = self.guest.httplib_http_client().connection().call_endheaders(
+            &mut self.store,
+            c.0,
+            body,
+            encode_chunked,
+        )?;
+        self.check(r)
+    }
+
+    /// `send(data)`.
+    pub fn send(&mut self, c: Connection, data: &[u8]) -> Result<()> {
+        let r = self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_send(&mut self.store, c.0, data)?;
+        self.check(r)
+    }
+
+    /// `set_tunnel(host, port, headers)`.
+    pub fn set_tunnel(
+        &mut self,
+        c: Connection,
+        host: &str,
+        port: Option<u16>,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<()> {
+        let r =
+            self.guest
+                .httplib_http_client()
+                .connection()
+                .call_set_tunnel(&mut self.store, c.0, host, port, headers)?;
+        self.check(r)
+    }
+
+    /// `get_proxy_response_headers()`.
+    pub fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_get_proxy_response_headers(&mut self.store, c.0)?)
+    }
+
     /// One part of a `body::streamed` request body.
     pub fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()> {
         let r = self
@@ -159,9 +292,18 @@ impl ClientSession {
         Ok(Response(self.check(r)?))
     }
 
+    /// `close()`: the connection can still be used again (it reconnects on demand).
     pub fn close(&mut self, c: Connection) -> Result<()> {
-        let conn = self.guest.httplib_http_client().connection();
-        conn.call_close(&mut self.store, c.0)?;
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .connection()
+            .call_close(&mut self.store, c.0)?)
+    }
+
+    /// Close the connection and release its handle.
+    pub fn release(&mut self, c: Connection) -> Result<()> {
+        self.close(c)?;
         c.0.resource_drop(&mut self.store)?;
         Ok(())
     }
@@ -224,6 +366,46 @@ impl ClientSession {
             .response()
             .call_read1(&mut self.store, r.0, n)?;
         self.check(res)
+    }
+
+    /// `readline(limit)`.
+    pub fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>> {
+        let res = self
+            .guest
+            .httplib_http_client()
+            .response()
+            .call_readline(&mut self.store, r.0, limit)?;
+        self.check(res)
+    }
+
+    /// `peek(n)`.
+    pub fn peek(&mut self, r: Response, n: u64) -> Result<Vec<u8>> {
+        let res = self
+            .guest
+            .httplib_http_client()
+            .response()
+            .call_peek(&mut self.store, r.0, n)?;
+        self.check(res)
+    }
+
+    /// `isclosed()`.
+    pub fn isclosed(&mut self, r: Response) -> Result<bool> {
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .response()
+            .call_isclosed(&mut self.store, r.0)?)
+    }
+
+    /// `will_close`, `chunked`, `length`, `url`.
+    pub fn framing(&mut self, r: Response) -> Result<(bool, bool, Option<u64>, String)> {
+        let api = self.guest.httplib_http_client().response();
+        Ok((
+            api.call_will_close(&mut self.store, r.0)?,
+            api.call_chunked(&mut self.store, r.0)?,
+            api.call_length(&mut self.store, r.0)?,
+            api.call_url(&mut self.store, r.0)?,
+        ))
     }
 
     /// Close the response and release its handle.

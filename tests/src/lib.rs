@@ -164,3 +164,36 @@ pub fn our_server_with(config: ServerConfig) -> ServerHandle {
         .spawn()
         .unwrap()
 }
+
+/// A CPython http.server whose do_POST/do_PUT/do_GET echo the request back as JSON-ish lines:
+/// the method, the path, each header, then the body (a real peer for client tests).
+pub fn cpython_echo_server() -> Peer {
+    let port = free_port();
+    let script = r#"
+import http.server, sys
+class Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        head = f"{self.command} {self.path}\n" + "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+        out = head.encode("latin-1") + b"\n" + body
+        code = int(self.headers.get("X-Status") or 200)
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+"#;
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    wait_for_port(port);
+    Peer { child, port }
+}

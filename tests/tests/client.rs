@@ -76,7 +76,7 @@ fn keep_alive_reuses_one_connection_to_cpython() {
         assert_eq!(body, std::fs::read(dir.path().join(&path[1..])).unwrap());
         s.close_response(r).unwrap();
     }
-    s.close(c).unwrap();
+    s.release(c).unwrap();
 }
 
 #[test]
@@ -210,4 +210,149 @@ fn outbound_policy_denies_unlisted_destinations() {
         Err(ClientError::Http(HttpError::Denied(m), _)) => assert!(m.contains("127.0.0.1"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// The exception (and Python's wording of it) for a canned response.
+fn exception_for(response: &'static [u8]) -> (HttpError, String) {
+    let (port, _server) = scripted_server(response);
+    let mut s = session();
+    let c = s.open("127.0.0.1", Some(port), &ConnectionOptions::http()).unwrap();
+    s.request(c, "GET", "/", &Body::None, &[]).unwrap();
+    let result = s.getresponse(c).and_then(|r| s.read(r, None));
+    match result {
+        Err(ClientError::Http(e, message)) => (e, message),
+        other => panic!("expected an exception, got {other:?}"),
+    }
+}
+
+#[test]
+fn each_exception_over_a_real_socket() {
+    let (e, m) = exception_for(b"");
+    assert!(matches!(e, HttpError::RemoteDisconnected(_)));
+    assert_eq!(m, "RemoteDisconnected: Remote end closed connection without response");
+    let (e, _) = exception_for(b"ICY 200 OK\r\n\r\n");
+    assert_eq!(e, HttpError::BadStatusLine("ICY 200 OK\r\n".into()));
+    let (e, m) = exception_for(b"HTTP/3 200 OK\r\n\r\n");
+    assert_eq!(
+        (e, m.as_str()),
+        (HttpError::UnknownProtocol("HTTP/3".into()), "UnknownProtocol: HTTP/3")
+    );
+    let long: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(70_000))
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let (e, m) = exception_for(long);
+    assert_eq!(e, HttpError::LineTooLong("header line".into()));
+    assert_eq!(m, "LineTooLong: got more than 65536 bytes when reading header line");
+    let many: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 200 OK\r\n{}\r\n", "A: b\r\n".repeat(101))
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let (e, m) = exception_for(many);
+    assert_eq!(
+        (e, m.as_str()),
+        (HttpError::TooManyHeaders, "HTTPException: got more than 100 headers")
+    );
+    let (e, _) = exception_for(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n");
+    assert!(matches!(e, HttpError::IncompleteRead(_)));
+}
+
+#[test]
+fn state_errors_through_the_component() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.1");
+    let mut s = session();
+    let c = s
+        .open("127.0.0.1", Some(peer.port), &ConnectionOptions::http())
+        .unwrap();
+    assert!(matches!(s.getresponse(c), Err(ClientError::Http(HttpError::ResponseNotReady(m), _)) if m == "Idle"));
+    assert!(matches!(
+        s.putheader(c, "X", &[b"1".to_vec()]),
+        Err(ClientError::Http(HttpError::CannotSendHeader(_), _))
+    ));
+    s.putrequest(c, "GET", "/hello.txt", false, false).unwrap();
+    assert!(
+        matches!(s.putrequest(c, "GET", "/", false, false), Err(ClientError::Http(HttpError::CannotSendRequest(m), _)) if m == "Request-started")
+    );
+    s.putheader(c, "X-Multi", &[b"a".to_vec(), b"b".to_vec()]).unwrap();
+    s.endheaders(c, None, false).unwrap();
+    let r = s.getresponse(c).unwrap();
+    assert_eq!(s.peek(r, 5).unwrap(), b"hello");
+    assert_eq!(s.readline(r, None).unwrap(), b"hello, world\n");
+    assert!(s.isclosed(r).unwrap());
+    let (will_close, chunked, length, url) = s.framing(r).unwrap();
+    assert_eq!(
+        (will_close, chunked, length, url.as_str()),
+        (false, false, Some(0), "/hello.txt")
+    );
+
+    let manual = ConnectionOptions {
+        auto_open: false,
+        ..ConnectionOptions::http()
+    };
+    let c = s.open("127.0.0.1", Some(peer.port), &manual).unwrap();
+    assert!(
+        matches!(s.request(c, "GET", "/", &Body::None, &[]), Err(ClientError::Http(HttpError::NotConnected, m)) if m == "NotConnected")
+    );
+    // As in CPython, the request counts as sent until the connection is closed.
+    assert!(
+        matches!(s.request(c, "GET", "/", &Body::None, &[]), Err(ClientError::Http(HttpError::CannotSendRequest(m), _)) if m == "Request-sent")
+    );
+    s.close(c).unwrap();
+    s.connect(c).unwrap();
+    s.request(c, "GET", "/hello.txt", &Body::None, &[]).unwrap();
+    let r = s.getresponse(c).unwrap();
+    assert_eq!(s.read(r, None).unwrap(), b"hello, world\n");
+}
+
+#[test]
+fn status_constants_and_ports() {
+    let mut s = session();
+    assert_eq!(s.default_ports().unwrap(), (80, 443));
+    assert_eq!(s.reason_phrase(404).unwrap().as_deref(), Some("Not Found"));
+    let constants = s.status_constants().unwrap();
+    let find = |name: &str| {
+        constants
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| (c.code, c.phrase.clone()))
+    };
+    assert_eq!(find("NOT_FOUND"), Some((404, "Not Found".into())));
+    assert_eq!(find("IM_A_TEAPOT"), Some((418, "I'm a Teapot".into())));
+    assert_eq!(find("CONTINUE"), Some((100, "Continue".into())));
+    assert!(constants.len() >= 60);
+}
+
+#[test]
+fn chunked_request_bodies_reach_cpython_de_chunked() {
+    // CPython's http.server does not de-chunk; our own server does (issue 4's read_body).
+    let dir = fixture_dir();
+    let config = httplib_host::server::ServerConfig {
+        directory: dir.path().to_path_buf(),
+        log_requests: false,
+        handler: Some(std::sync::Arc::new(|ex: &mut httplib_host::server::Exchange<'_>| {
+            let body = ex.read_body_to_end(1 << 20)?;
+            ex.send_response(200, None)?;
+            ex.send_header("Content-Length", &body.len().to_string())?;
+            ex.end_headers()?;
+            ex.write(&body)?;
+            Ok(true)
+        })),
+        ..Default::default()
+    };
+    let server = our_server_with(config);
+    let mut s = session();
+    let c = s
+        .open(
+            "127.0.0.1",
+            Some(server.local_addr().port()),
+            &ConnectionOptions::http(),
+        )
+        .unwrap();
+    let chunks = Body::Chunks(vec![b"one ".to_vec(), vec![], b"two".to_vec()]);
+    s.request(c, "POST", "/", &chunks, &[]).unwrap();
+    let r = s.getresponse(c).unwrap();
+    assert_eq!(s.read(r, None).unwrap(), b"one two");
 }

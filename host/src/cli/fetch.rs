@@ -194,7 +194,7 @@ impl Fetcher<'_> {
             return Ok(*c);
         }
         if let Some((_, old)) = self.current.take() {
-            self.session.close(old)?;
+            self.session.release(old)?;
         }
         let options = ConnectionOptions {
             timeout_ms: self.args.timeout.map(|s| (s * 1000.0).max(1.0) as u64),
@@ -300,7 +300,7 @@ impl Fetcher<'_> {
 
     fn finish(&mut self) {
         if let Some((_, c)) = self.current.take() {
-            let _ = self.session.close(c);
+            let _ = self.session.release(c);
         }
     }
 }

@@ -1,0 +1,147 @@
+//! `httplib get` and `httplib request` as a user runs them, against real peers.
+
+use httplib_tests::*;
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+fn httplib(args: &[&str]) -> Output {
+    Command::new(httplib_bin!()).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn request_sends_method_headers_and_form_data() {
+    let peer = cpython_echo_server();
+    let url = format!("http://127.0.0.1:{}/submit?x=1", peer.port);
+    let out = httplib(&[
+        "request",
+        "-X",
+        "PUT",
+        "-H",
+        "X-One: 1",
+        "-H",
+        "X-Two:two",
+        "-d",
+        "a=1&b=2",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let body = text(&out.stdout);
+    assert!(body.starts_with("PUT /submit?x=1\n"), "{body}");
+    assert!(
+        body.contains("\nX-One: 1\n") && body.contains("\nX-Two: two\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\nContent-Type: application/x-www-form-urlencoded\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\nContent-Length: 7\n") && body.ends_with("\n\na=1&b=2"),
+        "{body}"
+    );
+    // -d without -X is a POST.
+    let out = httplib(&["request", "-d", "x", &url]);
+    assert!(text(&out.stdout).starts_with("POST /submit?x=1\n"));
+}
+
+#[test]
+fn data_binary_from_a_file_is_streamed_byte_exact() {
+    let peer = cpython_echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let payload = pseudo_random(3 * 1024 * 1024 + 17, 11);
+    let path = dir.path().join("payload.bin");
+    std::fs::write(&path, &payload).unwrap();
+    let out = httplib(&[
+        "request",
+        "--data-binary",
+        &format!("@{}", path.display()),
+        &format!("http://127.0.0.1:{}/upload", peer.port),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let split = out.stdout.windows(2).position(|w| w == b"\n\n").unwrap();
+    let head = text(&out.stdout[..split]);
+    assert!(head.contains(&format!("\nContent-Length: {}", payload.len())), "{head}");
+    assert!(out.stdout[split + 2..] == payload[..], "the echoed body differs");
+}
+
+#[test]
+fn include_fail_and_output_flags() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let base = format!("http://127.0.0.1:{}", peer.port);
+    let out = httplib(&["get", "-i", &format!("{base}/hello.txt")]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.starts_with("HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\r\nContent-type: text/plain\r\n") && shown.ends_with("\r\n\r\nhello, world\n"),
+        "{shown}"
+    );
+    // Any HTTP response is exit 0; with --fail, >= 400 is 22 and no body.
+    let out = httplib(&["get", &format!("{base}/missing")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("Error code: 404"));
+    let out = httplib(&["get", "--fail", &format!("{base}/missing")]);
+    assert_eq!(out.status.code(), Some(22));
+    assert!(out.stdout.is_empty());
+    let target = dir.path().join("out.bin");
+    let out = httplib(&["get", "-o", target.to_str().unwrap(), &format!("{base}/big.bin")]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(std::fs::read(&target).unwrap() == std::fs::read(dir.path().join("big.bin")).unwrap());
+}
+
+#[test]
+fn verbose_prints_http_client_debug_lines() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let out = httplib(&["get", "-v", &format!("http://127.0.0.1:{}/hello.txt", peer.port)]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.starts_with(&format!(
+            "send: b'GET /hello.txt HTTP/1.1\\r\\nHost: 127.0.0.1:{}\\r\\nAccept-Encoding: identity\\r\\n",
+            peer.port
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("\nreply: 'HTTP/1.0 200 OK\\r\\n'\n"), "{shown}");
+    assert!(shown.contains("\nheader: Content-Length: 13\n"), "{shown}");
+    assert!(shown.ends_with("hello, world\n"));
+}
+
+#[test]
+fn timeout_and_broken_responses_are_one_python_style_line() {
+    // A server that accepts and never answers: the read times out.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let out = httplib(&["get", "--timeout", "0.5", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "httplib: TimeoutError: timed out\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    drop(silent);
+    // A server that sends a short body, then closes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+    });
+    let out = httplib(&["get", &format!("http://{addr}/")]);
+    t.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"abc");
+    assert_eq!(
+        text(&out.stderr),
+        "httplib: IncompleteRead(3 bytes read, 7 more expected)\n"
+    );
+}
