@@ -39,6 +39,9 @@ impl From<wasmtime::Error> for ClientError {
 
 pub type Result<T> = std::result::Result<T, ClientError>;
 
+/// Header fields in order, names with their case, values as bytes.
+pub type HeaderList = Vec<(String, Vec<u8>)>;
+
 /// An open `connection` resource (HTTPConnection) in a session.
 #[derive(Debug, Clone, Copy)]
 pub struct Connection(ResourceAny);
@@ -255,7 +258,7 @@ impl ClientSession {
     }
 
     /// `get_proxy_response_headers()`.
-    pub fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+    pub fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<HeaderList>> {
         Ok(self
             .guest
             .httplib_http_client()
@@ -332,7 +335,7 @@ impl ClientSession {
             .call_version(&mut self.store, r.0)?)
     }
 
-    pub fn headers(&mut self, r: Response) -> Result<Vec<(String, Vec<u8>)>> {
+    pub fn headers(&mut self, r: Response) -> Result<HeaderList> {
         Ok(self
             .guest
             .httplib_http_client()
