@@ -145,3 +145,30 @@ fn timeout_and_broken_responses_are_one_python_style_line() {
         "httplib: IncompleteRead(3 bytes read, 7 more expected)\n"
     );
 }
+
+#[test]
+fn urls_to_the_same_host_share_one_connection() {
+    // This server accepts exactly one connection: a second connect would be refused.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        drop(listener);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        for body in ["first\n", "second\n"] {
+            while seen.windows(4).filter(|w| *w == b"\r\n\r\n").count() < if body == "first\n" { 1 } else { 2 } {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "client closed early");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+                .unwrap();
+        }
+    });
+    let out = httplib(&["get", &format!("http://{addr}/a"), &format!("http://{addr}/b")]);
+    t.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"first\nsecond\n");
+}

@@ -447,3 +447,89 @@ fn debuglevel_and_tunnel_connect_line() {
         ))
     );
 }
+
+// ---- more of CPython's test_httplib ----
+
+#[test]
+fn content_length_and_chunked_sync_leave_the_next_response_intact() {
+    // test_content_length_sync / test_chunked_sync: pipelined bytes after a body are the next response's.
+    let wire: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nd\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+    for piece in 1..=wire.len() {
+        let t = FakeTransport::new(&[wire], piece);
+        let mut c = conn(&t);
+        assert_eq!(get(&mut c, "GET").unwrap(), (200, b"abc".to_vec()));
+        assert_eq!(get(&mut c, "GET").unwrap(), (200, b"d".to_vec()));
+        assert_eq!(get(&mut c, "GET").unwrap(), (204, vec![]));
+        assert_eq!(*t.connects.borrow(), 1);
+    }
+}
+
+#[test]
+fn empty_chunked_body_and_encode_chunked_with_explicit_header() {
+    // TransferEncodingTest.test_empty_body / test_explicit_headers.
+    let t = FakeTransport::new(
+        &[b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".repeat(2).as_slice()],
+        100,
+    );
+    let mut c = conn(&t);
+    c.request("POST", "/", Body::Chunks(vec![]), &[], false).unwrap();
+    c.getresponse().unwrap();
+    let te = [("Transfer-Encoding".to_string(), b"gzip, chunked".to_vec())];
+    c.request("POST", "/", Body::Bytes(b"raw".to_vec()), &te, false)
+        .unwrap();
+    c.getresponse().unwrap();
+    let sent = t.sent(0);
+    assert!(
+        sent.contains("Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST"),
+        "{sent}"
+    );
+    // encode_chunked=False with the caller's Transfer-Encoding: the caller framed the body.
+    assert!(sent.ends_with("Transfer-Encoding: gzip, chunked\r\n\r\nraw"), "{sent}");
+}
+
+#[test]
+fn early_eof_with_close_and_reconnect_after_remote_disconnected() {
+    // test_early_eof: a close-delimited body ends at EOF without error.
+    let t = FakeTransport::new(&[b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial"], 3);
+    assert_eq!(get(&mut conn(&t), "GET").unwrap().1, b"partial");
+    // PersistenceTest.test_disconnected: after RemoteDisconnected the next request reconnects.
+    let t = FakeTransport::new(&[b"", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], 100);
+    let mut c = conn(&t);
+    assert!(matches!(get(&mut c, "GET"), Err(HttpError::RemoteDisconnected(_))));
+    assert_eq!(get(&mut c, "GET").unwrap().1, b"ok");
+    assert_eq!(*t.connects.borrow(), 2);
+}
+
+#[test]
+fn headers_of_100_responses_are_limited_too_and_repeats_join() {
+    // test_overflowing_header_limit_after_100 (CVE-2021-3737).
+    let wire = format!("HTTP/1.1 100 OK\r\n{}", "r\n".repeat(32_768));
+    let t = FakeTransport::new(&[wire.as_bytes()], 4096);
+    assert_eq!(get(&mut conn(&t), "GET"), Err(HttpError::TooManyHeaders));
+    // test_response_headers: repeated fields joined with ", " by getheader, kept apart in headers.
+    let t = FakeTransport::new(
+        &[b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nContent-Length: 0\r\n\r\n"],
+        100,
+    );
+    let mut c = conn(&t);
+    c.request("GET", "/", Body::None, &[], false).unwrap();
+    let r = c.getresponse().unwrap();
+    let r = r.borrow();
+    assert_eq!(r.headers.get_joined("Set-Cookie").as_deref(), Some("a=1, b=2"));
+    assert_eq!(r.headers.0.len(), 3);
+    assert_eq!(r.headers.0[1].0, "set-cookie");
+}
+
+#[test]
+fn partial_reads_past_the_end_and_status_without_reason() {
+    // BasicTest.test_partial_reads_past_end, test_status_lines.
+    let t = FakeTransport::new(&[b"HTTP/1.1 200\r\nContent-Length: 4\r\n\r\nText"], 100);
+    let mut c = conn(&t);
+    c.request("GET", "/", Body::None, &[], false).unwrap();
+    let r = c.getresponse().unwrap();
+    let mut r = r.borrow_mut();
+    assert_eq!(r.reason, "");
+    assert_eq!(r.read(Some(10)).unwrap(), b"Text");
+    assert!(r.isclosed());
+    assert_eq!(r.read(Some(10)).unwrap(), b"");
+}
