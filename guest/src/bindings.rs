@@ -76,6 +76,9 @@ impl tp::Stream for WitStream {
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
         Ok(self.0.set_timeout(timeout_ms)?)
     }
+    fn start_tls(&mut self, host: &str, options: &tp::TlsOptions) -> Result<(), TransportError> {
+        Ok(self.0.start_tls(host, &tls_to_wit(options))?)
+    }
 }
 
 /// The host's `connect` and `audit`.

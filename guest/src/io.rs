@@ -140,6 +140,15 @@ impl BufStream {
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
         self.stream.set_timeout(timeout_ms)
     }
+
+    /// Switch to TLS. Bytes already buffered came before the switch: a peer that sent them
+    /// broke the protocol (a proxy talking past its CONNECT reply), so that is refused.
+    pub fn start_tls(&mut self, host: &str, options: &crate::transport::TlsOptions) -> Result<(), TransportError> {
+        if !self.buffered().is_empty() {
+            return Err(TransportError::Tls("unexpected bytes before the TLS handshake".into()));
+        }
+        self.stream.start_tls(host, options)
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +195,13 @@ pub mod testing {
             Ok(())
         }
         fn set_timeout(&mut self, _: Option<u64>) -> Result<(), TransportError> {
+            Ok(())
+        }
+        fn start_tls(&mut self, host: &str, _: &crate::transport::TlsOptions) -> Result<(), TransportError> {
+            // Recorded in the output so tests can see where the switch happened.
+            self.output
+                .borrow_mut()
+                .extend_from_slice(format!("<<start-tls {host}>>").as_bytes());
             Ok(())
         }
     }

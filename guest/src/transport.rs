@@ -59,6 +59,8 @@ pub trait Stream {
     /// Half-close for writing (the peer sees end-of-stream).
     fn shutdown_send(&mut self) -> Result<(), TransportError>;
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError>;
+    /// Become a TLS client to `host` over this stream (after a CONNECT tunnel is up).
+    fn start_tls(&mut self, host: &str, options: &TlsOptions) -> Result<(), TransportError>;
 }
 
 /// Opening connections and raising audit events.

@@ -3,10 +3,13 @@
 
 use crate::bindings::Httplib;
 use crate::bindings::client::{Body, ConnectionOptions, StatusConstant, UrlParts};
+use crate::bindings::transport::TlsOptions;
 use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::OutboundPolicy;
+use crate::transport::tls::ClientIdentities;
 use std::fmt;
+use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 use wasmtime_wasi::WasiCtx;
@@ -67,13 +70,44 @@ impl ConnectionOptions {
             auto_open: true,
         }
     }
+
+    /// HTTPSConnection's defaults: certificate and host name verified against Mozilla's roots, ALPN http/1.1.
+    pub fn https() -> Self {
+        ConnectionOptions {
+            tls: Some(TlsOptions::verified()),
+            ..Self::http()
+        }
+    }
+}
+
+impl TlsOptions {
+    /// Verify against Mozilla's roots, SNI from the host, ALPN `http/1.1`.
+    pub fn verified() -> Self {
+        TlsOptions {
+            server_name: None,
+            verify: true,
+            ca_certs: None,
+            system_roots: false,
+            client_identity: None,
+            alpn_protocols: vec!["http/1.1".into()],
+        }
+    }
 }
 
 impl ClientSession {
     /// A new instance whose stdout/stderr are the process's (for `set_debuglevel` output).
     pub fn new(runtime: &Runtime, policy: OutboundPolicy) -> anyhow::Result<Self> {
+        Self::with_identities(runtime, policy, Arc::default())
+    }
+
+    /// `new`, with client certificates the guest may name in its TLS options.
+    pub fn with_identities(
+        runtime: &Runtime,
+        policy: OutboundPolicy,
+        identities: Arc<ClientIdentities>,
+    ) -> anyhow::Result<Self> {
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
-        let (store, guest) = runtime.instantiate(HostState::new(wasi, policy))?;
+        let (store, guest) = runtime.instantiate(HostState::new(wasi, policy).with_identities(identities))?;
         Ok(Self { store, guest })
     }
 

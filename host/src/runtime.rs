@@ -3,7 +3,9 @@
 
 use crate::bindings::{Httplib, HttplibPre};
 use crate::transport::OutboundPolicy;
+use crate::transport::tls::ClientIdentities;
 use anyhow::{Context, Result};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -37,6 +39,8 @@ pub struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub policy: OutboundPolicy,
+    /// Client certificates the guest may name in `tls-options.client-identity`.
+    pub identities: Arc<ClientIdentities>,
     limits: StoreLimits,
     /// When the guest last called into the transport (time blocked there is not the guest's).
     pub last_host_call: Instant,
@@ -48,9 +52,18 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             policy,
+            identities: Arc::default(),
             limits: StoreLimits::default(),
             last_host_call: Instant::now(),
         }
+    }
+}
+
+impl HostState {
+    /// Client identities this instance's connections may present.
+    pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
+        self.identities = identities;
+        self
     }
 }
 

@@ -198,10 +198,10 @@ impl Connection {
                 response.status, response.reason
             )));
         }
-        if self.options.tls.is_some() {
-            return Err(HttpError::Tls(
-                "TLS through a CONNECT tunnel is not available yet".into(),
-            ));
+        if let Some(tls) = &self.options.tls {
+            // SNI and verification are against the target's name, not the proxy's.
+            let stream = self.stream.clone().ok_or(HttpError::NotConnected)?;
+            stream.borrow_mut().start_tls(&tunnel.host, tls)?;
         }
         Ok(())
     }

@@ -437,6 +437,17 @@ fn debuglevel_and_tunnel_connect_line() {
     assert!(t.sent(0).starts_with("CONNECT target.example:8080 HTTP/1.1\r\nHost: target.example:8080\r\nProxy-Authorization: Basic x\r\n\r\nGET / HTTP/1.1\r\nHost: target.example:8080\r\n"), "{}", t.sent(0));
     assert_eq!(c.getresponse().unwrap().borrow().status, 200);
     assert!(c.proxy_response_headers().is_some());
+    // HTTPS through the tunnel: TLS starts after the proxy's 200, for the target's name.
+    // (Pieces of 19 bytes: the proxy's reply arrives alone, as it must before a handshake.)
+    let t = FakeTransport::new(&[b"HTTP/1.1 200 OK\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"], 19);
+    let options = ConnectionOptions {
+        tls: Some(Default::default()),
+        ..ConnectionOptions::default()
+    };
+    let mut c = Connection::new(t.clone(), "proxy", Some(3128), options).unwrap();
+    c.set_tunnel("secure.example", None, vec![]).unwrap();
+    c.request("GET", "/", Body::None, &[], false).unwrap();
+    assert!(t.sent(0).starts_with("CONNECT secure.example:443 HTTP/1.1\r\nHost: secure.example:443\r\n\r\n<<start-tls secure.example>>GET / HTTP/1.1\r\nHost: secure.example\r\n"), "{}", t.sent(0));
     let t = FakeTransport::new(&[b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"], 100);
     let mut c = Connection::new(t.clone(), "proxy", Some(3128), ConnectionOptions::default()).unwrap();
     c.set_tunnel("target.example", None, vec![]).unwrap();

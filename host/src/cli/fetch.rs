@@ -1,15 +1,18 @@
 //! `httplib get` and `httplib request`: curl-like fetching through the guest's HTTPConnection.
 //! Bodies stream to stdout or `-o FILE`; URLs to the same host and port share one connection.
 
-use crate::bindings::client::{Body, ConnectionOptions};
+use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
+use crate::bindings::transport::TlsOptions;
 use crate::client::{ClientError, ClientSession, Connection, Response};
 use crate::runtime::Runtime;
 use crate::transport::OutboundPolicy;
+use crate::transport::tls::{ClientIdentities, Identity};
 use clap::Args;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// How much body one `read1` may hand over (bigger than blocksize: fewer guest calls).
 const READ_CHUNK: u64 = 256 * 1024;
@@ -17,6 +20,8 @@ const READ_CHUNK: u64 = 256 * 1024;
 const SEND_CHUNK: usize = 256 * 1024;
 /// curl's exit code for an HTTP error under `--fail`.
 const EXIT_HTTP_ERROR: u8 = 22;
+/// The name under which `--cert` is registered with the host.
+const CLIENT_IDENTITY: &str = "cli";
 
 /// The options `get` and `request` share.
 #[derive(Args, Debug)]
@@ -39,6 +44,21 @@ pub struct FetchArgs {
     /// set_debuglevel(1): print http.client's send:, reply: and header: lines.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
+    /// Trust the CA certificates in this PEM file too (https).
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Skip certificate and host name verification (https).
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+    /// Present this client certificate chain (PEM; may hold the key too).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) for --cert.
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
     /// The http:// URLs.
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
@@ -141,17 +161,41 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
             return ExitCode::FAILURE;
         }
     };
-    let mut session = match ClientSession::new(&runtime, OutboundPolicy::allow_all()) {
+    let mut identities = ClientIdentities::default();
+    if let Some(cert) = &args.cert {
+        match Identity::from_pem_files(cert, args.key.as_deref(), None) {
+            Ok(id) => {
+                identities.0.insert(CLIENT_IDENTITY.into(), id);
+            }
+            Err(e) => return usage_error(&format!("--cert: {e:#}")),
+        }
+    }
+    let ca_certs = match &args.cacert {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => return usage_error(&format!("--cacert {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let mut session = match ClientSession::with_identities(&runtime, OutboundPolicy::allow_all(), Arc::new(identities))
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("httplib: {e:#}");
             return ExitCode::FAILURE;
         }
     };
+    let tls = TlsOptions {
+        verify: !args.insecure,
+        ca_certs,
+        client_identity: args.cert.is_some().then(|| CLIENT_IDENTITY.to_string()),
+        ..TlsOptions::verified()
+    };
     let mut fetcher = Fetcher {
         session: &mut session,
         current: None,
         args: &args,
+        tls,
     };
     let mut failed_status = false;
     for url in &args.urls {
@@ -176,18 +220,20 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
     }
 }
 
-/// One session's connections, reused while URLs keep to the same scheme, host and port.
+/// One session's connections, reused while URLs keep to the same scheme, host, port and proxy.
 struct Fetcher<'a> {
     session: &'a mut ClientSession,
     current: Option<((String, String, u16), Connection)>,
     args: &'a FetchArgs,
+    tls: TlsOptions,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 impl Fetcher<'_> {
-    fn connection(&mut self, scheme: &str, host: &str, port: u16) -> FetchResult<Connection> {
-        let key = (scheme.to_string(), host.to_string(), port);
+    /// The connection for `url`: direct, to the proxy (http), or tunnelled through it (https).
+    fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<Connection> {
+        let key = (url.scheme.clone(), url.host.clone(), url.port);
         if let Some((k, c)) = &self.current
             && *k == key
         {
@@ -196,11 +242,21 @@ impl Fetcher<'_> {
         if let Some((_, old)) = self.current.take() {
             self.session.release(old)?;
         }
+        let https = url.scheme == "https";
         let options = ConnectionOptions {
             timeout_ms: self.args.timeout.map(|s| (s * 1000.0).max(1.0) as u64),
+            tls: https.then(|| self.tls.clone()),
             ..ConnectionOptions::http()
         };
-        let c = self.session.open(host, Some(port), &options)?;
+        let c = match proxy {
+            None => self.session.open(&url.host, Some(url.port), &options)?,
+            Some(p) if https => {
+                let c = self.session.open(&p.host, Some(p.port), &options)?;
+                self.session.set_tunnel(c, &url.host, Some(url.port), &[])?;
+                c
+            }
+            Some(p) => self.session.open(&p.host, Some(p.port), &options)?,
+        };
         if self.args.verbose {
             self.session.set_debuglevel(c, 1)?;
         }
@@ -218,16 +274,28 @@ impl Fetcher<'_> {
         out: &mut dyn Write,
     ) -> FetchResult<u16> {
         let parts = self.session.split_url(url)?;
-        if parts.scheme != "http" {
-            return Err(format!("{}: only http:// is available in this build", parts.scheme).into());
-        }
-        let c = self.connection(&parts.scheme, &parts.host, parts.port)?;
+        let proxy = match &self.args.proxy {
+            Some(p) => Some(self.session.split_url(p)?),
+            None => None,
+        };
+        let c = self.connection(&parts, proxy.as_ref())?;
+        // Plain HTTP through a proxy asks it for the absolute URL (RFC 9112 3.2.2).
+        let target = if proxy.is_some() && parts.scheme == "http" {
+            let host = if parts.host.contains(':') {
+                format!("[{}]", parts.host)
+            } else {
+                parts.host.clone()
+            };
+            format!("http://{host}:{}{}", parts.port, parts.target)
+        } else {
+            parts.target.clone()
+        };
         match payload {
-            Payload::None => self.session.request(c, method, &parts.target, &Body::None, headers)?,
+            Payload::None => self.session.request(c, method, &target, &Body::None, headers)?,
             Payload::Bytes(b) => self
                 .session
-                .request(c, method, &parts.target, &Body::Bytes(b.clone()), headers)?,
-            Payload::File(path) => self.send_file(c, method, &parts.target, path, headers)?,
+                .request(c, method, &target, &Body::Bytes(b.clone()), headers)?,
+            Payload::File(path) => self.send_file(c, method, &target, path, headers)?,
         }
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;

@@ -2,6 +2,7 @@
 
 use crate::runtime::Runtime;
 use crate::server::{SHUTDOWN_GRACE, Server, ServerConfig};
+use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -22,6 +23,53 @@ pub struct ServeArgs {
     /// Conform to this HTTP version (default: HTTP/1.0).
     #[arg(short = 'p', long = "protocol", value_name = "VERSION", default_value = "HTTP/1.0")]
     pub protocol: String,
+    /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) for --tls-cert, when not in the certificate file.
+    #[arg(long = "tls-key", value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+    /// A file whose first line is the password of an encrypted private key.
+    #[arg(long = "tls-password-file", value_name = "PATH")]
+    pub tls_password_file: Option<PathBuf>,
+}
+
+/// argparse's `parser.error`: the message, exit status 2.
+fn parser_error(message: &str) -> ExitCode {
+    eprintln!(
+        "usage: httplib serve [-h] [-b ADDRESS] [-d DIRECTORY] [-p VERSION] [--tls-cert PATH] [--tls-key PATH] [--tls-password-file PATH] [port]"
+    );
+    eprintln!("httplib serve: error: {message}");
+    ExitCode::from(2)
+}
+
+/// HTTPSServer's TLS set-up from the command line, with CPython 3.14's checks and messages.
+fn tls_config(args: &ServeArgs) -> Result<Option<Arc<rustls::ServerConfig>>, ExitCode> {
+    let Some(cert) = &args.tls_cert else {
+        if args.tls_key.is_some() {
+            return Err(parser_error("--tls-key requires --tls-cert to be set"));
+        }
+        if args.tls_password_file.is_some() {
+            return Err(parser_error("--tls-password-file requires --tls-cert to be set"));
+        }
+        return Ok(None);
+    };
+    let password = match &args.tls_password_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text.lines().next().unwrap_or("").to_string()),
+            Err(e) => return Err(parser_error(&format!("Failed to read TLS password file: {e}"))),
+        },
+        None => None,
+    };
+    let identity = Identity::from_pem_files(cert, args.tls_key.as_deref(), password.as_deref()).map_err(|e| {
+        eprintln!("httplib serve: TLS: {e:#}");
+        ExitCode::FAILURE
+    })?;
+    let config = server_config(identity, &[DEFAULT_ALPN.to_string()]).map_err(|e| {
+        eprintln!("httplib serve: TLS: {e:#}");
+        ExitCode::FAILURE
+    })?;
+    Ok(Some(config))
 }
 
 /// Where to listen: the given address, else the IPv6 wildcard (dual-stack), else IPv4's.
@@ -60,6 +108,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let tls = match tls_config(&args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let addr = match bind_address(args.bind.as_deref(), args.port) {
         Ok(a) => a,
         Err(e) => {
@@ -74,9 +126,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
     let config = ServerConfig {
         directory: args.directory,
         protocol_version: protocol,
+        tls,
         ..ServerConfig::default()
     };
     let server = match Server::bind(addr, runtime, config) {
@@ -93,11 +147,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     } else {
         host.clone()
     };
-    println!(
-        "Serving HTTP on {host} port {} (http://{url_host}:{}/) ...",
-        local.port(),
-        local.port()
-    );
+    let port = local.port();
+    let url_scheme = scheme.to_ascii_lowercase();
+    println!("Serving {scheme} on {host} port {port} ({url_scheme}://{url_host}:{port}/) ...");
     // Ctrl-C or SIGTERM: stop accepting, let responses in flight finish, exit 0.
     let shutdown = server.shutdown_handle();
     let _ = ctrlc::set_handler(move || {

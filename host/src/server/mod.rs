@@ -7,6 +7,7 @@ mod embed;
 pub use embed::{Exchange, RequestHandler};
 
 use crate::bindings::server::HandlerConfig;
+use crate::bindings::transport::ErrorCode;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::{OutboundPolicy, TcpStream, tcp_to_wit};
 use anyhow::{Context, Result};
@@ -26,6 +27,8 @@ pub const GUEST_ROOT: &str = "/srv";
 pub const LISTEN_BACKLOG: i32 = 1024;
 /// How long a stopping server waits for in-flight responses (ours).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a client may take over the TLS handshake (ours; nginx's default is 60 s).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to serve.
 #[derive(Clone)]
@@ -52,6 +55,8 @@ pub struct ServerConfig {
     pub index_pages: Vec<String>,
     /// Answer `Expect: 100-continue` with 100 Continue (CPython); false answers 417.
     pub expect_continue: bool,
+    /// Terminate TLS with this config (HTTPSServer); none serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +73,7 @@ impl Default for ServerConfig {
             extensions_map: Vec::new(),
             index_pages: Vec::new(),
             expect_continue: true,
+            tls: None,
         }
     }
 }
@@ -292,12 +298,25 @@ fn handler_config(config: &ServerConfig) -> HandlerConfig {
 /// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
 fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::TcpStream) -> Result<()> {
     let peer = sock.peer_addr()?;
+    let stream = match &config.tls {
+        Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), TLS_HANDSHAKE_TIMEOUT) {
+            Ok(s) => s,
+            Err(e) => {
+                // A plaintext client or a broken handshake costs this connection only.
+                if config.log_requests {
+                    eprintln!("TLS handshake with {peer} failed: {}", describe(&e));
+                }
+                return Ok(());
+            }
+        },
+        None => TcpStream::new(sock),
+    };
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stderr();
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
     let policy = OutboundPolicy::allow_only(Vec::<String>::new());
     let (mut store, guest) = runtime.instantiate(HostState::new(wasi.build(), policy))?;
-    let stream = store.data_mut().table.push(TcpStream::new(sock))?;
+    let stream = store.data_mut().table.push(stream)?;
     let api = guest.httplib_http_server().handler();
     let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config))?;
     let result = match &config.handler {
@@ -311,4 +330,12 @@ fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::T
         tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }
     Ok(())
+}
+
+fn describe(e: &ErrorCode) -> String {
+    match e {
+        ErrorCode::Tls(m) | ErrorCode::Other(m) | ErrorCode::ConnectionReset(m) => m.clone(),
+        ErrorCode::Timeout => "timed out".into(),
+        other => format!("{other:?}"),
+    }
 }

@@ -3,6 +3,7 @@
 
 mod policy;
 mod tcp;
+pub mod tls;
 
 pub use policy::{AuditHook, OutboundPolicy};
 pub use tcp::{TcpStream, to_wit as tcp_to_wit};
@@ -23,11 +24,13 @@ impl wt::Host for HostState {
         options: wt::ConnectOptions,
     ) -> Result<Resource<TcpStream>, ErrorCode> {
         self.policy.check_outbound(&host, port)?;
-        if options.tls.is_some() {
-            return Err(ErrorCode::Tls("TLS is not available in this build yet".into()));
-        }
         let source = options.source_address.map(|a| (a.host, a.port));
-        let stream = TcpStream::connect(&host, port, options.timeout_ms, source);
+        let stream = TcpStream::connect(&host, port, options.timeout_ms, source).and_then(|mut s| {
+            if let Some(tls) = &options.tls {
+                s.start_tls(&host, tls, &self.identities)?;
+            }
+            Ok(s)
+        });
         self.returned_from_host();
         let stream = stream?;
         self.table
@@ -79,16 +82,19 @@ impl wt::HostTcpStream for HostState {
         self.stream(&s)?.shutdown(how)
     }
 
-    fn start_tls(&mut self, _s: Resource<TcpStream>, _host: String, _options: wt::TlsOptions) -> Result<(), ErrorCode> {
-        Err(ErrorCode::Tls("TLS is not available in this build yet".into()))
+    fn start_tls(&mut self, s: Resource<TcpStream>, host: String, options: wt::TlsOptions) -> Result<(), ErrorCode> {
+        let identities = self.identities.clone();
+        let result = self.stream(&s)?.start_tls(&host, &options, &identities);
+        self.returned_from_host();
+        result
     }
 
-    fn alpn_protocol(&mut self, _s: Resource<TcpStream>) -> Option<String> {
-        None
+    fn alpn_protocol(&mut self, s: Resource<TcpStream>) -> Option<String> {
+        self.stream(&s).ok()?.alpn_protocol()
     }
 
-    fn is_tls(&mut self, _s: Resource<TcpStream>) -> bool {
-        false
+    fn is_tls(&mut self, s: Resource<TcpStream>) -> bool {
+        self.stream(&s).is_ok_and(|s| s.is_tls())
     }
 
     fn set_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {

@@ -1,15 +1,28 @@
-//! One TCP connection: connect with timeout and source address, reads, writes, timeouts.
+//! One TCP connection, plain or TLS-wrapped: connect with timeout and source address,
+//! reads, writes, timeouts, and the switch to TLS (at connect, after CONNECT, or on accept).
 
-use crate::bindings::transport::ErrorCode;
+use super::tls::{self, ClientIdentities};
+use crate::bindings::transport::{ErrorCode, TlsOptions};
 use crate::bindings::types::SocketAddress;
+use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The socket, and what wraps it.
+enum Wire {
+    Plain(std::net::TcpStream),
+    Client(Box<StreamOwned<ClientConnection, std::net::TcpStream>>),
+    Server(Box<StreamOwned<ServerConnection, std::net::TcpStream>>),
+    /// Only while switching to TLS.
+    Switching,
+}
 
 /// A connected socket handed to a guest as a `tcp-stream` resource.
 pub struct TcpStream {
-    sock: std::net::TcpStream,
+    wire: Wire,
     /// Reused read buffer, so a read costs no allocation beyond the returned list.
     scratch: Vec<u8>,
 }
@@ -19,9 +32,89 @@ impl TcpStream {
     pub fn new(sock: std::net::TcpStream) -> Self {
         let _ = sock.set_nodelay(true);
         Self {
-            sock,
+            wire: Wire::Plain(sock),
             scratch: Vec::new(),
         }
+    }
+
+    fn sock(&self) -> &std::net::TcpStream {
+        match &self.wire {
+            Wire::Plain(s) => s,
+            Wire::Client(t) => &t.sock,
+            Wire::Server(t) => &t.sock,
+            Wire::Switching => unreachable!("a stream is never observed mid-switch"),
+        }
+    }
+
+    /// An accepted socket, TLS-terminated with `config`; the handshake completes (or fails)
+    /// within `timeout` before any guest sees the stream.
+    pub fn accept_tls(
+        sock: std::net::TcpStream,
+        config: Arc<rustls::ServerConfig>,
+        timeout: Duration,
+    ) -> Result<Self, ErrorCode> {
+        let _ = sock.set_nodelay(true);
+        sock.set_read_timeout(Some(timeout)).map_err(io_error)?;
+        sock.set_write_timeout(Some(timeout)).map_err(io_error)?;
+        let conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(e.to_string()))?;
+        let mut tls = StreamOwned::new(conn, sock);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).map_err(tls_error)?;
+        }
+        tls.sock.set_read_timeout(None).map_err(io_error)?;
+        tls.sock.set_write_timeout(None).map_err(io_error)?;
+        Ok(Self {
+            wire: Wire::Server(Box::new(tls)),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Become a TLS client to `host` over this (plain) stream, handshake included.
+    pub fn start_tls(
+        &mut self,
+        host: &str,
+        options: &TlsOptions,
+        identities: &ClientIdentities,
+    ) -> Result<(), ErrorCode> {
+        let config = tls::client_config(options, identities)?;
+        let name = tls::server_name(host, options)?;
+        let sock = match std::mem::replace(&mut self.wire, Wire::Switching) {
+            Wire::Plain(s) => s,
+            other => {
+                self.wire = other;
+                return Err(ErrorCode::Tls("the stream is already TLS".into()));
+            }
+        };
+        let conn = match ClientConnection::new(config, name) {
+            Ok(c) => c,
+            Err(e) => {
+                self.wire = Wire::Plain(sock);
+                return Err(ErrorCode::Tls(e.to_string()));
+            }
+        };
+        let mut tls = StreamOwned::new(conn, sock);
+        let handshake = (|| {
+            while tls.conn.is_handshaking() {
+                tls.conn.complete_io(&mut tls.sock)?;
+            }
+            Ok::<(), std::io::Error>(())
+        })();
+        self.wire = Wire::Client(Box::new(tls));
+        handshake.map_err(tls_error)
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.wire, Wire::Client(_) | Wire::Server(_))
+    }
+
+    /// The ALPN protocol agreed in the handshake.
+    pub fn alpn_protocol(&self) -> Option<String> {
+        let proto = match &self.wire {
+            Wire::Client(t) => t.conn.alpn_protocol(),
+            Wire::Server(t) => t.conn.alpn_protocol(),
+            _ => None,
+        };
+        proto.map(|p| String::from_utf8_lossy(p).into_owned())
     }
 
     /// Resolve `host` and connect to the first address that answers.
@@ -52,8 +145,8 @@ impl TcpStream {
             match connect_one(addr, timeout, source) {
                 Ok(sock) => {
                     let s = Self::new(sock);
-                    s.sock.set_read_timeout(timeout).ok();
-                    s.sock.set_write_timeout(timeout).ok();
+                    s.sock().set_read_timeout(timeout).ok();
+                    s.sock().set_write_timeout(timeout).ok();
                     return Ok(s);
                 }
                 Err(e) => last = io_error(e),
@@ -67,24 +160,56 @@ impl TcpStream {
             self.scratch.resize(max, 0);
         }
         loop {
-            match self.sock.read(&mut self.scratch[..max]) {
+            let result = match &mut self.wire {
+                Wire::Plain(s) => s.read(&mut self.scratch[..max]),
+                Wire::Client(t) => t.read(&mut self.scratch[..max]),
+                Wire::Server(t) => t.read(&mut self.scratch[..max]),
+                Wire::Switching => return Err(ErrorCode::Closed),
+            };
+            match result {
                 Ok(n) => return Ok(self.scratch[..n].to_vec()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(e)),
+                // A TLS peer that closes without close_notify: end-of-stream, as curl and most servers treat it.
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof && self.is_tls() => return Ok(Vec::new()),
+                Err(e) => return Err(tls_error(e)),
             }
         }
     }
 
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), ErrorCode> {
-        self.sock.write_all(data).map_err(io_error)
+        match &mut self.wire {
+            Wire::Plain(s) => s.write_all(data).map_err(io_error),
+            Wire::Client(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
+            Wire::Server(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
+            Wire::Switching => Err(ErrorCode::Closed),
+        }
     }
 
     pub fn flush(&mut self) -> Result<(), ErrorCode> {
-        self.sock.flush().map_err(io_error)
+        match &mut self.wire {
+            Wire::Plain(s) => s.flush().map_err(io_error),
+            Wire::Client(t) => t.flush().map_err(tls_error),
+            Wire::Server(t) => t.flush().map_err(tls_error),
+            Wire::Switching => Err(ErrorCode::Closed),
+        }
     }
 
     pub fn shutdown(&mut self, how: Shutdown) -> Result<(), ErrorCode> {
-        match self.sock.shutdown(how) {
+        if how != Shutdown::Read {
+            // Tell a TLS peer the stream ends (close_notify) before the TCP FIN.
+            match &mut self.wire {
+                Wire::Client(t) => {
+                    t.conn.send_close_notify();
+                    let _ = t.flush();
+                }
+                Wire::Server(t) => {
+                    t.conn.send_close_notify();
+                    let _ = t.flush();
+                }
+                _ => {}
+            }
+        }
+        match self.sock().shutdown(how) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
             Err(e) => Err(io_error(e)),
@@ -93,16 +218,26 @@ impl TcpStream {
 
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
-        self.sock.set_read_timeout(t).map_err(io_error)?;
-        self.sock.set_write_timeout(t).map_err(io_error)
+        self.sock().set_read_timeout(t).map_err(io_error)?;
+        self.sock().set_write_timeout(t).map_err(io_error)
     }
 
     pub fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
-        self.sock.peer_addr().map(to_wit).map_err(io_error)
+        self.sock().peer_addr().map(to_wit).map_err(io_error)
     }
 
     pub fn local_address(&self) -> Result<SocketAddress, ErrorCode> {
-        self.sock.local_addr().map(to_wit).map_err(io_error)
+        self.sock().local_addr().map(to_wit).map_err(io_error)
+    }
+}
+
+/// A TLS-layer failure as a transport error whose words name the cause.
+fn tls_error(e: std::io::Error) -> ErrorCode {
+    let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
+    if is_tls {
+        ErrorCode::Tls(tls::describe(&e))
+    } else {
+        io_error(e)
     }
 }
 

@@ -1,0 +1,249 @@
+//! TLS on the host side of the transport (rustls): client configs built from the guest's
+//! `tls-options` (Mozilla or system roots, extra CA certificates, verification off, a client
+//! identity named by the guest but held here, ALPN), the server config from PEM files
+//! (encrypted PKCS#8 keys included), and handshake errors in words.
+
+use crate::bindings::transport::{ErrorCode, TlsOptions};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// ALPN protocol offered when the guest names none (CPython's HTTPSConnection and HTTPSServer default).
+pub const DEFAULT_ALPN: &str = "http/1.1";
+
+/// A certificate chain and its key.
+pub struct Identity {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Identity {
+    /// From PEM files: the chain, and the key (from the chain's file when `key_file` is none),
+    /// decrypted with `password` when it is an encrypted PKCS#8 key.
+    pub fn from_pem_files(
+        cert_file: &std::path::Path,
+        key_file: Option<&std::path::Path>,
+        password: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let cert_pem = std::fs::read(cert_file).map_err(|e| anyhow::anyhow!("{}: {e}", cert_file.display()))?;
+        let certs = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", cert_file.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("{}: no certificate found", cert_file.display());
+        }
+        let key_pem = match key_file {
+            Some(k) => std::fs::read(k).map_err(|e| anyhow::anyhow!("{}: {e}", k.display()))?,
+            None => cert_pem,
+        };
+        let key = load_key(&key_pem, password)?;
+        Ok(Self { certs, key })
+    }
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self {
+            certs: self.certs.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// A private key from PEM: PKCS#8, PKCS#1 or SEC1, or an encrypted PKCS#8 key with `password`.
+pub fn load_key(pem: &[u8], password: Option<&str>) -> anyhow::Result<PrivateKeyDer<'static>> {
+    let text = String::from_utf8_lossy(pem);
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let Some(password) = password else {
+            anyhow::bail!("the private key is encrypted: give its password (--tls-password-file)");
+        };
+        let start = text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----").unwrap_or(0);
+        let end_marker = "-----END ENCRYPTED PRIVATE KEY-----";
+        let end = text[start..]
+            .find(end_marker)
+            .map(|i| start + i + end_marker.len())
+            .unwrap_or(text.len());
+        let (label, der) = pkcs8::der::pem::decode_vec(text[start..end].as_bytes())
+            .map_err(|e| anyhow::anyhow!("reading the encrypted key: {e}"))?;
+        if label != "ENCRYPTED PRIVATE KEY" {
+            anyhow::bail!("unexpected PEM label {label:?}");
+        }
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
+            .map_err(|e| anyhow::anyhow!("reading the encrypted key: {e}"))?;
+        let plain = info
+            .decrypt(password)
+            .map_err(|_| anyhow::anyhow!("cannot decrypt the private key: wrong password?"))?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            plain.as_bytes().to_vec(),
+        )));
+    }
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| anyhow::anyhow!("no usable private key: {e}"))
+}
+
+/// Client identities the embedder holds, by the name the guest uses for them.
+#[derive(Clone, Default)]
+pub struct ClientIdentities(pub HashMap<String, Identity>);
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn system_roots() -> RootCertStore {
+    let mut store = RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = store.add(cert);
+    }
+    store
+}
+
+/// The rustls client config for one connection's `tls-options`.
+pub fn client_config(options: &TlsOptions, identities: &ClientIdentities) -> Result<Arc<ClientConfig>, ErrorCode> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ErrorCode::Tls(e.to_string()))?;
+    let builder = if options.verify {
+        let mut roots = if options.system_roots {
+            system_roots()
+        } else {
+            mozilla_roots()
+        };
+        if let Some(pem) = &options.ca_certs {
+            let mut added = 0;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| ErrorCode::Tls(format!("CA certificates: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ErrorCode::Tls(format!("CA certificate: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(ErrorCode::Tls("CA file holds no certificate".into()));
+            }
+        }
+        builder.with_root_certificates(roots)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+    };
+    let mut config = match &options.client_identity {
+        Some(name) => {
+            let id = identities
+                .0
+                .get(name)
+                .ok_or_else(|| ErrorCode::Denied(format!("no client identity named {name:?}")))?;
+            builder
+                .with_client_auth_cert(id.certs.clone(), id.key.clone_key())
+                .map_err(|e| ErrorCode::Tls(format!("client certificate: {e}")))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn(&options.alpn_protocols);
+    Ok(Arc::new(config))
+}
+
+/// The server config: the identity, ALPN (default `http/1.1`, as HTTPSServer's `alpn_protocols`).
+pub fn server_config(identity: Identity, alpn_protocols: &[String]) -> anyhow::Result<Arc<ServerConfig>> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(identity.certs, identity.key)?;
+    config.alpn_protocols = alpn(alpn_protocols);
+    Ok(Arc::new(config))
+}
+
+fn alpn(protocols: &[String]) -> Vec<Vec<u8>> {
+    if protocols.is_empty() {
+        vec![DEFAULT_ALPN.as_bytes().to_vec()]
+    } else {
+        protocols.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+}
+
+/// The name to send in SNI and verify: `server_name` if given, else the host.
+pub fn server_name(host: &str, options: &TlsOptions) -> Result<ServerName<'static>, ErrorCode> {
+    let name = options.server_name.as_deref().unwrap_or(host);
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(name.to_string()).map_err(|_| ErrorCode::Tls(format!("invalid server name {name:?}")))
+}
+
+/// A handshake or record failure in one line that names the cause.
+pub fn describe(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => format!("certificate verify failed: {}", describe_cert(c)),
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
+}
+
+fn describe_cert(c: &CertificateError) -> String {
+    match c {
+        CertificateError::UnknownIssuer => "unable to get local issuer certificate (unknown issuer)".into(),
+        CertificateError::NotValidForName => "hostname mismatch (name mismatch)".into(),
+        CertificateError::NotValidForNameContext { expected, presented } => {
+            format!(
+                "hostname mismatch, certificate is not valid for {expected:?} but for {presented:?} (name mismatch)"
+            )
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate has expired (expired)".into()
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate is not yet valid".into()
+        }
+        CertificateError::Revoked => "certificate revoked".into(),
+        CertificateError::BadSignature => "bad certificate signature".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `-k` / `--insecure` / `verify: false`: accept any certificate (signatures still checked).
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

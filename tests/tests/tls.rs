@@ -1,0 +1,437 @@
+//! TLS both ways, over real sockets: our client against CPython's ssl-wrapped http.server,
+//! CPython's ssl client against `httplib serve --tls-cert`, a CONNECT proxy in between.
+//! Certificates are made here, at test time (rcgen); none is committed.
+
+use httplib_tests::*;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// A test CA, a server certificate for localhost and 127.0.0.1, one for another name, and an
+/// encrypted copy of the server key with its password file.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+const PASSWORD: &str = "s3cret pass";
+
+impl Pki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "httplib test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        for (stem, names) in [
+            ("server", vec!["localhost", "127.0.0.1"]),
+            ("wrong", vec!["wrong.example"]),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+            params.distinguished_name.push(DnType::CommonName, names[0]);
+            let cert = params.signed_by(&key, &ca).unwrap();
+            std::fs::write(dir.path().join(format!("{stem}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.path().join(format!("{stem}.key")), key.serialize_pem()).unwrap();
+            if stem == "server" {
+                let der = key.serialize_der();
+                let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+                let encrypted = info.encrypt(rand_core::OsRng, PASSWORD).unwrap();
+                let pem = encrypted
+                    .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+                    .unwrap();
+                std::fs::write(dir.path().join("server.enc.key"), pem.as_bytes()).unwrap();
+                std::fs::write(
+                    dir.path().join("password.txt"),
+                    format!("{PASSWORD}\nignored second line\n"),
+                )
+                .unwrap();
+                std::fs::write(
+                    dir.path().join("combined.pem"),
+                    format!("{}{}", cert.pem(), key.serialize_pem()),
+                )
+                .unwrap();
+            }
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+/// CPython's http.server behind an ssl context (ALPN http/1.1), serving `dir`.
+fn cpython_https_server(dir: &Path, cert: &Path, key: &Path) -> Peer {
+    let port = free_port();
+    let script = r#"
+import functools, http.server, ssl, sys
+port, cert, key, directory = sys.argv[1:5]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+handler.log_message = lambda *a: None
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ctx.set_alpn_protocols(["http/1.1"])
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(cert)
+        .arg(key)
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    Peer { child, port }
+}
+
+fn httplib(args: &[&str]) -> Output {
+    Command::new(httplib_bin!()).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn client_verifies_cpython_https_server() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
+    let url = format!("https://localhost:{}/hello.txt", peer.port);
+    let out = httplib(&["get", "--cacert", &pki.arg("ca.pem"), &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"hello, world\n");
+    // 5 MiB through TLS, byte-exact.
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://127.0.0.1:{}/big.bin", peer.port),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout == std::fs::read(site.path().join("big.bin")).unwrap());
+    // Without our CA: Mozilla's roots do not know it.
+    let out = httplib(&["get", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown issuer") && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
+    );
+    // --insecure accepts it.
+    let out = httplib(&["get", "-k", &url]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+}
+
+#[test]
+fn client_refuses_a_name_mismatch() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("wrong.pem"), &pki.path("wrong.key"));
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("name mismatch"), "{}", stderr(&out));
+}
+
+/// `httplib serve --tls-cert ...` on a free port; returns the child and port once the banner is out.
+fn our_https_server(args: &[&str], dir: &Path) -> (Peer, String) {
+    let port = free_port();
+    let mut child = Command::new(httplib_bin!())
+        .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    (Peer { child, port }, banner)
+}
+
+#[test]
+fn cpython_ssl_client_gets_files_from_our_https_server_with_alpn() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let (peer, banner) = our_https_server(
+        &[
+            "--tls-cert",
+            &pki.arg("server.pem"),
+            "--tls-key",
+            &pki.arg("server.key"),
+        ],
+        site.path(),
+    );
+    assert_eq!(
+        banner,
+        format!(
+            "Serving HTTPS on 127.0.0.1 port {0} (https://127.0.0.1:{0}/) ...\n",
+            peer.port
+        )
+    );
+    let script = r#"
+import http.client, ssl, sys, hashlib
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.set_alpn_protocols(["http/1.1"])
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx)
+c.request("GET", "/hello.txt")
+alpn, version = c.sock.selected_alpn_protocol(), c.sock.version()
+r = c.getresponse()
+print(r.status, r.read().decode().strip(), alpn, version.startswith("TLSv1."))
+c.request("GET", "/big.bin")
+r = c.getresponse()
+print(len(r.read()))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &peer.port.to_string(), &pki.arg("ca.pem")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 hello, world http/1.1 True\n5242880\n"
+    );
+    // Our own client against our own server.
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/big.bin", peer.port),
+    ]);
+    assert!(
+        out.stdout == std::fs::read(site.path().join("big.bin")).unwrap(),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_plaintext_client_costs_only_its_own_connection() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let (peer, _) = our_https_server(&["--tls-cert", &pki.arg("combined.pem")], site.path());
+    let raw =
+        try_raw_exchange(([127, 0, 0, 1], peer.port).into(), b"GET /hello.txt HTTP/1.0\r\n\r\n").unwrap_or_default();
+    assert!(!raw.ends_with(b"hello, world\n"));
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+}
+
+#[test]
+fn encrypted_keys_passwords_and_cpythons_messages() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let (peer, banner) = our_https_server(
+        &[
+            "--tls-cert",
+            &pki.arg("server.pem"),
+            "--tls-key",
+            &pki.arg("server.enc.key"),
+            "--tls-password-file",
+            &pki.arg("password.txt"),
+        ],
+        site.path(),
+    );
+    assert!(banner.starts_with("Serving HTTPS on 127.0.0.1"), "{banner}");
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+    drop(peer);
+
+    std::fs::write(pki.path("bad-password.txt"), "not it\n").unwrap();
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "0", "--bind", "127.0.0.1"];
+        args.extend_from_slice(extra);
+        httplib(&args)
+    };
+    let out = serve(&[
+        "--tls-cert",
+        &pki.arg("server.pem"),
+        "--tls-key",
+        &pki.arg("server.enc.key"),
+        "--tls-password-file",
+        &pki.arg("bad-password.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("wrong password"), "{}", stderr(&out));
+    let out = serve(&[
+        "--tls-cert",
+        &pki.arg("server.pem"),
+        "--tls-key",
+        &pki.arg("server.enc.key"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("encrypted"), "{}", stderr(&out));
+    let out = serve(&["--tls-key", &pki.arg("server.key")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).ends_with("httplib serve: error: --tls-key requires --tls-cert to be set\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = serve(&["--tls-password-file", &pki.arg("password.txt")]);
+    assert!(
+        stderr(&out).ends_with("error: --tls-password-file requires --tls-cert to be set\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = serve(&[
+        "--tls-cert",
+        &pki.arg("server.pem"),
+        "--tls-password-file",
+        &pki.arg("missing.txt"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error: Failed to read TLS password file: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A CONNECT proxy: tunnels CONNECT (or answers `refuse` instead), forwards absolute-form
+/// requests as origin-form; records each request line it gets.
+fn proxy(refuse: Option<&'static str>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let line = text.lines().next().unwrap_or("").to_string();
+                log.lock().unwrap().push(line.clone());
+                let mut words = line.split(' ');
+                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let (authority, forward) = if method == "CONNECT" {
+                    if let Some(reply) = refuse {
+                        let _ = client.write_all(reply.as_bytes());
+                        return;
+                    }
+                    (target.to_string(), None)
+                } else {
+                    let rest = target.strip_prefix("http://").unwrap();
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    let origin_form = text.replacen(target, path, 1);
+                    (authority.to_string(), Some(origin_form))
+                };
+                let Ok(mut upstream) = TcpStream::connect(authority.replace("localhost", "127.0.0.1")) else {
+                    return;
+                };
+                match forward {
+                    Some(head) => upstream.write_all(head.as_bytes()).unwrap(),
+                    None => client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap(),
+                }
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let up = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut upstream, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+                let _ = up.join();
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn https_through_a_connect_tunnel_verifies_the_target_not_the_proxy() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
+    let (proxy_port, seen) = proxy(None);
+    let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let out = httplib(&[
+        "get",
+        "--proxy",
+        &proxy_url,
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [format!("CONNECT localhost:{} HTTP/1.1", peer.port)]
+    );
+
+    let (refusing, _) = proxy(Some(
+        "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+    ));
+    let out = httplib(&[
+        "get",
+        "--proxy",
+        &format!("http://127.0.0.1:{refusing}"),
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/", peer.port),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Tunnel connection failed: 407 Proxy Authentication Required"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn plain_http_through_a_proxy_sends_absolute_form() {
+    let site = fixture_dir();
+    let origin = cpython_server(site.path(), "HTTP/1.0");
+    let (proxy_port, seen) = proxy(None);
+    let out = httplib(&[
+        "get",
+        "--proxy",
+        &format!("http://127.0.0.1:{proxy_port}"),
+        &format!("http://127.0.0.1:{}/hello.txt", origin.port),
+    ]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        [format!("GET http://127.0.0.1:{}/hello.txt HTTP/1.1", origin.port)]
+    );
+}
