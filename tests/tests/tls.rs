@@ -30,10 +30,15 @@ impl Pki {
         for (stem, names) in [
             ("server", vec!["localhost", "127.0.0.1"]),
             ("wrong", vec!["wrong.example"]),
+            ("expired", vec!["localhost", "127.0.0.1"]),
         ] {
             let key = KeyPair::generate().unwrap();
             let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
             params.distinguished_name.push(DnType::CommonName, names[0]);
+            if stem == "expired" {
+                params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2002, 1, 1);
+            }
             let cert = params.signed_by(&key, &ca).unwrap();
             std::fs::write(dir.path().join(format!("{stem}.pem")), cert.pem()).unwrap();
             std::fs::write(dir.path().join(format!("{stem}.key")), key.serialize_pem()).unwrap();
@@ -134,6 +139,21 @@ fn client_verifies_cpython_https_server() {
     // --insecure accepts it.
     let out = httplib(&["get", "-k", &url]);
     assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+}
+
+#[test]
+fn client_refuses_an_expired_certificate() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("expired.pem"), &pki.path("expired.key"));
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &pki.arg("ca.pem"),
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub struct FetchArgs {
     /// Trust the CA certificates in this PEM file too (https).
     #[arg(long = "cacert", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
+    /// Verify against the system's trust store instead of the bundled Mozilla roots (https).
+    #[arg(long = "system-roots")]
+    pub system_roots: bool,
     /// Skip certificate and host name verification (https).
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
@@ -187,6 +190,7 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
     };
     let tls = TlsOptions {
         verify: !args.insecure,
+        system_roots: args.system_roots,
         ca_certs,
         client_identity: args.cert.is_some().then(|| CLIENT_IDENTITY.to_string()),
         ..TlsOptions::verified()
