@@ -106,7 +106,11 @@ impl ClientSession {
         policy: OutboundPolicy,
         identities: Arc<ClientIdentities>,
     ) -> anyhow::Result<Self> {
-        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        let wasi = WasiCtx::builder()
+            .allow_blocking_current_thread(true)
+            .inherit_stdout()
+            .inherit_stderr()
+            .build();
         let (store, guest) = runtime.instantiate(HostState::new(wasi, policy).with_identities(identities))?;
         Ok(Self { store, guest })
     }

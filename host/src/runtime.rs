@@ -28,6 +28,11 @@ pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables one component instance may hold.
 pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
+/// Linear memory kept resident (zeroed, not decommitted) when an instance's slot is reused:
+/// enough for a connection's working set, so most instantiations cost no madvise (ours).
+pub const KEEP_RESIDENT: usize = 256 * 1024;
+/// Decommits batched into one call when a slot is returned (ours).
+pub const DECOMMIT_BATCH: usize = 64;
 /// How often the engine's one epoch-ticker thread advances the epoch.
 pub const EPOCH_TICK: Duration = Duration::from_millis(100);
 /// How long a guest may compute without calling the host before it is stopped (ours:
@@ -121,7 +126,10 @@ impl Runtime {
             .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
             .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
-            .max_memory_size(options.memory_limit.max(DEFAULT_MEMORY_LIMIT));
+            .max_memory_size(options.memory_limit.max(DEFAULT_MEMORY_LIMIT))
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 * 1024)
+            .decommit_batch_size(DECOMMIT_BATCH);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;

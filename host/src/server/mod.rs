@@ -88,8 +88,82 @@ struct Shared {
     closed: Condvar,
 }
 
+/// One connection's work, run on a worker thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Most worker threads kept waiting for a next connection (ours). Threads are reused because
+/// creating and tearing one down (stack mappings, TLB shootdowns) cost more than the request.
+pub const MAX_IDLE_WORKERS: usize = 64;
+
+/// Connection threads, reused: every connection gets a thread at once (an idle one, or a new
+/// one), so a slow connection never waits behind another.
+#[derive(Default)]
+struct Workers {
+    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    receiver: Arc<Mutex<Option<std::sync::mpsc::Receiver<Job>>>>,
+    /// Workers waiting in `recv`, each reserved by exactly one `run` when it takes the count down.
+    idle: Arc<std::sync::atomic::AtomicUsize>,
+    /// Workers between jobs (waiting for the receiver or in `recv`), for the idle cap.
+    parked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Workers {
+    fn run(&self, job: Job) -> std::io::Result<()> {
+        let reserved = self
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if reserved {
+            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(tx) = queue.as_ref() {
+                if let Err(std::sync::mpsc::SendError(job)) = tx.send(job) {
+                    drop(queue);
+                    return self.spawn(job);
+                }
+                return Ok(());
+            }
+        }
+        self.spawn(job)
+    }
+
+    fn spawn(&self, first: Job) -> std::io::Result<()> {
+        let receiver = {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if queue.is_none() {
+                let (tx, rx) = std::sync::mpsc::channel();
+                *queue = Some(tx);
+                *self.receiver.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
+            }
+            self.receiver.clone()
+        };
+        let (idle, parked) = (self.idle.clone(), self.parked.clone());
+        std::thread::Builder::new().name("httplib-conn".into()).spawn(move || {
+            let mut job = first;
+            loop {
+                job();
+                if parked.fetch_add(1, Ordering::SeqCst) >= MAX_IDLE_WORKERS {
+                    parked.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+                // Become idle: the next `run` that reserves us sends exactly one job.
+                let guard = receiver.lock().unwrap_or_else(|p| p.into_inner());
+                idle.fetch_add(1, Ordering::SeqCst);
+                let next = guard.as_ref().map(|rx| rx.recv());
+                drop(guard);
+                parked.fetch_sub(1, Ordering::SeqCst);
+                match next {
+                    Some(Ok(j)) => job = j,
+                    _ => return,
+                }
+            }
+        })?;
+        Ok(())
+    }
+}
+
 /// A bound listener ready to serve.
 pub struct Server {
+    workers: Workers,
     listener: TcpListener,
     runtime: Arc<Runtime>,
     config: Arc<ServerConfig>,
@@ -140,6 +214,7 @@ impl Server {
         let listener: TcpListener = socket.into();
         let addr = listener.local_addr()?;
         Ok(Self {
+            workers: Workers::default(),
             listener,
             runtime,
             config: Arc::new(ServerConfig { directory, ..config }),
@@ -183,7 +258,7 @@ impl Server {
             let runtime = self.runtime.clone();
             let config = self.config.clone();
             let shared = self.shared.clone();
-            let spawned = std::thread::Builder::new().name("httplib-conn".into()).spawn(move || {
+            let job: Job = Box::new(move || {
                 let peer = sock.peer_addr().ok();
                 if let Err(e) = handle_connection(&runtime, &config, sock) {
                     let who = peer.map_or("?".to_string(), |p| p.to_string());
@@ -194,7 +269,7 @@ impl Server {
                 open.remove(&id);
                 shared.closed.notify_all();
             });
-            if let Err(e) = spawned {
+            if let Err(e) = self.workers.run(job) {
                 eprintln!("cannot start a thread for a connection: {e}");
                 self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             }
@@ -312,6 +387,9 @@ fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::T
         None => TcpStream::new(sock),
     };
     let mut wasi = WasiCtx::builder();
+    // File reads happen on this connection's own thread: without this, every WASI file call
+    // is handed to a blocking pool and back (measured: most of a small request's cost).
+    wasi.allow_blocking_current_thread(true);
     wasi.inherit_stderr();
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
     let policy = OutboundPolicy::allow_only(Vec::<String>::new());
