@@ -334,6 +334,9 @@ impl wc::GuestResponse for ResponseResource {
     fn headers(&self) -> Vec<(String, Vec<u8>)> {
         self.0.borrow().headers.0.clone()
     }
+    fn raw_head(&self) -> Vec<u8> {
+        self.0.borrow().raw_head.clone()
+    }
     fn getheader(&self, name: String) -> Option<String> {
         self.0.borrow().headers.get_joined(&name)
     }

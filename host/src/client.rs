@@ -381,6 +381,15 @@ impl ClientSession {
             .call_headers(&mut self.store, r.0)?)
     }
 
+    /// The status line and headers exactly as received.
+    pub fn raw_head(&mut self, r: Response) -> Result<Vec<u8>> {
+        Ok(self
+            .guest
+            .httplib_http_client()
+            .response()
+            .call_raw_head(&mut self.store, r.0)?)
+    }
+
     pub fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>> {
         Ok(self
             .guest

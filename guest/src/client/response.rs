@@ -21,6 +21,8 @@ pub struct Response {
     pub version: u8,
     pub headers: Headers,
     pub url: String,
+    /// The final status line and header lines as received, blank line included.
+    pub raw_head: Vec<u8>,
     framing: ResponseFraming,
     /// Body bytes still expected (Content-Length framing).
     length: Option<u64>,
@@ -38,8 +40,11 @@ impl Response {
     /// `HTTPResponse.begin()`: status line (skipping 100 Continue), headers, framing.
     pub fn begin(stream: SharedStream, method: &str, url: &str, debuglevel: u32) -> Result<Response, HttpError> {
         let mut interim = 0;
+        let mut raw_head = Vec::new();
         let (status, head) = loop {
             let line = read_line(&stream, "status line")?;
+            raw_head.clear();
+            raw_head.extend_from_slice(&line);
             if debuglevel > 0 {
                 println!("reply: {}", crate::proto::pyrepr::py_repr(&latin1(&line)));
             }
@@ -49,7 +54,7 @@ impl Response {
                 ));
             }
             let status = parse_status_line(&line)?;
-            let headers = read_headers(&stream)?;
+            let headers = read_headers(&stream, &mut raw_head)?;
             if status.status != 100 {
                 break (status, headers);
             }
@@ -72,6 +77,7 @@ impl Response {
             version: status.version,
             headers: head,
             url: url.to_string(),
+            raw_head,
             length: framing.length,
             chunked: framing.chunked.then(ChunkedDecoder::new),
             framing,
@@ -308,11 +314,12 @@ fn read_line(stream: &SharedStream, what: &'static str) -> Result<Vec<u8>, HttpE
     }
 }
 
-/// `parse_headers`: lines up to the blank one, with CPython's limits.
-fn read_headers(stream: &SharedStream) -> Result<Headers, HttpError> {
+/// `parse_headers`: lines up to the blank one, with CPython's limits; `raw` gets the bytes.
+fn read_headers(stream: &SharedStream, raw: &mut Vec<u8>) -> Result<Headers, HttpError> {
     let mut block = FieldBlock::new();
     loop {
         let line = read_line(stream, "header line")?;
+        raw.extend_from_slice(&line);
         if line.is_empty() || block.push_line(&line)? == FieldLine::End {
             return Ok(block.headers);
         }

@@ -544,3 +544,16 @@ fn partial_reads_past_the_end_and_status_without_reason() {
     assert!(r.isclosed());
     assert_eq!(r.read(Some(10)).unwrap(), b"");
 }
+
+#[test]
+fn raw_head_is_the_final_head_byte_for_byte() {
+    let wire: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200  Fine \r\nX-Odd:   spaced\r\nX-Fold: a\r\n  b\r\nContent-Length: 0\r\n\r\n";
+    for piece in [1, 5, 200] {
+        let t = FakeTransport::new(&[wire], piece);
+        let mut c = conn(&t);
+        c.request("GET", "/", Body::None, &[], false).unwrap();
+        let r = c.getresponse().unwrap();
+        assert_eq!(r.borrow().raw_head, &wire[25..]);
+        assert_eq!(r.borrow().reason, "Fine");
+    }
+}

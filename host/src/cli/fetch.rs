@@ -345,18 +345,7 @@ impl Fetcher<'_> {
 
     /// `-i`: the status line and headers, as they arrived.
     fn write_head(&mut self, r: Response, out: &mut dyn Write) -> FetchResult<()> {
-        let version = if self.session.version(r)? == 10 { "1.0" } else { "1.1" };
-        let status = self.session.status(r)?;
-        let reason = self.session.reason(r)?;
-        let mut head = format!("HTTP/{version} {status} {reason}\r\n").into_bytes();
-        for (name, value) in self.session.headers(r)? {
-            head.extend_from_slice(name.as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(&value);
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        out.write_all(&head)?;
+        out.write_all(&self.session.raw_head(r)?)?;
         Ok(())
     }
 
