@@ -14,6 +14,21 @@ use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 use wasmtime_wasi::WasiCtx;
 
+/// Call a `connection` or `response` method of the guest and turn its http-error into ours.
+macro_rules! guest_call {
+    ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {{
+        let r = $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*)?;
+        $self.check(r)
+    }};
+}
+
+/// Call a `connection` or `response` method of the guest that cannot raise.
+macro_rules! guest_get {
+    ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {
+        $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*)?
+    };
+}
+
 /// A failed client call: an http.client exception from the guest, or the guest itself failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -169,11 +184,7 @@ impl ClientSession {
     }
 
     pub fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_set_debuglevel(&mut self.store, c.0, level)?)
+        Ok(guest_get!(self, connection, call_set_debuglevel, c, level))
     }
 
     pub fn request(
@@ -184,26 +195,12 @@ impl ClientSession {
         body: &Body,
         headers: &[(String, Vec<u8>)],
     ) -> Result<()> {
-        let r = self.guest.httplib_http_client().connection().call_request(
-            &mut self.store,
-            c.0,
-            method,
-            url,
-            body,
-            headers,
-            false,
-        )?;
-        self.check(r)
+        guest_call!(self, connection, call_request, c, method, url, body, headers, false)
     }
 
     /// `connect()`.
     pub fn connect(&mut self, c: Connection) -> Result<()> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_connect(&mut self.store, c.0)?;
-        self.check(r)
+        guest_call!(self, connection, call_connect, c)
     }
 
     /// `request(method, url, body, headers, encode_chunked=True)`: the caller's Transfer-Encoding
@@ -216,16 +213,7 @@ impl ClientSession {
         body: &Body,
         headers: &[(String, Vec<u8>)],
     ) -> Result<()> {
-        let r = self.guest.httplib_http_client().connection().call_request(
-            &mut self.store,
-            c.0,
-            method,
-            url,
-            body,
-            headers,
-            true,
-        )?;
-        self.check(r)
+        guest_call!(self, connection, call_request, c, method, url, body, headers, true)
     }
 
     /// `putrequest(method, url, skip_host, skip_accept_encoding)`.
@@ -237,46 +225,31 @@ impl ClientSession {
         skip_host: bool,
         skip_accept_encoding: bool,
     ) -> Result<()> {
-        let r = self.guest.httplib_http_client().connection().call_putrequest(
-            &mut self.store,
-            c.0,
+        guest_call!(
+            self,
+            connection,
+            call_putrequest,
+            c,
             method,
             url,
             skip_host,
-            skip_accept_encoding,
-        )?;
-        self.check(r)
+            skip_accept_encoding
+        )
     }
 
     /// `putheader(name, *values)`.
     pub fn putheader(&mut self, c: Connection, name: &str, values: &[Vec<u8>]) -> Result<()> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_putheader(&mut self.store, c.0, name, values)?;
-        self.check(r)
+        guest_call!(self, connection, call_putheader, c, name, values)
     }
 
     /// `endheaders(message_body, encode_chunked)`.
     pub fn endheaders(&mut self, c: Connection, body: Option<&Body>, encode_chunked: bool) -> Result<()> {
-        let r = self.guest.httplib_http_client().connection().call_endheaders(
-            &mut self.store,
-            c.0,
-            body,
-            encode_chunked,
-        )?;
-        self.check(r)
+        guest_call!(self, connection, call_endheaders, c, body, encode_chunked)
     }
 
     /// `send(data)`.
     pub fn send(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_send(&mut self.store, c.0, data)?;
-        self.check(r)
+        guest_call!(self, connection, call_send, c, data)
     }
 
     /// `set_tunnel(host, port, headers)`.
@@ -287,41 +260,22 @@ impl ClientSession {
         port: Option<u16>,
         headers: &[(String, Vec<u8>)],
     ) -> Result<()> {
-        let r =
-            self.guest
-                .httplib_http_client()
-                .connection()
-                .call_set_tunnel(&mut self.store, c.0, host, port, headers)?;
-        self.check(r)
+        guest_call!(self, connection, call_set_tunnel, c, host, port, headers)
     }
 
     /// `get_proxy_response_headers()`.
     pub fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<HeaderList>> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_get_proxy_response_headers(&mut self.store, c.0)?)
+        Ok(guest_get!(self, connection, call_get_proxy_response_headers, c))
     }
 
     /// One part of a `body::streamed` request body.
     pub fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_send_body(&mut self.store, c.0, data)?;
-        self.check(r)
+        guest_call!(self, connection, call_send_body, c, data)
     }
 
     /// The end of a `body::streamed` request body.
     pub fn end_body(&mut self, c: Connection) -> Result<()> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_end_body(&mut self.store, c.0)?;
-        self.check(r)
+        guest_call!(self, connection, call_end_body, c)
     }
 
     pub fn getresponse(&mut self, c: Connection) -> Result<Response> {
@@ -335,11 +289,7 @@ impl ClientSession {
 
     /// `close()`: the connection can still be used again (it reconnects on demand).
     pub fn close(&mut self, c: Connection) -> Result<()> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_close(&mut self.store, c.0)?)
+        Ok(guest_get!(self, connection, call_close, c))
     }
 
     /// Close the connection and release its handle.
@@ -350,101 +300,53 @@ impl ClientSession {
     }
 
     pub fn status(&mut self, r: Response) -> Result<u16> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_status(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_status, r))
     }
 
     pub fn reason(&mut self, r: Response) -> Result<String> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_reason(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_reason, r))
     }
 
     pub fn version(&mut self, r: Response) -> Result<u8> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_version(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_version, r))
     }
 
     pub fn headers(&mut self, r: Response) -> Result<HeaderList> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_headers(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_headers, r))
     }
 
     /// The status line and headers exactly as received.
     pub fn raw_head(&mut self, r: Response) -> Result<Vec<u8>> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_raw_head(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_raw_head, r))
     }
 
     pub fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_getheader(&mut self.store, r.0, name)?)
+        Ok(guest_get!(self, response, call_getheader, r, name))
     }
 
     /// `read(amt)`.
     pub fn read(&mut self, r: Response, amt: Option<u64>) -> Result<Vec<u8>> {
-        let res = self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_read(&mut self.store, r.0, amt)?;
-        self.check(res)
+        guest_call!(self, response, call_read, r, amt)
     }
 
     /// `read1(n)`: what one transport read brought, at most `n`.
     pub fn read1(&mut self, r: Response, n: Option<u64>) -> Result<Vec<u8>> {
-        let res = self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_read1(&mut self.store, r.0, n)?;
-        self.check(res)
+        guest_call!(self, response, call_read1, r, n)
     }
 
     /// `readline(limit)`.
     pub fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>> {
-        let res = self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_readline(&mut self.store, r.0, limit)?;
-        self.check(res)
+        guest_call!(self, response, call_readline, r, limit)
     }
 
     /// `peek(n)`.
     pub fn peek(&mut self, r: Response, n: u64) -> Result<Vec<u8>> {
-        let res = self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_peek(&mut self.store, r.0, n)?;
-        self.check(res)
+        guest_call!(self, response, call_peek, r, n)
     }
 
     /// `isclosed()`.
     pub fn isclosed(&mut self, r: Response) -> Result<bool> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .response()
-            .call_isclosed(&mut self.store, r.0)?)
+        Ok(guest_get!(self, response, call_isclosed, r))
     }
 
     /// `will_close`, `chunked`, `length`, `url`.
