@@ -27,6 +27,12 @@ pub const GUEST_ROOT: &str = "/srv";
 pub const LISTEN_BACKLOG: i32 = 1024;
 /// How long a stopping server waits for in-flight responses (ours).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Lingering close (as nginx's `lingering_close`): after the last response, input still
+/// arriving is read and dropped for up to this long per read, so closing with unread bytes
+/// does not make the kernel reset the connection and discard a response still in flight.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most this much unread input is drained before closing regardless (ours).
+pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
 /// How long a client may take over the TLS handshake (ours; nginx's default is 60 s).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -373,6 +379,36 @@ fn handler_config(config: &ServerConfig) -> HandlerConfig {
 /// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
 fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::TcpStream) -> Result<()> {
     let peer = sock.peer_addr()?;
+    let linger = sock.try_clone().ok();
+    let result = serve_connection(runtime, config, sock, peer);
+    if let Some(sock) = linger {
+        linger_close(sock);
+    }
+    result
+}
+
+/// Half-close, then read and drop whatever the client still sends (bounded), then close.
+fn linger_close(mut sock: std::net::TcpStream) {
+    use std::io::Read;
+    let _ = sock.shutdown(Shutdown::Write);
+    let _ = sock.set_read_timeout(Some(LINGER_TIMEOUT));
+    let mut buf = [0u8; 16 * 1024];
+    let mut drained = 0;
+    while drained < LINGER_MAX_BYTES {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// Run the guest over one accepted connection.
+fn serve_connection(
+    runtime: &Runtime,
+    config: &ServerConfig,
+    sock: std::net::TcpStream,
+    peer: SocketAddr,
+) -> Result<()> {
     let stream = match &config.tls {
         Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), TLS_HANDSHAKE_TIMEOUT) {
             Ok(s) => s,
