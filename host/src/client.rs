@@ -187,6 +187,7 @@ impl ClientSession {
         Ok(guest_get!(self, connection, call_set_debuglevel, c, level))
     }
 
+    /// `request(method, url, body, headers)`.
     pub fn request(
         &mut self,
         c: Connection,
@@ -195,7 +196,7 @@ impl ClientSession {
         body: &Body,
         headers: &[(String, Vec<u8>)],
     ) -> Result<()> {
-        guest_call!(self, connection, call_request, c, method, url, body, headers, false)
+        self.request_with(c, method, url, body, headers, false)
     }
 
     /// `connect()`.
@@ -203,17 +204,28 @@ impl ClientSession {
         guest_call!(self, connection, call_connect, c)
     }
 
-    /// `request(method, url, body, headers, encode_chunked=True)`: the caller's Transfer-Encoding
-    /// header stands and the body is chunk-encoded for it.
-    pub fn request_chunked(
+    /// `request(method, url, body, headers, encode_chunked)`: with `encode_chunked` and the
+    /// caller's own Transfer-Encoding header, the body is chunk-encoded for it.
+    pub fn request_with(
         &mut self,
         c: Connection,
         method: &str,
         url: &str,
         body: &Body,
         headers: &[(String, Vec<u8>)],
+        encode_chunked: bool,
     ) -> Result<()> {
-        guest_call!(self, connection, call_request, c, method, url, body, headers, true)
+        guest_call!(
+            self,
+            connection,
+            call_request,
+            c,
+            method,
+            url,
+            body,
+            headers,
+            encode_chunked
+        )
     }
 
     /// `putrequest(method, url, skip_host, skip_accept_encoding)`.

@@ -197,3 +197,23 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_for
     wait_for_port(port);
     Peer { child, port }
 }
+
+/// `httplib serve PORT --bind 127.0.0.1 --directory DIR EXTRA...` run from `bin` (the
+/// `httplib_bin!()` of the calling test), once its banner is out: the process and the banner.
+pub fn cli_server(bin: &Path, dir: &Path, extra: &[&str]) -> (Peer, String) {
+    use std::io::{BufRead, BufReader};
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    (Peer { child, port }, banner)
+}

@@ -2,8 +2,7 @@
 //! http.client, curl, and raw bytes over TCP compared with what CPython's own server sends.
 
 use httplib_tests::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn cpython_http_client_gets_5mib_byte_exact() {
@@ -233,29 +232,17 @@ fn http11_serves_pipelined_requests_on_one_connection() {
 #[test]
 fn cli_serve_prints_cpythons_banner_and_serves() {
     let dir = fixture_dir();
-    let port = free_port();
-    let mut child = Command::new(httplib_bin!())
-        .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
+    let (peer, banner) = cli_server(&httplib_bin!(), dir.path(), &[]);
+    let port = peer.port;
     assert_eq!(
         banner,
         format!("Serving HTTP on 127.0.0.1 port {port} (http://127.0.0.1:{port}/) ...\n")
     );
-    let peer = Peer { child, port };
     let out = Command::new("curl")
         .args(["-sf", &format!("http://127.0.0.1:{port}/hello.txt")])
         .output()
         .unwrap();
     assert_eq!(out.stdout, b"hello, world\n");
-    drop(peer);
 }
 
 /// Request smuggling (RFC 9112 6.1, 6.3, 5.1, 5.2): each ambiguous request is refused with 400

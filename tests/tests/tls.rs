@@ -4,7 +4,7 @@
 
 use httplib_tests::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -142,51 +142,25 @@ fn client_verifies_cpython_https_server() {
 }
 
 #[test]
-fn client_refuses_an_expired_certificate() {
+fn client_refuses_a_name_mismatch_and_an_expired_certificate() {
     let pki = Pki::new();
     let site = fixture_dir();
-    let peer = cpython_https_server(site.path(), &pki.path("expired.pem"), &pki.path("expired.key"));
-    let out = httplib(&[
-        "get",
-        "--cacert",
-        &pki.arg("ca.pem"),
-        &format!("https://localhost:{}/hello.txt", peer.port),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
-}
-
-#[test]
-fn client_refuses_a_name_mismatch() {
-    let pki = Pki::new();
-    let site = fixture_dir();
-    let peer = cpython_https_server(site.path(), &pki.path("wrong.pem"), &pki.path("wrong.key"));
-    let out = httplib(&[
-        "get",
-        "--cacert",
-        &pki.arg("ca.pem"),
-        &format!("https://localhost:{}/hello.txt", peer.port),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("name mismatch"), "{}", stderr(&out));
+    for (stem, cause) in [("wrong", "name mismatch"), ("expired", "expired")] {
+        let peer = cpython_https_server(
+            site.path(),
+            &pki.path(&format!("{stem}.pem")),
+            &pki.path(&format!("{stem}.key")),
+        );
+        let url = format!("https://localhost:{}/hello.txt", peer.port);
+        let out = httplib(&["get", "--cacert", &pki.arg("ca.pem"), &url]);
+        assert_eq!(out.status.code(), Some(1), "{stem}");
+        assert!(stderr(&out).contains(cause), "{stem}: {}", stderr(&out));
+    }
 }
 
 /// `httplib serve --tls-cert ...` on a free port; returns the child and port once the banner is out.
 fn our_https_server(args: &[&str], dir: &Path) -> (Peer, String) {
-    let port = free_port();
-    let mut child = Command::new(httplib_bin!())
-        .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    (Peer { child, port }, banner)
+    cli_server(&httplib_bin!(), dir, args)
 }
 
 #[test]
