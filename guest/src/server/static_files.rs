@@ -82,8 +82,13 @@ impl Handler {
         if head_only {
             return self.end_headers();
         }
-        // Headers and the first block of the file go out in one write.
-        let mut block = vec![0u8; COPY_BUFSIZE];
+        // Headers and the first block of the file go out in one write. The block is sized to
+        // the file: a 64 KiB read of a 1 KiB file has both the guest and wasmtime-wasi zero
+        // 64 KiB per request (measured: 7% of a small request's time).
+        let block_size = usize::try_from(meta.len())
+            .unwrap_or(COPY_BUFSIZE)
+            .clamp(1, COPY_BUFSIZE);
+        let mut block = vec![0u8; block_size];
         let mut first = true;
         let mut left = meta.len();
         while left > 0 {
