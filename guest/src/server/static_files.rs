@@ -22,39 +22,35 @@ impl Handler {
         let Some(fs_path) = translate_path(&self.request.path) else {
             return self.send_error(404, Some("File not found"), None);
         };
-        let mut path = fs_path.under(&self.config.directory);
-        let meta = fs::metadata(&path);
-        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            let (before_query, query) = split_query(&self.request.path);
-            if !before_query.ends_with('/') {
-                let location = format!("{before_query}/{query}");
-                self.send_response(301, None)?;
-                self.send_header("Location", &location)?;
-                self.send_header("Content-Length", "0")?;
-                return self.end_headers();
+        // Open first, then ask the handle: one path resolution per request, not two.
+        let path = fs_path.under(&self.config.directory);
+        let (mut file, meta, path) = match open_with_metadata(&path) {
+            Some((file, meta)) if meta.is_dir() => {
+                drop(file);
+                let (before_query, query) = split_query(&self.request.path);
+                if !before_query.ends_with('/') {
+                    let location = format!("{before_query}/{query}");
+                    self.send_response(301, None)?;
+                    self.send_header("Location", &location)?;
+                    self.send_header("Content-Length", "0")?;
+                    return self.end_headers();
+                }
+                let index_pages: Vec<String> = if self.config.index_pages.is_empty() {
+                    DEFAULT_INDEX_PAGES.iter().map(|s| s.to_string()).collect()
+                } else {
+                    self.config.index_pages.clone()
+                };
+                let index = index_pages.iter().find_map(|page| {
+                    let candidate = format!("{}/{page}", path.trim_end_matches('/'));
+                    let (file, meta) = open_with_metadata(&candidate)?;
+                    meta.is_file().then_some((file, meta, candidate))
+                });
+                match index {
+                    Some(found) => found,
+                    None => return self.list_directory(&path, head_only),
+                }
             }
-            let index_pages: Vec<String> = if self.config.index_pages.is_empty() {
-                DEFAULT_INDEX_PAGES.iter().map(|s| s.to_string()).collect()
-            } else {
-                self.config.index_pages.clone()
-            };
-            match index_pages
-                .iter()
-                .map(|i| format!("{}/{i}", path.trim_end_matches('/')))
-                .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
-            {
-                Some(index) => path = index,
-                None => return self.list_directory(&path, head_only),
-            }
-        } else if fs_path.trailing_slash {
-            return self.send_error(404, Some("File not found"), None);
-        }
-        let mut file = match fs::File::open(&path) {
-            Ok(f) => f,
-            Err(_) => return self.send_error(404, Some("File not found"), None),
-        };
-        let meta = match file.metadata() {
-            Ok(m) if m.is_file() => m,
+            Some((file, meta)) if meta.is_file() && !fs_path.trailing_slash => (file, meta, path),
             _ => return self.send_error(404, Some("File not found"), None),
         };
         let mtime = meta
@@ -147,6 +143,13 @@ impl Handler {
         self.send_header("Content-Length", &page.len().to_string())?;
         self.end_headers_with_body(if head_only { &[] } else { &page })
     }
+}
+
+/// The file or directory at `path` and what it is, if it can be opened.
+fn open_with_metadata(path: &str) -> Option<(fs::File, fs::Metadata)> {
+    let file = fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    Some((file, meta))
 }
 
 /// ("/a/b", "?q=1#f") from "/a/b?q=1#f".
