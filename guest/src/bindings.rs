@@ -406,13 +406,18 @@ impl ws::GuestHandler for HandlerResource {
         wit(self.0.borrow_mut().serve_directory())
     }
     fn next_request(&self) -> WResult<Option<ws::Request>> {
-        let r = wit(self.0.borrow_mut().next_request())?;
-        Ok(r.map(|r| ws::Request {
-            command: r.command,
-            path: r.path,
-            request_version: r.request_version,
-            requestline: r.requestline,
-            headers: r.headers.0,
+        let mut handler = self.0.borrow_mut();
+        if !wit(handler.next_request())? {
+            return Ok(None);
+        }
+        // The one copy of the request: the embedder's, across the WIT edge.
+        let r = &handler.request;
+        Ok(Some(ws::Request {
+            command: r.command.clone(),
+            path: r.path.clone(),
+            request_version: r.request_version.clone(),
+            requestline: r.requestline.clone(),
+            headers: r.headers.0.clone(),
         }))
     }
     fn serve_file(&self) -> WResult<()> {

@@ -104,16 +104,16 @@ impl Handler {
         self.config.protocol_version.as_str() >= "HTTP/1.1"
     }
 
-    /// Read and parse the next request. Malformed ones are answered and, if the connection
-    /// survives, the next is read; `None` when the connection is done.
-    pub fn next_request(&mut self) -> Result<Option<Request>, HttpError> {
+    /// Read and parse the next request into `self.request`. Malformed ones are answered and,
+    /// if the connection survives, the next is read; `false` when the connection is done.
+    pub fn next_request(&mut self) -> Result<bool, HttpError> {
         loop {
             if !self.finish_previous()? {
-                return Ok(None);
+                return Ok(false);
             }
             match self.handle_one_request()? {
-                Some(()) => return Ok(Some(self.request.clone())),
-                None if self.close_connection => return Ok(None),
+                Some(()) => return Ok(true),
+                None if self.close_connection => return Ok(false),
                 None => continue,
             }
         }
@@ -493,7 +493,7 @@ impl Handler {
 
     /// SimpleHTTPRequestHandler's whole loop: GET and HEAD from the directory, 501 for the rest.
     pub fn serve_directory(&mut self) -> Result<(), HttpError> {
-        while self.next_request()?.is_some() {
+        while self.next_request()? {
             match self.request.command.as_str() {
                 "GET" | "HEAD" => self.serve_file()?,
                 _ => self.unsupported_method()?,
