@@ -171,7 +171,7 @@ impl FieldBlock {
             return Ok(FieldLine::More);
         }
         if let Some(colon) = content.iter().position(|&b| b == b':') {
-            let name = super::latin1(&content[..colon]).trim_end().to_string();
+            let name = super::latin1(content[..colon].trim_ascii_end());
             let value = content[colon + 1..].trim_ascii().to_vec();
             self.headers.push(name, value);
         }
