@@ -4,17 +4,21 @@
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "host/wasm_cargo.rs",
+    ] {
         rerun_if_changed(&root.join(watched));
     }
     let target_dir = root.join("target").join("guest");
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = wasm_cargo(&target_dir);
     cmd.current_dir(&root)
         .args([
             "build",
@@ -25,21 +29,9 @@ fn main() {
             "--target",
             "wasm32-wasip2",
         ])
-        .env("CARGO_TARGET_DIR", &target_dir)
         // Line tables are useless in the embedded component; keep it small.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
-    // Flags meant for the host build must not leak into the wasm one.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
     let status = cmd.status().expect("running cargo for the guest");
     if !status.success() {
         panic!(
@@ -59,3 +51,5 @@ fn rerun_if_changed(path: &Path) {
         }
     }
 }
+
+include!("wasm_cargo.rs");

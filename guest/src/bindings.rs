@@ -13,6 +13,7 @@ use crate::server;
 use crate::transport::{self as tp, TransportError};
 use exports::httplib::http::client as wc;
 use exports::httplib::http::server as ws;
+use httplib::http::cgi as wcgi;
 use httplib::http::transport as wt;
 use httplib::http::types as wtypes;
 use std::cell::RefCell;
@@ -98,6 +99,30 @@ impl tp::Transport for WitTransport {
     }
     fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError> {
         Ok(wt::audit(event, args)?)
+    }
+}
+
+/// CGI scripts run by the host's sandbox (the `cgi` import).
+struct WitScripts;
+
+impl server::ScriptRunner for WitScripts {
+    fn run(
+        &self,
+        program: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        stdin: &[u8],
+    ) -> Result<server::ScriptOutput, server::ScriptError> {
+        match wcgi::run(program, args, env, stdin) {
+            Ok(o) => Ok(server::ScriptOutput {
+                stdout: o.stdout,
+                stderr: o.stderr,
+                exit_code: o.exit_code,
+                stopped: o.stopped,
+            }),
+            Err(wcgi::CgiError::Disabled) => Err(server::ScriptError::Disabled),
+            Err(wcgi::CgiError::NotRunnable(why)) => Err(server::ScriptError::NotRunnable(why)),
+        }
     }
 }
 
@@ -395,12 +420,12 @@ impl ws::GuestHandler for HandlerResource {
             log_requests: c.log_requests,
             timeout_ms: c.timeout_ms,
             expect_continue: c.expect_continue,
+            cgi_directories: c.cgi_directories,
+            server_name: c.server_name,
+            server_port: c.server_port,
         };
-        HandlerResource(RefCell::new(server::Handler::new(
-            Box::new(WitStream(connection)),
-            &client_address.host,
-            config,
-        )))
+        let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
+        HandlerResource(RefCell::new(handler.with_scripts(Box::new(WitScripts))))
     }
     fn serve_directory(&self) -> WResult<()> {
         wit(self.0.borrow_mut().serve_directory())

@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::httplib::http::{client, server};
-pub use httplib::http::{transport, types};
+pub use httplib::http::{cgi, transport, types};

@@ -49,6 +49,8 @@ pub struct HostState {
     limits: StoreLimits,
     /// When the guest last called into the transport (time blocked there is not the guest's).
     pub last_host_call: Instant,
+    /// Where CGI scripts run; none refuses them.
+    pub scripts: Option<crate::cgi::SharedSandbox>,
 }
 
 impl HostState {
@@ -60,6 +62,7 @@ impl HostState {
             identities: Arc::default(),
             limits: StoreLimits::default(),
             last_host_call: Instant::now(),
+            scripts: None,
         }
     }
 }
@@ -68,6 +71,12 @@ impl HostState {
     /// Client identities this instance's connections may present.
     pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
         self.identities = identities;
+        self
+    }
+
+    /// Let this instance run CGI scripts in `sandbox`.
+    pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox) -> Self {
+        self.scripts = Some(sandbox);
         self
     }
 }
@@ -101,6 +110,8 @@ pub struct Runtime {
     engine: Engine,
     pre: HttplibPre<HostState>,
     options: RuntimeOptions,
+    /// The CGI sandbox, made the first time a server asks for it.
+    scripts: std::sync::OnceLock<crate::cgi::SharedSandbox>,
 }
 
 impl Runtime {
@@ -141,11 +152,25 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Httplib::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { engine, pre, options })
+        Ok(Self {
+            engine,
+            pre,
+            options,
+            scripts: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The sandbox CGI scripts run in, on this runtime's engine.
+    pub fn script_sandbox(&self) -> Result<crate::cgi::SharedSandbox> {
+        if let Some(s) = self.scripts.get() {
+            return Ok(s.clone());
+        }
+        let sandbox = Arc::new(crate::cgi::ScriptSandbox::new(&self.engine)?);
+        Ok(self.scripts.get_or_init(|| sandbox).clone())
     }
 
     /// A new store and instance for `state`.

@@ -3,6 +3,7 @@
 //! Nothing here does IO or knows a WIT type; `client` and `server` drive it over a
 //! transport, and every rule is unit-tested natively with `cargo test`.
 
+pub mod cgi;
 pub mod chunked;
 pub mod date;
 pub mod directory_listing;

@@ -1,7 +1,9 @@
 //! BaseHTTPRequestHandler: the request loop, parse_request, and the response verbs.
 
+use super::cgi::ScriptRunner;
 use crate::error::HttpError;
 use crate::io::{BufStream, LineRead};
+use crate::proto::cgi::cgi_info;
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
 use crate::proto::date::{date_time_string, log_date_time_string, now_secs};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
@@ -34,6 +36,11 @@ pub struct HandlerConfig {
     pub timeout_ms: Option<u64>,
     /// `handle_expect_100` answers 100 Continue; false answers 417 Expectation Failed.
     pub expect_continue: bool,
+    /// CGIHTTPRequestHandler's `cgi_directories`; empty runs no scripts.
+    pub cgi_directories: Vec<String>,
+    /// `server.server_name` and `server.server_port` (a script's SERVER_NAME and SERVER_PORT).
+    pub server_name: String,
+    pub server_port: u16,
 }
 
 impl Default for HandlerConfig {
@@ -50,6 +57,9 @@ impl Default for HandlerConfig {
             log_requests: true,
             timeout_ms: None,
             expect_continue: true,
+            cgi_directories: Vec::new(),
+            server_name: String::new(),
+            server_port: 0,
         }
     }
 }
@@ -81,6 +91,8 @@ pub struct Handler {
     pub close_connection: bool,
     headers_buffer: Vec<u8>,
     body: BodyState,
+    /// Runs CGI scripts (the host's sandbox); none refuses them.
+    pub(super) scripts: Option<Box<dyn ScriptRunner>>,
 }
 
 impl Handler {
@@ -97,7 +109,14 @@ impl Handler {
             close_connection: true,
             headers_buffer: Vec::new(),
             body: BodyState::Done,
+            scripts: None,
         }
+    }
+
+    /// Run CGI scripts with `runner` (for `cgi_directories`).
+    pub fn with_scripts(mut self, runner: Box<dyn ScriptRunner>) -> Self {
+        self.scripts = Some(runner);
+        self
     }
 
     fn http11(&self) -> bool {
@@ -491,11 +510,17 @@ impl Handler {
         self.send_error(501, Some(&msg), None)
     }
 
-    /// SimpleHTTPRequestHandler's whole loop: GET and HEAD from the directory, 501 for the rest.
+    /// SimpleHTTPRequestHandler's whole loop: GET and HEAD from the directory, 501 for the rest;
+    /// with `cgi_directories`, CGIHTTPRequestHandler's: scripts run for GET, HEAD and POST.
     pub fn serve_directory(&mut self) -> Result<(), HttpError> {
         while self.next_request()? {
-            match self.request.command.as_str() {
-                "GET" | "HEAD" => self.serve_file()?,
+            let script = cgi_info(&self.request.path, &self.config.cgi_directories);
+            match (self.request.command.as_str(), script) {
+                ("GET" | "HEAD" | "POST", Some((dir, rest))) => self.run_cgi(&dir, &rest)?,
+                ("GET" | "HEAD", None) => self.serve_file()?,
+                ("POST", None) if !self.config.cgi_directories.is_empty() => {
+                    self.send_error(501, Some("Can only POST to CGI scripts"), None)?
+                }
                 _ => self.unsupported_method()?,
             }
         }

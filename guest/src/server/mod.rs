@@ -1,7 +1,10 @@
 //! http.server over one accepted connection: `Handler` carries BaseHTTPRequestHandler's verbs,
-//! `static_files` is SimpleHTTPRequestHandler's do_GET / do_HEAD over the read-only preopen.
+//! `static_files` is SimpleHTTPRequestHandler's do_GET / do_HEAD over the read-only preopen,
+//! `cgi` is CGIHTTPRequestHandler's `run_cgi` over the host's script sandbox.
 
+mod cgi;
 mod handler;
 mod static_files;
 
+pub use cgi::{ScriptError, ScriptOutput, ScriptRunner};
 pub use handler::{Handler, HandlerConfig, Request};

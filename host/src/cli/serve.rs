@@ -1,4 +1,4 @@
-//! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION]`.
+//! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION] [--cgi] [--tls-cert …]`.
 
 use crate::runtime::Runtime;
 use crate::server::{SHUTDOWN_GRACE, Server, ServerConfig};
@@ -8,6 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// CPython's `CGIHTTPRequestHandler.cgi_directories`.
+pub const DEFAULT_CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -26,6 +29,10 @@ pub struct ServeArgs {
     /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
     #[arg(long = "tls-cert", value_name = "PATH")]
     pub tls_cert: Option<PathBuf>,
+    /// Run CGI scripts under /cgi-bin and /htbin (CGIHTTPRequestHandler); only WebAssembly
+    /// components run, each in a sandbox of its own: anything else is refused with 403.
+    #[arg(long = "cgi")]
+    pub cgi: bool,
     /// The private key (PEM) for --tls-cert, when not in the certificate file.
     #[arg(long = "tls-key", value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
@@ -131,6 +138,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         directory: args.directory,
         protocol_version: protocol,
         tls,
+        cgi_directories: if args.cgi {
+            DEFAULT_CGI_DIRECTORIES.iter().map(|d| d.to_string()).collect()
+        } else {
+            Vec::new()
+        },
         ..ServerConfig::default()
     };
     let server = match Server::bind(addr, runtime, config) {

@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub expect_continue: bool,
     /// Terminate TLS with this config (HTTPSServer); none serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// CGIHTTPRequestHandler's `cgi_directories` (`--cgi`: ["/cgi-bin", "/htbin"]): scripts
+    /// there, WebAssembly components only, run in a sandbox of their own. Empty runs none.
+    pub cgi_directories: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             index_pages: Vec::new(),
             expect_continue: true,
             tls: None,
+            cgi_directories: Vec::new(),
         }
     }
 }
@@ -355,7 +359,7 @@ impl Drop for ServerHandle {
 }
 
 /// The guest handler's class attributes for this server.
-fn handler_config(config: &ServerConfig) -> HandlerConfig {
+fn handler_config(config: &ServerConfig, local: Option<SocketAddr>) -> HandlerConfig {
     let default_version = if config.handler.is_some() {
         "BaseHTTP/0.6"
     } else {
@@ -373,6 +377,9 @@ fn handler_config(config: &ServerConfig) -> HandlerConfig {
         log_requests: config.log_requests,
         timeout_ms: config.timeout_ms,
         expect_continue: config.expect_continue,
+        cgi_directories: config.cgi_directories.clone(),
+        server_name: local.map(|a| a.ip().to_string()).unwrap_or_default(),
+        server_port: local.map_or(0, |a| a.port()),
     }
 }
 
@@ -409,6 +416,7 @@ fn serve_connection(
     sock: std::net::TcpStream,
     peer: SocketAddr,
 ) -> Result<()> {
+    let local = sock.local_addr().ok();
     let stream = match &config.tls {
         Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), TLS_HANDSHAKE_TIMEOUT) {
             Ok(s) => s,
@@ -429,10 +437,14 @@ fn serve_connection(
     wasi.inherit_stderr();
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
     let policy = OutboundPolicy::allow_only(Vec::<String>::new());
-    let (mut store, guest) = runtime.instantiate(HostState::new(wasi.build(), policy))?;
+    let mut state = HostState::new(wasi.build(), policy);
+    if !config.cgi_directories.is_empty() {
+        state = state.with_scripts(runtime.script_sandbox()?);
+    }
+    let (mut store, guest) = runtime.instantiate(state)?;
     let stream = store.data_mut().table.push(stream)?;
     let api = guest.httplib_http_server().handler();
-    let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config))?;
+    let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))?;
     let result = match &config.handler {
         None => api
             .call_serve_directory(&mut store, handler)?

@@ -1,0 +1,164 @@
+//! CGIHTTPRequestHandler's `run_cgi`: find the script, refuse what is not a WebAssembly
+//! component (403), hand it to the host's sandbox with the CGI/1.1 environment and the request
+//! body, then send "200 Script output follows" and the script's output as it wrote it.
+
+use super::Handler;
+use crate::error::HttpError;
+use crate::proto::cgi::{ServerSide, environment, header_block, is_component, script_args, split_script};
+use crate::proto::limits::COPY_BUFSIZE;
+use crate::proto::pyrepr::py_repr;
+use crate::proto::translate_path::translate_path;
+use std::fs;
+
+/// Largest script file read (ours: a component this size is already a big program).
+pub const MAX_SCRIPT_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest request body handed to a script's stdin (ours; CPython reads any size into memory).
+pub const MAX_SCRIPT_INPUT: u64 = 16 * 1024 * 1024;
+
+/// What a script left behind (WIT `cgi.script-output`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: u8,
+    /// Why the host stopped it, when it did.
+    pub stopped: Option<String>,
+}
+
+/// Why a script could not be started (WIT `cgi.cgi-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptError {
+    Disabled,
+    NotRunnable(String),
+}
+
+/// The host's script sandbox.
+pub trait ScriptRunner {
+    fn run(
+        &self,
+        program: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        stdin: &[u8],
+    ) -> Result<ScriptOutput, ScriptError>;
+}
+
+impl Handler {
+    /// `run_cgi` for a request under the CGI directory `dir`, `rest` being what follows it.
+    pub(super) fn run_cgi(&mut self, dir: &str, rest: &str) -> Result<(), HttpError> {
+        let root = self.config.directory.clone();
+        let on_disk = |url: &str| translate_path(url).map(|p| p.under(&root));
+        let script = split_script(dir, rest, |d| {
+            on_disk(d).is_some_and(|p| fs::metadata(p).is_ok_and(|m| m.is_dir()))
+        });
+        let name = script.script_name();
+        let meta = on_disk(&name).and_then(|p| fs::metadata(&p).ok().map(|m| (p, m)));
+        let Some((file, meta)) = meta else {
+            return self.send_error(404, Some(&format!("No such CGI script ({})", py_repr(&name))), None);
+        };
+        if !meta.is_file() {
+            let msg = format!("CGI script is not a plain file ({})", py_repr(&name));
+            return self.send_error(403, Some(&msg), None);
+        }
+        let not_executable = format!("CGI script is not executable ({})", py_repr(&name));
+        if meta.len() > MAX_SCRIPT_BYTES {
+            return self.send_error(
+                403,
+                Some(&not_executable),
+                Some("The script is larger than this server runs"),
+            );
+        }
+        let program = match fs::read(&file) {
+            Ok(p) => p,
+            Err(_) => return self.send_error(403, Some(&not_executable), None),
+        };
+        if !is_component(&program) {
+            let why = "Only WebAssembly components run as CGI scripts here";
+            return self.send_error(403, Some(&not_executable), Some(why));
+        }
+        let stdin = if self.request.command == "POST" {
+            match self.read_script_input()? {
+                Some(body) => body,
+                None => return self.send_error(413, None, None),
+            }
+        } else {
+            Vec::new()
+        };
+        let software = self.version_string();
+        let remote_addr = self.address_string();
+        let server = ServerSide {
+            server_software: &software,
+            server_name: &self.config.server_name,
+            server_port: self.config.server_port,
+            protocol_version: &self.config.protocol_version,
+            method: &self.request.command,
+            remote_addr: &remote_addr,
+            document_root: &root,
+        };
+        let env = environment(&server, &script, &self.request.headers);
+        let args = script_args(&script);
+        let result = match &self.scripts {
+            Some(runner) => runner.run(&program, &args, &env, &stdin),
+            None => Err(ScriptError::Disabled),
+        };
+        let output = match result {
+            Ok(output) => output,
+            Err(ScriptError::Disabled) => return self.send_error(403, Some("CGI scripts are not run here"), None),
+            Err(ScriptError::NotRunnable(why)) => return self.send_error(403, Some(&not_executable), Some(&why)),
+        };
+        let failed = output.exit_code != 0 || output.stopped.is_some();
+        if failed && output.stdout.is_empty() {
+            // Nothing was written: unlike CPython, whose 200 is already out by now, the client
+            // can still be told plainly.
+            self.log_script_end(&output);
+            let why = match &output.stopped {
+                Some(why) => format!("The script was stopped: {why}"),
+                None => format!(
+                    "The script exited with status {:#x} and wrote nothing",
+                    output.exit_code
+                ),
+            };
+            return self.send_error(500, Some("CGI script failed"), Some(&why));
+        }
+        self.send_response(200, Some("Script output follows"))?;
+        // The script's output carries its own header block and no framing: the end of the
+        // connection ends the body.
+        self.close_connection = true;
+        let body = if self.request.command == "HEAD" {
+            header_block(&output.stdout)
+        } else {
+            &output.stdout
+        };
+        self.write(body)?;
+        self.log_script_end(&output);
+        Ok(())
+    }
+
+    /// The script's stderr and how it ended, to the log (as `run_cgi` logs them).
+    fn log_script_end(&self, output: &ScriptOutput) {
+        if !output.stderr.is_empty() {
+            self.log_error(&String::from_utf8_lossy(&output.stderr));
+        }
+        match (&output.stopped, output.exit_code) {
+            (Some(why), _) => self.log_error(&format!("CGI script stopped: {why}")),
+            (None, 0) => self.log_message("CGI script exited OK"),
+            (None, code) => self.log_error(&format!("CGI script exit status {code:#x}")),
+        }
+    }
+
+    /// The whole request body, or `None` when it is longer than `MAX_SCRIPT_INPUT`.
+    fn read_script_input(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        let mut body = Vec::new();
+        loop {
+            let piece = self.read_body(COPY_BUFSIZE)?;
+            if piece.is_empty() {
+                return Ok(Some(body));
+            }
+            body.extend_from_slice(&piece);
+            if body.len() as u64 > MAX_SCRIPT_INPUT {
+                self.close_connection = true;
+                return Ok(None);
+            }
+        }
+    }
+}

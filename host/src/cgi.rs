@@ -1,0 +1,150 @@
+//! The `cgi` interface: a CGI script is a WebAssembly command component (wasi:cli/run), run in
+//! a store of its own with no preopened directories, no sockets, and bounded memory, time and
+//! output. The guest finds the script, builds its CGI/1.1 environment and sends its output;
+//! this only runs it.
+
+use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
+use crate::runtime::{EPOCH_TICK, HostState};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+/// Most a script may write to stdout (ours; the guest holds it whole before sending it).
+pub const MAX_SCRIPT_OUTPUT: usize = 16 * 1024 * 1024;
+/// Most of a script's stderr kept for the log (ours).
+pub const MAX_SCRIPT_STDERR: usize = 64 * 1024;
+/// How long a script may run (ours; nginx's fastcgi_read_timeout is 60 s).
+pub const MAX_SCRIPT_RUN: Duration = Duration::from_secs(30);
+/// Cap on a script's linear memory (ours, the same as a connection's).
+pub const SCRIPT_MEMORY_LIMIT: usize = crate::runtime::DEFAULT_MEMORY_LIMIT;
+/// Compiled scripts kept, keyed by their bytes (ours).
+pub const MAX_CACHED_SCRIPTS: usize = 64;
+
+/// What one script's store holds.
+struct ScriptState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for ScriptState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Runs CGI scripts on the server's engine.
+pub struct ScriptSandbox {
+    engine: Engine,
+    linker: Linker<ScriptState>,
+    compiled: Mutex<HashMap<Vec<u8>, Component>>,
+}
+
+impl ScriptSandbox {
+    pub fn new(engine: &Engine) -> Result<Self> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Ok(Self {
+            engine: engine.clone(),
+            linker,
+            compiled: Mutex::default(),
+        })
+    }
+
+    /// The script compiled, from the cache when these bytes ran before.
+    fn component(&self, program: &[u8]) -> Result<Component, String> {
+        if let Some(c) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(program) {
+            return Ok(c.clone());
+        }
+        let component = Component::new(&self.engine, program).map_err(|e| format!("{e:#}"))?;
+        let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= MAX_CACHED_SCRIPTS {
+            cache.clear();
+        }
+        cache.insert(program.to_vec(), component.clone());
+        Ok(component)
+    }
+
+    /// Run `program` to its end (or its limits).
+    pub fn run(
+        &self,
+        program: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        stdin: Vec<u8>,
+    ) -> Result<ScriptOutput, CgiError> {
+        let component = self.component(program).map_err(CgiError::NotRunnable)?;
+        let stdout = MemoryOutputPipe::new(MAX_SCRIPT_OUTPUT);
+        let stderr = MemoryOutputPipe::new(MAX_SCRIPT_STDERR);
+        let mut wasi = WasiCtx::builder();
+        // No preopens and no network: WasiCtxBuilder grants neither unless asked.
+        wasi.args(args)
+            .envs(env)
+            .stdin(MemoryInputPipe::new(stdin))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(true);
+        let state = ScriptState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(SCRIPT_MEMORY_LIMIT)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (MAX_SCRIPT_RUN.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        let command = Command::instantiate(&mut store, &component, &self.linker)
+            .map_err(|e| CgiError::NotRunnable(format!("{e:#}")))?;
+        let (exit_code, stopped) = match command.wasi_cli_run().call_run(&mut store) {
+            Ok(Ok(())) => (0, None),
+            Ok(Err(())) => (1, None),
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => (u8::try_from(exit.0).unwrap_or(1), None),
+                None if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => {
+                    (1, Some(format!("ran longer than {} s", MAX_SCRIPT_RUN.as_secs())))
+                }
+                None => (1, Some(format!("{e:#}"))),
+            },
+        };
+        drop(store);
+        Ok(ScriptOutput {
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+            exit_code,
+            stopped,
+        })
+    }
+}
+
+impl wcgi::Host for HostState {
+    fn run(
+        &mut self,
+        program: Vec<u8>,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        stdin: Vec<u8>,
+    ) -> Result<ScriptOutput, CgiError> {
+        let Some(sandbox) = self.scripts.clone() else {
+            return Err(CgiError::Disabled);
+        };
+        let result = sandbox.run(&program, &args, &env, stdin);
+        // Time spent in the script is not the guest's own computing.
+        self.last_host_call = Instant::now();
+        result
+    }
+}
+
+/// Shared by the server's connections.
+pub type SharedSandbox = Arc<ScriptSandbox>;

@@ -1,0 +1,220 @@
+//! CGIHTTPRequestHandler done the sandboxed way: a WebAssembly script under /cgi-bin runs with
+//! CPython's CGI/1.1 environment and the request body on stdin, and cannot see the server's
+//! files; native scripts are refused with 403; a failing script costs only its own request.
+
+use httplib_host::server::{ServerConfig, ServerHandle};
+use httplib_tests::*;
+use std::path::Path;
+use std::process::Command;
+
+/// A served directory with the test script at /cgi-bin/env.wasm and a native one beside it.
+fn cgi_site() -> tempfile::TempDir {
+    let dir = fixture_dir();
+    let bin = dir.path().join("cgi-bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(env!("CGI_SCRIPT_WASM"), bin.join("env.wasm")).unwrap();
+    let native = bin.join("native.sh");
+    let marker = dir.path().join("native-ran");
+    std::fs::write(
+        &native,
+        format!("#!/bin/sh\ntouch {}\necho\necho ran\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&native, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn cgi_server(dir: &Path, protocol: &str) -> ServerHandle {
+    our_server_with(ServerConfig {
+        directory: dir.to_path_buf(),
+        protocol_version: protocol.into(),
+        log_requests: false,
+        cgi_directories: vec!["/cgi-bin".into(), "/htbin".into()],
+        ..ServerConfig::default()
+    })
+}
+
+fn get(addr: std::net::SocketAddr, request: &str) -> (String, String) {
+    let (head, body) = split_response(&raw_exchange(addr, request.as_bytes()));
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[test]
+fn cpython_client_posts_to_a_wasm_script_and_it_sees_the_cgi_environment() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.1");
+    let port = server.local_addr().port();
+    let script = r#"
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("POST", "/cgi-bin/env.wasm/extra%20path?x=1&y=2", body=b"name=value&more",
+          headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": "a=1",
+                   "Authorization": "Basic dXNlcjpwYXNz", "User-Agent": "cpython-test"})
+r = c.getresponse()
+print(r.status, r.reason, r.getheader("Content-Type"))
+sys.stdout.write(r.read().decode())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("200 Script output follows text/plain"));
+    let body: Vec<&str> = lines.collect();
+    for want in [
+        "argv=[\"env.wasm\"]",
+        "GATEWAY_INTERFACE=CGI/1.1",
+        "REQUEST_METHOD=POST",
+        "SCRIPT_NAME=/cgi-bin/env.wasm",
+        "PATH_INFO=/extra path",
+        "QUERY_STRING=x=1&y=2",
+        "CONTENT_TYPE=application/x-www-form-urlencoded",
+        "CONTENT_LENGTH=15",
+        "HTTP_COOKIE=a=1",
+        "HTTP_USER_AGENT=cpython-test",
+        "AUTH_TYPE=Basic",
+        "REMOTE_USER=user",
+        "REMOTE_ADDR=127.0.0.1",
+        "SERVER_NAME=127.0.0.1",
+        "SERVER_PROTOCOL=HTTP/1.1",
+        "SERVER_SOFTWARE=SimpleHTTP/0.6 httplib/0.1.0",
+        "stdin=name=value&more",
+        "can_read_root=false",
+    ] {
+        assert!(body.contains(&want), "{want:?} missing from:\n{text}");
+    }
+    assert!(body.contains(&format!("SERVER_PORT={port}").as_str()), "{text}");
+    // Only CGI variables: nothing of the server's own environment leaks in.
+    assert!(
+        !body.iter().any(|l| l.starts_with("PATH=") || l.starts_with("HOME=")),
+        "{text}"
+    );
+}
+
+#[test]
+fn script_output_follows_a_200_and_the_connection_then_closes() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.1");
+    let addr = server.local_addr();
+    // Keep-alive asked for, but the script's output has no framing: the close ends it.
+    let (head, body) = get(addr, "GET /cgi-bin/env.wasm?plain+words HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 Script output follows\r\n"), "{head}");
+    assert!(
+        header(&head, "Server").is_some() && header(&head, "Date").is_some(),
+        "{head}"
+    );
+    assert_eq!(header(&head, "Content-Type"), Some("text/plain"));
+    assert!(body.contains("argv=[\"env.wasm\", \"plain words\"]\n"), "{body}");
+    assert!(body.contains("REQUEST_METHOD=GET\n"), "{body}");
+    // HEAD gets the script's header block only.
+    let raw = raw_exchange(addr, b"HEAD /cgi-bin/env.wasm HTTP/1.0\r\n\r\n");
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 200 Script output follows\r\n"), "{head}");
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    // The script writes its own status: CPython passes it through after its 200 line.
+    let (head, _) = get(addr, "GET /cgi-bin/env.wasm/redirect HTTP/1.0\r\n\r\n");
+    assert!(
+        head.contains("\r\nStatus: 302 Found\r\nLocation: /elsewhere\r\n"),
+        "{head}"
+    );
+}
+
+#[test]
+fn native_scripts_are_refused_and_never_run() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.0");
+    let (head, body) = get(server.local_addr(), "GET /cgi-bin/native.sh HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 403 CGI script is not executable ('/cgi-bin/native.sh')\r\n"),
+        "{head}"
+    );
+    assert!(
+        body.contains("Only WebAssembly components run as CGI scripts here"),
+        "{body}"
+    );
+    assert!(!dir.path().join("native-ran").exists());
+    // A core module (not a component) is refused the same way.
+    std::fs::write(dir.path().join("cgi-bin/core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let (head, _) = get(server.local_addr(), "GET /cgi-bin/core.wasm HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 403 CGI script is not executable ('/cgi-bin/core.wasm')"),
+        "{head}"
+    );
+}
+
+#[test]
+fn cpythons_errors_for_missing_scripts_directories_and_post_elsewhere() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.0");
+    let addr = server.local_addr();
+    let (head, _) = get(addr, "GET /cgi-bin/nope HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 404 No such CGI script ('/cgi-bin/nope')\r\n"),
+        "{head}"
+    );
+    let (head, _) = get(addr, "GET /cgi-bin/ HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 403 CGI script is not a plain file ('/cgi-bin/')\r\n"),
+        "{head}"
+    );
+    let (head, _) = get(addr, "POST /hello.txt HTTP/1.0\r\nContent-Length: 2\r\n\r\nab");
+    assert!(
+        head.starts_with("HTTP/1.0 501 Can only POST to CGI scripts\r\n"),
+        "{head}"
+    );
+    // Files outside the CGI directories are still served as files.
+    let (head, body) = get(addr, "GET /hello.txt HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    assert_eq!(body, "hello, world\n");
+}
+
+#[test]
+fn a_failing_or_trapping_script_costs_only_its_request() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.0");
+    let addr = server.local_addr();
+    // Both write nothing: the client gets a 500 saying so rather than a bare 200 line.
+    let (head, body) = get(addr, "GET /cgi-bin/env.wasm/exit3 HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 500 CGI script failed\r\n"), "{head}");
+    // wasi:cli 0.2's exit carries success or failure only: exit(3) arrives as status 1.
+    assert!(body.contains("exited with status 0x1"), "{body}");
+    let (head, body) = get(addr, "GET /cgi-bin/env.wasm/trap HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 500 CGI script failed\r\n"), "{head}");
+    assert!(body.contains("The script was stopped"), "{body}");
+    let (head, body) = get(addr, "GET /cgi-bin/env.wasm HTTP/1.0\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 200 "), "{head}");
+    assert!(body.contains("GATEWAY_INTERFACE=CGI/1.1"), "{body}");
+}
+
+#[test]
+fn the_cli_runs_scripts_only_with_dash_dash_cgi() {
+    let dir = cgi_site();
+    let bin = httplib_bin!();
+    let (plain, _) = cli_server(&bin, dir.path(), &[]);
+    let addr = ([127, 0, 0, 1], plain.port).into();
+    // Without --cgi the script is a file like any other, and POST is CPython's 501.
+    let raw = raw_exchange(addr, b"GET /cgi-bin/env.wasm HTTP/1.0\r\n\r\n");
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    assert_eq!(body, std::fs::read(env!("CGI_SCRIPT_WASM")).unwrap());
+    let (head, _) = get(addr, "POST /cgi-bin/env.wasm HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.0 501 Unsupported method ('POST')\r\n"),
+        "{head}"
+    );
+    drop(plain);
+    let (cgi, _) = cli_server(&bin, dir.path(), &["--cgi"]);
+    let out = Command::new("curl")
+        .args(["-s", "-d", "from curl"])
+        .arg(format!("http://127.0.0.1:{}/cgi-bin/env.wasm/p", cgi.port))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("stdin=from curl\n") && text.contains("PATH_INFO=/p\n"),
+        "{text}"
+    );
+}
