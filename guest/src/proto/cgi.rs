@@ -49,6 +49,10 @@ pub fn url_collapse_path(path: &str) -> Option<String> {
 
 /// CPython `is_cgi`: (directory, rest) when the collapsed path lies under one of `directories`.
 pub fn cgi_info(path: &str, directories: &[String]) -> Option<(String, String)> {
+    if directories.is_empty() {
+        // SimpleHTTPRequestHandler: nothing to collapse for, on every request.
+        return None;
+    }
     let collapsed = url_collapse_path(path)?;
     let mut sep = collapsed[1..].find('/').map(|i| i + 1);
     while let Some(i) = sep {
@@ -275,6 +279,7 @@ mod tests {
         assert_eq!(cgi_info("/cgi-binx/a", &dirs()), None);
         assert_eq!(cgi_info("/files/cgi-bin/a", &dirs()), None);
         assert_eq!(cgi_info("/%63gi-bin/x", &dirs()), Some(("/cgi-bin".into(), "x".into())));
+        assert_eq!(cgi_info("/cgi-bin/x", &[]), None);
     }
 
     #[test]
