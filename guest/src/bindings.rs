@@ -18,6 +18,7 @@ use httplib::http::transport as wt;
 use httplib::http::types as wtypes;
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasi::filesystem::types as wfs;
 
 struct Component;
 export!(Component);
@@ -80,6 +81,34 @@ impl tp::Stream for WitStream {
     fn start_tls(&mut self, host: &str, options: &tp::TlsOptions) -> Result<(), TransportError> {
         Ok(self.0.start_tls(host, &tls_to_wit(options))?)
     }
+    fn send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, TransportError> {
+        match open_preopened(path) {
+            Some(file) => Ok(Some(self.0.send_file(&file, offset, len)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+thread_local! {
+    /// The host's preopened directories and their guest paths, asked for once.
+    static PREOPENS: Vec<(wfs::Descriptor, String)> = wasi::filesystem::preopens::get_directories();
+}
+
+/// `path` (a guest path under a preopen) opened for reading as a wasi:filesystem descriptor.
+fn open_preopened(path: &str) -> Option<wfs::Descriptor> {
+    PREOPENS.with(|preopens| {
+        let (dir, rel) = preopens.iter().find_map(|(dir, root)| {
+            let rel = path.strip_prefix(root.trim_end_matches('/'))?;
+            (rel.is_empty() || rel.starts_with('/')).then(|| (dir, rel.trim_start_matches('/')))
+        })?;
+        dir.open_at(
+            wfs::PathFlags::SYMLINK_FOLLOW,
+            rel,
+            wfs::OpenFlags::empty(),
+            wfs::DescriptorFlags::READ,
+        )
+        .ok()
+    })
 }
 
 /// The host's `connect` and `audit`.

@@ -133,6 +133,11 @@ impl BufStream {
         self.stream.write(data)
     }
 
+    /// `Stream::send_file`.
+    pub fn send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, TransportError> {
+        self.stream.send_file(path, offset, len)
+    }
+
     pub fn shutdown_send(&mut self) -> Result<(), TransportError> {
         self.stream.shutdown_send()
     }

@@ -61,6 +61,12 @@ pub trait Stream {
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError>;
     /// Become a TLS client to `host` over this stream (after a CONNECT tunnel is up).
     fn start_tls(&mut self, host: &str, options: &TlsOptions) -> Result<(), TransportError>;
+    /// Send `len` bytes of the file at `path` from `offset` without passing them through this
+    /// instance's memory; how many went (fewer only at the file's end), or `None` when this
+    /// stream cannot, and the caller copies them itself.
+    fn send_file(&mut self, _path: &str, _offset: u64, _len: u64) -> Result<Option<u64>, TransportError> {
+        Ok(None)
+    }
 }
 
 /// Opening connections and raising audit events.

@@ -7,6 +7,8 @@ wasmtime::component::bindgen!({
     additional_derives: [PartialEq, Eq],
     with: {
         "httplib:http/transport.tcp-stream": crate::transport::TcpStream,
+        // The files the guest opens are wasmtime-wasi's, in the same ResourceTable.
+        "wasi": wasmtime_wasi::p2::bindings::sync,
     },
 });
 

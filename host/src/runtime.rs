@@ -150,7 +150,13 @@ impl Runtime {
             .context("compiling the guest component")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        Httplib::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        // Our own interfaces only: the wasi ones the world uses were added just above.
+        {
+            use crate::bindings::{cgi, transport, types};
+            types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            transport::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+            cgi::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        }
         let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Self {
             engine,

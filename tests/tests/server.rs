@@ -327,3 +327,46 @@ fn expect_100_continue_is_answered_before_the_body() {
     s.read_to_end(&mut rest).unwrap();
     assert!(rest.starts_with(b"HTTP/1.1 200 OK\r\n") && rest.ends_with(b"hello, world\n"));
 }
+
+#[test]
+fn files_sent_by_the_host_keep_framing_on_a_kept_alive_connection() {
+    // Files over one copy block go socket-ward by sendfile in the host, smaller ones through
+    // the guest: sizes on both sides of that line, back to back on one connection, each
+    // byte-exact and each followed by a response that must still parse.
+    let dir = fixture_dir();
+    for size in [65_535usize, 65_536, 65_537, 3 * 1024 * 1024 + 7] {
+        std::fs::write(
+            dir.path().join(format!("f{size}.bin")),
+            pseudo_random(size, size as u64),
+        )
+        .unwrap();
+    }
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let script = r#"
+import http.client, sys, hashlib
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+ports = set()
+for name in ["f65535.bin", "f65536.bin", "f65537.bin", "f3145735.bin", "big.bin", "hello.txt", "f3145735.bin"]:
+    c.request("GET", "/" + name)
+    ports.add(c.sock.getsockname()[1])
+    r = c.getresponse()
+    body = r.read()
+    want = open(sys.argv[2] + "/" + name, "rb").read()
+    print(name, r.status, body == want)
+c.request("HEAD", "/big.bin")
+r = c.getresponse()
+print("HEAD", r.status, r.getheader("Content-Length"), len(r.read()))
+print("connections", len(ports))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &server.local_addr().port().to_string()])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "f65535.bin 200 True\nf65536.bin 200 True\nf65537.bin 200 True\nf3145735.bin 200 True\n\
+         big.bin 200 True\nhello.txt 200 True\nf3145735.bin 200 True\nHEAD 200 5242880 0\nconnections 1\n"
+    );
+}

@@ -12,6 +12,10 @@ use std::fs;
 use std::io::Read;
 use std::time::UNIX_EPOCH;
 
+/// Files larger than this are sent by the host (send-file); smaller ones go out with their
+/// headers in one write (ours: one copy block, CPython's `COPY_BUFSIZE`).
+const SEND_FILE_MIN: u64 = COPY_BUFSIZE as u64;
+
 /// CPython's `index_pages`.
 const DEFAULT_INDEX_PAGES: [&str; 2] = ["index.html", "index.htm"];
 
@@ -78,6 +82,21 @@ impl Handler {
         if head_only {
             return self.end_headers();
         }
+        let mut headers_sent = false;
+        if meta.len() > SEND_FILE_MIN {
+            // A large file goes from the file to the socket in the host (sendfile), never
+            // through this instance's memory.
+            match self.end_headers_then_send_file(&path, meta.len())? {
+                Some(sent) => {
+                    if sent < meta.len() {
+                        // The file shrank while being sent: the Content-Length promise is broken.
+                        self.close_connection = true;
+                    }
+                    return Ok(());
+                }
+                None => headers_sent = true,
+            }
+        }
         // Headers and the first block of the file go out in one write. The block is sized to
         // the file: a 64 KiB read of a 1 KiB file has both the guest and wasmtime-wasi zero
         // 64 KiB per request (measured: 7% of a small request's time).
@@ -85,7 +104,7 @@ impl Handler {
             .unwrap_or(COPY_BUFSIZE)
             .clamp(1, COPY_BUFSIZE);
         let mut block = vec![0u8; block_size];
-        let mut first = true;
+        let mut first = !headers_sent;
         let mut left = meta.len();
         while left > 0 {
             let n = match file.read(&mut block) {

@@ -12,6 +12,8 @@ use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
 use crate::runtime::HostState;
 use wasmtime::component::Resource;
+use wasmtime_wasi::OpenMode;
+use wasmtime_wasi::filesystem::Descriptor;
 
 /// Largest single read handed to the guest (bounds the allocation a guest can ask for).
 pub const MAX_READ: u64 = 1024 * 1024;
@@ -65,6 +67,24 @@ impl wt::HostTcpStream for HostState {
 
     fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
         let result = self.stream(&s)?.write_all(&data);
+        self.returned_from_host();
+        result
+    }
+
+    fn send_file(
+        &mut self,
+        s: Resource<TcpStream>,
+        file: Resource<Descriptor>,
+        offset: u64,
+        len: u64,
+    ) -> Result<u64, ErrorCode> {
+        // Only a file this instance opened for reading (its preopens' permissions applied).
+        let file = match self.table.get(&file) {
+            Ok(Descriptor::File(f)) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
+            Ok(_) => return Err(ErrorCode::Other("send-file: not a file open for reading".into())),
+            Err(e) => return Err(ErrorCode::Other(format!("send-file: bad file handle: {e}"))),
+        };
+        let result = self.stream(&s)?.send_file(&file, offset, len);
         self.returned_from_host();
         result
     }
