@@ -143,6 +143,10 @@ impl Runtime {
             .decommit_batch_size(DECOMMIT_BATCH);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
+        if std::env::var_os("HTTPLIB_PERFMAP").is_some() {
+            // Names for the guest's compiled code in `perf report` (/tmp/perf-PID.map).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
         let component = Component::new(&engine, GUEST_WASM)

@@ -301,11 +301,8 @@ impl Handler {
             )));
         }
         let line = format!("{} {code} {message}\r\n", self.config.protocol_version);
-        self.headers_buffer.extend(
-            crate::proto::to_latin1(&line)
-                .ok_or_else(|| HttpError::InvalidArgument("status line is not Latin-1".into()))?,
-        );
-        Ok(())
+        push_latin1(&mut self.headers_buffer, &line)
+            .ok_or_else(|| HttpError::InvalidArgument("status line is not Latin-1".into()))
     }
 
     /// `send_header(keyword, value)`.
@@ -323,11 +320,17 @@ impl Handler {
             )));
         }
         if self.request.request_version != "HTTP/0.9" {
-            let line = format!("{keyword}: {value}\r\n");
-            self.headers_buffer.extend(
-                crate::proto::to_latin1(&line)
-                    .ok_or_else(|| HttpError::InvalidHeader(format!("header is not Latin-1: {}", py_repr(&line))))?,
-            );
+            let start = self.headers_buffer.len();
+            for part in [keyword, ": ", value, "\r\n"] {
+                if push_latin1(&mut self.headers_buffer, part).is_none() {
+                    self.headers_buffer.truncate(start);
+                    let line = format!("{keyword}: {value}\r\n");
+                    return Err(HttpError::InvalidHeader(format!(
+                        "header is not Latin-1: {}",
+                        py_repr(&line)
+                    )));
+                }
+            }
         }
         if keyword.eq_ignore_ascii_case("connection") {
             if value.eq_ignore_ascii_case("close") {
@@ -535,6 +538,16 @@ impl Handler {
         self.shutdown();
         Ok(())
     }
+}
+
+/// Append `text` as ISO-8859-1; `None` (and nothing appended) when it holds a character outside it.
+fn push_latin1(buffer: &mut Vec<u8>, text: &str) -> Option<()> {
+    if text.is_ascii() {
+        buffer.extend_from_slice(text.as_bytes());
+    } else {
+        buffer.extend(crate::proto::to_latin1(text)?);
+    }
+    Some(())
 }
 
 /// RFC 9112's strict rules for a request's field line: no whitespace before the colon, no
