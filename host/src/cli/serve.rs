@@ -14,25 +14,25 @@ pub const DEFAULT_CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Bind to this port (default: 8000).
+    /// Bind to this port.
     #[arg(default_value_t = 8000)]
     pub port: u16,
     /// Bind to this address (default: all interfaces).
     #[arg(short = 'b', long = "bind", value_name = "ADDRESS")]
     pub bind: Option<String>,
-    /// Serve this directory (default: current directory).
+    /// Serve this directory.
     #[arg(short = 'd', long = "directory", value_name = "DIRECTORY", default_value = ".")]
     pub directory: PathBuf,
-    /// Conform to this HTTP version (default: HTTP/1.0).
+    /// Conform to this HTTP version.
     #[arg(short = 'p', long = "protocol", value_name = "VERSION", default_value = "HTTP/1.0")]
     pub protocol: String,
-    /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
-    #[arg(long = "tls-cert", value_name = "PATH")]
-    pub tls_cert: Option<PathBuf>,
     /// Run CGI scripts under /cgi-bin and /htbin (CGIHTTPRequestHandler); only WebAssembly
     /// components run, each in a sandbox of its own: anything else is refused with 403.
     #[arg(long = "cgi")]
     pub cgi: bool,
+    /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
     /// The private key (PEM) for --tls-cert, when not in the certificate file.
     #[arg(long = "tls-key", value_name = "PATH")]
     pub tls_key: Option<PathBuf>,
