@@ -191,27 +191,31 @@ impl TcpStream {
     }
 
     /// Send `len` bytes of `file` from `offset` and return how many went (fewer only at the
-    /// file's end). On a plain socket std's `io::copy` from a file to a TCP stream is
-    /// sendfile(2): the bytes never leave the kernel. Under TLS they go through rustls.
+    /// file's end). On a plain socket on Linux this is sendfile(2): the bytes never leave the
+    /// kernel. Under TLS they go through rustls in 64 KiB blocks.
     pub fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, ErrorCode> {
         #[cfg(target_os = "linux")]
         if let Wire::Plain(s) = &self.wire {
             return sendfile(s, file, offset, len).map_err(io_error);
         }
-        use std::io::{Seek, SeekFrom};
-        let mut file = file;
-        file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
-        let mut source = file.take(len);
-        match &mut self.wire {
-            Wire::Plain(s) => std::io::copy(&mut source, s).map_err(io_error),
-            Wire::Client(t) => std::io::copy(&mut source, t.as_mut())
-                .and_then(|n| t.flush().map(|()| n))
-                .map_err(tls_error),
-            Wire::Server(t) => std::io::copy(&mut source, t.as_mut())
-                .and_then(|n| t.flush().map(|()| n))
-                .map_err(tls_error),
-            Wire::Switching => Err(ErrorCode::Closed),
+        // Elsewhere (TLS, or not Linux) the host copies in blocks as large as TLS records go,
+        // still never through guest memory.
+        let mut block = vec![0u8; SEND_FILE_BLOCK];
+        let mut sent = 0;
+        while sent < len {
+            let want = (len - sent).min(SEND_FILE_BLOCK as u64) as usize;
+            let n = match read_at(file, &mut block[..want], offset + sent) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(e)),
+            };
+            if n == 0 {
+                break; // the file ended before `len`
+            }
+            self.write_all(&block[..n])?;
+            sent += n as u64;
         }
+        Ok(sent)
     }
 
     pub fn flush(&mut self) -> Result<(), ErrorCode> {
@@ -287,6 +291,22 @@ fn connect_one(
 }
 
 /// A socket address for the guest: the IP as text, no brackets.
+/// Block size when the host copies a file to a stream itself (ours: CPython's COPY_BUFSIZE,
+/// four TLS records).
+const SEND_FILE_BLOCK: usize = 64 * 1024;
+
+/// Read at `offset` without moving the file's position (pread on Unix).
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+    }
+}
+
 /// Most one sendfile(2) call moves (Linux's own cap is 0x7ffff000 bytes).
 #[cfg(target_os = "linux")]
 const MAX_SENDFILE_CHUNK: u64 = 0x7fff_f000;
