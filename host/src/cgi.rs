@@ -6,12 +6,11 @@
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
 use crate::runtime::{EPOCH_TICK, HostState};
 use anyhow::Result;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
@@ -46,7 +45,9 @@ impl WasiView for ScriptState {
 pub struct ScriptSandbox {
     engine: Engine,
     linker: Linker<ScriptState>,
-    compiled: Mutex<HashMap<Vec<u8>, Component>>,
+    /// Scripts compiled and linked, ready to instantiate, by their bytes: a few entries, found
+    /// by length and memcmp (hashing a script's bytes on every request cost more).
+    compiled: Mutex<Vec<(Vec<u8>, CommandPre<ScriptState>)>>,
 }
 
 impl ScriptSandbox {
@@ -60,18 +61,29 @@ impl ScriptSandbox {
         })
     }
 
-    /// The script compiled, from the cache when these bytes ran before.
-    fn component(&self, program: &[u8]) -> Result<Component, String> {
-        if let Some(c) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(program) {
-            return Ok(c.clone());
+    /// The script compiled and linked, from the cache when these bytes ran before.
+    fn prepared(&self, program: &[u8]) -> Result<CommandPre<ScriptState>, String> {
+        let cached = |cache: &[(Vec<u8>, CommandPre<ScriptState>)]| {
+            cache
+                .iter()
+                .find(|(bytes, _)| bytes.as_slice() == program)
+                .map(|(_, pre)| pre.clone())
+        };
+        if let Some(pre) = cached(&self.compiled.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(pre);
         }
         let component = Component::new(&self.engine, program).map_err(|e| format!("{e:#}"))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(CommandPre::new)
+            .map_err(|e| format!("{e:#}"))?;
         let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED_SCRIPTS {
             cache.clear();
         }
-        cache.insert(program.to_vec(), component.clone());
-        Ok(component)
+        cache.push((program.to_vec(), pre.clone()));
+        Ok(pre)
     }
 
     /// Run `program` to its end (or its limits).
@@ -82,7 +94,7 @@ impl ScriptSandbox {
         env: &[(String, String)],
         stdin: Vec<u8>,
     ) -> Result<ScriptOutput, CgiError> {
-        let component = self.component(program).map_err(CgiError::NotRunnable)?;
+        let pre = self.prepared(program).map_err(CgiError::NotRunnable)?;
         let stdout = MemoryOutputPipe::new(MAX_SCRIPT_OUTPUT);
         let stderr = MemoryOutputPipe::new(MAX_SCRIPT_STDERR);
         let mut wasi = WasiCtx::builder();
@@ -105,7 +117,8 @@ impl ScriptSandbox {
         store.limiter(|s| &mut s.limits);
         let ticks = (MAX_SCRIPT_RUN.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
-        let command = Command::instantiate(&mut store, &component, &self.linker)
+        let command = pre
+            .instantiate(&mut store)
             .map_err(|e| CgiError::NotRunnable(format!("{e:#}")))?;
         let (exit_code, stopped) = match command.wasi_cli_run().call_run(&mut store) {
             Ok(Ok(())) => (0, None),
