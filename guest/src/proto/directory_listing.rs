@@ -20,22 +20,39 @@ pub struct Entry {
 }
 
 /// The listing page for `request_path` (the query is dropped from the title), entries sorted
-/// case-insensitively, "/" after directories and "@" after symlinks.
-pub fn render(request_path: &str, mut entries: Vec<Entry>) -> String {
-    entries.sort_by_key(|e| e.name.to_lowercase());
-    let path = request_path.split(['?', '#']).next().unwrap_or("");
-    let displaypath = html_escape(&percent_decode_str(path).decode_utf8_lossy());
-    let title = format!("Directory listing for {displaypath}");
-    let mut r = vec![
-        "<!DOCTYPE HTML>".to_string(),
-        "<html lang=\"en\">".to_string(),
-        "<head>".to_string(),
-        "<meta charset=\"utf-8\">".to_string(),
-        format!("<title>{title}</title>\n</head>"),
-        format!("<body>\n<h1>{title}</h1>"),
-        "<hr>\n<ul>".to_string(),
-    ];
-    for e in &entries {
+/// case-insensitively, "/" after directories and "@" after symlinks. It is produced in pieces:
+/// a directory of many long names makes a page of tens of megabytes, more than an instance's
+/// memory should hold at once.
+pub struct Listing {
+    /// Everything before the first entry, without its last newline.
+    prefix: String,
+    entries: Vec<Entry>,
+}
+
+/// What follows the last entry.
+const SUFFIX: &str = "\n</ul>\n<hr>\n</body>\n</html>\n";
+
+impl Listing {
+    pub fn new(request_path: &str, mut entries: Vec<Entry>) -> Self {
+        entries.sort_by_cached_key(|e| e.name.to_lowercase());
+        let path = request_path.split(['?', '#']).next().unwrap_or("");
+        let displaypath = html_escape(&percent_decode_str(path).decode_utf8_lossy());
+        let title = format!("Directory listing for {displaypath}");
+        let prefix = [
+            "<!DOCTYPE HTML>".to_string(),
+            "<html lang=\"en\">".to_string(),
+            "<head>".to_string(),
+            "<meta charset=\"utf-8\">".to_string(),
+            format!("<title>{title}</title>\n</head>"),
+            format!("<body>\n<h1>{title}</h1>"),
+            "<hr>\n<ul>".to_string(),
+        ]
+        .join("\n");
+        Self { prefix, entries }
+    }
+
+    /// One entry's line, with the newline before it.
+    fn item(e: &Entry) -> String {
         let mut displayname = e.name.clone();
         let mut linkname = e.name.clone();
         if e.is_dir {
@@ -45,14 +62,52 @@ pub fn render(request_path: &str, mut entries: Vec<Entry>) -> String {
         if e.is_symlink {
             displayname = format!("{}@", e.name);
         }
-        r.push(format!(
-            "<li><a href=\"{}\">{}</a></li>",
+        format!(
+            "\n<li><a href=\"{}\">{}</a></li>",
             utf8_percent_encode(&linkname, QUOTE_SAFE),
             html_escape(&displayname)
-        ));
+        )
     }
-    r.push("</ul>\n<hr>\n</body>\n</html>\n".to_string());
-    r.join("\n")
+
+    /// The page's length in bytes (each entry is rendered to be measured, then dropped).
+    pub fn byte_len(&self) -> usize {
+        self.prefix.len() + self.entries.iter().map(|e| Self::item(e).len()).sum::<usize>() + SUFFIX.len()
+    }
+
+    /// The page in pieces of about `size` bytes (a piece ends after the entry that fills it).
+    pub fn pieces(&self, size: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let mut items = self.entries.iter();
+        let mut started = false;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let mut piece = Vec::with_capacity(size.min(1 << 20));
+            if !started {
+                piece.extend_from_slice(self.prefix.as_bytes());
+                started = true;
+            }
+            while piece.len() < size {
+                match items.next() {
+                    Some(e) => piece.extend_from_slice(Self::item(e).as_bytes()),
+                    None => {
+                        piece.extend_from_slice(SUFFIX.as_bytes());
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            Some(piece)
+        })
+    }
+}
+
+/// The whole page at once (for small listings and tests).
+pub fn render(request_path: &str, entries: Vec<Entry>) -> String {
+    let listing = Listing::new(request_path, entries);
+    let bytes: Vec<u8> = listing.pieces(usize::MAX).flatten().collect();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The Content-Type CPython sends with a listing.
@@ -93,5 +148,24 @@ mod tests {
             ]
         );
         assert!(page.ends_with("</ul>\n<hr>\n</body>\n</html>\n"));
+    }
+
+    #[test]
+    fn pieces_make_the_page_and_its_length() {
+        let entries: Vec<Entry> = (0..500)
+            .map(|i| Entry {
+                name: format!("file <{i}> {}", "x".repeat(i % 37)),
+                is_dir: i % 7 == 0,
+                is_symlink: i % 11 == 0,
+            })
+            .collect();
+        let whole = render("/d/", entries.clone());
+        let listing = Listing::new("/d/", entries);
+        assert_eq!(listing.byte_len(), whole.len());
+        for size in [1, 100, 4096, 1 << 16] {
+            let pieces: Vec<Vec<u8>> = listing.pieces(size).collect();
+            assert!(pieces.iter().all(|p| !p.is_empty()));
+            assert_eq!(pieces.concat(), whole.as_bytes(), "piece size {size}");
+        }
     }
 }

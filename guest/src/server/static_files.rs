@@ -3,7 +3,7 @@
 use super::Handler;
 use crate::error::HttpError;
 use crate::proto::date::{date_time_string, parse_http_date};
-use crate::proto::directory_listing::{self, Entry, LISTING_CONTENT_TYPE};
+use crate::proto::directory_listing::{Entry, LISTING_CONTENT_TYPE, Listing};
 use crate::proto::latin1;
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::mime::guess_type;
@@ -26,11 +26,9 @@ impl Handler {
         let Some(fs_path) = translate_path(&self.request.path) else {
             return self.send_error(404, Some("File not found"), None);
         };
-        // Open first, then ask the handle: one path resolution per request, not two.
         let path = fs_path.under(&self.config.directory);
-        let (mut file, meta, path) = match open_with_metadata(&path) {
-            Some((file, meta)) if meta.is_dir() => {
-                drop(file);
+        let (mut file, meta, path) = match find(&path) {
+            Some(Found::Dir) => {
                 let (before_query, query) = split_query(&self.request.path);
                 if !before_query.ends_with('/') {
                     let location = format!("{before_query}/{query}");
@@ -46,15 +44,17 @@ impl Handler {
                 };
                 let index = index_pages.iter().find_map(|page| {
                     let candidate = format!("{}/{page}", path.trim_end_matches('/'));
-                    let (file, meta) = open_with_metadata(&candidate)?;
-                    meta.is_file().then_some((file, meta, candidate))
+                    match find(&candidate)? {
+                        Found::File(file, meta) => Some((file, meta, candidate)),
+                        Found::Dir => None,
+                    }
                 });
                 match index {
                     Some(found) => found,
                     None => return self.list_directory(&path, head_only),
                 }
             }
-            Some((file, meta)) if meta.is_file() && !fs_path.trailing_slash => (file, meta, path),
+            Some(Found::File(file, meta)) if !fs_path.trailing_slash => (file, meta, path),
             _ => return self.send_error(404, Some("File not found"), None),
         };
         let mtime = meta
@@ -156,19 +156,41 @@ impl Handler {
                 is_symlink,
             });
         }
-        let page = directory_listing::render(&self.request.path, entries).into_bytes();
+        let listing = Listing::new(&self.request.path, entries);
         self.send_response(200, None)?;
         self.send_header("Content-type", LISTING_CONTENT_TYPE)?;
-        self.send_header("Content-Length", &page.len().to_string())?;
-        self.end_headers_with_body(if head_only { &[] } else { &page })
+        self.send_header("Content-Length", &listing.byte_len().to_string())?;
+        if head_only {
+            return self.end_headers();
+        }
+        // Headers and the first piece in one write; a long page follows in pieces.
+        let mut pieces = listing.pieces(COPY_BUFSIZE);
+        self.end_headers_with_body(&pieces.next().unwrap_or_default())?;
+        for piece in pieces {
+            self.write(&piece)?;
+        }
+        Ok(())
     }
 }
 
-/// The file or directory at `path` and what it is, if it can be opened.
-fn open_with_metadata(path: &str) -> Option<(fs::File, fs::Metadata)> {
+/// What a request path names: a directory, or a regular file opened for reading.
+enum Found {
+    Dir,
+    File(fs::File, fs::Metadata),
+}
+
+/// What is at `path`, asked before anything is opened: a FIFO, socket or device is not
+/// served (404, as nginx), and opening a FIFO for reading would wait for a writer forever.
+fn find(path: &str) -> Option<Found> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some(Found::Dir);
+    }
+    if !meta.is_file() {
+        return None;
+    }
     let file = fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    Some((file, meta))
+    Some(Found::File(file, meta))
 }
 
 /// ("/a/b", "?q=1#f") from "/a/b?q=1#f".
