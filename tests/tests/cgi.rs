@@ -218,3 +218,35 @@ fn the_cli_runs_scripts_only_with_dash_dash_cgi() {
         "{text}"
     );
 }
+
+#[test]
+fn a_body_too_large_for_a_script_gets_413_and_the_server_carries_on() {
+    let dir = cgi_site();
+    let server = cgi_server(dir.path(), "HTTP/1.0");
+    let port = server.local_addr().port().to_string();
+    // 17 MiB, sent whole by CPython's client (declared and chunked), the answer then read.
+    let script = r#"
+import http.client, sys
+body = b"x" * (17 * 1024 * 1024)
+for chunked in (False, True):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+    if chunked:
+        c.request("POST", "/cgi-bin/env.wasm", body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                  encode_chunked=True)
+    else:
+        c.request("POST", "/cgi-bin/env.wasm", body=body)
+    r = c.getresponse()
+    print(r.status, r.reason)
+    c.close()
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+c.request("POST", "/cgi-bin/env.wasm", body=b"small")
+r = c.getresponse()
+print(r.status, b"CONTENT_LENGTH=5" in r.read())
+"#;
+    let out = Command::new("python3").args(["-c", script, &port]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "413 Request Entity Too Large\n413 Request Entity Too Large\n200 True\n"
+    );
+}

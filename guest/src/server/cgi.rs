@@ -12,8 +12,13 @@ use std::fs;
 
 /// Largest script file read (ours: a component this size is already a big program).
 pub const MAX_SCRIPT_BYTES: u64 = 16 * 1024 * 1024;
-/// Largest request body handed to a script's stdin (ours; CPython reads any size into memory).
-pub const MAX_SCRIPT_INPUT: u64 = 16 * 1024 * 1024;
+/// Largest request body handed to a script's stdin; past it, 413 (ours: CPython reads any size
+/// into memory; nginx's `client_max_body_size` is 1 MiB). Sized so a script, its input and its
+/// output (the host's 16 MiB cap) fit in the instance's 64 MiB together.
+pub const MAX_SCRIPT_INPUT: u64 = 8 * 1024 * 1024;
+/// A body over `MAX_SCRIPT_INPUT` is read and dropped up to this much, so the client, still
+/// sending, reads the 413 instead of a reset; a longer one is cut off (ours).
+pub const MAX_DISCARDED_INPUT: u64 = 64 * 1024 * 1024;
 
 /// What a script left behind (WIT `cgi.script-output`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,19 +151,32 @@ impl Handler {
         }
     }
 
-    /// The whole request body, or `None` when it is longer than `MAX_SCRIPT_INPUT`.
+    /// The whole request body, or `None` when it is longer than `MAX_SCRIPT_INPUT`. Never
+    /// more than the limit is held: the rest is read and dropped (up to `MAX_DISCARDED_INPUT`).
     fn read_script_input(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
-        let mut body = Vec::new();
-        loop {
+        let declared = self.body_length().unwrap_or(0);
+        if declared > MAX_DISCARDED_INPUT {
+            self.close_connection = true;
+            return Ok(None);
+        }
+        let mut body = Vec::with_capacity(declared.min(MAX_SCRIPT_INPUT) as usize);
+        let mut seen = 0u64;
+        while seen <= MAX_DISCARDED_INPUT {
             let piece = self.read_body(COPY_BUFSIZE)?;
             if piece.is_empty() {
-                return Ok(Some(body));
+                break;
             }
-            body.extend_from_slice(&piece);
-            if body.len() as u64 > MAX_SCRIPT_INPUT {
-                self.close_connection = true;
-                return Ok(None);
+            seen += piece.len() as u64;
+            if seen <= MAX_SCRIPT_INPUT {
+                body.extend_from_slice(&piece);
+            } else {
+                body = Vec::new();
             }
         }
+        if seen > MAX_SCRIPT_INPUT {
+            self.close_connection = true;
+            return Ok(None);
+        }
+        Ok(Some(body))
     }
 }
