@@ -78,6 +78,16 @@ impl tp::Stream for WitStream {
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
         Ok(self.0.set_timeout(timeout_ms)?)
     }
+    fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
+        Ok(self.0.set_read_timeout(timeout_ms)?)
+    }
+    fn set_phase(&mut self, phase: tp::ServerPhase) {
+        self.0.set_phase(match phase {
+            tp::ServerPhase::AwaitingRequest => wt::ServerPhase::AwaitingRequest,
+            tp::ServerPhase::ReadingRequest => wt::ServerPhase::ReadingRequest,
+            tp::ServerPhase::Responding => wt::ServerPhase::Responding,
+        })
+    }
     fn start_tls(&mut self, host: &str, options: &tp::TlsOptions) -> Result<(), TransportError> {
         Ok(self.0.start_tls(host, &tls_to_wit(options))?)
     }
@@ -433,26 +443,38 @@ struct HandlerResource(RefCell<server::Handler>);
 
 impl ws::Guest for Component {
     type Handler = HandlerResource;
+
+    fn busy_response(config: ws::HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
+        server::busy_response(&handler_config(config), retry_after_secs)
+    }
+}
+
+/// The WIT handler-config as the server's.
+fn handler_config(c: ws::HandlerConfig) -> server::HandlerConfig {
+    server::HandlerConfig {
+        protocol_version: c.protocol_version,
+        server_version: c.server_version,
+        sys_version: c.sys_version,
+        directory: c.directory,
+        error_message_format: c.error_message_format,
+        error_content_type: c.error_content_type,
+        extensions_map: c.extensions_map,
+        index_pages: c.index_pages,
+        log_requests: c.log_requests,
+        timeout_ms: c.timeout_ms,
+        idle_timeout_ms: c.idle_timeout_ms,
+        head_timeout_ms: c.head_timeout_ms,
+        body_timeout_ms: c.body_timeout_ms,
+        expect_continue: c.expect_continue,
+        cgi_directories: c.cgi_directories,
+        server_name: c.server_name,
+        server_port: c.server_port,
+    }
 }
 
 impl ws::GuestHandler for HandlerResource {
     fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
-        let config = server::HandlerConfig {
-            protocol_version: c.protocol_version,
-            server_version: c.server_version,
-            sys_version: c.sys_version,
-            directory: c.directory,
-            error_message_format: c.error_message_format,
-            error_content_type: c.error_content_type,
-            extensions_map: c.extensions_map,
-            index_pages: c.index_pages,
-            log_requests: c.log_requests,
-            timeout_ms: c.timeout_ms,
-            expect_continue: c.expect_continue,
-            cgi_directories: c.cgi_directories,
-            server_name: c.server_name,
-            server_port: c.server_port,
-        };
+        let config = handler_config(c);
         let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
         HandlerResource(RefCell::new(handler.with_scripts(Box::new(WitScripts))))
     }

@@ -1,6 +1,7 @@
 //! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
 
-use crate::transport::{Stream, TransportError};
+use crate::transport::{ServerPhase, Stream, TransportError};
+use std::time::{Duration, Instant};
 
 /// Largest single transport read for body data (ours; the host caps reads at 1 MiB too).
 pub const MAX_DIRECT_READ: usize = 1024 * 1024;
@@ -21,6 +22,14 @@ pub struct BufStream {
     pos: usize,
     read_size: usize,
     eof: bool,
+    /// The read timeout the transport has now (`None` until one is set), so an unchanged one
+    /// costs no host call.
+    read_timeout: Option<Option<u64>>,
+    /// The phase the host was last told.
+    phase: Option<ServerPhase>,
+    /// While a request head is being read: when it must be complete. Every read until then
+    /// waits only for what is left of it, so a head trickled in a byte at a time still ends.
+    head_deadline: Option<Instant>,
 }
 
 impl BufStream {
@@ -31,7 +40,33 @@ impl BufStream {
             pos: 0,
             read_size: read_size.max(1),
             eof: false,
+            read_timeout: None,
+            phase: None,
+            head_deadline: None,
         }
+    }
+
+    /// Set the transport's read timeout, unless it has that one already.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), TransportError> {
+        let ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+        if self.read_timeout != Some(ms) {
+            self.stream.set_read_timeout(ms)?;
+            self.read_timeout = Some(ms);
+        }
+        Ok(())
+    }
+
+    /// Tell the host what this server connection is doing, unless it knows already.
+    pub fn set_phase(&mut self, phase: ServerPhase) {
+        if self.phase != Some(phase) {
+            self.stream.set_phase(phase);
+            self.phase = Some(phase);
+        }
+    }
+
+    /// From now on, reads must finish by `deadline` (none: the read timeout alone applies).
+    pub fn set_head_deadline(&mut self, deadline: Option<Instant>) {
+        self.head_deadline = deadline;
     }
 
     /// The unconsumed bytes.
@@ -67,6 +102,15 @@ impl BufStream {
     fn fill_up_to(&mut self, want: usize) -> Result<usize, TransportError> {
         if self.eof {
             return Ok(0);
+        }
+        if let Some(deadline) = self.head_deadline {
+            // More of a head is awaited: the host may count this connection among the slow.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TransportError::Timeout);
+            }
+            self.set_phase(ServerPhase::ReadingRequest);
+            self.set_read_timeout(Some(left))?;
         }
         let data = self.stream.read(want.max(self.read_size))?;
         if data.is_empty() {
@@ -143,7 +187,9 @@ impl BufStream {
     }
 
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
-        self.stream.set_timeout(timeout_ms)
+        self.stream.set_timeout(timeout_ms)?;
+        self.read_timeout = Some(timeout_ms);
+        Ok(())
     }
 
     /// Switch to TLS. Bytes already buffered came before the switch: a peer that sent them

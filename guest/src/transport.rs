@@ -50,6 +50,14 @@ pub struct ConnectOptions {
     pub tls: Option<TlsOptions>,
 }
 
+/// What a server connection is doing (mirrors WIT `transport.server-phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerPhase {
+    AwaitingRequest,
+    ReadingRequest,
+    Responding,
+}
+
 /// One connected byte stream.
 pub trait Stream {
     /// Up to `max` bytes; empty at end-of-stream.
@@ -59,6 +67,12 @@ pub trait Stream {
     /// Half-close for writing (the peer sees end-of-stream).
     fn shutdown_send(&mut self) -> Result<(), TransportError>;
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError>;
+    /// The timeout of reads alone.
+    fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
+        self.set_timeout(timeout_ms)
+    }
+    /// Tell the host what this server connection is doing.
+    fn set_phase(&mut self, _phase: ServerPhase) {}
     /// Become a TLS client to `host` over this stream (after a CONNECT tunnel is up).
     fn start_tls(&mut self, host: &str, options: &TlsOptions) -> Result<(), TransportError>;
     /// Send `len` bytes of the file at `path` from `offset` without passing them through this

@@ -183,6 +183,23 @@ impl Runtime {
         Ok(self.scripts.get_or_init(|| sandbox).clone())
     }
 
+    /// The guest's whole 503 answer for a server with `config` (see WIT `busy-response`).
+    pub fn busy_response(
+        &self,
+        config: &crate::bindings::server::HandlerConfig,
+        retry_after_secs: u32,
+    ) -> Result<Vec<u8>> {
+        let state = HostState::new(
+            WasiCtx::builder().build(),
+            OutboundPolicy::allow_only(Vec::<String>::new()),
+        );
+        let (mut store, guest) = self.instantiate(state)?;
+        guest
+            .httplib_http_server()
+            .call_busy_response(&mut store, config, retry_after_secs)
+            .map_err(anyhow::Error::from)
+    }
+
     /// A new store and instance for `state`.
     pub fn instantiate(&self, mut state: HostState) -> Result<(Store<HostState>, Httplib)> {
         state.limits = StoreLimitsBuilder::new()

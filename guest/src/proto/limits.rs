@@ -17,3 +17,8 @@ pub const HTTP_PORT: u16 = 80;
 pub const HTTPS_PORT: u16 = 443;
 /// Largest chunk of file or body the server writes at once (CPython `shutil.COPY_BUFSIZE` on Linux is 64 KiB).
 pub const COPY_BUFSIZE: usize = 64 * 1024;
+/// Largest whole request head the server reads, request line included: room for one header
+/// line at CPython's full `_MAXLINE` and the rest; past it, 431 (ours: CPython bounds only each
+/// line and the count, letting 100 x 64 KiB = 6.4 MiB through; nginx's default whole head is
+/// `large_client_header_buffers 4 8k`, 32 KiB).
+pub const MAX_REQUEST_HEAD: usize = 128 * 1024;

@@ -9,13 +9,14 @@ use crate::proto::date::{date_time_string, log_date_time_string, now_secs};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::{RequestBody, request_body};
 use crate::proto::headers::{FieldBlock, FieldLine};
-use crate::proto::limits::MAX_LINE;
+use crate::proto::limits::{MAX_LINE, MAX_REQUEST_HEAD};
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
 use crate::proto::request_line::{Parsed, parse_request_line};
 use crate::proto::status::{explanation, reason_phrase};
 use crate::proto::{Headers, latin1};
-use crate::transport::Stream;
+use crate::transport::{ServerPhase, Stream, TransportError};
+use std::time::{Duration, Instant};
 
 /// Most unread request body the server reads and discards to keep a connection alive;
 /// past this it closes the connection instead (ours: nginx's `lingering` reads are similar).
@@ -34,6 +35,12 @@ pub struct HandlerConfig {
     pub index_pages: Vec<String>,
     pub log_requests: bool,
     pub timeout_ms: Option<u64>,
+    /// Between requests: how long to wait for the next one (none: no limit).
+    pub idle_timeout_ms: Option<u64>,
+    /// How long a whole request head may take from its first byte (none: no limit).
+    pub head_timeout_ms: Option<u64>,
+    /// How long one read of a request body may wait (none: no limit).
+    pub body_timeout_ms: Option<u64>,
     /// `handle_expect_100` answers 100 Continue; false answers 417 Expectation Failed.
     pub expect_continue: bool,
     /// CGIHTTPRequestHandler's `cgi_directories`; empty runs no scripts.
@@ -56,6 +63,9 @@ impl Default for HandlerConfig {
             index_pages: Vec::new(),
             log_requests: true,
             timeout_ms: None,
+            idle_timeout_ms: None,
+            head_timeout_ms: None,
+            body_timeout_ms: None,
             expect_continue: true,
             cgi_directories: Vec::new(),
             server_name: String::new(),
@@ -123,6 +133,65 @@ impl Handler {
         self.config.protocol_version.as_str() >= "HTTP/1.1"
     }
 
+    /// One of the waits, capped by CPython's `timeout` when that is set.
+    fn wait(&self, ms: Option<u64>) -> Option<Duration> {
+        let ms = match (ms, self.config.timeout_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        ms.map(Duration::from_millis)
+    }
+
+    /// Between requests: wait (idle timeout) for the first bytes of the next one, then start
+    /// its head's deadline. `false` when the client closed or stayed idle too long.
+    fn await_request(&mut self) -> Result<bool, HttpError> {
+        if self.stream.buffered().is_empty() {
+            self.stream.set_phase(ServerPhase::AwaitingRequest);
+            self.stream.set_read_timeout(self.wait(self.config.idle_timeout_ms))?;
+            match self.stream.fill() {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(TransportError::Timeout) => {
+                    self.log_error(&format!("Request timed out: {}", py_repr("timed out")));
+                    return Ok(false);
+                }
+                // The host closed an idle connection to make room, or the peer reset it.
+                Err(_) => return Ok(false),
+            }
+        }
+        let deadline = self.wait(self.config.head_timeout_ms).map(|t| Instant::now() + t);
+        self.stream.set_head_deadline(deadline);
+        Ok(true)
+    }
+
+    /// The head is read (or rejected): the body and the answer follow, under their own waits.
+    fn head_done(&mut self) {
+        self.stream.set_head_deadline(None);
+        self.stream.set_phase(ServerPhase::Responding);
+    }
+
+    /// A line of the request head, or `None` when the head ended without being answerable:
+    /// cut by end-of-stream (never executed, as nginx) or timed out (408, as nginx's
+    /// `client_header_timeout`, and the connection closes).
+    fn head_line(&mut self, max: usize) -> Result<Option<LineRead>, HttpError> {
+        match self.stream.read_line(max) {
+            Ok(LineRead::Line(l)) if !l.ends_with(b"\n") => {
+                if !l.is_empty() {
+                    self.log_error(&format!("Request head cut short after {} bytes", l.len()));
+                }
+                self.close_connection = true;
+                Ok(None)
+            }
+            Ok(read) => Ok(Some(read)),
+            Err(TransportError::Timeout) => {
+                self.close_connection = true;
+                self.send_error(408, None, Some("The request head did not arrive in time"))?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Read and parse the next request into `self.request`. Malformed ones are answered and,
     /// if the connection survives, the next is read; `false` when the connection is done.
     pub fn next_request(&mut self) -> Result<bool, HttpError> {
@@ -130,7 +199,9 @@ impl Handler {
             if !self.finish_previous()? {
                 return Ok(false);
             }
-            match self.handle_one_request()? {
+            let outcome = self.handle_one_request();
+            self.head_done();
+            match outcome? {
                 Some(()) => return Ok(true),
                 None if self.close_connection => return Ok(false),
                 None => continue,
@@ -159,21 +230,18 @@ impl Handler {
         self.request = Request::default();
         self.headers_buffer.clear();
         self.close_connection = true;
-        let raw = match self.stream.read_line(MAX_LINE) {
-            Ok(LineRead::Line(l)) => l,
-            Ok(LineRead::TooLong) => {
+        if !self.await_request()? {
+            return Ok(None);
+        }
+        let raw = match self.head_line(MAX_LINE)? {
+            Some(LineRead::Line(l)) => l,
+            Some(LineRead::TooLong) => {
                 self.send_error(414, None, None)?;
                 return Ok(None);
             }
-            Err(crate::transport::TransportError::Timeout) => {
-                self.log_error(&format!("Request timed out: {}", py_repr("timed out")));
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
+            None => return Ok(None),
         };
-        if raw.is_empty() {
-            return Ok(None);
-        }
+        let mut head_bytes = raw.len();
         let line = match parse_request_line(&raw) {
             Parsed::Blank => return Ok(None),
             Parsed::Reject(r) => {
@@ -191,13 +259,15 @@ impl Handler {
         self.close_connection = !(line.version_number >= (1, 1) && self.http11());
         if line.version == "HTTP/0.9" {
             self.close_connection = true;
+            self.head_done();
             return Ok(Some(()));
         }
         let mut block = FieldBlock::new();
         loop {
-            let header_line = match self.stream.read_line(MAX_LINE)? {
-                LineRead::Line(l) => l,
-                LineRead::TooLong => {
+            let header_line = match self.head_line(MAX_LINE)? {
+                Some(LineRead::Line(l)) => l,
+                None => return Ok(None),
+                Some(LineRead::TooLong) => {
                     self.send_error(
                         431,
                         Some("Line too long"),
@@ -206,6 +276,16 @@ impl Handler {
                     return Ok(None);
                 }
             };
+            head_bytes += header_line.len();
+            if head_bytes > MAX_REQUEST_HEAD {
+                self.send_error(
+                    431,
+                    None,
+                    Some(&format!("got more than {MAX_REQUEST_HEAD} bytes of request head")),
+                )?;
+                self.close_connection = true;
+                return Ok(None);
+            }
             if crate::proto::line::trim_eol(&header_line).is_empty() {
                 break;
             }
@@ -227,6 +307,7 @@ impl Handler {
                 }
             }
         }
+        self.head_done();
         self.request.headers = block.headers;
         let hosts = self.request.headers.get_all("host").count();
         if hosts > 1 || (hosts == 0 && line.version_number >= (1, 1)) {
@@ -421,8 +502,19 @@ impl Handler {
         self.end_headers_with_body(&body)
     }
 
+    /// What is left of a Content-Length body (none for chunked or no body).
+    pub fn body_length(&self) -> Option<u64> {
+        match self.body {
+            BodyState::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+
     /// `rfile.read(max)` over the request body; empty at its end.
     pub fn read_body(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        if !matches!(self.body, BodyState::Done) {
+            self.stream.set_read_timeout(self.wait(self.config.body_timeout_ms))?;
+        }
         match &mut self.body {
             BodyState::Done => Ok(Vec::new()),
             BodyState::Length(left) => {
@@ -538,6 +630,34 @@ impl Handler {
         self.shutdown();
         Ok(())
     }
+}
+
+/// The whole "503 Service Unavailable" answer the host sends a connection it has no instance
+/// for: `send_error(503)`'s page with `Retry-After`, and no `Date` (optional on 5xx, RFC 9110
+/// 6.6.1), so the bytes stay true however long the host keeps them.
+pub fn busy_response(config: &HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
+    let code = 503;
+    let message = reason_phrase(code).unwrap_or("Service Unavailable");
+    let explain = explanation(code).unwrap_or("");
+    let format = config.error_message_format.as_deref().unwrap_or(DEFAULT_ERROR_MESSAGE);
+    let body = error_page::render(format, code, message, explain).into_bytes();
+    let ctype = config
+        .error_content_type
+        .as_deref()
+        .unwrap_or(DEFAULT_ERROR_CONTENT_TYPE);
+    let head = format!(
+        "{} {code} {message}\r\nServer: {} {}\r\nRetry-After: {retry_after_secs}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        config.protocol_version,
+        config.server_version,
+        config.sys_version,
+        body.len()
+    );
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    if push_latin1(&mut out, &head).is_none() {
+        out = head.into_bytes();
+    }
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Append `text` as ISO-8859-1; `None` (and nothing appended) when it holds a character outside it.

@@ -7,4 +7,4 @@ mod handler;
 mod static_files;
 
 pub use cgi::{ScriptError, ScriptOutput, ScriptRunner};
-pub use handler::{Handler, HandlerConfig, Request};
+pub use handler::{Handler, HandlerConfig, Request, busy_response};

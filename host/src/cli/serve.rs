@@ -1,13 +1,14 @@
 //! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION] [--cgi] [--tls-cert …]`.
 
 use crate::runtime::Runtime;
-use crate::server::{SHUTDOWN_GRACE, Server, ServerConfig};
+use crate::server::{MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
 use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// CPython's `CGIHTTPRequestHandler.cgi_directories`.
 pub const DEFAULT_CGI_DIRECTORIES: [&str; 2] = ["/cgi-bin", "/htbin"];
@@ -39,6 +40,41 @@ pub struct ServeArgs {
     /// A file whose first line is the password of an encrypted private key.
     #[arg(long = "tls-password-file", value_name = "PATH")]
     pub tls_password_file: Option<PathBuf>,
+    /// Close a keep-alive connection idle this many seconds between requests (0: never).
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value = "75", value_parser = seconds)]
+    pub idle_timeout: Limit,
+    /// Answer 408 to a request head not complete this many seconds after its first byte (0: never).
+    #[arg(long = "head-timeout", value_name = "SECS", default_value = "60", value_parser = seconds)]
+    pub head_timeout: Limit,
+    /// Give up on a request body after this many seconds without a byte (0: never).
+    #[arg(long = "body-timeout", value_name = "SECS", default_value = "60", value_parser = seconds)]
+    pub body_timeout: Limit,
+    /// Give up on a client that reads nothing of a response for this many seconds (0: never).
+    #[arg(long = "send-timeout", value_name = "SECS", default_value = "60", value_parser = seconds)]
+    pub send_timeout: Limit,
+    /// Close a connection whose TLS handshake is not done this many seconds after accepting it (0: never).
+    #[arg(long = "tls-handshake-timeout", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub tls_handshake_timeout: Limit,
+    /// Serve at most this many connections at once; past it idle ones are closed to make room,
+    /// and a new client that still finds none is answered 503.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS as u64))]
+    pub max_connections: usize,
+}
+
+/// A time limit from the command line; `None` is no limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit(pub Option<Duration>);
+
+/// Seconds, fractions allowed; 0 is no limit.
+fn seconds(text: &str) -> Result<Limit, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{text:?} is not a number of seconds"));
+    }
+    Ok(Limit((secs > 0.0).then(|| Duration::from_secs_f64(secs))))
 }
 
 /// argparse's `parser.error`: the message, exit status 2.
@@ -138,6 +174,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         directory: args.directory,
         protocol_version: protocol,
         tls,
+        idle_timeout: args.idle_timeout.0,
+        head_timeout: args.head_timeout.0,
+        body_timeout: args.body_timeout.0,
+        send_timeout: args.send_timeout.0,
+        tls_handshake_timeout: args.tls_handshake_timeout.0,
+        max_connections: args.max_connections,
         cgi_directories: if args.cgi {
             DEFAULT_CGI_DIRECTORIES.iter().map(|d| d.to_string()).collect()
         } else {

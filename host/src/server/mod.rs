@@ -9,7 +9,7 @@ pub use embed::{Exchange, RequestHandler};
 use crate::bindings::server::HandlerConfig;
 use crate::bindings::transport::ErrorCode;
 use crate::runtime::{HostState, Runtime};
-use crate::transport::{OutboundPolicy, TcpStream, tcp_to_wit};
+use crate::transport::{OutboundPolicy, Phase, PhaseCell, TcpStream, tcp_to_wit};
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
@@ -33,8 +33,37 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// At most this much unread input is drained before closing regardless (ours).
 pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
-/// How long a client may take over the TLS handshake (ours; nginx's default is 60 s).
+/// How long a client may take over the whole TLS handshake (ours, counted in total; nginx's
+/// `ssl_handshake_timeout` is 60 s).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Between requests, how long a connection may sit idle (nginx `keepalive_timeout`, 75 s).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// How long a whole request head may take from its first byte (nginx `client_header_timeout`,
+/// 60 s; nginx counts it between reads, we count it in total so a trickle cannot stretch it).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one read of a request body may wait (nginx `client_body_timeout`, 60 s).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one write of a response may make no progress (nginx `send_timeout`, 60 s).
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Instances kept back from connections for CGI scripts and client sessions on the same
+/// runtime (ours).
+pub const RESERVED_INSTANCES: u32 = 64;
+/// Most connections served at once, each holding an instance (ours: the pool less the reserve).
+pub const MAX_CONNECTIONS: usize = (crate::runtime::MAX_INSTANCES - RESERVED_INSTANCES) as usize;
+/// How long a new connection waits for an instance (while idle or slow connections are closed
+/// to make room) before it is answered 503 (ours).
+pub const ADMISSION_WAIT: Duration = Duration::from_millis(500);
+/// Most new connections waiting for an instance at once; more are answered 503 at once (ours).
+pub const MAX_ADMISSION_WAITERS: usize = 256;
+/// A connection whose request head has been arriving this long may be closed to make room for a
+/// new one when every instance is taken (ours; idle keep-alive connections go first).
+pub const SLOW_HEAD_AGE: Duration = Duration::from_secs(1);
+/// The `Retry-After` of a 503 sent for want of an instance (ours).
+pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
+/// The longest pause after an accept error such as EMFILE (ours; nginx pauses accepting 500 ms).
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// At most one log line this often for a repeating condition (accept errors, 503s).
+pub const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// How to serve.
 #[derive(Clone)]
@@ -45,8 +74,21 @@ pub struct ServerConfig {
     pub protocol_version: String,
     /// Log a line per request to stderr.
     pub log_requests: bool,
-    /// Close an idle or slow connection after this many milliseconds.
+    /// CPython's `timeout`: a cap on every wait, and each read and write, in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// Between requests, how long a connection may sit idle (none: for ever).
+    pub idle_timeout: Option<Duration>,
+    /// How long a whole request head may take from its first byte; past it, 408 (none: for ever).
+    pub head_timeout: Option<Duration>,
+    /// How long one read of a request body may wait (none: for ever).
+    pub body_timeout: Option<Duration>,
+    /// How long one write of a response may make no progress (none: for ever).
+    pub send_timeout: Option<Duration>,
+    /// How long the whole TLS handshake may take (none: for ever).
+    pub tls_handshake_timeout: Option<Duration>,
+    /// Most connections served at once; past it, idle and slow ones are closed to make room,
+    /// and a new connection that still finds none gets 503.
+    pub max_connections: usize,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
     pub handler: Option<Arc<dyn RequestHandler>>,
     /// `server_version`; "SimpleHTTP/0.6" (or "BaseHTTP/0.6" with a `handler`) when none.
@@ -75,6 +117,12 @@ impl Default for ServerConfig {
             protocol_version: "HTTP/1.0".into(),
             log_requests: true,
             timeout_ms: None,
+            idle_timeout: Some(IDLE_TIMEOUT),
+            head_timeout: Some(HEAD_TIMEOUT),
+            body_timeout: Some(BODY_TIMEOUT),
+            send_timeout: Some(SEND_TIMEOUT),
+            tls_handshake_timeout: Some(TLS_HANDSHAKE_TIMEOUT),
+            max_connections: MAX_CONNECTIONS,
             handler: None,
             server_version: None,
             error_message_format: None,
@@ -93,9 +141,69 @@ impl Default for ServerConfig {
 struct Shared {
     stopping: AtomicBool,
     next_id: AtomicU64,
-    /// A clone of every open connection's socket, to end idle reads at shutdown.
-    open: Mutex<HashMap<u64, std::net::TcpStream>>,
+    /// Every open connection, to end idle reads at shutdown and to make room under pressure.
+    open: Mutex<Open>,
+    /// Signalled whenever a connection ends (its instance is free again).
     closed: Condvar,
+    /// Connections waiting for an instance now.
+    waiting: std::sync::atomic::AtomicUsize,
+    /// 503s sent since the last log line about them.
+    busy_answers: AtomicU64,
+    last_busy_log: Mutex<Option<Instant>>,
+}
+
+/// The open connections.
+#[derive(Default)]
+struct Open {
+    conns: HashMap<u64, Conn>,
+    /// How many hold an instance (or are about to).
+    admitted: usize,
+}
+
+/// One open connection, as the listener sees it.
+struct Conn {
+    /// A clone of its socket.
+    sock: std::net::TcpStream,
+    /// What its guest says it is doing.
+    phase: Arc<PhaseCell>,
+    admitted: bool,
+    /// Already closed to make room (not to be picked twice).
+    evicted: bool,
+}
+
+impl Open {
+    /// Close the connection that costs least to lose: the longest-idle keep-alive connection,
+    /// else the request head that has been arriving longest (if for `SLOW_HEAD_AGE` or more).
+    /// Its guest sees end-of-stream and ends, freeing its instance. `false` if none qualifies.
+    fn evict_one(&mut self) -> bool {
+        let mut best: Option<(u64, bool, Duration)> = None;
+        for (&id, conn) in &self.conns {
+            if !conn.admitted || conn.evicted {
+                continue;
+            }
+            let (phase, age) = conn.phase.get();
+            let idle = match phase {
+                Phase::Idle => true,
+                Phase::ReadingHead if age >= SLOW_HEAD_AGE => false,
+                _ => continue,
+            };
+            let better = match best {
+                None => true,
+                Some((_, best_idle, best_age)) => (idle, age) > (best_idle, best_age),
+            };
+            if better {
+                best = Some((id, idle, age));
+            }
+        }
+        let Some((id, _, _)) = best else {
+            return false;
+        };
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.evicted = true;
+            let _ = conn.sock.shutdown(Shutdown::Both);
+        }
+        true
+    }
 }
 
 /// One connection's work, run on a worker thread.
@@ -184,6 +292,8 @@ pub struct Server {
     config: Arc<ServerConfig>,
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The guest's 503 answer, sent to a connection no instance can be had for.
+    busy: Arc<Vec<u8>>,
 }
 
 /// Stops a serving `Server` from another thread (a signal handler, a test).
@@ -228,13 +338,18 @@ impl Server {
             .with_context(|| format!("directory {}", config.directory.display()))?;
         let listener: TcpListener = socket.into();
         let addr = listener.local_addr()?;
+        let config = ServerConfig { directory, ..config };
+        let busy = runtime
+            .busy_response(&handler_config(&config, Some(addr)), BUSY_RETRY_AFTER_SECS)
+            .context("asking the guest for its 503 answer")?;
         Ok(Self {
             workers: Workers::default(),
             listener,
             runtime,
-            config: Arc::new(ServerConfig { directory, ..config }),
+            config: Arc::new(config),
             shared: Arc::default(),
             addr,
+            busy: Arc::new(busy),
         })
     }
 
@@ -251,42 +366,67 @@ impl Server {
 
     /// Accept until shut down, one thread (and one guest instance) per connection.
     pub fn serve(&self) -> Result<()> {
+        let mut backoff = AcceptBackoff::default();
         for conn in self.listener.incoming() {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
             let sock = match conn {
-                Ok(s) => s,
+                Ok(s) => {
+                    backoff.reset();
+                    s
+                }
                 Err(e) => {
-                    eprintln!("accept failed: {e}");
+                    backoff.failed(&e);
                     continue;
                 }
             };
             let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            if let Ok(clone) = sock.try_clone() {
-                self.shared
-                    .open
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(id, clone);
+            let phase = Arc::new(PhaseCell::default());
+            match sock.try_clone() {
+                Ok(clone) => {
+                    let conn = Conn {
+                        sock: clone,
+                        phase: phase.clone(),
+                        admitted: false,
+                        evicted: false,
+                    };
+                    self.shared
+                        .open
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .conns
+                        .insert(id, conn);
+                }
+                Err(e) => {
+                    backoff.failed(&e);
+                    continue;
+                }
             }
             let runtime = self.runtime.clone();
             let config = self.config.clone();
             let shared = self.shared.clone();
+            let busy = self.busy.clone();
             let job: Job = Box::new(move || {
                 let peer = sock.peer_addr().ok();
-                if let Err(e) = handle_connection(&runtime, &config, sock) {
+                let admitted = shared.admit(id, config.max_connections);
+                let result = if admitted {
+                    handle_connection(&runtime, &config, sock, phase, &busy)
+                } else {
+                    shared.answered_busy();
+                    send_busy(sock, &busy);
+                    Ok(())
+                };
+                if let Err(e) = result {
                     let who = peer.map_or("?".to_string(), |p| p.to_string());
                     // One line: the cause, not the wasm backtrace.
                     eprintln!("connection from {who} lost: {}", e.root_cause());
                 }
-                let mut open = shared.open.lock().unwrap_or_else(|p| p.into_inner());
-                open.remove(&id);
-                shared.closed.notify_all();
+                shared.remove(id);
             });
             if let Err(e) = self.workers.run(job) {
                 eprintln!("cannot start a thread for a connection: {e}");
-                self.shared.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                self.shared.remove(id);
             }
         }
         Ok(())
@@ -298,10 +438,10 @@ impl Server {
     pub fn drain(&self, grace: Duration) -> usize {
         let deadline = Instant::now() + grace;
         let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
-        for sock in open.values() {
-            let _ = sock.shutdown(Shutdown::Read);
+        for conn in open.conns.values() {
+            let _ = conn.sock.shutdown(Shutdown::Read);
         }
-        while !open.is_empty() {
+        while !open.conns.is_empty() {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -313,7 +453,7 @@ impl Server {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        open.len()
+        open.conns.len()
     }
 
     /// Serve on a background thread.
@@ -363,6 +503,121 @@ impl Drop for ServerHandle {
     }
 }
 
+impl Shared {
+    /// Take an instance slot for connection `id`: at once if fewer than `max` are taken; else
+    /// close idle or slow connections to make room and wait up to `ADMISSION_WAIT` for one.
+    /// `false` when none came (or too many are waiting already).
+    fn admit(&self, id: u64, max: usize) -> bool {
+        let deadline = Instant::now() + ADMISSION_WAIT;
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waiting = false;
+        let admitted = loop {
+            if open.admitted < max {
+                open.admitted += 1;
+                if let Some(conn) = open.conns.get_mut(&id) {
+                    conn.admitted = true;
+                }
+                break true;
+            }
+            if !waiting {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_ADMISSION_WAITERS {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return false;
+                }
+                waiting = true;
+            }
+            // One victim per waiter: each connection that waits frees at most one slot.
+            let evictions_pending = open.conns.values().filter(|c| c.evicted).count();
+            if evictions_pending < self.waiting.load(Ordering::SeqCst) {
+                open.evict_one();
+            }
+            let now = Instant::now();
+            if now >= deadline || self.stopping.load(Ordering::SeqCst) {
+                break false;
+            }
+            open = self
+                .closed
+                .wait_timeout(open, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        };
+        if waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        admitted
+    }
+
+    /// Connection `id` has ended: its slot (if it had one) is free.
+    fn remove(&self, id: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = open.conns.remove(&id)
+            && conn.admitted
+        {
+            open.admitted -= 1;
+        }
+        self.closed.notify_all();
+    }
+
+    /// Count a 503 sent for want of an instance; log the count at most once per `LOG_EVERY`.
+    fn answered_busy(&self) {
+        let count = self.busy_answers.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last_busy_log.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+            *last = Some(Instant::now());
+            self.busy_answers.fetch_sub(count, Ordering::Relaxed);
+            eprintln!("every instance is busy: {count} connection(s) answered 503");
+        }
+    }
+}
+
+/// Pauses the accept loop after errors that repeat while their cause lasts (EMFILE, ENFILE,
+/// ENOBUFS), doubling up to `ACCEPT_BACKOFF_MAX`, and logs them at most once per `LOG_EVERY`.
+#[derive(Default)]
+struct AcceptBackoff {
+    pause: Option<Duration>,
+    unlogged: u64,
+    last_log: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    fn reset(&mut self) {
+        self.pause = None;
+    }
+
+    fn failed(&mut self, e: &std::io::Error) {
+        self.unlogged += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+            let times = if self.unlogged > 1 {
+                format!(" ({} times since the last report)", self.unlogged)
+            } else {
+                String::new()
+            };
+            eprintln!("accept failed: {e}{times}");
+            self.unlogged = 0;
+            self.last_log = Some(Instant::now());
+        }
+        // Out of descriptors or memory: accepting again at once only fails again.
+        if matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        ) {
+            let pause = self
+                .pause
+                .map_or(Duration::from_millis(10), |p| (p * 2).min(ACCEPT_BACKOFF_MAX));
+            self.pause = Some(pause);
+            std::thread::sleep(pause);
+        }
+    }
+}
+
+/// Send the guest's 503 answer and close, lingering so the client reads it.
+fn send_busy(mut sock: std::net::TcpStream, busy: &[u8]) {
+    use std::io::Write;
+    let _ = sock.set_write_timeout(Some(LINGER_TIMEOUT));
+    let _ = sock.write_all(busy);
+    linger_close(sock);
+}
+
 /// The guest handler's class attributes for this server.
 fn handler_config(config: &ServerConfig, local: Option<SocketAddr>) -> HandlerConfig {
     let default_version = if config.handler.is_some() {
@@ -381,6 +636,9 @@ fn handler_config(config: &ServerConfig, local: Option<SocketAddr>) -> HandlerCo
         index_pages: config.index_pages.clone(),
         log_requests: config.log_requests,
         timeout_ms: config.timeout_ms,
+        idle_timeout_ms: config.idle_timeout.map(millis),
+        head_timeout_ms: config.head_timeout.map(millis),
+        body_timeout_ms: config.body_timeout.map(millis),
         expect_continue: config.expect_continue,
         cgi_directories: config.cgi_directories.clone(),
         server_name: local.map(|a| a.ip().to_string()).unwrap_or_default(),
@@ -388,11 +646,21 @@ fn handler_config(config: &ServerConfig, local: Option<SocketAddr>) -> HandlerCo
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
-fn handle_connection(runtime: &Runtime, config: &ServerConfig, sock: std::net::TcpStream) -> Result<()> {
+fn handle_connection(
+    runtime: &Runtime,
+    config: &ServerConfig,
+    sock: std::net::TcpStream,
+    phase: Arc<PhaseCell>,
+    busy: &[u8],
+) -> Result<()> {
     let peer = sock.peer_addr()?;
     let linger = sock.try_clone().ok();
-    let result = serve_connection(runtime, config, sock, peer);
+    let result = serve_connection(runtime, config, sock, peer, phase, busy);
     if let Some(sock) = linger {
         linger_close(sock);
     }
@@ -420,10 +688,12 @@ fn serve_connection(
     config: &ServerConfig,
     sock: std::net::TcpStream,
     peer: SocketAddr,
+    phase: Arc<PhaseCell>,
+    busy: &[u8],
 ) -> Result<()> {
     let local = sock.local_addr().ok();
     let stream = match &config.tls {
-        Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), TLS_HANDSHAKE_TIMEOUT) {
+        Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), config.tls_handshake_timeout) {
             Ok(s) => s,
             Err(e) => {
                 // A plaintext client or a broken handshake costs this connection only.
@@ -435,6 +705,10 @@ fn serve_connection(
         },
         None => TcpStream::new(sock),
     };
+    let mut stream = stream.with_phase(phase);
+    stream
+        .set_write_timeout(config.send_timeout)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut wasi = WasiCtx::builder();
     // File reads happen on this connection's own thread: without this, every WASI file call
     // is handed to a blocking pool and back (measured: most of a small request's cost).
@@ -446,7 +720,14 @@ fn serve_connection(
     if !config.cgi_directories.is_empty() {
         state = state.with_scripts(runtime.script_sandbox()?);
     }
-    let (mut store, guest) = runtime.instantiate(state)?;
+    let (mut store, guest) = match runtime.instantiate(state) {
+        Ok(instance) => instance,
+        Err(e) => {
+            // The pool ran dry after all (instances taken by others of this runtime): say so.
+            let _ = stream.write_all(busy);
+            return Err(e);
+        }
+    };
     let stream = store.data_mut().table.push(stream)?;
     let api = guest.httplib_http_server().handler();
     let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))?;

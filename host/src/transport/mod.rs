@@ -6,7 +6,7 @@ mod tcp;
 pub mod tls;
 
 pub use policy::{AuditHook, OutboundPolicy};
-pub use tcp::{TcpStream, to_wit as tcp_to_wit};
+pub use tcp::{Phase, PhaseCell, TcpStream, to_wit as tcp_to_wit};
 
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
@@ -119,6 +119,20 @@ impl wt::HostTcpStream for HostState {
 
     fn set_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
         self.stream(&s)?.set_timeout(timeout_ms)
+    }
+
+    fn set_read_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.set_read_timeout(timeout_ms)
+    }
+
+    fn set_phase(&mut self, s: Resource<TcpStream>, phase: wt::ServerPhase) {
+        if let Ok(s) = self.stream(&s) {
+            s.set_phase(match phase {
+                wt::ServerPhase::AwaitingRequest => Phase::Idle,
+                wt::ServerPhase::ReadingRequest => Phase::ReadingHead,
+                wt::ServerPhase::Responding => Phase::Busy,
+            });
+        }
     }
 
     fn peer_address(&mut self, s: Resource<TcpStream>) -> Result<SocketAddress, ErrorCode> {

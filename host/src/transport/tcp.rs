@@ -23,6 +23,53 @@ enum Wire {
 /// A connected socket handed to a guest as a `tcp-stream` resource.
 pub struct TcpStream {
     wire: Wire,
+    /// Where a served connection's guest reports what it is doing (none for client streams).
+    phase: Option<Arc<PhaseCell>>,
+}
+
+/// What a served connection's guest is doing, and since when: the listener reads it to choose
+/// which connections to close when every instance is taken.
+#[derive(Debug, Default)]
+pub struct PhaseCell {
+    phase: std::sync::atomic::AtomicU8,
+    since_ms: std::sync::atomic::AtomicU64,
+}
+
+/// A server connection's phase, as its guest reports it (WIT `server-phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not yet reported: being set up, or answering. Never closed to make room.
+    Busy,
+    /// Between requests, nothing of the next one arrived.
+    Idle,
+    /// Part of a request head arrived.
+    ReadingHead,
+}
+
+impl PhaseCell {
+    pub fn set(&self, phase: Phase) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.phase.store(phase as u8, Relaxed);
+        self.since_ms.store(monotonic_ms(), Relaxed);
+    }
+
+    /// The phase and how long it has lasted.
+    pub fn get(&self) -> (Phase, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let phase = match self.phase.load(Relaxed) {
+            x if x == Phase::Idle as u8 => Phase::Idle,
+            x if x == Phase::ReadingHead as u8 => Phase::ReadingHead,
+            _ => Phase::Busy,
+        };
+        let since = self.since_ms.load(Relaxed);
+        (phase, Duration::from_millis(monotonic_ms().saturating_sub(since)))
+    }
+}
+
+/// Milliseconds on a process-wide monotonic clock.
+fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
 }
 
 thread_local! {
@@ -37,6 +84,20 @@ impl TcpStream {
         let _ = sock.set_nodelay(true);
         Self {
             wire: Wire::Plain(sock),
+            phase: None,
+        }
+    }
+
+    /// Report this (served) connection's phase to `cell`.
+    pub fn with_phase(mut self, cell: Arc<PhaseCell>) -> Self {
+        self.phase = Some(cell);
+        self
+    }
+
+    /// Record the phase the guest reports.
+    pub fn set_phase(&self, phase: Phase) {
+        if let Some(cell) = &self.phase {
+            cell.set(phase);
         }
     }
 
@@ -49,25 +110,28 @@ impl TcpStream {
         }
     }
 
-    /// An accepted socket, TLS-terminated with `config`; the handshake completes (or fails)
-    /// within `timeout` before any guest sees the stream.
+    /// An accepted socket, TLS-terminated with `config`; the whole handshake completes (or
+    /// fails) within `timeout` (when given) before any guest sees the stream, however the
+    /// client paces it.
     pub fn accept_tls(
         sock: std::net::TcpStream,
         config: Arc<rustls::ServerConfig>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<Self, ErrorCode> {
         let _ = sock.set_nodelay(true);
-        sock.set_read_timeout(Some(timeout)).map_err(io_error)?;
-        sock.set_write_timeout(Some(timeout)).map_err(io_error)?;
-        let conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(e.to_string()))?;
-        let mut tls = StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).map_err(tls_error)?;
+        let mut conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(e.to_string()))?;
+        let mut io = Deadline {
+            sock: &sock,
+            deadline: timeout.and_then(|t| std::time::Instant::now().checked_add(t)),
+        };
+        while conn.is_handshaking() {
+            conn.complete_io(&mut io).map_err(tls_error)?;
         }
-        tls.sock.set_read_timeout(None).map_err(io_error)?;
-        tls.sock.set_write_timeout(None).map_err(io_error)?;
+        sock.set_read_timeout(None).map_err(io_error)?;
+        sock.set_write_timeout(None).map_err(io_error)?;
         Ok(Self {
-            wire: Wire::Server(Box::new(tls)),
+            wire: Wire::Server(Box::new(StreamOwned::new(conn, sock))),
+            phase: None,
         })
     }
 
@@ -250,8 +314,20 @@ impl TcpStream {
     }
 
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+        self.set_read_timeout(timeout_ms)?;
+        self.set_write_timeout(timeout_ms.map(Duration::from_millis))
+    }
+
+    /// The timeout of each read alone.
+    pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
-        self.sock().set_read_timeout(t).map_err(io_error)?;
+        self.sock().set_read_timeout(t).map_err(io_error)
+    }
+
+    /// The timeout of each write alone: a write (or sendfile) that makes no progress for this
+    /// long fails with `timeout`.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ErrorCode> {
+        let t = timeout.map(|t| t.max(Duration::from_millis(1)));
         self.sock().set_write_timeout(t).map_err(io_error)
     }
 
@@ -261,6 +337,43 @@ impl TcpStream {
 
     pub fn local_address(&self) -> Result<SocketAddress, ErrorCode> {
         self.sock().local_addr().map(to_wit).map_err(io_error)
+    }
+}
+
+/// A socket whose every read and write must end by `deadline` (a TLS handshake's), if any.
+struct Deadline<'a> {
+    sock: &'a std::net::TcpStream,
+    deadline: Option<std::time::Instant>,
+}
+
+impl Deadline<'_> {
+    /// What is left (none: no deadline), or a timeout error once nothing is.
+    fn left(&self) -> std::io::Result<Option<Duration>> {
+        let Some(deadline) = self.deadline else {
+            return Ok(None);
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(ErrorKind::TimedOut, "handshake deadline passed"));
+        }
+        Ok(Some(left))
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.sock.set_read_timeout(self.left()?)?;
+        (&mut &*self.sock).read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sock.set_write_timeout(self.left()?)?;
+        (&mut &*self.sock).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
