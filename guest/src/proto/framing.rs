@@ -31,16 +31,20 @@ pub fn check_close(version: u8, headers: &Headers) -> bool {
 
 /// Decide a response's framing from its status, version, headers and the request method.
 pub fn response_framing(version: u8, status: u16, method: &str, headers: &Headers) -> ResponseFraming {
-    let chunked = headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    // RFC 9112 6.3 rule 1: these have no body whatever their header fields say (CPython would
+    // still read a chunked body after a 204 or 304).
+    let bodiless = status == 204 || status == 304 || (100..200).contains(&status) || method == "HEAD";
+    let chunked = !bodiless
+        && headers
+            .get("transfer-encoding")
+            .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"chunked"));
     let mut will_close = check_close(version, headers);
     let mut length = if chunked {
         None
     } else {
         headers.get("content-length").and_then(parse_content_length)
     };
-    if status == 204 || status == 304 || (100..200).contains(&status) || method == "HEAD" {
+    if bodiless {
         length = Some(0);
     }
     if !will_close && !chunked && length.is_none() {
@@ -158,6 +162,13 @@ mod tests {
         assert_eq!(f.length, Some(0));
         for status in [204, 304, 101] {
             assert_eq!(response_framing(11, status, "GET", &headers(&[])).length, Some(0));
+        }
+        // No body, whatever Transfer-Encoding says (found by the response_head fuzz target:
+        // the chunked decoder ran against a length of 0 and overflowed it).
+        let chunked = headers(&[("Transfer-Encoding", "chunked")]);
+        for (status, method) in [(200, "HEAD"), (204, "GET"), (304, "GET")] {
+            let f = response_framing(11, status, method, &chunked);
+            assert_eq!((f.chunked, f.length), (false, Some(0)), "{status} {method}");
         }
         let f = response_framing(11, 200, "GET", &headers(&[("Content-Length", "-5")]));
         assert_eq!((f.length, f.will_close), (None, true));
