@@ -202,9 +202,9 @@ impl BufStream {
     }
 }
 
-#[cfg(test)]
 pub mod testing {
-    //! An in-memory stream: scripted input delivered in fixed-size pieces, output recorded.
+    //! An in-memory stream: scripted input delivered in fixed-size pieces, output recorded
+    //! (for unit tests and the fuzz targets).
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -257,6 +257,7 @@ pub mod testing {
         }
     }
 
+    #[cfg(test)]
     #[test]
     fn lines_at_every_piece_size() {
         for piece in 1..12 {

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod error;
+pub mod fuzz;
 pub mod io;
 pub mod proto;
 pub mod server;

@@ -1,0 +1,4 @@
+//! `cargo fuzz run request_head`: see `httplib_guest::fuzz::request_head` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| httplib_guest::fuzz::request_head(data));
