@@ -158,6 +158,8 @@ impl Handler {
                 // The host closed an idle connection to make room, or the peer reset it.
                 Err(_) => return Ok(false),
             }
+            // A request has begun: no longer a connection the host may close to make room.
+            self.stream.set_phase(ServerPhase::ReadingRequest);
         }
         let deadline = self.wait(self.config.head_timeout_ms).map(|t| Instant::now() + t);
         self.stream.set_head_deadline(deadline);
@@ -200,6 +202,7 @@ impl Handler {
                 return Ok(false);
             }
             let outcome = self.handle_one_request();
+            // Read or rejected, the head is over: the body and the answer have their own waits.
             self.head_done();
             match outcome? {
                 Some(()) => return Ok(true),
@@ -259,7 +262,6 @@ impl Handler {
         self.close_connection = !(line.version_number >= (1, 1) && self.http11());
         if line.version == "HTTP/0.9" {
             self.close_connection = true;
-            self.head_done();
             return Ok(Some(()));
         }
         let mut block = FieldBlock::new();
@@ -307,7 +309,6 @@ impl Handler {
                 }
             }
         }
-        self.head_done();
         self.request.headers = block.headers;
         let hosts = self.request.headers.get_all("host").count();
         if hosts > 1 || (hosts == 0 && line.version_number >= (1, 1)) {
@@ -482,17 +483,8 @@ impl Handler {
         self.send_header("Connection", "close")?;
         let mut body = Vec::new();
         if error_page::has_body(code) {
-            let format = self
-                .config
-                .error_message_format
-                .clone()
-                .unwrap_or_else(|| DEFAULT_ERROR_MESSAGE.to_string());
-            body = error_page::render(&format, code, &message, &explain).into_bytes();
-            let ctype = self
-                .config
-                .error_content_type
-                .clone()
-                .unwrap_or_else(|| DEFAULT_ERROR_CONTENT_TYPE.to_string());
+            let (ctype, page) = error_page_for(&self.config, code, &message, &explain);
+            body = page;
             self.send_header("Content-Type", &ctype)?;
             self.send_header("Content-Length", &body.len().to_string())?;
         }
@@ -632,6 +624,20 @@ impl Handler {
     }
 }
 
+/// `send_error`'s page: its content type and body, from the configured format (CPython's
+/// `error_message_format` and `error_content_type`).
+fn error_page_for(config: &HandlerConfig, code: u16, message: &str, explain: &str) -> (String, Vec<u8>) {
+    let format = config.error_message_format.as_deref().unwrap_or(DEFAULT_ERROR_MESSAGE);
+    let ctype = config
+        .error_content_type
+        .as_deref()
+        .unwrap_or(DEFAULT_ERROR_CONTENT_TYPE);
+    (
+        ctype.to_string(),
+        error_page::render(format, code, message, explain).into_bytes(),
+    )
+}
+
 /// The whole "503 Service Unavailable" answer the host sends a connection it has no instance
 /// for: `send_error(503)`'s page with `Retry-After`, and no `Date` (optional on 5xx, RFC 9110
 /// 6.6.1), so the bytes stay true however long the host keeps them.
@@ -639,12 +645,7 @@ pub fn busy_response(config: &HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
     let code = 503;
     let message = reason_phrase(code).unwrap_or("Service Unavailable");
     let explain = explanation(code).unwrap_or("");
-    let format = config.error_message_format.as_deref().unwrap_or(DEFAULT_ERROR_MESSAGE);
-    let body = error_page::render(format, code, message, explain).into_bytes();
-    let ctype = config
-        .error_content_type
-        .as_deref()
-        .unwrap_or(DEFAULT_ERROR_CONTENT_TYPE);
+    let (ctype, body) = error_page_for(config, code, message, explain);
     let head = format!(
         "{} {code} {message}\r\nServer: {} {}\r\nRetry-After: {retry_after_secs}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
         config.protocol_version,

@@ -177,7 +177,8 @@ struct Conn {
 
 impl Open {
     /// Close the connection that costs least to lose: the longest-idle keep-alive connection,
-    /// else the request head that has been arriving longest (if for `SLOW_HEAD_AGE` or more).
+    /// else the request head that has been arriving longest (for `SLOW_HEAD_AGE` or more since
+    /// its first byte: the guest reports a phase only when it changes).
     /// Its guest sees end-of-stream and ends, freeing its instance. `false` if none qualifies.
     fn evict_one(&mut self) -> bool {
         let mut best: Option<(u64, bool, Duration)> = None;
