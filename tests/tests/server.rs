@@ -370,3 +370,47 @@ print("connections", len(ports))
          big.bin 200 True\nhello.txt 200 True\nf3145735.bin 200 True\nHEAD 200 5242880 0\nconnections 1\n"
     );
 }
+
+#[test]
+fn serving_a_file_instead_of_a_directory_is_refused_at_start() {
+    let dir = fixture_dir();
+    let file = dir.path().join("hello.txt");
+    let out = Command::new(httplib_bin!())
+        .args(["serve", "0", "--bind", "127.0.0.1", "--directory"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "it started: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("httplib serve: directory {}: Not a directory\n", file.display())
+    );
+}
+
+#[test]
+fn modules_fonts_and_wasm_get_the_types_browsers_need() {
+    let dir = fixture_dir();
+    for name in ["app.mjs", "app.js", "f.woff", "f.woff2", "m.wasm"] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    let server = our_server(dir.path(), "HTTP/1.0");
+    for (name, expected) in [
+        ("app.mjs", "text/javascript"),
+        ("app.js", "text/javascript"),
+        ("f.woff", "font/woff"),
+        ("f.woff2", "font/woff2"),
+        ("m.wasm", "application/wasm"),
+    ] {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{content_type}"])
+            .arg(format!("http://{}/{name}", server.local_addr()))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{name}");
+    }
+}

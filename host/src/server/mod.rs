@@ -342,6 +342,12 @@ impl Server {
             .directory
             .canonicalize()
             .with_context(|| format!("directory {}", config.directory.display()))?;
+        // Caught here, not at the first request: every request would fail on it.
+        anyhow::ensure!(
+            directory.is_dir(),
+            "directory {}: Not a directory",
+            config.directory.display()
+        );
         let listener: TcpListener = socket.into();
         let addr = listener.local_addr()?;
         let config = ServerConfig { directory, ..config };
