@@ -123,7 +123,7 @@ impl Runtime {
     /// `new` with other limits.
     pub fn with_options(options: RuntimeOptions) -> Result<Self> {
         let mut config = Config::new();
-        if std::env::var_os("HTTPLIB_NO_CACHE").is_none() {
+        if !cache_disabled(std::env::var_os("HTTPLIB_NO_CACHE").as_deref()) {
             // A cache that cannot be set up only costs compile time; never fail for it.
             if let Ok(cache) = Cache::from_file(None) {
                 config.cache(Some(cache));
@@ -221,6 +221,17 @@ impl Runtime {
     }
 }
 
+/// `HTTPLIB_NO_CACHE` turns the compiled-code cache off when set to anything but "", "0",
+/// "false" or "no" (so `HTTPLIB_NO_CACHE=0` leaves it on).
+fn cache_disabled(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| {
+        !matches!(
+            v.to_str().map(str::to_ascii_lowercase).as_deref(),
+            Some("" | "0" | "false" | "no")
+        )
+    })
+}
+
 /// One ticker thread per engine (never one per instance); it ends when the engine is dropped.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
@@ -233,4 +244,20 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_disabled;
+
+    #[test]
+    fn no_cache_means_yes_only_for_a_yes() {
+        assert!(!cache_disabled(None));
+        for off in ["", "0", "false", "No"] {
+            assert!(!cache_disabled(Some(off.as_ref())), "{off:?}");
+        }
+        for on in ["1", "yes", "true"] {
+            assert!(cache_disabled(Some(on.as_ref())), "{on:?}");
+        }
+    }
 }
