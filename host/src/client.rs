@@ -109,6 +109,16 @@ impl TlsOptions {
     }
 }
 
+/// Where a session's `set_debuglevel` lines are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DebugOutput {
+    /// The process's stdout, as Python's http.client prints them.
+    #[default]
+    Stdout,
+    /// The process's stderr, as curl prints `-v`.
+    Stderr,
+}
+
 impl ClientSession {
     /// A new instance whose stdout/stderr are the process's (for `set_debuglevel` output).
     pub fn new(runtime: &Runtime, policy: OutboundPolicy) -> anyhow::Result<Self> {
@@ -121,11 +131,24 @@ impl ClientSession {
         policy: OutboundPolicy,
         identities: Arc<ClientIdentities>,
     ) -> anyhow::Result<Self> {
-        let wasi = WasiCtx::builder()
-            .allow_blocking_current_thread(true)
-            .inherit_stdout()
-            .inherit_stderr()
-            .build();
+        Self::with_debug_output(runtime, policy, identities, DebugOutput::Stdout)
+    }
+
+    /// `with_identities`, choosing where the guest's `set_debuglevel` lines go: stdout as
+    /// Python prints them, or stderr as curl's `-v` does (so a body on stdout stays clean).
+    pub fn with_debug_output(
+        runtime: &Runtime,
+        policy: OutboundPolicy,
+        identities: Arc<ClientIdentities>,
+        debug: DebugOutput,
+    ) -> anyhow::Result<Self> {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_blocking_current_thread(true).inherit_stderr();
+        match debug {
+            DebugOutput::Stdout => wasi.inherit_stdout(),
+            DebugOutput::Stderr => wasi.stdout(wasmtime_wasi::cli::stderr()),
+        };
+        let wasi = wasi.build();
         let (store, guest) = runtime.instantiate(HostState::new(wasi, policy).with_identities(identities))?;
         Ok(Self { store, guest })
     }

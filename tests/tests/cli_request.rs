@@ -97,11 +97,13 @@ fn include_fail_and_output_flags() {
 }
 
 #[test]
-fn verbose_prints_http_client_debug_lines() {
+fn verbose_prints_http_client_debug_lines_to_stderr() {
     let dir = fixture_dir();
     let peer = cpython_server(dir.path(), "HTTP/1.0");
     let out = httplib(&["get", "-v", &format!("http://127.0.0.1:{}/hello.txt", peer.port)]);
-    let shown = text(&out.stdout);
+    // As curl's -v: the body alone on stdout, http.client's debug lines on stderr.
+    assert_eq!(text(&out.stdout), "hello, world\n");
+    let shown = text(&out.stderr);
     assert!(
         shown.starts_with(&format!(
             "send: b'GET /hello.txt HTTP/1.1\\r\\nHost: 127.0.0.1:{}\\r\\nAccept-Encoding: identity\\r\\n",
@@ -111,7 +113,43 @@ fn verbose_prints_http_client_debug_lines() {
     );
     assert!(shown.contains("\nreply: 'HTTP/1.0 200 OK\\r\\n'\n"), "{shown}");
     assert!(shown.contains("\nheader: Content-Length: 13\n"), "{shown}");
-    assert!(shown.ends_with("hello, world\n"));
+}
+
+#[test]
+fn output_file_is_replaced_only_when_the_transfer_succeeds() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let base = format!("http://127.0.0.1:{}", peer.port);
+    let target = dir.path().join("keep.txt");
+    let target_arg = target.to_str().unwrap();
+    std::fs::write(&target, b"precious").unwrap();
+    let refused = format!("http://127.0.0.1:{}/hello.txt", free_port());
+    for (args, code) in [
+        (vec!["get", "--fail", "-o", target_arg, &format!("{base}/missing")], 22),
+        (vec!["get", "-o", target_arg, "http://[::1"], 1),
+        (vec!["get", "-o", target_arg, &refused], 1),
+        (vec!["get", "-o", target_arg, &format!("{base}/hello.txt"), &refused], 1),
+    ] {
+        let out = httplib(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            b"precious",
+            "{args:?} changed the file"
+        );
+    }
+    // No part file is left behind, and a whole transfer replaces the file.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().ends_with(".part")),
+        "{names:?}"
+    );
+    let out = httplib(&["get", "-o", target_arg, &format!("{base}/hello.txt")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&target).unwrap(), b"hello, world\n");
 }
 
 #[test]

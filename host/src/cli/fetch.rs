@@ -3,7 +3,7 @@
 
 use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
 use crate::bindings::transport::TlsOptions;
-use crate::client::{ClientError, ClientSession, Connection, Response};
+use crate::client::{ClientError, ClientSession, Connection, DebugOutput, Response};
 use crate::runtime::Runtime;
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::{ClientIdentities, Identity};
@@ -41,7 +41,7 @@ pub struct FetchArgs {
     /// Seconds before connecting or reading gives up.
     #[arg(long = "timeout", value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// set_debuglevel(1): print http.client's send:, reply: and header: lines.
+    /// set_debuglevel(1): print http.client's send:, reply: and header: lines (to stderr, as curl's -v).
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
     /// Trust the CA certificates in this PEM file too (https).
@@ -150,13 +150,76 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
             headers.push((name.into(), value.into_bytes()));
         }
     }
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => match File::create(path) {
-            Ok(f) => Box::new(std::io::BufWriter::with_capacity(READ_CHUNK as usize, f)),
+    let mut output = match &args.output {
+        Some(path) => match PartFile::create(path) {
+            Ok(part) => Some(part),
             Err(e) => return usage_error(&format!("{}: {e}", path.display())),
         },
-        None => Box::new(std::io::stdout().lock()),
+        None => None,
     };
+    let code = match &mut output {
+        Some(part) => fetch_all(method, &payload, &headers, &args, &mut part.file),
+        None => fetch_all(method, &payload, &headers, &args, &mut std::io::stdout().lock()),
+    };
+    if let Some(part) = output {
+        // FILE changes only when everything succeeded; otherwise it keeps what it held.
+        if code == ExitCode::SUCCESS {
+            if let Err(e) = part.keep() {
+                eprintln!("httplib: writing the body: {e}");
+                return ExitCode::FAILURE;
+            }
+        } else {
+            part.discard();
+        }
+    }
+    code
+}
+
+/// `-o FILE`: the body is written to a file beside FILE and renamed over it once the whole
+/// transfer succeeded, so an invalid URL, a refused connection or `--fail` leaves FILE as it was.
+struct PartFile {
+    file: std::io::BufWriter<File>,
+    part: PathBuf,
+    dest: PathBuf,
+}
+
+impl PartFile {
+    fn create(dest: &std::path::Path) -> std::io::Result<Self> {
+        let name = dest
+            .file_name()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+        let mut part_name = std::ffi::OsString::from(".");
+        part_name.push(name);
+        part_name.push(format!(".httplib-{}.part", std::process::id()));
+        let part = dest.with_file_name(part_name);
+        let file = File::create(&part)?;
+        Ok(Self {
+            file: std::io::BufWriter::with_capacity(READ_CHUNK as usize, file),
+            part,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    fn keep(self) -> std::io::Result<()> {
+        // No fsync: like curl, a finished download is handed to the page cache, not the disk.
+        drop(self.file.into_inner().map_err(|e| e.into_error())?);
+        std::fs::rename(&self.part, &self.dest)
+    }
+
+    fn discard(self) {
+        drop(self.file);
+        let _ = std::fs::remove_file(&self.part);
+    }
+}
+
+/// Everything after the output is chosen: the runtime, the session, each URL in turn.
+fn fetch_all(
+    method: &str,
+    payload: &Payload,
+    headers: &[(String, Vec<u8>)],
+    args: &FetchArgs,
+    out: &mut dyn Write,
+) -> ExitCode {
     let runtime = match Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -180,8 +243,10 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
         },
         None => None,
     };
-    let mut session = match ClientSession::with_identities(&runtime, OutboundPolicy::allow_all(), Arc::new(identities))
-    {
+    let identities = Arc::new(identities);
+    let session =
+        ClientSession::with_debug_output(&runtime, OutboundPolicy::allow_all(), identities, DebugOutput::Stderr);
+    let mut session = match session {
         Ok(s) => s,
         Err(e) => {
             eprintln!("httplib: {e:#}");
@@ -198,12 +263,12 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
     let mut fetcher = Fetcher {
         session: &mut session,
         current: None,
-        args: &args,
+        args,
         tls,
     };
     let mut failed_status = false;
     for url in &args.urls {
-        match fetcher.fetch(url, method, &payload, &headers, &mut out) {
+        match fetcher.fetch(url, method, payload, headers, out) {
             Ok(status) => failed_status |= args.fail && status >= 400,
             Err(e) => {
                 let _ = out.flush();
