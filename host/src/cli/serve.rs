@@ -1,9 +1,10 @@
 //! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION] [--cgi] [--tls-cert …]`.
 
 use crate::runtime::Runtime;
-use crate::server::{MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
+use crate::server::{INTERRUPT_GRACE, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
 use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
 use clap::Args;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,6 +143,50 @@ fn bind_address(bind: Option<&str>, port: u16) -> std::io::Result<SocketAddr> {
     }
 }
 
+/// Ctrl-C (SIGINT), as CPython's KeyboardInterrupt: stop accepting, close every connection,
+/// exit 0 at once. SIGTERM, as nginx's graceful stop: stop accepting, let responses in flight
+/// finish for up to `SHUTDOWN_GRACE`. A second signal of either kind ends the process at once.
+#[cfg(unix)]
+fn on_signals(handle: crate::server::ShutdownHandle, interrupted: Arc<std::sync::atomic::AtomicBool>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("httplib serve: cannot handle signals: {e}");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new().name("httplib-signals".into()).spawn(move || {
+        let mut first = true;
+        for signal in signals.forever() {
+            if !first {
+                eprintln!("httplib serve: second signal: exiting now");
+                std::process::exit(128 + signal);
+            }
+            first = false;
+            if signal == SIGINT {
+                // Not println!: with stdout a closed pipe it would panic here, and never stop.
+                let _ = writeln!(std::io::stdout(), "\nKeyboard interrupt received, exiting.");
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                handle.shutdown();
+                handle.close_connections();
+            } else {
+                eprintln!(
+                    "httplib serve: SIGTERM: finishing responses in flight (at most {} s; a second signal ends them now)",
+                    SHUTDOWN_GRACE.as_secs()
+                );
+                handle.shutdown();
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("httplib serve: cannot handle signals: {e}");
+    }
+}
+
+#[cfg(not(unix))]
+fn on_signals(_: crate::server::ShutdownHandle, _: Arc<std::sync::atomic::AtomicBool>) {}
+
 pub fn run(args: ServeArgs) -> ExitCode {
     let protocol = args.protocol.to_ascii_uppercase();
     if !matches!(protocol.as_str(), "HTTP/1.0" | "HTTP/1.1") {
@@ -204,19 +249,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let port = local.port();
     let url_scheme = scheme.to_ascii_lowercase();
     println!("Serving {scheme} on {host} port {port} ({url_scheme}://{url_host}:{port}/) ...");
-    // Ctrl-C or SIGTERM: stop accepting, let responses in flight finish, exit 0.
-    let shutdown = server.shutdown_handle();
-    let _ = ctrlc::set_handler(move || {
-        println!("\nKeyboard interrupt received, exiting.");
-        shutdown.shutdown();
-    });
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    on_signals(server.shutdown_handle(), interrupted.clone());
     if let Err(e) = server.serve() {
         eprintln!("httplib serve: {e:#}");
         return ExitCode::FAILURE;
     }
-    let left = server.drain(SHUTDOWN_GRACE);
+    let grace = if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        INTERRUPT_GRACE
+    } else {
+        SHUTDOWN_GRACE
+    };
+    let left = server.drain(grace);
     if left > 0 {
-        eprintln!("{left} connection(s) still open after {SHUTDOWN_GRACE:?}; closing them");
+        eprintln!("{left} connection(s) still open after {grace:?}; closing them");
     }
     ExitCode::SUCCESS
 }

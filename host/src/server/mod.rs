@@ -25,8 +25,11 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 pub const GUEST_ROOT: &str = "/srv";
 /// Listen backlog (CPython `socketserver.TCPServer.request_queue_size` is 5; we take the usual OS maximum).
 pub const LISTEN_BACKLOG: i32 = 1024;
-/// How long a stopping server waits for in-flight responses (ours).
+/// How long a server stopped by SIGTERM waits for in-flight responses (ours; nginx's graceful
+/// stop waits without bound, `worker_shutdown_timeout` off).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a server stopped by Ctrl-C waits for the connections it has just closed to end.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 /// Lingering close (as nginx's `lingering_close`): after the last response, input still
 /// arriving is read and dropped for up to this long per read, so closing with unread bytes
 /// does not make the kernel reset the connection and discard a response still in flight.
@@ -310,6 +313,15 @@ pub struct ShutdownHandle {
 }
 
 impl ShutdownHandle {
+    /// End every open connection now, mid-response or not (Ctrl-C): their guests see the
+    /// sockets closed and finish at once.
+    pub fn close_connections(&self) {
+        let open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        for conn in open.conns.values() {
+            let _ = conn.sock.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Stop accepting; `serve` returns once its accept loop notices.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
