@@ -104,7 +104,7 @@ impl fmt::Display for HttpError {
             ),
             RemoteDisconnected(m) => write!(f, "RemoteDisconnected: {m}"),
             InvalidHeader(m) | InvalidArgument(m) => write!(f, "ValueError: {m}"),
-            ConnectionRefused(m) => write!(f, "ConnectionRefusedError: connection refused ({m})"),
+            ConnectionRefused(m) => write!(f, "ConnectionRefusedError: {m}"),
             ConnectionReset(m) => write!(f, "ConnectionResetError: {m}"),
             Timeout => write!(f, "TimeoutError: timed out"),
             Tls(m) => write!(f, "SSLError: {m}"),

@@ -126,9 +126,9 @@ fn output_file_is_replaced_only_when_the_transfer_succeeds() {
     let refused = format!("http://127.0.0.1:{}/hello.txt", free_port());
     for (args, code) in [
         (vec!["get", "--fail", "-o", target_arg, &format!("{base}/missing")], 22),
-        (vec!["get", "-o", target_arg, "http://[::1"], 1),
-        (vec!["get", "-o", target_arg, &refused], 1),
-        (vec!["get", "-o", target_arg, &format!("{base}/hello.txt"), &refused], 1),
+        (vec!["get", "-o", target_arg, "http://[::1"], 3),
+        (vec!["get", "-o", target_arg, &refused], 7),
+        (vec!["get", "-o", target_arg, &format!("{base}/hello.txt"), &refused], 7),
     ] {
         let out = httplib(&args);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out.stderr));
@@ -159,7 +159,8 @@ fn timeout_and_broken_responses_are_one_python_style_line() {
     let url = format!("http://{}/", silent.local_addr().unwrap());
     let started = std::time::Instant::now();
     let out = httplib(&["get", "--timeout", "0.5", &url]);
-    assert_eq!(out.status.code(), Some(1));
+    // curl's codes: 28 for a timeout, 18 for a body cut short.
+    assert_eq!(out.status.code(), Some(28));
     assert_eq!(text(&out.stderr), "httplib: TimeoutError: timed out\n");
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     drop(silent);
@@ -176,7 +177,7 @@ fn timeout_and_broken_responses_are_one_python_style_line() {
     });
     let out = httplib(&["get", &format!("http://{addr}/")]);
     t.join().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(18));
     assert_eq!(out.stdout, b"abc");
     assert_eq!(
         text(&out.stderr),
@@ -209,4 +210,65 @@ fn urls_to_the_same_host_share_one_connection() {
     t.join().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(out.stdout, b"first\nsecond\n");
+}
+
+#[test]
+fn failures_exit_with_curls_codes_and_say_where() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let port = free_port();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["get", "http://[::1"],
+            3,
+            "httplib: InvalidURL: invalid IPv6 URL: 'http://[::1'\n",
+        ),
+        (
+            &["get", "example.com/x"],
+            3,
+            "httplib: InvalidURL: not an absolute URL: 'example.com/x'\nhttplib: a URL starts with its scheme: http://example.com/x\n",
+        ),
+        (
+            &["get", "http://no-such-host.invalid/"],
+            6,
+            "httplib: gaierror: name does not resolve: no-such-host.invalid",
+        ),
+        (
+            &["get", &format!("http://127.0.0.1:{port}/")],
+            7,
+            &format!("httplib: ConnectionRefusedError: connection to 127.0.0.1:{port} refused\n"),
+        ),
+        (
+            &["get", "--fail", &format!("http://127.0.0.1:{}/missing", peer.port)],
+            22,
+            "httplib: The requested URL returned error: 404\n",
+        ),
+        (
+            &["get", "--bogus-flag", "http://x/"],
+            2,
+            "error: unexpected argument '--bogus-flag'",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = httplib(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).starts_with(message),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // A body that cannot be written is curl's 23; a device is written in place, never replaced.
+    let url = format!("http://127.0.0.1:{}/hello.txt", peer.port);
+    let out = httplib(&["get", "-o", "/dev/full", &url]);
+    assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr));
+    let out = httplib(&["get", "-o", "/dev/null", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    use std::os::unix::fs::FileTypeExt;
+    for device in ["/dev/full", "/dev/null"] {
+        assert!(
+            std::fs::metadata(device).unwrap().file_type().is_char_device(),
+            "{device} was replaced"
+        );
+    }
 }

@@ -210,9 +210,14 @@ fn refused_connection_and_bad_port_are_python_style_errors() {
         .args(["get", &format!("http://127.0.0.1:{port}/")])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(7));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ConnectionRefusedError"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "ConnectionRefusedError: connection to 127.0.0.1:{port} refused"
+        )),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     let mut s = session();

@@ -27,6 +27,10 @@ pub fn split_url(url: &str) -> Result<UrlParts, ProtoError> {
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    // urllib.parse.urlsplit's check: a bracket without its partner is no host at all.
+    if authority.contains('[') != authority.contains(']') {
+        return Err(bad("invalid IPv6 URL"));
+    }
     let (host, port) = get_hostport(authority, None, default_port)?;
     if host.is_empty() {
         return Err(bad("no host"));
@@ -180,5 +184,11 @@ mod tests {
         assert!(split_url("example.com/").is_err());
         assert!(split_url("http://:80/").is_err());
         assert!(split_url("http://h:x/").is_err());
+        for broken in ["http://[::1", "http://[::1/x", "http://::1]:80/"] {
+            assert!(
+                matches!(split_url(broken), Err(ProtoError::InvalidUrl(m)) if m.starts_with("invalid IPv6 URL")),
+                "{broken}"
+            );
+        }
     }
 }

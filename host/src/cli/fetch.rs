@@ -18,8 +18,40 @@ use std::sync::Arc;
 const READ_CHUNK: u64 = 256 * 1024;
 /// Size of each part of a file body streamed to the server.
 const SEND_CHUNK: usize = 256 * 1024;
-/// curl's exit code for an HTTP error under `--fail`.
-const EXIT_HTTP_ERROR: u8 = 22;
+/// The exit codes, as `--help` lists them.
+pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for the failure):
+   0  an HTTP response arrived (any status, unless --fail)
+   1  any other failure
+   2  a usage error
+   3  a malformed URL
+   6  the host name did not resolve
+   7  the connection was refused (or denied by policy)
+   8  the reply was not HTTP
+  18  the body was cut short
+  22  --fail, and a status of 400 or more
+  23  the body could not be written
+  28  timed out
+  35  the TLS handshake failed
+  52  the server closed without answering
+  56  the connection was reset
+  60  the server's certificate failed verification";
+
+/// curl's exit codes, where one names the failure (`man curl`, EXIT CODES); 1 for the rest,
+/// 2 for a usage error.
+mod exit {
+    pub const URL_MALFORMAT: u8 = 3;
+    pub const COULDNT_RESOLVE_HOST: u8 = 6;
+    pub const COULDNT_CONNECT: u8 = 7;
+    pub const WEIRD_SERVER_REPLY: u8 = 8;
+    pub const PARTIAL_FILE: u8 = 18;
+    pub const HTTP_RETURNED_ERROR: u8 = 22;
+    pub const WRITE_ERROR: u8 = 23;
+    pub const OPERATION_TIMEDOUT: u8 = 28;
+    pub const SSL_CONNECT_ERROR: u8 = 35;
+    pub const GOT_NOTHING: u8 = 52;
+    pub const RECV_ERROR: u8 = 56;
+    pub const PEER_FAILED_VERIFICATION: u8 = 60;
+}
 /// The name under which `--cert` is registered with the host.
 const CLIENT_IDENTITY: &str = "cli";
 
@@ -166,7 +198,7 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
         if code == ExitCode::SUCCESS {
             if let Err(e) = part.keep() {
                 eprintln!("httplib: writing the body: {e}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(exit::WRITE_ERROR);
             }
         } else {
             part.discard();
@@ -177,14 +209,23 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
 
 /// `-o FILE`: the body is written to a file beside FILE and renamed over it once the whole
 /// transfer succeeded, so an invalid URL, a refused connection or `--fail` leaves FILE as it was.
+/// What exists and is not a regular file (`/dev/null`, a FIFO) is written in place.
 struct PartFile {
     file: std::io::BufWriter<File>,
-    part: PathBuf,
-    dest: PathBuf,
+    /// The file written, and where it goes on success; none when written in place.
+    part: Option<(PathBuf, PathBuf)>,
 }
 
 impl PartFile {
     fn create(dest: &std::path::Path) -> std::io::Result<Self> {
+        let buffered = |f| std::io::BufWriter::with_capacity(READ_CHUNK as usize, f);
+        if std::fs::metadata(dest).is_ok_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new().write(true).open(dest)?;
+            return Ok(Self {
+                file: buffered(file),
+                part: None,
+            });
+        }
         let name = dest
             .file_name()
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
@@ -194,21 +235,25 @@ impl PartFile {
         let part = dest.with_file_name(part_name);
         let file = File::create(&part)?;
         Ok(Self {
-            file: std::io::BufWriter::with_capacity(READ_CHUNK as usize, file),
-            part,
-            dest: dest.to_path_buf(),
+            file: buffered(file),
+            part: Some((part, dest.to_path_buf())),
         })
     }
 
     fn keep(self) -> std::io::Result<()> {
         // No fsync: like curl, a finished download is handed to the page cache, not the disk.
         drop(self.file.into_inner().map_err(|e| e.into_error())?);
-        std::fs::rename(&self.part, &self.dest)
+        match &self.part {
+            Some((part, dest)) => std::fs::rename(part, dest),
+            None => Ok(()),
+        }
     }
 
     fn discard(self) {
         drop(self.file);
-        let _ = std::fs::remove_file(&self.part);
+        if let Some((part, _)) = &self.part {
+            let _ = std::fs::remove_file(part);
+        }
     }
 }
 
@@ -269,23 +314,62 @@ fn fetch_all(
     let mut failed_status = false;
     for url in &args.urls {
         match fetcher.fetch(url, method, payload, headers, out) {
-            Ok(status) => failed_status |= args.fail && status >= 400,
+            Ok(status) if args.fail && status >= 400 => {
+                eprintln!("httplib: The requested URL returned error: {status}");
+                failed_status = true;
+            }
+            Ok(_) => {}
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("httplib: {e}");
-                return ExitCode::FAILURE;
+                let code = exit_code(e.as_ref());
+                if code == exit::URL_MALFORMAT && !url.contains("://") {
+                    eprintln!("httplib: a URL starts with its scheme: http://{url}");
+                }
+                return ExitCode::from(code);
             }
         }
     }
     fetcher.finish();
     if let Err(e) = out.flush() {
         eprintln!("httplib: writing the body: {e}");
-        return ExitCode::FAILURE;
+        return ExitCode::from(exit::WRITE_ERROR);
     }
     if failed_status {
-        ExitCode::from(EXIT_HTTP_ERROR)
+        ExitCode::from(exit::HTTP_RETURNED_ERROR)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The exit status for a failed transfer: curl's code for the same failure where it has one.
+fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
+    use crate::bindings::types::HttpError as E;
+    let http = match e.downcast_ref::<ClientErrorOrIo>() {
+        Some(ClientErrorOrIo::Io(_)) => return exit::WRITE_ERROR,
+        Some(ClientErrorOrIo::Client(ClientError::Http(h, _))) => h,
+        _ => match e.downcast_ref::<ClientError>() {
+            Some(ClientError::Http(h, _)) => h,
+            _ => return 1,
+        },
+    };
+    match http {
+        E::InvalidUrl(_) => exit::URL_MALFORMAT,
+        E::NameUnresolvable(_) => exit::COULDNT_RESOLVE_HOST,
+        E::ConnectionRefused(_) | E::Denied(_) => exit::COULDNT_CONNECT,
+        E::BadStatusLine(_)
+        | E::UnknownProtocol(_)
+        | E::LineTooLong(_)
+        | E::TooManyHeaders
+        | E::UnknownTransferEncoding
+        | E::HttpException(_) => exit::WEIRD_SERVER_REPLY,
+        E::IncompleteRead(_) => exit::PARTIAL_FILE,
+        E::Timeout => exit::OPERATION_TIMEDOUT,
+        E::Tls(m) if m.contains("certificate") => exit::PEER_FAILED_VERIFICATION,
+        E::Tls(_) => exit::SSL_CONNECT_ERROR,
+        E::RemoteDisconnected(_) => exit::GOT_NOTHING,
+        E::ConnectionReset(_) => exit::RECV_ERROR,
+        _ => 1,
     }
 }
 

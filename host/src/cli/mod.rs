@@ -22,8 +22,10 @@ pub enum Command {
     /// Serve a directory over HTTP, like `python -m http.server`.
     Serve(serve::ServeArgs),
     /// Fetch URLs and write their bodies to stdout, like `curl`.
+    #[command(after_help = fetch::EXIT_CODES_HELP)]
     Get(fetch::FetchArgs),
     /// Send any request, with headers and a body, like `curl -X`.
+    #[command(after_help = fetch::EXIT_CODES_HELP)]
     Request(fetch::RequestArgs),
 }
 

@@ -215,6 +215,10 @@ impl TcpStream {
                     s.sock().set_write_timeout(timeout).ok();
                     return Ok(s);
                 }
+                // Name the address, as curl does ("connection to 127.0.0.1:1 refused").
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                    last = ErrorCode::ConnectionRefused(format!("connection to {addr} refused"))
+                }
                 Err(e) => last = io_error(e),
             }
         }
