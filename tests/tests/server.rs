@@ -414,3 +414,65 @@ fn modules_fonts_and_wasm_get_the_types_browsers_need() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{name}");
     }
 }
+
+#[test]
+fn byte_ranges_let_curl_fetch_a_part_and_resume() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let url = format!("http://{}/big.bin", server.local_addr());
+    let whole = std::fs::read(dir.path().join("big.bin")).unwrap();
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl").args(["-s", "-S"]).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    // A part from the middle (sent by the host's send-file) and a small one (read by the guest).
+    for (range, start, end) in [("1000000-2999999", 1_000_000, 2_999_999), ("5-9", 5, 9)] {
+        let out = curl(&["-r", range, "-D", "-", "-o", "/dev/null", &url]);
+        let head = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(head.starts_with("HTTP/1.1 206 Partial Content\r\n"), "{head}");
+        assert_eq!(
+            header(&head, "Content-Range"),
+            Some(format!("bytes {start}-{end}/{}", whole.len()).as_str())
+        );
+        let body = curl(&["-r", range, &url]).stdout;
+        assert!(body == whole[start..=end], "{range}: {} bytes differ", body.len());
+    }
+    // The last 100 bytes.
+    assert!(curl(&["-r", "-100", &url]).stdout == whole[whole.len() - 100..]);
+    // curl -C - resumes a download cut short, byte exact.
+    let partial = dir.path().join("partial.bin");
+    std::fs::write(&partial, &whole[..1_234_567]).unwrap();
+    curl(&["-C", "-", "-o", partial.to_str().unwrap(), &url]);
+    assert!(std::fs::read(&partial).unwrap() == whole, "the resumed file differs");
+    // Past the end: 416 with the length; an If-Range that no longer holds: the whole file.
+    let out = Command::new("curl")
+        .args(["-s", "-r", "99999999-", "-D", "-", "-o", "/dev/null", &url])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(head.starts_with("HTTP/1.1 416 Requested Range Not Satisfiable\r\n"), "{head}");
+    assert_eq!(
+        header(&head, "Content-Range"),
+        Some(format!("bytes */{}", whole.len()).as_str())
+    );
+    let out = curl(&[
+        "-r",
+        "0-9",
+        "-H",
+        "If-Range: Mon, 01 Jan 2001 00:00:00 GMT",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &url,
+    ]);
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(header(&head, "Accept-Ranges"), Some("bytes"));
+    assert_eq!(header(&head, "Content-Length"), Some(whole.len().to_string().as_str()));
+}

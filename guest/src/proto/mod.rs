@@ -16,6 +16,7 @@ pub mod line;
 pub mod log_line;
 pub mod mime;
 pub mod pyrepr;
+pub mod range;
 pub mod request_head;
 pub mod request_line;
 pub mod status;

@@ -451,12 +451,12 @@ impl Handler {
         self.flush_headers()
     }
 
-    /// The headers so far, then `len` bytes of the file at `path` moved by the host (no copy
+    /// The headers so far, then `len` bytes from `offset` of the file at `path` moved by the host (no copy
     /// through this instance); `None` when the transport cannot, and nothing but the headers
     /// was written.
-    pub fn end_headers_then_send_file(&mut self, path: &str, len: u64) -> Result<Option<u64>, HttpError> {
+    pub fn end_headers_then_send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, HttpError> {
         self.end_headers()?;
-        Ok(self.stream.send_file(path, 0, len)?)
+        Ok(self.stream.send_file(path, offset, len)?)
     }
 
     /// `wfile.write(data)`.

@@ -7,9 +7,10 @@ use crate::proto::directory_listing::{Entry, LISTING_CONTENT_TYPE, Listing};
 use crate::proto::latin1;
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::mime::guess_type;
+use crate::proto::range::{ByteRange, if_range_holds, resolve};
 use crate::proto::translate_path::translate_path;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
 
 /// Files larger than this are sent by the host (send-file); smaller ones go out with their
@@ -75,20 +76,39 @@ impl Handler {
             }
         }
         let ctype = guess_type(&path, &self.config.extensions_map);
-        self.send_response(200, None)?;
+        let last_modified = date_time_string(Some(mtime));
+        let len = meta.len();
+        let (start, count) = match self.byte_range(len, &last_modified) {
+            ByteRange::Whole => {
+                self.send_response(200, None)?;
+                (0, len)
+            }
+            ByteRange::Part { start, end } => {
+                self.send_response(206, None)?;
+                self.send_header("Content-Range", &format!("bytes {start}-{end}/{len}"))?;
+                (start, end - start + 1)
+            }
+            ByteRange::Unsatisfiable => {
+                self.send_response(416, None)?;
+                self.send_header("Content-Range", &format!("bytes */{len}"))?;
+                self.send_header("Content-Length", "0")?;
+                return self.end_headers();
+            }
+        };
         self.send_header("Content-type", &ctype)?;
-        self.send_header("Content-Length", &meta.len().to_string())?;
-        self.send_header("Last-Modified", &date_time_string(Some(mtime)))?;
+        self.send_header("Content-Length", &count.to_string())?;
+        self.send_header("Last-Modified", &last_modified)?;
+        self.send_header("Accept-Ranges", "bytes")?;
         if head_only {
             return self.end_headers();
         }
         let mut headers_sent = false;
-        if meta.len() > SEND_FILE_MIN {
+        if count > SEND_FILE_MIN {
             // A large file goes from the file to the socket in the host (sendfile), never
             // through this instance's memory.
-            match self.end_headers_then_send_file(&path, meta.len())? {
+            match self.end_headers_then_send_file(&path, start, count)? {
                 Some(sent) => {
-                    if sent < meta.len() {
+                    if sent < count {
                         // The file shrank while being sent: the Content-Length promise is broken.
                         self.close_connection = true;
                     }
@@ -97,19 +117,24 @@ impl Handler {
                 None => headers_sent = true,
             }
         }
+        if start > 0
+            && let Err(e) = file.seek(SeekFrom::Start(start))
+        {
+            self.close_connection = true;
+            return Err(HttpError::Io(format!("reading {path}: {e}")));
+        }
         // Headers and the first block of the file go out in one write. The block is sized to
-        // the file: a 64 KiB read of a 1 KiB file has both the guest and wasmtime-wasi zero
+        // what is sent: a 64 KiB read of a 1 KiB file has both the guest and wasmtime-wasi zero
         // 64 KiB per request (measured: 7% of a small request's time).
-        let block_size = usize::try_from(meta.len())
-            .unwrap_or(COPY_BUFSIZE)
-            .clamp(1, COPY_BUFSIZE);
+        let block_size = usize::try_from(count).unwrap_or(COPY_BUFSIZE).clamp(1, COPY_BUFSIZE);
         let mut block = vec![0u8; block_size];
         let mut first = !headers_sent;
-        let mut left = meta.len();
+        let mut left = count;
         while left > 0 {
-            let n = match file.read(&mut block) {
+            let want = usize::try_from(left).unwrap_or(usize::MAX).min(block.len());
+            let n = match file.read(&mut block[..want]) {
                 Ok(0) => break,
-                Ok(n) => n.min(usize::try_from(left).unwrap_or(usize::MAX)),
+                Ok(n) => n,
                 Err(e) => {
                     // The status line is out: all we can do is cut the connection short.
                     self.close_connection = true;
@@ -132,6 +157,21 @@ impl Handler {
             self.close_connection = true;
         }
         Ok(())
+    }
+
+    /// What of a file of `len` bytes this GET asks for: its Range, when If-Range (if any)
+    /// still holds. HEAD and every other method get the whole file's headers.
+    fn byte_range(&self, len: u64, last_modified: &str) -> ByteRange {
+        let headers = &self.request.headers;
+        match headers.get("range") {
+            Some(range)
+                if self.request.command == "GET"
+                    && headers.get("if-range").is_none_or(|v| if_range_holds(v, last_modified)) =>
+            {
+                resolve(range, len)
+            }
+            _ => ByteRange::Whole,
+        }
     }
 
     /// `list_directory(path)`.
