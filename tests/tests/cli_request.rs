@@ -272,3 +272,82 @@ fn failures_exit_with_curls_codes_and_say_where() {
         );
     }
 }
+
+#[test]
+fn the_curl_flags_people_reach_for_first() {
+    let dir = fixture_dir();
+    let files = cpython_server(dir.path(), "HTTP/1.0");
+    let echo = cpython_echo_server();
+    let hello = format!("http://127.0.0.1:{}/hello.txt", files.port);
+    let echo_url = format!("http://127.0.0.1:{}/echo", echo.port);
+    // -A sets the User-Agent; -H 'Accept:' removes a header we would send; 'X-Empty;' sends it empty.
+    let out = httplib(&["get", "-A", "agent/1.0", "-H", "Accept:", "-H", "X-Empty;", &echo_url]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("\nUser-Agent: agent/1.0\n"), "{shown}");
+    assert!(!shown.contains("\nAccept:"), "{shown}");
+    assert!(shown.contains("\nX-Empty: \n"), "{shown}");
+    // Repeated -d are joined with "&"; -d @- and --data-binary @- read stdin.
+    let out = httplib(&["request", "-d", "a=1", "-d", "b=2", &echo_url]);
+    assert!(text(&out.stdout).ends_with("\n\na=1&b=2"), "{}", text(&out.stdout));
+    for (flag, expected) in [
+        ("-d", "from stdinsecond line"),
+        ("--data-binary", "from stdin\nsecond line\n"),
+    ] {
+        let mut child = Command::new(httplib_bin!())
+            .args(["request", flag, "@-", &echo_url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"from stdin\nsecond line\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            text(&out.stdout).ends_with(&format!("\n\n{expected}")),
+            "{flag}: {}",
+            text(&out.stdout)
+        );
+    }
+    // -I: HEAD, the head alone.
+    let out = httplib(&["get", "-I", &hello]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.starts_with("HTTP/1.0 200 OK\r\n") && shown.ends_with("\r\n\r\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("Content-Length: 13\r\n"), "{shown}");
+    // -o - is stdout; -O names the file after the URL; -w reports on each transfer.
+    assert_eq!(httplib(&["get", "-o", "-", &hello]).stdout, b"hello, world\n");
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new(httplib_bin!())
+        .args(["get", "-O", &format!("{hello}?x=1")])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(cwd.path().join("hello.txt")).unwrap(), b"hello, world\n");
+    let out = httplib(&[
+        "get",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download} %{url_effective}\\n",
+        &hello,
+    ]);
+    assert_eq!(text(&out.stdout), format!("200 13 {hello}\n"));
+    // -s says nothing on failure, -S says it again; the exit code tells either way.
+    let refused = format!("http://127.0.0.1:{}/", free_port());
+    let out = httplib(&["get", "-s", &refused]);
+    assert_eq!((out.status.code(), text(&out.stderr)), (Some(7), String::new()));
+    let out = httplib(&["get", "-sS", &refused]);
+    assert!(
+        text(&out.stderr).contains("ConnectionRefusedError"),
+        "{}",
+        text(&out.stderr)
+    );
+}

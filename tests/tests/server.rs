@@ -455,7 +455,10 @@ fn byte_ranges_let_curl_fetch_a_part_and_resume() {
         .output()
         .unwrap();
     let head = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(head.starts_with("HTTP/1.1 416 Requested Range Not Satisfiable\r\n"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 416 Requested Range Not Satisfiable\r\n"),
+        "{head}"
+    );
     assert_eq!(
         header(&head, "Content-Range"),
         Some(format!("bytes */{}", whole.len()).as_str())

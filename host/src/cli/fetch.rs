@@ -61,7 +61,7 @@ pub struct FetchArgs {
     /// Extra request header, "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Write the body to FILE instead of stdout.
+    /// Write the body to FILE instead of stdout ("-" is stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the status line and headers before the body.
@@ -91,6 +91,25 @@ pub struct FetchArgs {
     /// The private key (PEM) for --cert.
     #[arg(long = "key", value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// HEAD: show the status line and headers only (as curl -I).
+    #[arg(short = 'I', long = "head")]
+    pub head: bool,
+    /// Send this User-Agent.
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    pub user_agent: Option<String>,
+    /// Print no error messages (curl -s); -S prints them again.
+    #[arg(short = 's', long = "silent")]
+    pub silent: bool,
+    /// With -s, still print error messages.
+    #[arg(short = 'S', long = "show-error")]
+    pub show_error: bool,
+    /// Write the body to a file named after the URL's last path segment (curl -O).
+    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
+    pub remote_name: bool,
+    /// After each transfer print FORMAT, with %{http_code}, %{size_download}, %{time_total}
+    /// and %{url_effective} filled in and \n, \t as newline and tab (curl -w).
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub write_out: Option<String>,
     /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
     #[arg(short = 'x', long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
@@ -105,10 +124,11 @@ pub struct RequestArgs {
     /// The request method (default GET, or POST with a body).
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
-    /// Body as text or @FILE (newlines of a file dropped, as curl does), sent as a form.
+    /// Body as text, @FILE or @- for stdin (newlines of a file dropped, as curl does), sent as
+    /// a form; repeated, the parts are joined with "&".
     #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "data_binary")]
-    pub data: Option<String>,
-    /// Body as bytes or @FILE, sent as it is.
+    pub data: Vec<String>,
+    /// Body as bytes, @FILE, or @- for stdin, sent as it is.
     #[arg(long = "data-binary", value_name = "DATA")]
     pub data_binary: Option<String>,
     #[command(flatten)]
@@ -123,32 +143,55 @@ enum Payload {
 }
 
 pub fn get(args: FetchArgs) -> ExitCode {
-    run("GET", Payload::None, None, args)
+    let method = if args.head { "HEAD" } else { "GET" };
+    run(method, Payload::None, None, args)
+}
+
+/// `@-` (stdin) or `@FILE`: the bytes; anything else is the text itself.
+fn data_arg(arg: &str) -> Result<Vec<u8>, String> {
+    match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("stdin: {e}"))?;
+            Ok(bytes)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| format!("{path}: {e}")),
+        None => Ok(arg.as_bytes().to_vec()),
+    }
 }
 
 pub fn request(args: RequestArgs) -> ExitCode {
-    let (payload, form) = match (args.data, args.data_binary) {
-        (Some(d), _) => match d.strip_prefix('@') {
-            Some(path) => match std::fs::read(path) {
+    let (payload, form) = if !args.data.is_empty() {
+        let mut parts = Vec::new();
+        for d in &args.data {
+            match data_arg(d) {
                 Ok(mut bytes) => {
-                    bytes.retain(|&b| b != b'\r' && b != b'\n');
-                    (Payload::Bytes(bytes), true)
+                    if d.starts_with('@') {
+                        bytes.retain(|&b| b != b'\r' && b != b'\n');
+                    }
+                    parts.push(bytes);
                 }
-                Err(e) => return usage_error(&format!("{path}: {e}")),
+                Err(e) => return usage_error(&e),
+            }
+        }
+        (Payload::Bytes(parts.join(&b'&')), true)
+    } else {
+        match args.data_binary.as_deref() {
+            Some(d) if d.starts_with('@') && d != "@-" => (Payload::File(PathBuf::from(&d[1..])), false),
+            Some(d) => match data_arg(d) {
+                Ok(bytes) => (Payload::Bytes(bytes), false),
+                Err(e) => return usage_error(&e),
             },
-            None => (Payload::Bytes(d.into_bytes()), true),
-        },
-        (None, Some(d)) => match d.strip_prefix('@') {
-            Some(path) => (Payload::File(PathBuf::from(path)), false),
-            None => (Payload::Bytes(d.into_bytes()), false),
-        },
-        (None, None) => (Payload::None, false),
+            None => (Payload::None, false),
+        }
     };
     let method = args.method.unwrap_or_else(|| {
-        if matches!(payload, Payload::None) {
-            "GET"
-        } else {
-            "POST"
+        match (&payload, args.fetch.head) {
+            (Payload::None, true) => "HEAD",
+            (Payload::None, false) => "GET",
+            _ => "POST",
         }
         .into()
     });
@@ -163,26 +206,47 @@ fn usage_error(message: &str) -> ExitCode {
 
 fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchArgs) -> ExitCode {
     let mut headers = Vec::new();
+    // curl's rules: "Name: value" adds, "Name:" removes a header we would add, "Name;" sends it empty.
+    let mut removed = Vec::new();
     for h in &args.headers {
         match h.split_once(':') {
+            Some((name, value)) if value.trim().is_empty() => removed.push(name.trim().to_ascii_lowercase()),
             Some((name, value)) => headers.push((name.trim().to_string(), value.trim().as_bytes().to_vec())),
-            None => return usage_error(&format!("bad header {h:?}: use 'Name: value'")),
+            None => match h.strip_suffix(';') {
+                Some(name) => headers.push((name.trim().to_string(), Vec::new())),
+                None => return usage_error(&format!("bad header {h:?}: use 'Name: value'")),
+            },
         }
     }
-    if let Some(ct) = content_type
-        && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("Content-Type".into(), ct.as_bytes().to_vec()));
-    }
-    for (name, value) in [
-        ("User-Agent", format!("httplib/{}", env!("CARGO_PKG_VERSION"))),
-        ("Accept", "*/*".into()),
-    ] {
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+    let user_agent = args
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("httplib/{}", env!("CARGO_PKG_VERSION")));
+    let defaults = [
+        ("Content-Type", content_type.map(str::to_string)),
+        ("User-Agent", Some(user_agent)),
+        ("Accept", Some("*/*".to_string())),
+    ];
+    for (name, value) in defaults {
+        let Some(value) = value else { continue };
+        let given = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if !given && !removed.contains(&name.to_ascii_lowercase()) {
             headers.push((name.into(), value.into_bytes()));
         }
     }
-    let mut output = match &args.output {
+    let output = match (&args.output, args.remote_name) {
+        (Some(path), _) if path.as_os_str() == "-" => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => match remote_name(&args.urls[0]) {
+            Some(name) => Some(PathBuf::from(name)),
+            None => {
+                say(&args, "Remote file name has no length!");
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        },
+        (None, false) => None,
+    };
+    let mut output = match &output {
         Some(path) => match PartFile::create(path) {
             Ok(part) => Some(part),
             Err(e) => return usage_error(&format!("{}: {e}", path.display())),
@@ -205,6 +269,33 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
         }
     }
     code
+}
+
+/// An error line on stderr, unless -s (and not -S) asked for silence.
+fn say(args: &FetchArgs, message: &str) {
+    if !args.silent || args.show_error {
+        eprintln!("httplib: {message}");
+    }
+}
+
+/// `-O`: the last segment of the URL's path, without query or fragment (none when empty).
+fn remote_name(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let (_, path) = path.split_once('/')?;
+    let name = path.rsplit('/').next().unwrap_or("");
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// `-w FORMAT` after one transfer: curl's variables filled in, \n and \t unescaped.
+fn write_out(format: &str, url: &str, status: u16, size: u64, took: std::time::Duration) -> String {
+    format
+        .replace("%{http_code}", &format!("{status:03}"))
+        .replace("%{size_download}", &size.to_string())
+        .replace("%{time_total}", &format!("{:.6}", took.as_secs_f64()))
+        .replace("%{url_effective}", url)
+        .replace("\\n", "\n")
+        .replace("\\t", "\t")
 }
 
 /// `-o FILE`: the body is written to a file beside FILE and renamed over it once the whole
@@ -313,18 +404,24 @@ fn fetch_all(
     };
     let mut failed_status = false;
     for url in &args.urls {
+        let started = std::time::Instant::now();
         match fetcher.fetch(url, method, payload, headers, out) {
-            Ok(status) if args.fail && status >= 400 => {
-                eprintln!("httplib: The requested URL returned error: {status}");
-                failed_status = true;
+            Ok((status, size)) => {
+                if let Some(format) = &args.write_out {
+                    let _ = out.flush();
+                    print!("{}", write_out(format, url, status, size, started.elapsed()));
+                }
+                if args.fail && status >= 400 {
+                    say(args, &format!("The requested URL returned error: {status}"));
+                    failed_status = true;
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 let _ = out.flush();
-                eprintln!("httplib: {e}");
+                say(args, &e.to_string());
                 let code = exit_code(e.as_ref());
                 if code == exit::URL_MALFORMAT && !url.contains("://") {
-                    eprintln!("httplib: a URL starts with its scheme: http://{url}");
+                    say(args, &format!("a URL starts with its scheme: http://{url}"));
                 }
                 return ExitCode::from(code);
             }
@@ -417,7 +514,7 @@ impl Fetcher<'_> {
         Ok(c)
     }
 
-    /// One request and its whole response; the status.
+    /// One request and its whole response; the status and the body bytes received.
     fn fetch(
         &mut self,
         url: &str,
@@ -425,7 +522,7 @@ impl Fetcher<'_> {
         payload: &Payload,
         headers: &[(String, Vec<u8>)],
         out: &mut dyn Write,
-    ) -> FetchResult<u16> {
+    ) -> FetchResult<(u16, u64)> {
         let parts = self.session.split_url(url)?;
         let proxy = match &self.args.proxy {
             Some(p) => Some(self.session.split_url(p)?),
@@ -452,16 +549,16 @@ impl Fetcher<'_> {
         }
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
-        if self.args.include {
+        if self.args.include || self.args.head {
             self.write_head(response, out)?;
         }
         if self.args.fail && status >= 400 {
             self.session.close_response(response)?;
-            return Ok(status);
+            return Ok((status, 0));
         }
-        self.copy_body(response, out)?;
+        let size = self.copy_body(response, out)?;
         self.session.close_response(response)?;
-        Ok(status)
+        Ok((status, size))
     }
 
     /// A file body: Content-Length from its size, then streamed in parts.
@@ -498,13 +595,16 @@ impl Fetcher<'_> {
         Ok(())
     }
 
-    fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<(), ClientErrorOrIo> {
+    /// The body to `out`; how many bytes it held.
+    fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<u64, ClientErrorOrIo> {
+        let mut size = 0;
         loop {
             let data = self.session.read1(r, Some(READ_CHUNK))?;
             if data.is_empty() {
-                return Ok(());
+                return Ok(size);
             }
             out.write_all(&data)?;
+            size += data.len() as u64;
         }
     }
 
