@@ -351,3 +351,22 @@ fn the_curl_flags_people_reach_for_first() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_transfer_quietly() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    // `httplib get big.bin | head -c 10`: the pipe closes after 10 bytes of 5 MiB.
+    let mut child = Command::new(httplib_bin!())
+        .args(["get", &format!("http://127.0.0.1:{}/big.bin", peer.port)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    use std::io::Read;
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stderr), "", "a closed pipe is not an error to report");
+    assert_eq!(out.status.code(), Some(23));
+}

@@ -418,8 +418,12 @@ fn fetch_all(
             }
             Err(e) => {
                 let _ = out.flush();
-                say(args, &e.to_string());
                 let code = exit_code(e.as_ref());
+                if is_broken_pipe(e.as_ref()) {
+                    // The reader is gone (`| head`): nothing more to say to anyone.
+                    return ExitCode::from(code);
+                }
+                say(args, &e.to_string());
                 if code == exit::URL_MALFORMAT && !url.contains("://") {
                     say(args, &format!("a URL starts with its scheme: http://{url}"));
                 }
@@ -429,7 +433,9 @@ fn fetch_all(
     }
     fetcher.finish();
     if let Err(e) = out.flush() {
-        eprintln!("httplib: writing the body: {e}");
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            say(args, &format!("writing the body: {e}"));
+        }
         return ExitCode::from(exit::WRITE_ERROR);
     }
     if failed_status {
@@ -437,6 +443,11 @@ fn fetch_all(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Whether the failure is the output's reader having gone away.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(e.downcast_ref::<ClientErrorOrIo>(), Some(ClientErrorOrIo::Io(io)) if io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// The exit status for a failed transfer: curl's code for the same failure where it has one.
