@@ -370,3 +370,35 @@ fn a_reader_that_goes_away_ends_the_transfer_quietly() {
     assert_eq!(text(&out.stderr), "", "a closed pipe is not an error to report");
     assert_eq!(out.status.code(), Some(23));
 }
+
+#[test]
+fn binary_is_not_poured_onto_a_terminal() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let url = format!("http://127.0.0.1:{}/big.bin", peer.port);
+    // `script` runs the command on a pseudo-terminal and copies what it shows.
+    let on_terminal = |args: &str| {
+        Command::new("script")
+            .args(["-qec", &format!("{} {args}", httplib_bin!().display()), "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = on_terminal(&format!("get {url}"));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("Binary output can mess up your terminal."),
+        "{shown:.300}"
+    );
+    assert!(
+        out.stdout.len() < 4096,
+        "{} bytes reached the terminal",
+        out.stdout.len()
+    );
+    assert_eq!(out.status.code(), Some(23));
+    // -o - says "yes, the terminal"; text is shown as it is.
+    let out = on_terminal(&format!("get -o - {url}"));
+    assert!(out.stdout.len() > 5 << 20, "{} bytes", out.stdout.len());
+    let out = on_terminal(&format!("get http://127.0.0.1:{}/hello.txt", peer.port));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello, world"));
+}

@@ -396,8 +396,10 @@ fn fetch_all(
         client_identity: args.cert.is_some().then(|| CLIENT_IDENTITY.to_string()),
         ..TlsOptions::verified()
     };
+    use std::io::IsTerminal;
     let mut fetcher = Fetcher {
         session: &mut session,
+        guard_terminal: args.output.is_none() && !args.remote_name && std::io::stdout().is_terminal(),
         current: None,
         args,
         tls,
@@ -454,7 +456,7 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
     use crate::bindings::types::HttpError as E;
     let http = match e.downcast_ref::<ClientErrorOrIo>() {
-        Some(ClientErrorOrIo::Io(_)) => return exit::WRITE_ERROR,
+        Some(ClientErrorOrIo::Io(_) | ClientErrorOrIo::BinaryToTerminal) => return exit::WRITE_ERROR,
         Some(ClientErrorOrIo::Client(ClientError::Http(h, _))) => h,
         _ => match e.downcast_ref::<ClientError>() {
             Some(ClientError::Http(h, _)) => h,
@@ -484,6 +486,8 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
 /// One session's connections, reused while URLs keep to the same scheme, host, port and proxy.
 struct Fetcher<'a> {
     session: &'a mut ClientSession,
+    /// The body goes to a terminal nobody asked for explicitly: refuse binary, as curl does.
+    guard_terminal: bool,
     current: Option<((String, String, u16), Connection)>,
     args: &'a FetchArgs,
     tls: TlsOptions,
@@ -614,6 +618,9 @@ impl Fetcher<'_> {
             if data.is_empty() {
                 return Ok(size);
             }
+            if size == 0 && self.guard_terminal && data.contains(&0) {
+                return Err(ClientErrorOrIo::BinaryToTerminal);
+            }
             out.write_all(&data)?;
             size += data.len() as u64;
         }
@@ -631,6 +638,8 @@ impl Fetcher<'_> {
 enum ClientErrorOrIo {
     Client(ClientError),
     Io(std::io::Error),
+    /// A body with NUL bytes about to go to a terminal (curl refuses it the same way).
+    BinaryToTerminal,
 }
 
 impl std::fmt::Display for ClientErrorOrIo {
@@ -638,6 +647,9 @@ impl std::fmt::Display for ClientErrorOrIo {
         match self {
             ClientErrorOrIo::Client(e) => write!(f, "{e}"),
             ClientErrorOrIo::Io(e) => write!(f, "writing the body: {e}"),
+            ClientErrorOrIo::BinaryToTerminal => f.write_str(
+                "Binary output can mess up your terminal. Use \"--output -\" to tell httplib to output it to your terminal anyway, or consider \"--output <FILE>\" to save to a file.",
+            ),
         }
     }
 }
