@@ -22,6 +22,10 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 /// Most guest instances alive at once: connections being served plus client sessions (ours;
 /// each pooled memory slot reserves address space, so this is sized, not unbounded).
 pub const MAX_INSTANCES: u32 = 2048;
+/// wasmtime's default count of pooled fiber stacks, kept as the most a runtime asks for.
+pub const DEFAULT_TOTAL_STACKS: u32 = 1000;
+/// The guard after each memory when reservations are bounded (`RuntimeOptions::client`).
+pub const CLIENT_GUARD: u64 = 2 * 1024 * 1024;
 /// Core instances one httplib component instance may hold (it has a handful).
 pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// Linear memories and tables one component instance may hold (the guest has one memory).
@@ -95,12 +99,36 @@ impl WasiView for HostState {
 pub struct RuntimeOptions {
     /// Cap on one instance's linear memory; growing past it traps that instance only.
     pub memory_limit: usize,
+    /// Most instances alive at once: the pool reserves address space for each.
+    pub max_instances: u32,
+    /// Address space reserved for each linear memory. None keeps wasmtime's 4 GiB, which lets
+    /// compiled code drop bounds checks (the server's choice); a few MiB over the memory limit
+    /// makes a whole client run fit in a 1 GB `ulimit -v`.
+    pub memory_reservation: Option<u64>,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
         Self {
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            max_instances: MAX_INSTANCES,
+            memory_reservation: None,
+        }
+    }
+}
+
+/// Instances a command-line client run needs: its session, and one spare (ours).
+pub const CLIENT_INSTANCES: u32 = 2;
+
+impl RuntimeOptions {
+    /// Sized for one client session (`httplib get`): two instances, memories reserved at
+    /// their limit, so the process reserves well under a gigabyte (the server's pool, about
+    /// 16 TiB, made `ulimit -v 1000000` fail every run).
+    pub fn client() -> Self {
+        Self {
+            max_instances: CLIENT_INSTANCES,
+            memory_reservation: Some(DEFAULT_MEMORY_LIMIT as u64),
+            ..Self::default()
         }
     }
 }
@@ -129,14 +157,22 @@ impl Runtime {
                 config.cache(Some(cache));
             }
         }
+        if let Some(bytes) = options.memory_reservation {
+            config.memory_reservation(bytes.max(options.memory_limit as u64));
+            config.memory_guard_size(CLIENT_GUARD);
+        }
+        let instances = options.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(MAX_INSTANCES)
-            .total_core_instances(MAX_INSTANCES * MAX_CORE_INSTANCES_PER_COMPONENT)
-            .total_memories(MAX_INSTANCES * MAX_MEMORIES_PER_COMPONENT)
-            .total_tables(MAX_INSTANCES * MAX_TABLES_PER_COMPONENT)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * MAX_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(instances * MAX_MEMORIES_PER_COMPONENT)
+            .total_tables(instances * MAX_TABLES_PER_COMPONENT)
             .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
             .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+            // Fiber stacks serve async calls only: one an instance is plenty (wasmtime's 1000
+            // default reserves about 2 GB).
+            .total_stacks(instances.min(DEFAULT_TOTAL_STACKS))
             .max_memory_size(options.memory_limit.max(DEFAULT_MEMORY_LIMIT))
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(64 * 1024)

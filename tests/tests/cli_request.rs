@@ -402,3 +402,18 @@ fn binary_is_not_poured_onto_a_terminal() {
     let out = on_terminal(&format!("get http://127.0.0.1:{}/hello.txt", peer.port));
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello, world"));
 }
+
+#[test]
+fn a_client_run_fits_in_a_one_gigabyte_address_space() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    // `ulimit -v 1000000` (KiB): the server-sized pool (about 16 TiB) could not even start.
+    let script = format!(
+        "ulimit -v 1000000 && exec {} get http://127.0.0.1:{}/big.bin",
+        httplib_bin!().display(),
+        peer.port
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout == std::fs::read(dir.path().join("big.bin")).unwrap());
+}

@@ -115,6 +115,7 @@ fn a_guest_out_of_memory_loses_only_its_own_connection() {
     let runtime = Arc::new(
         Runtime::with_options(RuntimeOptions {
             memory_limit: 3 * 1024 * 1024,
+            ..RuntimeOptions::default()
         })
         .unwrap(),
     );

@@ -356,7 +356,7 @@ fn fetch_all(
     args: &FetchArgs,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let runtime = match Runtime::new() {
+    let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::client()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("httplib: cannot load the guest component: {e:#}");
