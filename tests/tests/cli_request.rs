@@ -264,6 +264,8 @@ fn failures_exit_with_curls_codes_and_say_where() {
     assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr));
     let out = httplib(&["get", "-o", "/dev/null", &url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = httplib(&["get", "-o", "/nonexistent-dir/x", &url]);
+    assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr));
     use std::os::unix::fs::FileTypeExt;
     for device in ["/dev/full", "/dev/null"] {
         assert!(
@@ -416,4 +418,28 @@ fn a_client_run_fits_in_a_one_gigabyte_address_space() {
     let out = Command::new("sh").args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(out.stdout == std::fs::read(dir.path().join("big.bin")).unwrap());
+}
+
+#[test]
+fn credentials_in_the_url_or_dash_u_become_basic_auth() {
+    let echo = cpython_echo_server();
+    // user "user", password "p@ss" (percent-encoded in the URL, as curl decodes it).
+    let out = httplib(&["get", &format!("http://user:p%40ss@127.0.0.1:{}/in-url", echo.port)]);
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("GET /in-url\n"), "{shown}");
+    assert!(shown.contains("\nAuthorization: Basic dXNlcjpwQHNz\n"), "{shown}");
+    let out = httplib(&[
+        "get",
+        "-u",
+        "alice:secret",
+        &format!("http://127.0.0.1:{}/dash-u", echo.port),
+    ]);
+    assert!(
+        text(&out.stdout).contains("\nAuthorization: Basic YWxpY2U6c2VjcmV0\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Without credentials, no Authorization header at all.
+    let out = httplib(&["get", &format!("http://127.0.0.1:{}/none", echo.port)]);
+    assert!(!text(&out.stdout).contains("Authorization"), "{}", text(&out.stdout));
 }

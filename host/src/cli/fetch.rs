@@ -91,6 +91,10 @@ pub struct FetchArgs {
     /// The private key (PEM) for --cert.
     #[arg(long = "key", value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Basic authentication as "user:password" for every URL (a URL's own user:password@ is
+    /// used for that URL otherwise).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    pub user: Option<String>,
     /// HEAD: show the status line and headers only (as curl -I).
     #[arg(short = 'I', long = "head")]
     pub head: bool,
@@ -249,7 +253,10 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
     let mut output = match &output {
         Some(path) => match PartFile::create(path) {
             Ok(part) => Some(part),
-            Err(e) => return usage_error(&format!("{}: {e}", path.display())),
+            Err(e) => {
+                say(&args, &format!("cannot write {}: {e}", path.display()));
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
         },
         None => None,
     };
@@ -276,6 +283,31 @@ fn say(args: &FetchArgs, message: &str) {
     if !args.silent || args.show_error {
         eprintln!("httplib: {message}");
     }
+}
+
+/// `Authorization: Basic …` from `-u`, else from the URL's `user:password@` (percent-decoded,
+/// as curl and urllib read it); none when neither is there or the header was given with -H.
+fn basic_auth(user: Option<&str>, url: &str, headers: &[(String, Vec<u8>)]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine;
+    if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+        return None;
+    }
+    let credentials = match user {
+        Some(u) => u.as_bytes().to_vec(),
+        None => {
+            let rest = url.split_once("://")?.1;
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let (userinfo, _) = authority.rsplit_once('@')?;
+            let (name, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+            [decode(name), b":".to_vec(), decode(password)].concat()
+        }
+    };
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    Some(("Authorization".into(), value.into_bytes()))
 }
 
 /// `-O`: the last segment of the URL's path, without query or fragment (none when empty).
@@ -407,6 +439,14 @@ fn fetch_all(
     let mut failed_status = false;
     for url in &args.urls {
         let started = std::time::Instant::now();
+        let with_auth;
+        let headers = match basic_auth(args.user.as_deref(), url, headers) {
+            Some(auth) => {
+                with_auth = [headers, &[auth]].concat();
+                &with_auth[..]
+            }
+            None => headers,
+        };
         match fetcher.fetch(url, method, payload, headers, out) {
             Ok((status, size)) => {
                 if let Some(format) = &args.write_out {
