@@ -202,6 +202,7 @@ impl BufStream {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod testing {
     //! An in-memory stream: scripted input delivered in fixed-size pieces, output recorded
     //! (for unit tests and the fuzz targets).

@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod error;
+/// Native only (fuzz targets and tests): the component carries none of it.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod fuzz;
 pub mod io;
 pub mod proto;
