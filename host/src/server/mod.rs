@@ -148,11 +148,8 @@ struct Shared {
     open: Mutex<Open>,
     /// Signalled whenever a connection ends (its instance is free again).
     closed: Condvar,
-    /// Connections waiting for an instance now.
-    waiting: std::sync::atomic::AtomicUsize,
-    /// 503s sent since the last log line about them.
-    busy_answers: AtomicU64,
-    last_busy_log: Mutex<Option<Instant>>,
+    /// 503s sent for want of an instance, logged at most once per `LOG_EVERY`.
+    busy_log: Mutex<LogThrottle>,
 }
 
 /// The open connections.
@@ -165,6 +162,8 @@ struct Open {
     evicting: usize,
     /// Most connections open at once since memory was last handed back.
     peak: usize,
+    /// New connections waiting for an instance now.
+    waiting: usize,
 }
 
 /// One open connection, as the listener sees it.
@@ -544,14 +543,14 @@ impl Shared {
                 break true;
             }
             if !waiting {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_ADMISSION_WAITERS {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                if open.waiting >= MAX_ADMISSION_WAITERS {
                     return false;
                 }
+                open.waiting += 1;
                 waiting = true;
             }
             // One victim per waiter: each connection that waits frees at most one slot.
-            if open.evicting < self.waiting.load(Ordering::SeqCst) {
+            if open.evicting < open.waiting {
                 open.evict_one();
             }
             let now = Instant::now();
@@ -565,7 +564,7 @@ impl Shared {
                 .0;
         };
         if waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            open.waiting -= 1;
         }
         admitted
     }
@@ -586,13 +585,30 @@ impl Shared {
 
     /// Count a 503 sent for want of an instance; log the count at most once per `LOG_EVERY`.
     fn answered_busy(&self) {
-        let count = self.busy_answers.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut last = self.last_busy_log.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
-            *last = Some(Instant::now());
-            self.busy_answers.fetch_sub(count, Ordering::Relaxed);
+        let mut log = self.busy_log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = log.count() {
             eprintln!("every instance is busy: {count} connection(s) answered 503");
         }
+    }
+}
+
+/// A line about something that can repeat thousands of times a second, printed at most once
+/// per `LOG_EVERY` with how often it happened since the last one.
+#[derive(Default)]
+struct LogThrottle {
+    unlogged: u64,
+    last: Option<Instant>,
+}
+
+impl LogThrottle {
+    /// Count one more; `Some(count)` when a line is due, for the events since the last line.
+    fn count(&mut self) -> Option<u64> {
+        self.unlogged += 1;
+        if self.last.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
     }
 }
 
@@ -601,8 +617,7 @@ impl Shared {
 #[derive(Default)]
 struct AcceptBackoff {
     pause: Option<Duration>,
-    unlogged: u64,
-    last_log: Option<Instant>,
+    log: LogThrottle,
 }
 
 impl AcceptBackoff {
@@ -611,16 +626,10 @@ impl AcceptBackoff {
     }
 
     fn failed(&mut self, e: &std::io::Error) {
-        self.unlogged += 1;
-        if self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
-            let times = if self.unlogged > 1 {
-                format!(" ({} times since the last report)", self.unlogged)
-            } else {
-                String::new()
-            };
-            eprintln!("accept failed: {e}{times}");
-            self.unlogged = 0;
-            self.last_log = Some(Instant::now());
+        match self.log.count() {
+            Some(1) => eprintln!("accept failed: {e}"),
+            Some(n) => eprintln!("accept failed: {e} ({n} times since the last report)"),
+            None => {}
         }
         // Out of descriptors or memory: accepting again at once only fails again.
         if matches!(
