@@ -273,6 +273,7 @@ impl wc::Guest for Component {
             host: u.host,
             port: u.port,
             target: u.target,
+            userinfo: u.userinfo,
         })
     }
 

@@ -3,6 +3,7 @@
 use super::ProtoError;
 use super::limits::{HTTP_PORT, HTTPS_PORT};
 use super::pyrepr::py_repr;
+use percent_encoding::percent_decode_str;
 
 /// An absolute http(s) URL split for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,9 +13,11 @@ pub struct UrlParts {
     pub port: u16,
     /// Path and query; "/" when the URL has no path. The fragment is dropped.
     pub target: String,
+    /// What stood before "@" in the authority, percent-decoded ("user:password").
+    pub userinfo: Option<String>,
 }
 
-/// Split `http://host[:port]/path?query#frag` (or https). User info is dropped.
+/// Split `http://[user[:password]@]host[:port]/path?query#frag` (or https).
 pub fn split_url(url: &str) -> Result<UrlParts, ProtoError> {
     let bad = |why: &str| ProtoError::InvalidUrl(format!("{why}: {}", py_repr(url)));
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("not an absolute URL"))?;
@@ -26,7 +29,13 @@ pub fn split_url(url: &str) -> Result<UrlParts, ProtoError> {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (userinfo, authority) = match authority.rsplit_once('@') {
+        Some((info, hostport)) => (
+            Some(percent_decode_str(info).decode_utf8_lossy().into_owned()),
+            hostport,
+        ),
+        None => (None, authority),
+    };
     // urllib.parse.urlsplit's check: a bracket without its partner is no host at all.
     if authority.contains('[') != authority.contains(']') {
         return Err(bad("invalid IPv6 URL"));
@@ -46,6 +55,7 @@ pub fn split_url(url: &str) -> Result<UrlParts, ProtoError> {
         host,
         port,
         target,
+        userinfo,
     })
 }
 
@@ -170,14 +180,16 @@ mod tests {
                 scheme: "http".into(),
                 host: "127.0.0.1".into(),
                 port: 8000,
-                target: "/a/b?c=d".into()
+                target: "/a/b?c=d".into(),
+                userinfo: None,
             }
         );
-        let u = split_url("HTTPS://user:pw@example.com").unwrap();
+        let u = split_url("HTTPS://user:p%40w@example.com").unwrap();
         assert_eq!(
             (u.scheme.as_str(), u.host.as_str(), u.port, u.target.as_str()),
             ("https", "example.com", 443, "/")
         );
+        assert_eq!(u.userinfo.as_deref(), Some("user:p@w"));
         let u = split_url("http://[::1]:9/?q").unwrap();
         assert_eq!((u.host.as_str(), u.port, u.target.as_str()), ("::1", 9, "/?q"));
         assert!(split_url("ftp://example.com/").is_err());

@@ -285,23 +285,19 @@ fn say(args: &FetchArgs, message: &str) {
     }
 }
 
-/// `Authorization: Basic …` from `-u`, else from the URL's `user:password@` (percent-decoded,
-/// as curl and urllib read it); none when neither is there or the header was given with -H.
-fn basic_auth(user: Option<&str>, url: &str, headers: &[(String, Vec<u8>)]) -> Option<(String, Vec<u8>)> {
+/// `Authorization: Basic …` from `-u`, else from the URL's `user:password@` (which the
+/// guest's split-url hands over percent-decoded, as urllib reads it); none when neither is
+/// there or the header was given with -H.
+fn basic_auth(user: Option<&str>, userinfo: Option<&str>, headers: &[(String, Vec<u8>)]) -> Option<(String, Vec<u8>)> {
     use base64::Engine;
     if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
         return None;
     }
-    let credentials = match user {
-        Some(u) => u.as_bytes().to_vec(),
-        None => {
-            let rest = url.split_once("://")?.1;
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            let (userinfo, _) = authority.rsplit_once('@')?;
-            let (name, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
-            [decode(name), b":".to_vec(), decode(password)].concat()
-        }
+    let credentials = user.or(userinfo)?;
+    let credentials = if credentials.contains(':') {
+        credentials.to_string()
+    } else {
+        format!("{credentials}:")
     };
     let value = format!(
         "Basic {}",
@@ -439,14 +435,6 @@ fn fetch_all(
     let mut failed_status = false;
     for url in &args.urls {
         let started = std::time::Instant::now();
-        let with_auth;
-        let headers = match basic_auth(args.user.as_deref(), url, headers) {
-            Some(auth) => {
-                with_auth = [headers, &[auth]].concat();
-                &with_auth[..]
-            }
-            None => headers,
-        };
         match fetcher.fetch(url, method, payload, headers, out) {
             Ok((status, size)) => {
                 if let Some(format) = &args.write_out {
@@ -579,6 +567,14 @@ impl Fetcher<'_> {
         out: &mut dyn Write,
     ) -> FetchResult<(u16, u64)> {
         let parts = self.session.split_url(url)?;
+        let with_auth;
+        let headers = match basic_auth(self.args.user.as_deref(), parts.userinfo.as_deref(), headers) {
+            Some(auth) => {
+                with_auth = [headers, &[auth]].concat();
+                &with_auth[..]
+            }
+            None => headers,
+        };
         let proxy = match &self.args.proxy {
             Some(p) => Some(self.session.split_url(p)?),
             None => None,
