@@ -158,6 +158,61 @@ fn client_refuses_a_name_mismatch_and_an_expired_certificate() {
     }
 }
 
+/// The certificate `openssl req -x509 -subj /CN=localhost -addext subjectAltName=DNS:localhost`
+/// makes: self-signed, and marked CA:TRUE. Given with `--cacert`, curl and CPython accept it as
+/// the server's own certificate; so must we, still checking the name (and the dates, which
+/// webpki checks before it notices the CA flag).
+#[test]
+fn cacert_accepts_the_servers_own_self_signed_ca_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.path().join("self.pem"), dir.path().join("self.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let cacert = cert_path.display().to_string();
+
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &cert_path, &key_path);
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &cacert,
+        &format!("https://localhost:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+
+    // The same certificate does not vouch for a name it does not carry.
+    let out = httplib(&[
+        "get",
+        "--cacert",
+        &cacert,
+        &format!("https://127.0.0.1:{}/hello.txt", peer.port),
+    ]);
+    assert_eq!(out.status.code(), Some(60));
+    let err = stderr(&out);
+    assert!(
+        err.contains("certificate is not valid for '127.0.0.1' but for localhost (name mismatch)"),
+        "{err}"
+    );
+    // Without it, the certificate is refused as self-signed (OpenSSL's words), not as Rust
+    // Debug syntax.
+    let out = httplib(&["get", &format!("https://localhost:{}/hello.txt", peer.port)]);
+    assert_eq!(out.status.code(), Some(60));
+    let err = stderr(&out);
+    assert!(
+        err.contains("certificate verify failed: self-signed certificate"),
+        "{err}"
+    );
+    for debug in ["Other(", "OtherError", "Context {", "CaUsedAsEndEntity"] {
+        assert!(!err.contains(debug), "{err}");
+    }
+}
+
 /// `httplib serve --tls-cert ...` on a free port; returns the child and port once the banner is out.
 fn our_https_server(args: &[&str], dir: &Path) -> (Peer, String) {
     cli_server(&httplib_bin!(), dir, args)

@@ -119,7 +119,7 @@ impl TcpStream {
         timeout: Option<Duration>,
     ) -> Result<Self, ErrorCode> {
         let _ = sock.set_nodelay(true);
-        let mut conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(e.to_string()))?;
+        let mut conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(tls::describe_rustls(&e)))?;
         let mut io = Deadline {
             sock: &sock,
             deadline: timeout.and_then(|t| std::time::Instant::now().checked_add(t)),
@@ -155,7 +155,7 @@ impl TcpStream {
             Ok(c) => c,
             Err(e) => {
                 self.wire = Wire::Plain(sock);
-                return Err(ErrorCode::Tls(e.to_string()));
+                return Err(ErrorCode::Tls(tls::describe_rustls(&e)));
             }
         };
         let mut tls = StreamOwned::new(conn, sock);

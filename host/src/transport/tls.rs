@@ -5,8 +5,10 @@
 
 use crate::bindings::transport::{ErrorCode, TlsOptions};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -119,20 +121,25 @@ pub fn client_config(options: &TlsOptions, identities: &ClientIdentities) -> Res
         } else {
             mozilla_roots()
         };
+        let mut pinned = Vec::new();
         if let Some(pem) = &options.ca_certs {
-            let mut added = 0;
             for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|e| ErrorCode::Tls(format!("CA certificates: {e}")))?;
                 roots
-                    .add(cert)
-                    .map_err(|e| ErrorCode::Tls(format!("CA certificate: {e}")))?;
-                added += 1;
+                    .add(cert.clone())
+                    .map_err(|e| ErrorCode::Tls(format!("CA certificate: {}", describe_rustls(&e))))?;
+                pinned.push(cert);
             }
-            if added == 0 {
+            if pinned.is_empty() {
                 return Err(ErrorCode::Tls("CA file holds no certificate".into()));
             }
         }
-        builder.with_root_certificates(roots)
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| ErrorCode::Tls(format!("certificate verifier: {e}")))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustedOrPinned { webpki, pinned }))
     } else {
         builder
             .dangerous()
@@ -182,10 +189,55 @@ pub fn server_name(host: &str, options: &TlsOptions) -> Result<ServerName<'stati
 /// A handshake or record failure in one line that names the cause.
 pub fn describe(e: &std::io::Error) -> String {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(c)) => format!("certificate verify failed: {}", describe_cert(c)),
-        Some(other) => other.to_string(),
+        Some(tls) => describe_rustls(tls),
         None => e.to_string(),
     }
+}
+
+/// A rustls error in words (as OpenSSL's reasons read), never a Rust `Debug` string.
+pub fn describe_rustls(e: &rustls::Error) -> String {
+    use rustls::Error as E;
+    match e {
+        E::InvalidCertificate(c) => format!("certificate verify failed: {}", describe_cert(c)),
+        E::AlertReceived(alert) => format!("the peer sent the alert \"{}\"", words(&format!("{alert:?}"))),
+        E::PeerIncompatible(why) => format!("the peer is incompatible: {}", words(&format!("{why:?}"))),
+        E::PeerMisbehaved(why) => format!("the peer misbehaved: {}", words(&format!("{why:?}"))),
+        E::InvalidMessage(why) => format!("received a corrupt TLS message: {}", words(&format!("{why:?}"))),
+        E::InappropriateMessage { got_type, .. } => {
+            format!(
+                "received an unexpected TLS message ({})",
+                words(&format!("{got_type:?}"))
+            )
+        }
+        E::InappropriateHandshakeMessage { got_type, .. } => {
+            format!(
+                "received an unexpected handshake message ({})",
+                words(&format!("{got_type:?}"))
+            )
+        }
+        E::General(text) => text.clone(),
+        E::Other(other) => words(&other.0.to_string()),
+        other => words(&other.to_string()),
+    }
+}
+
+/// `HandshakeFailure` as "handshake failure", `Tls12NotOffered` as "tls12 not offered"; a
+/// variant's fields (after `(` or `{`) are dropped, since they are Rust syntax, not words.
+fn words(debug: &str) -> String {
+    let name = debug.split(['(', '{']).next().unwrap_or(debug).trim();
+    if name.contains(' ') {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push(' ');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 fn describe_cert(c: &CertificateError) -> String {
@@ -193,8 +245,21 @@ fn describe_cert(c: &CertificateError) -> String {
         CertificateError::UnknownIssuer => "unable to get local issuer certificate (unknown issuer)".into(),
         CertificateError::NotValidForName => "hostname mismatch (name mismatch)".into(),
         CertificateError::NotValidForNameContext { expected, presented } => {
+            // webpki presents the certificate's names as `DnsName("a")` / `IpAddress(1.2.3.4)`.
+            let names: Vec<&str> = presented
+                .iter()
+                .map(|p| match p.split_once('(') {
+                    Some((_, inner)) => inner.trim_end_matches(')').trim_matches('"'),
+                    None => p.as_str(),
+                })
+                .collect();
+            let valid_for = match names.is_empty() {
+                true => "no names".to_string(),
+                false => names.join(", "),
+            };
             format!(
-                "hostname mismatch, certificate is not valid for {expected:?} but for {presented:?} (name mismatch)"
+                "hostname mismatch, certificate is not valid for '{}' but for {valid_for} (name mismatch)",
+                expected.to_str()
             )
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -205,7 +270,85 @@ fn describe_cert(c: &CertificateError) -> String {
         }
         CertificateError::Revoked => "certificate revoked".into(),
         CertificateError::BadSignature => "bad certificate signature".into(),
-        other => format!("{other:?}"),
+        CertificateError::BadEncoding => "the certificate is malformed".into(),
+        CertificateError::UnhandledCriticalExtension => "unhandled critical extension".into(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the certificate is not for a TLS server (invalid purpose)".into()
+        }
+        CertificateError::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => {
+                "self-signed certificate (a CA certificate presented as the server's own)".into()
+            }
+            _ => words(&other.0.to_string()),
+        },
+        other => words(&other.to_string()),
+    }
+}
+
+/// Verification with the roots, plus curl's and CPython's acceptance of a self-signed
+/// certificate given with `--cacert` / `cafile` that is itself the server's certificate: webpki
+/// refuses such a certificate (`openssl req -x509` marks it CA:TRUE) as a CA used as an end
+/// entity, after it has checked its validity dates; here it is accepted only when its bytes are
+/// those of a given certificate, and only if it is valid for the server's name.
+#[derive(Debug)]
+struct TrustedOrPinned {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl TrustedOrPinned {
+    fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
+        match e {
+            rustls::Error::InvalidCertificate(CertificateError::Other(other)) => matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ),
+            _ => false,
+        }
+    }
+}
+
+impl ServerCertVerifier for TrustedOrPinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(e) if Self::is_ca_used_as_end_entity(&e) && self.pinned.iter().any(|p| p[..] == end_entity[..]) => {
+                verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 
