@@ -8,7 +8,7 @@ use crate::runtime::{EPOCH_TICK, HostState};
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -48,16 +48,19 @@ pub struct ScriptSandbox {
     /// Scripts compiled and linked, ready to instantiate, by their bytes: a few entries, found
     /// by length and memcmp (hashing a script's bytes on every request cost more).
     compiled: Mutex<Vec<(Vec<u8>, CommandPre<ScriptState>)>>,
+    /// Where compiled scripts are kept between runs.
+    code_cache: crate::code_cache::CodeCache,
 }
 
 impl ScriptSandbox {
-    pub fn new(engine: &Engine) -> Result<Self> {
+    pub fn new(engine: &Engine, code_cache: crate::code_cache::CodeCache) -> Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Ok(Self {
             engine: engine.clone(),
             linker,
             compiled: Mutex::default(),
+            code_cache,
         })
     }
 
@@ -72,7 +75,10 @@ impl ScriptSandbox {
         if let Some(pre) = cached(&self.compiled.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok(pre);
         }
-        let component = Component::new(&self.engine, program).map_err(|e| format!("{e:#}"))?;
+        let component = self
+            .code_cache
+            .component(&self.engine, program)
+            .map_err(|e| format!("{e:#}"))?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod cgi;
 pub mod cli;
 pub mod client;
+pub mod code_cache;
 pub mod runtime;
 pub mod server;
 pub mod transport;

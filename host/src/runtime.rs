@@ -2,14 +2,15 @@
 //! store and instance for each client session or accepted connection.
 
 use crate::bindings::{Httplib, HttplibPre};
+use crate::code_cache::CodeCache;
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::ClientIdentities;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Cache, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
     UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -138,12 +139,14 @@ pub struct Runtime {
     engine: Engine,
     pre: HttplibPre<HostState>,
     options: RuntimeOptions,
+    /// Where compiled components are kept between runs (the guest's and CGI scripts').
+    code_cache: CodeCache,
     /// The CGI sandbox, made the first time a server asks for it.
     scripts: std::sync::OnceLock<crate::cgi::SharedSandbox>,
 }
 
 impl Runtime {
-    /// Compile (or load from wasmtime's on-disk cache) the embedded guest and link it.
+    /// Compile (or load from the compiled-code cache, see `code_cache`) the embedded guest and link it.
     pub fn new() -> Result<Self> {
         Self::with_options(RuntimeOptions::default())
     }
@@ -151,12 +154,6 @@ impl Runtime {
     /// `new` with other limits.
     pub fn with_options(options: RuntimeOptions) -> Result<Self> {
         let mut config = Config::new();
-        if !cache_disabled(std::env::var_os("HTTPLIB_NO_CACHE").as_deref()) {
-            // A cache that cannot be set up only costs compile time; never fail for it.
-            if let Ok(cache) = Cache::from_file(None) {
-                config.cache(Some(cache));
-            }
-        }
         if let Some(bytes) = options.memory_reservation {
             config.memory_reservation(bytes.max(options.memory_limit as u64));
             config.memory_guard_size(CLIENT_GUARD);
@@ -185,8 +182,9 @@ impl Runtime {
         }
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
-        let component = Component::new(&engine, GUEST_WASM)
-            .map_err(anyhow::Error::from)
+        let code_cache = CodeCache::from_env();
+        let component = code_cache
+            .component(&engine, GUEST_WASM)
             .context("compiling the guest component")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -202,6 +200,7 @@ impl Runtime {
             engine,
             pre,
             options,
+            code_cache,
             scripts: std::sync::OnceLock::new(),
         })
     }
@@ -215,7 +214,7 @@ impl Runtime {
         if let Some(s) = self.scripts.get() {
             return Ok(s.clone());
         }
-        let sandbox = Arc::new(crate::cgi::ScriptSandbox::new(&self.engine)?);
+        let sandbox = Arc::new(crate::cgi::ScriptSandbox::new(&self.engine, self.code_cache.clone())?);
         Ok(self.scripts.get_or_init(|| sandbox).clone())
     }
 
@@ -257,17 +256,6 @@ impl Runtime {
     }
 }
 
-/// `HTTPLIB_NO_CACHE` turns the compiled-code cache off when set to anything but "", "0",
-/// "false" or "no" (so `HTTPLIB_NO_CACHE=0` leaves it on).
-fn cache_disabled(value: Option<&std::ffi::OsStr>) -> bool {
-    value.is_some_and(|v| {
-        !matches!(
-            v.to_str().map(str::to_ascii_lowercase).as_deref(),
-            Some("" | "0" | "false" | "no")
-        )
-    })
-}
-
 /// One ticker thread per engine (never one per instance); it ends when the engine is dropped.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
@@ -280,20 +268,4 @@ fn start_epoch_ticker(engine: &Engine) {
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cache_disabled;
-
-    #[test]
-    fn no_cache_means_yes_only_for_a_yes() {
-        assert!(!cache_disabled(None));
-        for off in ["", "0", "false", "No"] {
-            assert!(!cache_disabled(Some(off.as_ref())), "{off:?}");
-        }
-        for on in ["1", "yes", "true"] {
-            assert!(cache_disabled(Some(on.as_ref())), "{on:?}");
-        }
-    }
 }

@@ -443,3 +443,42 @@ fn credentials_in_the_url_or_dash_u_become_basic_auth() {
     let out = httplib(&["get", &format!("http://127.0.0.1:{}/none", echo.port)]);
     assert!(!text(&out.stdout).contains("Authorization"), "{}", text(&out.stdout));
 }
+
+/// The compiled-code cache holds one whole file a component and nothing else: no lock,
+/// statistics or half-written files after runs (wasmtime's own cache left `.wip-PID` files),
+/// and `HTTPLIB_NO_CACHE=1` leaves it untouched.
+#[test]
+fn the_code_cache_leaves_one_file_and_nothing_else() {
+    let site = fixture_dir();
+    let peer = cpython_server(site.path(), "HTTP/1.1");
+    let url = format!("http://127.0.0.1:{}/hello.txt", peer.port);
+    let cache = tempfile::tempdir().unwrap();
+    let run = |extra_env: &[(&str, &str)]| {
+        let mut cmd = Command::new(httplib_bin!());
+        cmd.args(["get", &url])
+            .env("HTTPLIB_CACHE_DIR", cache.path())
+            .env_remove("HTTPLIB_NO_CACHE");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.stdout, b"hello, world\n", "{}", text(&out.stderr));
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    run(&[("HTTPLIB_NO_CACHE", "1")]);
+    assert_eq!(listing(), Vec::<String>::new());
+    run(&[]);
+    let first = listing();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].ends_with(".cwasm"), "{first:?}");
+    run(&[]);
+    run(&[("HTTPLIB_NO_CACHE", "0")]);
+    assert_eq!(listing(), first);
+}
