@@ -277,6 +277,22 @@ impl wc::Guest for Component {
         })
     }
 
+    fn follow_redirect(
+        url: String,
+        method: String,
+        status: u16,
+        location: Option<String>,
+    ) -> WResult<Option<wc::Redirect>> {
+        let next =
+            wit(crate::proto::redirect::follow(&url, &method, status, location.as_deref()).map_err(Error::from))?;
+        Ok(next.map(|r| wc::Redirect {
+            url: r.url,
+            method: r.method,
+            keep_body: r.keep_body,
+            same_origin: r.same_origin,
+        }))
+    }
+
     fn error_message(error: wtypes::HttpError) -> String {
         Error::from(error).to_string()
     }

@@ -2,7 +2,7 @@
 //! guest's `connection` and `response` resources behind typed handles.
 
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, StatusConstant, UrlParts};
+use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
 use crate::bindings::transport::TlsOptions;
 use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
@@ -194,6 +194,21 @@ impl ClientSession {
 
     pub fn split_url(&mut self, url: &str) -> Result<UrlParts> {
         let r = self.guest.httplib_http_client().call_split_url(&mut self.store, url)?;
+        self.check(r)
+    }
+
+    /// Where a response sends a client following redirects (see WIT `follow-redirect`).
+    pub fn follow_redirect(
+        &mut self,
+        url: &str,
+        method: &str,
+        status: u16,
+        location: Option<&str>,
+    ) -> Result<Option<Redirect>> {
+        let r =
+            self.guest
+                .httplib_http_client()
+                .call_follow_redirect(&mut self.store, url, method, status, location)?;
         self.check(r)
     }
 

@@ -166,16 +166,26 @@ pub fn our_server_with(config: ServerConfig) -> ServerHandle {
 }
 
 /// A CPython http.server whose do_POST/do_PUT/do_GET echo the request back as JSON-ish lines:
-/// the method, the path, each header, then the body (a real peer for client tests).
+/// the method, the path, each header, then the body (a real peer for client tests). A path
+/// `/redirect/CODE?to=LOCATION` answers CODE with that Location (the rest of the path after
+/// `to=`, percent-decoded) instead.
 pub fn cpython_echo_server() -> Peer {
     let port = free_port();
     let script = r#"
-import http.server, sys
+import http.server, sys, urllib.parse
 class Echo(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def answer(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        if self.path.startswith("/redirect/"):
+            code = int(self.path.split("/")[2].split("?")[0])
+            self.send_response(code)
+            self.send_header("Location", urllib.parse.unquote(self.path.split("to=", 1)[1]))
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"moved\n")
+            return
         head = f"{self.command} {self.path}\n" + "".join(f"{k}: {v}\n" for k, v in self.headers.items())
         out = head.encode("latin-1") + b"\n" + body
         code = int(self.headers.get("X-Status") or 200)

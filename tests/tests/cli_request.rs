@@ -482,3 +482,119 @@ fn the_code_cache_leaves_one_file_and_nothing_else() {
     run(&[("HTTPLIB_NO_CACHE", "0")]);
     assert_eq!(listing(), first);
 }
+
+/// `-L` against CPython: each redirect status with its method rule (RFC 9110 15.4, as curl
+/// does it), relative Locations, credentials kept to their origin, `--max-redirs`, `-i` and
+/// `-w %{url_effective}` over the chain.
+#[test]
+fn location_follows_redirects_as_curl_does() {
+    let peer = cpython_echo_server();
+    let other = cpython_echo_server();
+    let base = format!("http://127.0.0.1:{}", peer.port);
+    let body = |args: &[&str]| {
+        let out = httplib(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // Without -L the redirect itself is the answer.
+    assert_eq!(body(&["get", &format!("{base}/redirect/301?to=/echo")]), "moved\n");
+    assert!(body(&["get", "-L", &format!("{base}/redirect/301?to=/echo")]).starts_with("GET /echo\n"));
+    // POST becomes GET after 301, 302 and 303, and the form goes with it.
+    for code in [301, 302, 303] {
+        let got = body(&[
+            "request",
+            "-L",
+            "-d",
+            "a=1",
+            &format!("{base}/redirect/{code}?to=/echo"),
+        ]);
+        assert!(got.starts_with("GET /echo\n"), "{code}: {got}");
+        assert!(
+            !got.contains("Content-Type") && !got.contains("Content-Length") && got.ends_with("\n\n"),
+            "{code}: {got}"
+        );
+    }
+    // 307 and 308 keep the method and the body.
+    for code in [307, 308] {
+        let got = body(&[
+            "request",
+            "-L",
+            "-d",
+            "a=1",
+            &format!("{base}/redirect/{code}?to=/echo"),
+        ]);
+        assert!(
+            got.starts_with("POST /echo\n") && got.ends_with("\n\na=1"),
+            "{code}: {got}"
+        );
+    }
+    // 303 makes a PUT a GET; 302 keeps it.
+    let got = body(&[
+        "request",
+        "-L",
+        "-X",
+        "PUT",
+        "-d",
+        "x",
+        &format!("{base}/redirect/303?to=/echo"),
+    ]);
+    assert!(got.starts_with("GET /echo\n"), "{got}");
+    let got = body(&[
+        "request",
+        "-L",
+        "-X",
+        "PUT",
+        "-d",
+        "x",
+        &format!("{base}/redirect/302?to=/echo"),
+    ]);
+    assert!(got.starts_with("PUT /echo\n") && got.ends_with("\n\nx"), "{got}");
+    // A relative Location is resolved against the URL that answered.
+    let got = body(&["get", "-L", &format!("{base}/redirect/302?to=../echo/x%3Fq=1")]);
+    assert!(got.starts_with("GET /echo/x?q=1\n"), "{got}");
+    // Credentials stay with the origin they were given for.
+    let got = body(&["get", "-L", "-u", "me:pw", &format!("{base}/redirect/302?to=/echo")]);
+    assert!(got.contains("\nAuthorization: Basic bWU6cHc=\n"), "{got}");
+    let got = body(&[
+        "get",
+        "-L",
+        "-u",
+        "me:pw",
+        "-H",
+        "Authorization: Bearer t",
+        &format!("{base}/redirect/302?to=http://127.0.0.1:{}/echo", other.port),
+    ]);
+    assert!(
+        got.starts_with("GET /echo\n") && !got.contains("Authorization"),
+        "{got}"
+    );
+    // A chain of two, with -i showing both heads and -w the URL that answered last.
+    let chain = format!("{base}/redirect/302?to=/redirect/307?to=/echo");
+    let out = httplib(&["get", "-L", "-i", "-w", "\\n%{http_code} %{url_effective}", &chain]);
+    let got = text(&out.stdout);
+    assert!(got.starts_with("HTTP/1.1 302 Found\r\n"), "{got}");
+    assert!(got.contains("\r\n\r\nHTTP/1.1 307 Temporary Redirect\r\n"), "{got}");
+    assert!(got.ends_with(&format!("\n200 {base}/echo")), "{got}");
+    let out = httplib(&["get", "-L", "--max-redirs", "1", &chain]);
+    assert_eq!(out.status.code(), Some(47));
+    assert_eq!(text(&out.stderr).trim(), "httplib: Maximum (1) redirects followed");
+    assert!(out.stdout.is_empty());
+}
+
+/// `-L` through CPython's own redirect (a directory asked for without its slash), with the
+/// same bytes curl gets; and a URL's non-ASCII sent percent-encoded as curl does.
+#[test]
+fn location_and_non_ascii_match_curl() {
+    let site = fixture_dir();
+    std::fs::create_dir(site.path().join("sub")).unwrap();
+    std::fs::write(site.path().join("sub").join("caf\u{e9}.txt"), "accent\n").unwrap();
+    let peer = cpython_server(site.path(), "HTTP/1.1");
+    let url = format!("http://127.0.0.1:{}/sub", peer.port);
+    let ours = httplib(&["get", "-L", &url]);
+    let curl = Command::new("curl").args(["-sL", &url]).output().unwrap();
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    assert_eq!(text(&ours.stdout), text(&curl.stdout));
+    assert!(text(&ours.stdout).contains("caf%C3%A9.txt"));
+    let out = httplib(&["get", &format!("http://127.0.0.1:{}/sub/caf\u{e9}.txt", peer.port)]);
+    assert_eq!(text(&out.stdout), "accent\n", "{}", text(&out.stderr));
+}

@@ -17,6 +17,7 @@ pub mod log_line;
 pub mod mime;
 pub mod pyrepr;
 pub mod range;
+pub mod redirect;
 pub mod request_head;
 pub mod request_line;
 pub mod status;

@@ -3,7 +3,10 @@
 use super::ProtoError;
 use super::limits::{HTTP_PORT, HTTPS_PORT};
 use super::pyrepr::py_repr;
-use percent_encoding::percent_decode_str;
+use percent_encoding::{AsciiSet, percent_decode_str, utf8_percent_encode};
+
+/// Nothing but non-ASCII (which `utf8_percent_encode` always encodes).
+const NON_ASCII: &AsciiSet = &AsciiSet::EMPTY;
 
 /// An absolute http(s) URL split for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,8 +48,11 @@ pub fn split_url(url: &str) -> Result<UrlParts, ProtoError> {
         return Err(bad("no host"));
     }
     let tail = tail.split_once('#').map_or(tail, |(t, _)| t);
+    // Non-ASCII is percent-encoded as UTF-8, as curl and browsers do (http.client would refuse
+    // it); everything else goes as written.
+    let tail = utf8_percent_encode(tail, NON_ASCII).to_string();
     let target = if tail.starts_with('/') {
-        tail.to_string()
+        tail
     } else {
         format!("/{tail}")
     };
@@ -184,6 +190,9 @@ mod tests {
                 userinfo: None,
             }
         );
+        // Non-ASCII is sent percent-encoded (as curl does); ASCII, controls included, as given.
+        let u = split_url("http://h/caf\u{e9}/%41?q=\u{fc}&r=a b").unwrap();
+        assert_eq!(u.target, "/caf%C3%A9/%41?q=%C3%BC&r=a b");
         let u = split_url("HTTPS://user:p%40w@example.com").unwrap();
         assert_eq!(
             (u.scheme.as_str(), u.host.as_str(), u.port, u.target.as_str()),

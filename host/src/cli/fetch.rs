@@ -32,6 +32,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for th
   23  the body could not be written
   28  timed out
   35  the TLS handshake failed
+  47  more redirects than --max-redirs (with -L)
   52  the server closed without answering
   56  the connection was reset
   60  the server's certificate failed verification";
@@ -48,10 +49,13 @@ mod exit {
     pub const WRITE_ERROR: u8 = 23;
     pub const OPERATION_TIMEDOUT: u8 = 28;
     pub const SSL_CONNECT_ERROR: u8 = 35;
+    pub const TOO_MANY_REDIRECTS: u8 = 47;
     pub const GOT_NOTHING: u8 = 52;
     pub const RECV_ERROR: u8 = 56;
     pub const PEER_FAILED_VERIFICATION: u8 = 60;
 }
+/// Redirects `-L` follows before giving up (curl's `--max-redirs` default; urllib stops at 10).
+pub const DEFAULT_MAX_REDIRS: u32 = 50;
 /// The name under which `--cert` is registered with the host.
 const CLIENT_IDENTITY: &str = "cli";
 
@@ -114,6 +118,13 @@ pub struct FetchArgs {
     /// and %{url_effective} filled in and \n, \t as newline and tab (curl -w).
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     pub write_out: Option<String>,
+    /// Follow redirects (301, 302, 303, 307, 308): the Location resolved against the URL,
+    /// POST made GET after 301/302/303 as curl does, credentials kept to the first origin.
+    #[arg(short = 'L', long = "location")]
+    pub location: bool,
+    /// With -L, the most redirects to follow (-1: no limit).
+    #[arg(long = "max-redirs", value_name = "NUM", default_value_t = DEFAULT_MAX_REDIRS as i64, allow_negative_numbers = true)]
+    pub max_redirs: i64,
     /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
     #[arg(short = 'x', long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
@@ -436,10 +447,10 @@ fn fetch_all(
     for url in &args.urls {
         let started = std::time::Instant::now();
         match fetcher.fetch(url, method, payload, headers, out) {
-            Ok((status, size)) => {
+            Ok(Transfer { status, size, url }) => {
                 if let Some(format) = &args.write_out {
                     let _ = out.flush();
-                    print!("{}", write_out(format, url, status, size, started.elapsed()));
+                    print!("{}", write_out(format, &url, status, size, started.elapsed()));
                 }
                 if args.fail && status >= 400 {
                     say(args, &format!("The requested URL returned error: {status}"));
@@ -485,6 +496,7 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
     use crate::bindings::types::HttpError as E;
     let http = match e.downcast_ref::<ClientErrorOrIo>() {
         Some(ClientErrorOrIo::Io(_) | ClientErrorOrIo::BinaryToTerminal) => return exit::WRITE_ERROR,
+        Some(ClientErrorOrIo::TooManyRedirects(_)) => return exit::TOO_MANY_REDIRECTS,
         Some(ClientErrorOrIo::Client(ClientError::Http(h, _))) => h,
         _ => match e.downcast_ref::<ClientError>() {
             Some(ClientError::Http(h, _)) => h,
@@ -523,6 +535,16 @@ struct Fetcher<'a> {
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// What one URL's transfer ended with.
+struct Transfer {
+    /// The last response's status.
+    status: u16,
+    /// Body bytes written.
+    size: u64,
+    /// The URL that answered last (after redirects): curl's `url_effective`.
+    url: String,
+}
+
 impl Fetcher<'_> {
     /// The connection for `url`: direct, to the proxy (http), or tunnelled through it (https).
     fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<Connection> {
@@ -557,7 +579,7 @@ impl Fetcher<'_> {
         Ok(c)
     }
 
-    /// One request and its whole response; the status and the body bytes received.
+    /// One request (and with -L, the redirects it leads to) and its whole response.
     fn fetch(
         &mut self,
         url: &str,
@@ -565,10 +587,70 @@ impl Fetcher<'_> {
         payload: &Payload,
         headers: &[(String, Vec<u8>)],
         out: &mut dyn Write,
-    ) -> FetchResult<(u16, u64)> {
+    ) -> FetchResult<Transfer> {
+        let (mut url, mut method) = (url.to_string(), method.to_string());
+        let mut payload = payload;
+        let mut headers = headers.to_vec();
+        // Credentials (-u, a URL's user:password@, -H Authorization) stay with the first origin.
+        let mut user = self.args.user.clone();
+        let mut redirects = 0;
+        loop {
+            let (response, status) = self.send(&url, &method, payload, &headers, user.as_deref())?;
+            if self.args.include || self.args.head {
+                self.write_head(response, out)?;
+            }
+            let next = match self.args.location {
+                true => {
+                    let location = self.session.getheader(response, "location")?;
+                    self.session
+                        .follow_redirect(&url, &method, status, location.as_deref())?
+                }
+                false => None,
+            };
+            let Some(next) = next else {
+                if self.args.fail && status >= 400 {
+                    self.session.close_response(response)?;
+                    return Ok(Transfer { status, size: 0, url });
+                }
+                let size = self.copy_body(response, out)?;
+                self.session.close_response(response)?;
+                return Ok(Transfer { status, size, url });
+            };
+            if self.args.max_redirs >= 0 && redirects >= self.args.max_redirs {
+                self.session.close_response(response)?;
+                return Err(Box::new(ClientErrorOrIo::TooManyRedirects(redirects)));
+            }
+            redirects += 1;
+            // The redirect's own body is read and dropped, so the connection can be reused.
+            while !self.session.read1(response, Some(READ_CHUNK))?.is_empty() {}
+            self.session.close_response(response)?;
+            if !next.keep_body {
+                payload = &Payload::None;
+                headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-type") && !n.eq_ignore_ascii_case("content-length")
+                });
+            }
+            if !next.same_origin {
+                user = None;
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie"));
+            }
+            url = next.url;
+            method = next.method;
+        }
+    }
+
+    /// Send one request; its response, with the status read.
+    fn send(
+        &mut self,
+        url: &str,
+        method: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+        user: Option<&str>,
+    ) -> FetchResult<(Response, u16)> {
         let parts = self.session.split_url(url)?;
         let with_auth;
-        let headers = match basic_auth(self.args.user.as_deref(), parts.userinfo.as_deref(), headers) {
+        let headers = match basic_auth(user, parts.userinfo.as_deref(), headers) {
             Some(auth) => {
                 with_auth = [headers, &[auth]].concat();
                 &with_auth[..]
@@ -600,16 +682,7 @@ impl Fetcher<'_> {
         }
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
-        if self.args.include || self.args.head {
-            self.write_head(response, out)?;
-        }
-        if self.args.fail && status >= 400 {
-            self.session.close_response(response)?;
-            return Ok((status, 0));
-        }
-        let size = self.copy_body(response, out)?;
-        self.session.close_response(response)?;
-        Ok((status, size))
+        Ok((response, status))
     }
 
     /// A file body: Content-Length from its size, then streamed in parts.
@@ -676,6 +749,8 @@ enum ClientErrorOrIo {
     Io(std::io::Error),
     /// A body with NUL bytes about to go to a terminal (curl refuses it the same way).
     BinaryToTerminal,
+    /// -L met more redirects than --max-redirs allows.
+    TooManyRedirects(i64),
 }
 
 impl std::fmt::Display for ClientErrorOrIo {
@@ -683,6 +758,7 @@ impl std::fmt::Display for ClientErrorOrIo {
         match self {
             ClientErrorOrIo::Client(e) => write!(f, "{e}"),
             ClientErrorOrIo::Io(e) => write!(f, "writing the body: {e}"),
+            ClientErrorOrIo::TooManyRedirects(n) => write!(f, "Maximum ({n}) redirects followed"),
             ClientErrorOrIo::BinaryToTerminal => f.write_str(
                 "Binary output can mess up your terminal. Use \"--output -\" to tell httplib to output it to your terminal anyway, or consider \"--output <FILE>\" to save to a file.",
             ),
