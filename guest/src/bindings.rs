@@ -197,6 +197,7 @@ impl From<Error> for wtypes::HttpError {
             Error::Denied(m) => W::Denied(m),
             Error::NameUnresolvable(m) => W::NameUnresolvable(m),
             Error::Io(m) => W::Io(m),
+            Error::ContentDecoding(m) => W::ContentDecoding(m),
         }
     }
 }
@@ -232,6 +233,7 @@ impl From<wtypes::HttpError> for Error {
             W::Denied(m) => Error::Denied(m),
             W::NameUnresolvable(m) => Error::NameUnresolvable(m),
             W::Io(m) => Error::Io(m),
+            W::ContentDecoding(m) => Error::ContentDecoding(m),
         }
     }
 }
@@ -438,6 +440,9 @@ impl wc::GuestResponse for ResponseResource {
     }
     fn read1(&self, n: Option<u64>) -> WResult<Vec<u8>> {
         wit(self.0.borrow_mut().read1(amount(n)))
+    }
+    fn read_decoded(&self, amt: u64) -> WResult<Vec<u8>> {
+        wit(self.0.borrow_mut().read_decoded(amount(Some(amt)).unwrap_or(0)))
     }
     fn readline(&self, limit: Option<u64>) -> WResult<Vec<u8>> {
         wit(self.0.borrow_mut().readline(amount(limit)))

@@ -32,6 +32,7 @@ pub enum HttpError {
     Denied(String),
     NameUnresolvable(String),
     Io(String),
+    ContentDecoding(String),
 }
 
 impl From<ProtoError> for HttpError {
@@ -44,6 +45,7 @@ impl From<ProtoError> for HttpError {
             ProtoError::InvalidUrl(m) => HttpError::InvalidUrl(m),
             ProtoError::InvalidHeader(m) => HttpError::InvalidHeader(m),
             ProtoError::InvalidArgument(m) => HttpError::InvalidArgument(m),
+            ProtoError::BadContentEncoding(m) => HttpError::ContentDecoding(m),
             // CPython turns a bad chunk size's ValueError into IncompleteRead.
             ProtoError::BadChunk(_) => HttpError::IncompleteRead {
                 partial: 0,
@@ -111,6 +113,7 @@ impl fmt::Display for HttpError {
             Denied(m) => write!(f, "PermissionError: denied by host policy: {m}"),
             NameUnresolvable(m) => write!(f, "gaierror: name does not resolve: {m}"),
             Io(m) => write!(f, "OSError: {m}"),
+            ContentDecoding(m) => write!(f, "DecodeError: {m}"),
         }
     }
 }

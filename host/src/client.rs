@@ -384,6 +384,16 @@ impl ClientSession {
         guest_call!(self, response, call_read1, r, n)
     }
 
+    /// The body with its Content-Encoding undone, at most `amt` bytes a call (WIT `read-decoded`).
+    pub fn read_decoded(&mut self, r: Response, amt: u64) -> Result<Vec<u8>> {
+        guest_call!(self, response, call_read_decoded, r, amt)
+    }
+
+    /// `length`: body bytes still expected, when the framing says.
+    pub fn length(&mut self, r: Response) -> Result<Option<u64>> {
+        Ok(guest_get!(self, response, call_length, r))
+    }
+
     /// `readline(limit)`.
     pub fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>> {
         guest_call!(self, response, call_readline, r, limit)

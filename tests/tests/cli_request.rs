@@ -598,3 +598,140 @@ fn location_and_non_ascii_match_curl() {
     let out = httplib(&["get", &format!("http://127.0.0.1:{}/sub/caf\u{e9}.txt", peer.port)]);
     assert_eq!(text(&out.stdout), "accent\n", "{}", text(&out.stderr));
 }
+
+/// A CPython server that sends `/CODING/NAME` (gzip, deflate, rawdeflate, br) from `dir` with
+/// that Content-Encoding (br from NAME.br, made by the test), `/bomb` as 256 MiB of zeros
+/// gzipped on the fly, and `/cut` as a gzip body missing its end.
+fn compressing_server(dir: &std::path::Path) -> Peer {
+    let port = free_port();
+    let script = r#"
+import http.server, sys, gzip, zlib, os
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        parts = self.path.split("/")
+        coding = parts[1]
+        if coding == "bomb":
+            z = zlib.compressobj(1, zlib.DEFLATED, 31)
+            block = bytes(1 << 20)
+            body = b"".join(z.compress(block) for _ in range(256)) + z.flush()
+            coding = "gzip"
+        elif coding == "cut":
+            body = gzip.compress(b"x" * 100000)[:-20]
+            coding = "gzip"
+        else:
+            data = open(os.path.join(sys.argv[2], parts[2]), "rb").read()
+            if coding == "gzip":
+                body = gzip.compress(data)
+            elif coding == "deflate":
+                body = zlib.compress(data)
+            elif coding == "rawdeflate":
+                z = zlib.compressobj(6, zlib.DEFLATED, -15)
+                body = z.compress(data) + z.flush()
+                coding = "deflate"
+            else:
+                body = open(os.path.join(sys.argv[2], parts[2] + ".br"), "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Encoding", coding)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Accept-Encoding", self.headers.get("Accept-Encoding", ""))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    Peer { child, port }
+}
+
+/// `--compressed`: gzip, deflate (zlib and raw) and br decoded in the guest to the bytes
+/// curl --compressed writes; a body inflating to 256 MiB streams through (the guest's memory
+/// cap is 64 MiB); a corrupt stream is exit 61, as curl's.
+#[test]
+fn compressed_bodies_are_decoded_as_curl_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut page = String::new();
+    for i in 0..20_000 {
+        page.push_str(&format!("line {i}: the quick brown fox jumps over the lazy dog\n"));
+    }
+    std::fs::write(dir.path().join("page.txt"), &page).unwrap();
+    let mut br = Vec::new();
+    brotli::BrotliCompress(&mut page.as_bytes(), &mut br, &Default::default()).unwrap();
+    std::fs::write(dir.path().join("page.txt.br"), &br).unwrap();
+    let peer = compressing_server(dir.path());
+    let base = format!("http://127.0.0.1:{}", peer.port);
+    for coding in ["gzip", "deflate", "rawdeflate", "br"] {
+        let url = format!("{base}/{coding}/page.txt");
+        let out = httplib(&["get", "--compressed", &url]);
+        assert!(out.status.success(), "{coding}: {}", text(&out.stderr));
+        assert!(out.stdout == page.as_bytes(), "{coding}: {} bytes", out.stdout.len());
+        let curl = Command::new("curl")
+            .args(["-s", "--compressed", &url])
+            .output()
+            .unwrap();
+        assert!(curl.stdout == out.stdout, "{coding}: curl differs");
+        // Without --compressed the coded bytes are written as they came, as curl does.
+        let raw = httplib(&["get", &url]);
+        assert!(raw.stdout != page.as_bytes() && !raw.stdout.is_empty(), "{coding}");
+    }
+    let out = httplib(&["get", "--compressed", "-i", &format!("{base}/gzip/page.txt")]);
+    assert!(text(&out.stdout).contains("X-Accept-Encoding: deflate, gzip, br\r\n"));
+    let out = httplib(&[
+        "get",
+        "--compressed",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{size_download}",
+        &format!("{base}/bomb"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), (256u64 << 20).to_string());
+    let out = httplib(&["get", "--compressed", &format!("{base}/cut")]);
+    assert_eq!(out.status.code(), Some(61), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("httplib: DecodeError: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `-o` to a file with stderr on a terminal shows a progress meter (run under `script`); `-s`
+/// or a stderr that is not a terminal keeps it quiet.
+#[test]
+fn a_progress_meter_only_on_a_terminal() {
+    let dir = fixture_dir();
+    let peer = cpython_server(dir.path(), "HTTP/1.0");
+    let url = format!("http://127.0.0.1:{}/big.bin", peer.port);
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("big.bin");
+    let on_terminal = |flags: &str| {
+        Command::new("script")
+            .args([
+                "-qec",
+                &format!("{} get {flags} -o {} {url}", httplib_bin!().display(), file.display()),
+                "/dev/null",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let shown = text(&on_terminal("").stdout);
+    assert!(shown.contains("100% [=============================="), "{shown:.400}");
+    assert!(shown.contains(" MiB / "), "{shown:.400}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(dir.path().join("big.bin")).unwrap()
+    );
+    assert_eq!(text(&on_terminal("-s").stdout), "");
+    let out = httplib(&["get", "-o", &file.display().to_string(), &url]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out.stderr));
+}

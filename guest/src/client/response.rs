@@ -3,6 +3,7 @@
 use crate::error::HttpError;
 use crate::io::{BufStream, LineRead};
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
+use crate::proto::content_coding::ContentDecoder;
 use crate::proto::framing::{ResponseFraming, response_framing};
 use crate::proto::headers::{FieldBlock, FieldLine};
 use crate::proto::limits::{MAX_INTERIM_RESPONSES, MAX_LINE};
@@ -34,6 +35,8 @@ pub struct Response {
     /// The body reached its end by its framing (not cut short by `close`).
     ended: bool,
     debuglevel: u32,
+    /// The Content-Encoding decoder, made by the first `read_decoded`.
+    content: Option<ContentDecoder>,
 }
 
 impl Response {
@@ -85,6 +88,7 @@ impl Response {
             delivered: 0,
             ended: false,
             debuglevel,
+            content: None,
         };
         if response.length == Some(0) && !framing.chunked {
             response.finish();
@@ -236,6 +240,31 @@ impl Response {
             }
         }
         Ok(data)
+    }
+
+    /// Up to `amt` bytes of the body with its Content-Encoding undone (gzip, deflate, br;
+    /// urllib3's `decode_content`); empty at the end. Each call reads at most `amt` coded
+    /// bytes from the transport and hands out at most `amt` decoded ones, however well the
+    /// body compresses.
+    pub fn read_decoded(&mut self, amt: usize) -> Result<Vec<u8>, HttpError> {
+        let mut decoder = match self.content.take() {
+            Some(d) => d,
+            None => ContentDecoder::new(self.headers.get_joined("content-encoding").as_deref())?,
+        };
+        let result = loop {
+            match decoder.pull(amt) {
+                Ok(out) if !out.is_empty() => break Ok(out),
+                Ok(_) => {}
+                Err(e) => break Err(e.into()),
+            }
+            match self.read1(Some(amt)) {
+                Ok(coded) if coded.is_empty() => break decoder.finish().map(|()| Vec::new()).map_err(Into::into),
+                Ok(coded) => decoder.push(&coded),
+                Err(e) => break Err(e),
+            }
+        };
+        self.content = Some(decoder);
+        result
     }
 
     /// `readline(limit)`: body bytes up to and including "\n".

@@ -21,6 +21,8 @@ pub enum ProtoError {
     InvalidArgument(String),
     /// A malformed chunk-size line or chunk terminator.
     BadChunk(String),
+    /// A body's Content-Encoding that cannot be undone (unknown coding, corrupt data).
+    BadContentEncoding(String),
 }
 
 impl fmt::Display for ProtoError {
@@ -35,7 +37,8 @@ impl fmt::Display for ProtoError {
             ProtoError::InvalidUrl(m)
             | ProtoError::InvalidHeader(m)
             | ProtoError::InvalidArgument(m)
-            | ProtoError::BadChunk(m) => write!(f, "{m}"),
+            | ProtoError::BadChunk(m)
+            | ProtoError::BadContentEncoding(m) => write!(f, "{m}"),
         }
     }
 }

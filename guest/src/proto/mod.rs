@@ -5,6 +5,7 @@
 
 pub mod cgi;
 pub mod chunked;
+pub mod content_coding;
 pub mod date;
 pub mod directory_listing;
 pub mod error;

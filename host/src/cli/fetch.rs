@@ -16,6 +16,9 @@ use std::sync::Arc;
 
 /// How much body one `read1` may hand over (bigger than blocksize: fewer guest calls).
 const READ_CHUNK: u64 = 256 * 1024;
+/// What `--compressed` asks for: the codings the guest decodes (`read-decoded`); curl 7.88
+/// asks for "deflate, gzip, br, zstd" where built with them.
+const ACCEPT_ENCODING: &str = "deflate, gzip, br";
 /// Size of each part of a file body streamed to the server.
 const SEND_CHUNK: usize = 256 * 1024;
 /// The exit codes, as `--help` lists them.
@@ -35,7 +38,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for th
   47  more redirects than --max-redirs (with -L)
   52  the server closed without answering
   56  the connection was reset
-  60  the server's certificate failed verification";
+  60  the server's certificate failed verification
+  61  --compressed, and the body could not be decoded";
 
 /// curl's exit codes, where one names the failure (`man curl`, EXIT CODES); 1 for the rest,
 /// 2 for a usage error.
@@ -49,6 +53,7 @@ mod exit {
     pub const WRITE_ERROR: u8 = 23;
     pub const OPERATION_TIMEDOUT: u8 = 28;
     pub const SSL_CONNECT_ERROR: u8 = 35;
+    pub const BAD_CONTENT_ENCODING: u8 = 61;
     pub const TOO_MANY_REDIRECTS: u8 = 47;
     pub const GOT_NOTHING: u8 = 52;
     pub const RECV_ERROR: u8 = 56;
@@ -114,8 +119,9 @@ pub struct FetchArgs {
     /// Write the body to a file named after the URL's last path segment (curl -O).
     #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
     pub remote_name: bool,
-    /// After each transfer print FORMAT, with %{http_code}, %{size_download}, %{time_total}
-    /// and %{url_effective} filled in and \n, \t as newline and tab (curl -w).
+    /// After each transfer print FORMAT, with %{http_code}, %{size_download} (bytes written:
+    /// decoded ones with --compressed), %{time_total} and %{url_effective} filled in and \n,
+    /// \t as newline and tab (curl -w).
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     pub write_out: Option<String>,
     /// Follow redirects (301, 302, 303, 307, 308): the Location resolved against the URL,
@@ -125,6 +131,9 @@ pub struct FetchArgs {
     /// With -L, the most redirects to follow (-1: no limit).
     #[arg(long = "max-redirs", value_name = "NUM", default_value_t = DEFAULT_MAX_REDIRS as i64, allow_negative_numbers = true)]
     pub max_redirs: i64,
+    /// Ask for a compressed body (Accept-Encoding: deflate, gzip, br) and write it decoded.
+    #[arg(long = "compressed")]
+    pub compressed: bool,
     /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
     #[arg(short = 'x', long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
@@ -241,6 +250,7 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
         ("Content-Type", content_type.map(str::to_string)),
         ("User-Agent", Some(user_agent)),
         ("Accept", Some("*/*".to_string())),
+        ("Accept-Encoding", args.compressed.then(|| ACCEPT_ENCODING.to_string())),
     ];
     for (name, value) in defaults {
         let Some(value) = value else { continue };
@@ -436,10 +446,12 @@ fn fetch_all(
         ..TlsOptions::verified()
     };
     use std::io::IsTerminal;
+    let output_is_file = args.remote_name || args.output.as_ref().is_some_and(|o| o.as_os_str() != "-");
     let mut fetcher = Fetcher {
         session: &mut session,
         guard_terminal: args.output.is_none() && !args.remote_name && std::io::stdout().is_terminal(),
         current: None,
+        progress: output_is_file && !args.silent && std::io::stderr().is_terminal(),
         args,
         tls,
     };
@@ -519,6 +531,7 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
         E::Tls(_) => exit::SSL_CONNECT_ERROR,
         E::RemoteDisconnected(_) => exit::GOT_NOTHING,
         E::ConnectionReset(_) => exit::RECV_ERROR,
+        E::ContentDecoding(_) => exit::BAD_CONTENT_ENCODING,
         _ => 1,
     }
 }
@@ -529,6 +542,8 @@ struct Fetcher<'a> {
     /// The body goes to a terminal nobody asked for explicitly: refuse binary, as curl does.
     guard_terminal: bool,
     current: Option<((String, String, u16), Connection)>,
+    /// Show a progress meter on stderr (a file is written, stderr is a terminal, no -s).
+    progress: bool,
     args: &'a FetchArgs,
     tls: TlsOptions,
 }
@@ -721,9 +736,36 @@ impl Fetcher<'_> {
 
     /// The body to `out`; how many bytes it held.
     fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<u64, ClientErrorOrIo> {
+        let meter = match self.progress {
+            // With --compressed the length is of the coded bytes, not of those counted.
+            true => Some(progress_meter(match self.args.compressed {
+                true => None,
+                false => self.session.length(r)?,
+            })),
+            false => None,
+        };
+        let copied = self.copy_body_to(r, out, meter.as_ref());
+        if let Some(meter) = meter {
+            match copied {
+                Ok(_) => meter.finish(),
+                Err(_) => meter.abandon(),
+            }
+        }
+        copied
+    }
+
+    fn copy_body_to(
+        &mut self,
+        r: Response,
+        out: &mut dyn Write,
+        meter: Option<&indicatif::ProgressBar>,
+    ) -> Result<u64, ClientErrorOrIo> {
         let mut size = 0;
         loop {
-            let data = self.session.read1(r, Some(READ_CHUNK))?;
+            let data = match self.args.compressed {
+                true => self.session.read_decoded(r, READ_CHUNK)?,
+                false => self.session.read1(r, Some(READ_CHUNK))?,
+            };
             if data.is_empty() {
                 return Ok(size);
             }
@@ -732,6 +774,9 @@ impl Fetcher<'_> {
             }
             out.write_all(&data)?;
             size += data.len() as u64;
+            if let Some(meter) = meter {
+                meter.inc(data.len() as u64);
+            }
         }
     }
 
@@ -740,6 +785,26 @@ impl Fetcher<'_> {
             let _ = self.session.release(c);
         }
     }
+}
+
+/// curl's meter in indicatif's terms: bytes so far, of how many when the length is known,
+/// the rate and the time left; on stderr, redrawn at most 20 times a second.
+fn progress_meter(length: Option<u64>) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let (meter, template) = match length {
+        Some(n) => (
+            ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+            "{percent:>3}% [{bar:30}] {bytes:>10} / {total_bytes:<10} {binary_bytes_per_sec:>12}  {eta} left",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {bytes:>10} {binary_bytes_per_sec:>12}  {elapsed}",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        meter.set_style(style.progress_chars("=> "));
+    }
+    meter
 }
 
 /// A failure while copying a body: the guest's exception or the output's IO error.
