@@ -133,6 +133,11 @@ impl tp::Transport for WitTransport {
                 port: *p,
             }),
             tls: o.tls.as_ref().map(tls_to_wit),
+            tunnel: o.tunnel.as_ref().map(|(host, port, tls)| wt::TunnelTarget {
+                host: host.clone(),
+                port: *port,
+                tls: *tls,
+            }),
         };
         Ok(Box::new(WitStream(wt::connect(host, port, &options)?)))
     }

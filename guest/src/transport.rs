@@ -48,6 +48,8 @@ pub struct ConnectOptions {
     pub timeout_ms: Option<u64>,
     pub source_address: Option<(String, u16)>,
     pub tls: Option<TlsOptions>,
+    /// The CONNECT target (host, port, TLS through it) when this connection is to a proxy.
+    pub tunnel: Option<(String, u16, bool)>,
 }
 
 /// What a server connection is doing (mirrors WIT `transport.server-phase`).

@@ -9,6 +9,7 @@ pub mod cgi;
 pub mod cli;
 pub mod client;
 pub mod code_cache;
+pub mod policy;
 pub mod runtime;
 pub mod server;
 pub mod transport;

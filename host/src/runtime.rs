@@ -224,10 +224,7 @@ impl Runtime {
         config: &crate::bindings::server::HandlerConfig,
         retry_after_secs: u32,
     ) -> Result<Vec<u8>> {
-        let state = HostState::new(
-            WasiCtx::builder().build(),
-            OutboundPolicy::allow_only(Vec::<String>::new()),
-        );
+        let state = HostState::new(WasiCtx::builder().build(), OutboundPolicy::deny_all());
         let (mut store, guest) = self.instantiate(state)?;
         guest
             .httplib_http_server()

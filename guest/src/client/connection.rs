@@ -155,14 +155,17 @@ impl Connection {
 
     /// `connect()`.
     pub fn connect(&mut self) -> Result<(), HttpError> {
-        let args = vec![self.host.clone(), self.port.to_string()];
-        self.transport.audit("http.client.connect", &args)?;
+        // The host raises `http.client.connect` itself, with the address it connects to.
         let tunnelled = self.tunnel.is_some();
         let options = ConnectOptions {
             timeout_ms: self.options.timeout_ms,
             source_address: self.options.source_address.clone(),
             // Through a tunnel, TLS starts only after CONNECT succeeds (with the TLS issue).
             tls: if tunnelled { None } else { self.options.tls.clone() },
+            tunnel: self
+                .tunnel
+                .as_ref()
+                .map(|t| (t.host.clone(), t.port, self.options.tls.is_some())),
         };
         let stream = self.transport.connect(&self.host, self.port, &options)?;
         let read_size = self.options.blocksize.max(DEFAULT_BLOCKSIZE);
@@ -286,6 +289,14 @@ impl Connection {
         if self.state != State::RequestStarted {
             return Err(HttpError::CannotSendHeader(String::new()));
         }
+        // The one event the host cannot see for itself: which request goes out.
+        let event = [
+            self.method.clone(),
+            self.url.clone(),
+            self.host.clone(),
+            self.port.to_string(),
+        ];
+        self.transport.audit("http.client.send", &event)?;
         self.state = State::RequestSent;
         let mut head = std::mem::take(&mut self.buffer);
         head.extend_from_slice(b"\r\n");

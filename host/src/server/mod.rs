@@ -773,7 +773,7 @@ fn serve_connection(
     wasi.allow_blocking_current_thread(true);
     wasi.inherit_stderr();
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
-    let policy = OutboundPolicy::allow_only(Vec::<String>::new());
+    let policy = OutboundPolicy::deny_all();
     let mut state = HostState::new(wasi.build(), policy);
     if !config.cgi_directories.is_empty() {
         state = state.with_scripts(runtime.script_sandbox()?);

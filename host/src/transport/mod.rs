@@ -1,15 +1,15 @@
 //! The `transport` interface the guest imports: TCP connections, their timeouts and the
 //! outbound policy. Bytes only: nothing here reads HTTP.
 
-mod policy;
 mod tcp;
 pub mod tls;
 
-pub use policy::{AuditHook, OutboundPolicy};
+pub use crate::policy::{AuditHook, OutboundPolicy};
 pub use tcp::{Phase, PhaseCell, TcpStream, to_wit as tcp_to_wit};
 
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
+use crate::policy::{PolicyError, Scheme};
 use crate::runtime::HostState;
 use wasmtime::component::Resource;
 use wasmtime_wasi::OpenMode;
@@ -25,14 +25,36 @@ impl wt::Host for HostState {
         port: u16,
         options: wt::ConnectOptions,
     ) -> Result<Resource<TcpStream>, ErrorCode> {
-        self.policy.check_outbound(&host, port)?;
+        let tls = if options.tls.is_some() { "tls" } else { "plain" };
+        if let Some(t) = &options.tunnel {
+            let target_scheme = if t.tls { Scheme::Https } else { Scheme::Http };
+            let event = [host.clone(), port.to_string(), t.host.clone(), t.port.to_string()];
+            let tunnel_tls = if t.tls { "tls" } else { "plain" };
+            self.policy
+                .audit("http.client.tunnel", &[&event[..], &[tunnel_tls.into()]].concat())?;
+            self.policy.check_tunnel(&t.host, t.port, target_scheme)?;
+        }
+        let scheme = if options.tls.is_some() {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        let destinations = self.policy.destinations(&host, port, scheme);
+        self.returned_from_host();
+        let destinations = destinations?;
         let source = options.source_address.map(|a| (a.host, a.port));
-        let stream = TcpStream::connect(&host, port, options.timeout_ms, source).and_then(|mut s| {
-            if let Some(tls) = &options.tls {
-                s.start_tls(&host, tls, &self.identities)?;
-            }
-            Ok(s)
-        });
+        let policy = &self.policy;
+        let before_each = |addr: std::net::SocketAddr| {
+            let event = [host.clone(), port.to_string(), addr.ip().to_string(), tls.to_string()];
+            policy.audit("http.client.connect", &event).map_err(ErrorCode::from)
+        };
+        let stream =
+            TcpStream::connect(&host, &destinations, options.timeout_ms, source, before_each).and_then(|mut s| {
+                if let Some(tls) = &options.tls {
+                    s.start_tls(&host, tls, &self.identities)?;
+                }
+                Ok(s)
+            });
         self.returned_from_host();
         let stream = stream?;
         self.table
@@ -41,7 +63,16 @@ impl wt::Host for HostState {
     }
 
     fn audit(&mut self, event: String, args: Vec<String>) -> Result<(), ErrorCode> {
-        self.policy.audit(&event, &args)
+        Ok(self.policy.audit(&event, &args)?)
+    }
+}
+
+impl From<PolicyError> for ErrorCode {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Denied(why) => ErrorCode::Denied(why),
+            PolicyError::Unresolvable(name) => ErrorCode::NameUnresolvable(name),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use crate::bindings::types::SocketAddress;
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -183,20 +183,16 @@ impl TcpStream {
         proto.map(|p| String::from_utf8_lossy(p).into_owned())
     }
 
-    /// Resolve `host` and connect to the first address that answers.
+    /// Connect to the first of `addrs` (resolved from `host` and checked by the policy) that
+    /// answers; `before_each` is asked before each attempt and may refuse it.
     pub fn connect(
         host: &str,
-        port: u16,
+        addrs: &[SocketAddr],
         timeout_ms: Option<u64>,
         source: Option<(String, u16)>,
+        mut before_each: impl FnMut(SocketAddr) -> Result<(), ErrorCode>,
     ) -> Result<Self, ErrorCode> {
-        let addrs: Vec<SocketAddr> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| ErrorCode::NameUnresolvable(format!("{host}: {e}")))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(ErrorCode::NameUnresolvable(host.to_string()));
-        }
+        let port = addrs.first().map_or(0, SocketAddr::port);
         let timeout = timeout_ms.map(Duration::from_millis);
         let source: Option<SocketAddr> = match source {
             Some((h, p)) => Some(
@@ -207,7 +203,11 @@ impl TcpStream {
             None => None,
         };
         let mut last = ErrorCode::ConnectionRefused(format!("{host}:{port}"));
-        for addr in addrs {
+        for &addr in addrs {
+            if let Err(refused) = before_each(addr) {
+                last = refused;
+                continue;
+            }
             match connect_one(addr, timeout, source) {
                 Ok(sock) => {
                     let s = Self::new(sock);
