@@ -34,6 +34,7 @@ impl From<wt::ErrorCode> for TransportError {
             wt::ErrorCode::NameUnresolvable(m) => TransportError::NameUnresolvable(m),
             wt::ErrorCode::Tls(m) => TransportError::Tls(m),
             wt::ErrorCode::Denied(m) => TransportError::Denied(m),
+            wt::ErrorCode::LimitExceeded(m) => TransportError::LimitExceeded(m),
             wt::ErrorCode::Closed => TransportError::Closed,
             wt::ErrorCode::Other(m) => TransportError::Other(m),
         }
@@ -144,6 +145,13 @@ impl tp::Transport for WitTransport {
     fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError> {
         Ok(wt::audit(event, args)?)
     }
+    fn limits(&self) -> tp::GuestLimits {
+        let l = wt::session_limits();
+        tp::GuestLimits {
+            max_response_body: l.max_response_body,
+            max_read_all: l.max_read_all,
+        }
+    }
 }
 
 /// CGI scripts run by the host's sandbox (the `cgi` import).
@@ -203,6 +211,7 @@ impl From<Error> for wtypes::HttpError {
             Error::NameUnresolvable(m) => W::NameUnresolvable(m),
             Error::Io(m) => W::Io(m),
             Error::ContentDecoding(m) => W::ContentDecoding(m),
+            Error::LimitExceeded(m) => W::LimitExceeded(m),
         }
     }
 }
@@ -239,6 +248,7 @@ impl From<wtypes::HttpError> for Error {
             W::NameUnresolvable(m) => Error::NameUnresolvable(m),
             W::Io(m) => Error::Io(m),
             W::ContentDecoding(m) => Error::ContentDecoding(m),
+            W::LimitExceeded(m) => Error::LimitExceeded(m),
         }
     }
 }

@@ -33,6 +33,7 @@ pub enum HttpError {
     NameUnresolvable(String),
     Io(String),
     ContentDecoding(String),
+    LimitExceeded(String),
 }
 
 impl From<ProtoError> for HttpError {
@@ -64,6 +65,7 @@ impl From<TransportError> for HttpError {
             TransportError::NameUnresolvable(m) => HttpError::NameUnresolvable(m),
             TransportError::Tls(m) => HttpError::Tls(m),
             TransportError::Denied(m) => HttpError::Denied(m),
+            TransportError::LimitExceeded(m) => HttpError::LimitExceeded(m),
             TransportError::Closed => HttpError::ConnectionReset("stream closed".into()),
             TransportError::Other(m) => HttpError::Io(m),
         }
@@ -114,6 +116,7 @@ impl fmt::Display for HttpError {
             NameUnresolvable(m) => write!(f, "gaierror: name does not resolve: {m}"),
             Io(m) => write!(f, "OSError: {m}"),
             ContentDecoding(m) => write!(f, "DecodeError: {m}"),
+            LimitExceeded(m) => write!(f, "LimitExceeded: {m}"),
         }
     }
 }

@@ -12,6 +12,7 @@ pub enum TransportError {
     NameUnresolvable(String),
     Tls(String),
     Denied(String),
+    LimitExceeded(String),
     Closed,
     Other(String),
 }
@@ -25,6 +26,7 @@ impl fmt::Display for TransportError {
             TransportError::NameUnresolvable(m) => write!(f, "name does not resolve: {m}"),
             TransportError::Tls(m) => write!(f, "TLS: {m}"),
             TransportError::Denied(m) => write!(f, "denied: {m}"),
+            TransportError::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
             TransportError::Closed => write!(f, "stream closed"),
             TransportError::Other(m) => write!(f, "{m}"),
         }
@@ -85,8 +87,30 @@ pub trait Stream {
     }
 }
 
+/// Limits the guest applies itself (mirrors WIT `transport.guest-limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestLimits {
+    /// Most body bytes one response may deliver.
+    pub max_response_body: Option<u64>,
+    /// Most bytes `read()` with no amount may gather.
+    pub max_read_all: u64,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            max_response_body: None,
+            max_read_all: u64::MAX,
+        }
+    }
+}
+
 /// Opening connections and raising audit events.
 pub trait Transport {
     fn connect(&self, host: &str, port: u16, options: &ConnectOptions) -> Result<Box<dyn Stream>, TransportError>;
     fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError>;
+    /// The session's limits the guest applies (none, unless the host says).
+    fn limits(&self) -> GuestLimits {
+        GuestLimits::default()
+    }
 }

@@ -4,10 +4,10 @@
 //! this only runs it.
 
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
-use crate::runtime::{EPOCH_TICK, HostState};
+use crate::runtime::EPOCH_TICK;
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
@@ -147,7 +147,7 @@ impl ScriptSandbox {
     }
 }
 
-impl wcgi::Host for HostState {
+impl wcgi::Host for crate::view::HttplibCtxView<'_> {
     fn run(
         &mut self,
         program: Vec<u8>,
@@ -155,12 +155,12 @@ impl wcgi::Host for HostState {
         env: Vec<(String, String)>,
         stdin: Vec<u8>,
     ) -> Result<ScriptOutput, CgiError> {
-        let Some(sandbox) = self.scripts.clone() else {
+        let Some(sandbox) = self.ctx.scripts.clone() else {
             return Err(CgiError::Disabled);
         };
         let result = sandbox.run(&program, &args, &env, stdin);
         // Time spent in the script is not the guest's own computing.
-        self.last_host_call = Instant::now();
+        self.ctx.returned_from_host();
         result
     }
 }

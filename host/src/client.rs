@@ -8,6 +8,7 @@ use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::ClientIdentities;
+use crate::view::{CancelHandle, HttplibCtx, HttplibView};
 use std::fmt;
 use std::sync::Arc;
 use wasmtime::Store;
@@ -68,9 +69,10 @@ pub struct Connection(ResourceAny);
 #[derive(Debug, Clone, Copy)]
 pub struct Response(ResourceAny);
 
-/// One guest instance used as an HTTP client.
-pub struct ClientSession {
-    store: Store<HostState>,
+/// One guest instance used as an HTTP client, in a store of type `T` (httplib's own
+/// [`HostState`] unless an embedder brings its own, see [`crate::view`]).
+pub struct ClientSession<T: HttplibView + 'static = HostState> {
+    store: Store<T>,
     guest: Httplib,
 }
 
@@ -119,7 +121,7 @@ pub enum DebugOutput {
     Stderr,
 }
 
-impl ClientSession {
+impl ClientSession<HostState> {
     /// A new instance whose stdout/stderr are the process's (for `set_debuglevel` output).
     pub fn new(runtime: &Runtime, policy: OutboundPolicy) -> anyhow::Result<Self> {
         Self::with_identities(runtime, policy, Arc::default())
@@ -142,19 +144,50 @@ impl ClientSession {
         identities: Arc<ClientIdentities>,
         debug: DebugOutput,
     ) -> anyhow::Result<Self> {
+        Self::with_context(runtime, HttplibCtx::new(policy).with_identities(identities), debug)
+    }
+
+    /// A session with everything of httplib's context chosen: policy, identities, limits
+    /// (see [`SessionLimits`](crate::view::SessionLimits)).
+    pub fn with_context(runtime: &Runtime, ctx: HttplibCtx, debug: DebugOutput) -> anyhow::Result<Self> {
         let mut wasi = WasiCtx::builder();
         wasi.allow_blocking_current_thread(true).inherit_stderr();
         match debug {
             DebugOutput::Stdout => wasi.inherit_stdout(),
             DebugOutput::Stderr => wasi.stdout(wasmtime_wasi::cli::stderr()),
         };
-        let wasi = wasi.build();
-        let (store, guest) = runtime.instantiate(HostState::new(wasi, policy).with_identities(identities))?;
+        let mut state = HostState::new(wasi.build(), OutboundPolicy::deny_all());
+        state.httplib = ctx;
+        let (store, guest) = runtime.instantiate(state)?;
         Ok(Self { store, guest })
+    }
+}
+
+impl<T: HttplibView + 'static> ClientSession<T> {
+    /// A session over an instance the embedder made in its own store (see
+    /// [`Runtime::instantiate_in`]).
+    pub fn from_instance(store: Store<T>, guest: Httplib) -> Self {
+        Self { store, guest }
+    }
+
+    /// A handle another thread can end this session with (its sockets closed, its calls
+    /// failing with `limit-exceeded`).
+    pub fn cancel_handle(&mut self) -> CancelHandle {
+        self.store.data_mut().httplib().ctx.cancel_handle()
+    }
+
+    /// The store, for the embedder's own data.
+    pub fn store(&self) -> &Store<T> {
+        &self.store
+    }
+
+    /// The store, mutably.
+    pub fn store_mut(&mut self) -> &mut Store<T> {
+        &mut self.store
     }
 
     /// Turn the guest's answer into ours, asking the guest how Python would word an error.
-    fn check<T>(&mut self, r: std::result::Result<T, HttpError>) -> Result<T> {
+    fn check<V>(&mut self, r: std::result::Result<V, HttpError>) -> Result<V> {
         match r {
             Ok(v) => Ok(v),
             Err(e) => {

@@ -13,5 +13,6 @@ pub mod policy;
 pub mod runtime;
 pub mod server;
 pub mod transport;
+pub mod view;
 
 pub use runtime::{HostState, Runtime, RuntimeOptions};

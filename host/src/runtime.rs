@@ -5,14 +5,12 @@ use crate::bindings::{Httplib, HttplibPre};
 use crate::code_cache::CodeCache;
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::ClientIdentities;
+use crate::view::{HttplibCtx, HttplibCtxView, HttplibView};
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
-    UpdateDeadline,
-};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The guest component, built by build.rs and embedded in this binary.
@@ -44,44 +42,36 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(100);
 /// generous for a protocol guest, which spends its life waiting on sockets).
 pub const MAX_GUEST_RUN_WITHOUT_HOST: Duration = Duration::from_secs(10);
 
-/// What each store carries: WASI state, the resource table, the outbound policy, limits.
+/// The store data httplib uses when the embedder brings none of its own: WASI state, the
+/// resource table, and httplib's context. Any type implementing [`HttplibView`] can stand in.
 pub struct HostState {
+    /// WASI state (stdio, the served directory's preopen).
     pub wasi: WasiCtx,
+    /// Resources of both WASI and httplib.
     pub table: ResourceTable,
-    pub policy: OutboundPolicy,
-    /// Client certificates the guest may name in `tls-options.client-identity`.
-    pub identities: Arc<ClientIdentities>,
-    limits: StoreLimits,
-    /// When the guest last called into the transport (time blocked there is not the guest's).
-    pub last_host_call: Instant,
-    /// Where CGI scripts run; none refuses them.
-    pub scripts: Option<crate::cgi::SharedSandbox>,
+    /// httplib's policy, identities and limits.
+    pub httplib: HttplibCtx,
 }
 
 impl HostState {
+    /// Store data with `wasi` and `policy`, httplib's defaults otherwise.
     pub fn new(wasi: WasiCtx, policy: OutboundPolicy) -> Self {
         Self {
             wasi,
             table: ResourceTable::new(),
-            policy,
-            identities: Arc::default(),
-            limits: StoreLimits::default(),
-            last_host_call: Instant::now(),
-            scripts: None,
+            httplib: HttplibCtx::new(policy),
         }
     }
-}
 
-impl HostState {
     /// Client identities this instance's connections may present.
     pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
-        self.identities = identities;
+        self.httplib = self.httplib.with_identities(identities);
         self
     }
 
     /// Let this instance run CGI scripts in `sandbox`.
     pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox) -> Self {
-        self.scripts = Some(sandbox);
+        self.httplib = self.httplib.with_scripts(sandbox);
         self
     }
 }
@@ -90,6 +80,15 @@ impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HttplibView for HostState {
+    fn httplib(&mut self) -> HttplibCtxView<'_> {
+        HttplibCtxView {
+            ctx: &mut self.httplib,
             table: &mut self.table,
         }
     }
@@ -109,11 +108,14 @@ pub struct RuntimeOptions {
 }
 
 impl Default for RuntimeOptions {
+    /// For an embedder: `MAX_INSTANCES` instances, each memory reserving its limit plus a
+    /// guard (about 132 GiB of address space for the pool, where wasmtime's 4 GiB
+    /// reservations took 16 TiB and an eighth runtime in one process failed).
     fn default() -> Self {
         Self {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             max_instances: MAX_INSTANCES,
-            memory_reservation: None,
+            memory_reservation: Some(DEFAULT_MEMORY_LIMIT as u64),
         }
     }
 }
@@ -122,6 +124,16 @@ impl Default for RuntimeOptions {
 pub const CLIENT_INSTANCES: u32 = 2;
 
 impl RuntimeOptions {
+    /// For `httplib serve`: every linear memory gets wasmtime's 4 GiB reservation, which lets
+    /// compiled code drop bounds checks; the pool then reserves about 16 TiB of address space
+    /// (one such runtime to a process).
+    pub fn server() -> Self {
+        Self {
+            memory_reservation: None,
+            ..Self::default()
+        }
+    }
+
     /// Sized for one client session (`httplib get`): two instances, memories reserved at
     /// their limit, so the process reserves well under a gigabyte (the server's pool, about
     /// 16 TiB, made `ulimit -v 1000000` fail every run).
@@ -137,6 +149,7 @@ impl RuntimeOptions {
 /// The compiled guest, ready to instantiate cheaply and often.
 pub struct Runtime {
     engine: Engine,
+    component: Component,
     pre: HttplibPre<HostState>,
     options: RuntimeOptions,
     /// Where compiled components are kept between runs (the guest's and CGI scripts').
@@ -182,22 +195,26 @@ impl Runtime {
         }
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
+        Self::from_engine(&engine, options)
+    }
+
+    /// The guest compiled on an embedder's own engine, which must have epoch interruption on
+    /// (`Config::epoch_interruption(true)`) for the CPU limit and cancellation to work, and
+    /// someone advancing its epoch every `EPOCH_TICK` ([`start_epoch_ticker`] does, once per
+    /// engine). `options.max_instances` and `memory_reservation` are the engine's business
+    /// then; `memory_limit` is still the most a session may have.
+    pub fn from_engine(engine: &Engine, options: RuntimeOptions) -> Result<Self> {
+        let engine = engine.clone();
         let code_cache = CodeCache::from_env();
         let component = code_cache
             .component(&engine, GUEST_WASM)
             .context("compiling the guest component")?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        // Our own interfaces only: the wasi ones the world uses were added just above.
-        {
-            use crate::bindings::{cgi, transport, types};
-            types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            transport::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-            cgi::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        }
+        crate::view::add_to_linker(&mut linker)?;
         let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Self {
             engine,
+            component,
             pre,
             options,
             code_cache,
@@ -205,6 +222,7 @@ impl Runtime {
         })
     }
 
+    /// The engine the guest is compiled for.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -232,29 +250,62 @@ impl Runtime {
             .map_err(anyhow::Error::from)
     }
 
-    /// A new store and instance for `state`.
-    pub fn instantiate(&self, mut state: HostState) -> Result<(Store<HostState>, Httplib)> {
-        state.limits = StoreLimitsBuilder::new()
-            .memory_size(self.options.memory_limit)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if ctx.data().last_host_call.elapsed() > MAX_GUEST_RUN_WITHOUT_HOST {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Continue(1))
-            }
-        });
-        let bindings = self.pre.instantiate(&mut store)?;
+    /// A new store and instance for `state`, with this runtime's memory cap.
+    pub fn instantiate(&self, state: HostState) -> Result<(Store<HostState>, Httplib)> {
+        self.instantiate_in(&self.pre, state)
+    }
+
+    /// The compiled guest, for an embedder linking it into its own `Linker<T>`.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// The guest pre-instantiated with `linker` (which has httplib's imports: see
+    /// [`crate::view::add_to_linker`]), ready for stores of the embedder's type `T`.
+    pub fn prepare<T: HttplibView + 'static>(&self, linker: &Linker<T>) -> Result<HttplibPre<T>> {
+        Ok(HttplibPre::new(linker.instantiate_pre(&self.component)?)?)
+    }
+
+    /// A new store holding `data` and an instance of the guest in it, from `pre`; the store
+    /// gets httplib's memory cap and CPU limit (see [`configure_store`]).
+    pub fn instantiate_in<T: HttplibView + 'static>(
+        &self,
+        pre: &HttplibPre<T>,
+        mut data: T,
+    ) -> Result<(Store<T>, Httplib)> {
+        let ceiling = self.options.memory_limit.max(DEFAULT_MEMORY_LIMIT);
+        let ctx = data.httplib().ctx;
+        ctx.default_memory_limit(self.options.memory_limit);
+        if let Some(asked) = ctx.memory_limit()
+            && asked > ceiling
+        {
+            anyhow::bail!("a session's memory limit ({asked} bytes) is over the runtime's ({ceiling} bytes)");
+        }
+        let mut store = Store::new(&self.engine, data);
+        configure_store(&mut store);
+        let bindings = pre.instantiate(&mut store)?;
         Ok((store, bindings))
     }
 }
 
+/// Give a store httplib's limits: the memory cap of its [`HttplibCtx`] (as its resource
+/// limiter) and the CPU limit (the epoch deadline: a guest computing for
+/// its session's `cpu` limit without calling the host, or cancelled, is interrupted). The engine must have
+/// epoch interruption on, as [`Runtime`]'s does.
+pub fn configure_store<T: HttplibView + 'static>(store: &mut Store<T>) {
+    store.limiter(|data| data.httplib().ctx.limiter());
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        if ctx.data_mut().httplib().ctx.must_stop() {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Continue(1))
+        }
+    });
+}
+
 /// One ticker thread per engine (never one per instance); it ends when the engine is dropped.
-fn start_epoch_ticker(engine: &Engine) {
+pub fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
     let _ = std::thread::Builder::new().name("httplib-epoch".into()).spawn(move || {
         loop {

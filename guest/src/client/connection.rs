@@ -433,7 +433,10 @@ impl Connection {
         let Some(stream) = self.stream.clone() else {
             return Err(HttpError::NotConnected);
         };
-        let response = match Response::begin(stream, &self.method, &self.url, self.debuglevel) {
+        let limits = self.transport.limits();
+        let response = match Response::begin(stream, &self.method, &self.url, self.debuglevel)
+            .and_then(|r| r.with_limits(limits))
+        {
             Ok(r) => r,
             Err(e) => {
                 self.close();

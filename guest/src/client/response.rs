@@ -9,6 +9,7 @@ use crate::proto::headers::{FieldBlock, FieldLine};
 use crate::proto::limits::{MAX_INTERIM_RESPONSES, MAX_LINE};
 use crate::proto::status_line::parse_status_line;
 use crate::proto::{Headers, latin1};
+use crate::transport::GuestLimits;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -37,6 +38,8 @@ pub struct Response {
     debuglevel: u32,
     /// The Content-Encoding decoder, made by the first `read_decoded`.
     content: Option<ContentDecoder>,
+    /// The session's limits on bodies.
+    limits: GuestLimits,
 }
 
 impl Response {
@@ -89,6 +92,7 @@ impl Response {
             ended: false,
             debuglevel,
             content: None,
+            limits: GuestLimits::default(),
         };
         if response.length == Some(0) && !framing.chunked {
             response.finish();
@@ -138,10 +142,38 @@ impl Response {
         }
     }
 
+    /// Apply the session's limits: a declared body over `max-response-body` is refused now.
+    pub fn with_limits(mut self, limits: GuestLimits) -> Result<Self, HttpError> {
+        self.limits = limits;
+        if let (Some(max), Some(len)) = (limits.max_response_body, self.length)
+            && len > max
+        {
+            return Err(HttpError::LimitExceeded(format!(
+                "the response body of {len} bytes is over the session's limit of {max} bytes"
+            )));
+        }
+        Ok(self)
+    }
+
     /// `read(amt)`: up to `amt` body bytes, or all the rest. Blocks until that many arrive or the body ends.
+    ///
+    /// All the rest is refused, before anything is read, when the body is declared larger than
+    /// the session's `max_read_all` (the response stays readable in pieces); a body of unknown
+    /// length that grows past it ends the response with the same error.
     pub fn read(&mut self, amt: Option<usize>) -> Result<Vec<u8>, HttpError> {
+        let max_all = self.limits.max_read_all;
+        if amt.is_none()
+            && let Some(len) = self.length
+            && len > max_all
+        {
+            return Err(read_all_refused(len, max_all));
+        }
         let mut out = Vec::new();
         loop {
+            if amt.is_none() && out.len() as u64 > max_all {
+                self.stream = None;
+                return Err(read_all_refused(out.len() as u64, max_all));
+            }
             let want = match amt {
                 Some(a) if out.len() >= a => break,
                 Some(a) => a - out.len(),
@@ -233,6 +265,14 @@ impl Response {
         };
         drop(s);
         self.delivered += data.len() as u64;
+        if let Some(max) = self.limits.max_response_body
+            && self.delivered > max
+        {
+            self.stream = None;
+            return Err(HttpError::LimitExceeded(format!(
+                "the response body went over the session's limit of {max} bytes"
+            )));
+        }
         if let Some(left) = self.length.as_mut() {
             *left -= data.len() as u64;
             if *left == 0 {
@@ -353,4 +393,10 @@ fn read_headers(stream: &SharedStream, raw: &mut Vec<u8>) -> Result<Headers, Htt
             return Ok(block.headers);
         }
     }
+}
+
+fn read_all_refused(len: u64, max: u64) -> HttpError {
+    HttpError::LimitExceeded(format!(
+        "read() of a {len}-byte body is over the {max} bytes one read may gather in guest memory; read it in pieces"
+    ))
 }

@@ -207,7 +207,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::new() {
+    let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::server()) {
         Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("httplib: cannot load the guest component: {e:#}");

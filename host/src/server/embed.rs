@@ -5,29 +5,32 @@ use crate::bindings::Httplib;
 use crate::bindings::server::Request;
 use crate::bindings::types::HttpError;
 use crate::runtime::HostState;
+use crate::view::HttplibView;
 use anyhow::{Result, anyhow};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
 /// Answers requests, as a BaseHTTPRequestHandler subclass's `do_GET`, `do_POST`... would.
-pub trait RequestHandler: Send + Sync + 'static {
+/// `T` is the store's data (httplib's [`HostState`] unless the embedder brings its own).
+pub trait RequestHandler<T: HttplibView + 'static = HostState>: Send + Sync + 'static {
     /// Answer `ex.request`. Return `Ok(false)` when there is no `do_METHOD` for its command:
     /// the guest then answers 501 "Unsupported method", as CPython does. An `Err` closes the connection.
-    fn handle(&self, ex: &mut Exchange<'_>) -> Result<bool>;
+    fn handle(&self, ex: &mut Exchange<'_, T>) -> Result<bool>;
 }
 
-impl<F> RequestHandler for F
+impl<T, F> RequestHandler<T> for F
 where
-    F: Fn(&mut Exchange<'_>) -> Result<bool> + Send + Sync + 'static,
+    T: HttplibView + 'static,
+    F: Fn(&mut Exchange<'_, T>) -> Result<bool> + Send + Sync + 'static,
 {
-    fn handle(&self, ex: &mut Exchange<'_>) -> Result<bool> {
+    fn handle(&self, ex: &mut Exchange<'_, T>) -> Result<bool> {
         self(ex)
     }
 }
 
 /// One request being answered: the parsed request and BaseHTTPRequestHandler's verbs.
-pub struct Exchange<'a> {
-    store: &'a mut Store<HostState>,
+pub struct Exchange<'a, T: HttplibView + 'static = HostState> {
+    store: &'a mut Store<T>,
     guest: &'a Httplib,
     handler: ResourceAny,
     /// `command`, `path`, `request_version`, `requestline`, `headers`.
@@ -45,7 +48,12 @@ macro_rules! verb {
     }};
 }
 
-impl Exchange<'_> {
+impl<T: HttplibView + 'static> Exchange<'_, T> {
+    /// The store's data, for the embedder's own state beside httplib's.
+    pub fn data(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
     /// The first value of a request header, by case-insensitive name, decoded as Latin-1.
     pub fn header(&self, name: &str) -> Option<String> {
         self.request
@@ -165,9 +173,9 @@ impl Exchange<'_> {
 }
 
 /// The request loop for an embedder: next request, the embedder's answer, until the connection ends.
-pub(crate) fn serve_with(
-    user: &dyn RequestHandler,
-    store: &mut Store<HostState>,
+pub fn serve_with<T: HttplibView + 'static>(
+    user: &dyn RequestHandler<T>,
+    store: &mut Store<T>,
     guest: &Httplib,
     handler: ResourceAny,
 ) -> Result<()> {

@@ -10,7 +10,7 @@ pub use tcp::{Phase, PhaseCell, TcpStream, to_wit as tcp_to_wit};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
 use crate::policy::{PolicyError, Scheme};
-use crate::runtime::HostState;
+use crate::view::HttplibCtxView;
 use wasmtime::component::Resource;
 use wasmtime_wasi::OpenMode;
 use wasmtime_wasi::filesystem::Descriptor;
@@ -18,52 +18,80 @@ use wasmtime_wasi::filesystem::Descriptor;
 /// Largest single read handed to the guest (bounds the allocation a guest can ask for).
 pub const MAX_READ: u64 = 1024 * 1024;
 
-impl wt::Host for HostState {
+impl wt::Host for HttplibCtxView<'_> {
     fn connect(
         &mut self,
         host: String,
         port: u16,
         options: wt::ConnectOptions,
     ) -> Result<Resource<TcpStream>, ErrorCode> {
-        let tls = if options.tls.is_some() { "tls" } else { "plain" };
+        self.going()?;
+        self.ctx.room_for_socket().map_err(ErrorCode::LimitExceeded)?;
+        let words = |tls: bool| if tls { "tls" } else { "plain" };
         if let Some(t) = &options.tunnel {
             let target_scheme = if t.tls { Scheme::Https } else { Scheme::Http };
-            let event = [host.clone(), port.to_string(), t.host.clone(), t.port.to_string()];
-            let tunnel_tls = if t.tls { "tls" } else { "plain" };
-            self.policy
-                .audit("http.client.tunnel", &[&event[..], &[tunnel_tls.into()]].concat())?;
-            self.policy.check_tunnel(&t.host, t.port, target_scheme)?;
+            let event = [
+                host.clone(),
+                port.to_string(),
+                t.host.clone(),
+                t.port.to_string(),
+                words(t.tls).into(),
+            ];
+            self.ctx.policy.audit("http.client.tunnel", &event)?;
+            self.ctx.policy.check_tunnel(&t.host, t.port, target_scheme)?;
         }
         let scheme = if options.tls.is_some() {
             Scheme::Https
         } else {
             Scheme::Http
         };
-        let destinations = self.policy.destinations(&host, port, scheme);
+        let destinations = self.ctx.policy.destinations(&host, port, scheme);
         self.returned_from_host();
         let destinations = destinations?;
         let source = options.source_address.map(|a| (a.host, a.port));
-        let policy = &self.policy;
+        // No timeout asked for: the session's default, so a silent peer cannot hold it for ever.
+        let timeout_ms = options
+            .timeout_ms
+            .or(self.ctx.limits().io_timeout.map(|t| t.as_millis() as u64));
+        let policy = &self.ctx.policy;
+        let tls = words(options.tls.is_some());
         let before_each = |addr: std::net::SocketAddr| {
             let event = [host.clone(), port.to_string(), addr.ip().to_string(), tls.to_string()];
             policy.audit("http.client.connect", &event).map_err(ErrorCode::from)
         };
-        let stream =
-            TcpStream::connect(&host, &destinations, options.timeout_ms, source, before_each).and_then(|mut s| {
-                if let Some(tls) = &options.tls {
-                    s.start_tls(&host, tls, &self.identities)?;
-                }
-                Ok(s)
-            });
+        let stream = TcpStream::connect(&host, &destinations, timeout_ms, source, before_each).and_then(|mut s| {
+            if let Some(tls) = &options.tls {
+                s.start_tls(&host, tls, &self.ctx.identities)?;
+            }
+            Ok(s)
+        });
         self.returned_from_host();
         let stream = stream?;
+        let ticket = self
+            .ctx
+            .admit_socket(stream.socket())
+            .map_err(ErrorCode::LimitExceeded)?;
+        let stream = stream.with_ticket(ticket);
+        self.going()?;
         self.table
             .push(stream)
             .map_err(|e| ErrorCode::Other(format!("resource table: {e}")))
     }
 
     fn audit(&mut self, event: String, args: Vec<String>) -> Result<(), ErrorCode> {
-        Ok(self.policy.audit(&event, &args)?)
+        if event == "http.client.send" {
+            self.ctx.request_sent();
+        }
+        Ok(self.ctx.policy.audit(&event, &args)?)
+    }
+
+    fn session_limits(&mut self) -> wt::GuestLimits {
+        let limits = self.ctx.limits();
+        let memory = limits.memory.unwrap_or(crate::runtime::DEFAULT_MEMORY_LIMIT) as u64;
+        wt::GuestLimits {
+            max_response_body: limits.max_response_body,
+            max_read_all: memory / crate::view::READ_ALL_MEMORY_DIVISOR,
+        }
     }
 }
 
@@ -76,10 +104,15 @@ impl From<PolicyError> for ErrorCode {
     }
 }
 
-impl HostState {
+impl HttplibCtxView<'_> {
     /// The guest's run-time budget counts from here: time blocked on a socket is not its own.
     fn returned_from_host(&mut self) {
-        self.last_host_call = std::time::Instant::now();
+        self.ctx.returned_from_host();
+    }
+
+    /// Refuse when the session was cancelled or the request is past its deadline.
+    fn going(&self) -> Result<(), ErrorCode> {
+        self.ctx.check_going().map_err(ErrorCode::LimitExceeded)
     }
 
     fn stream(&mut self, r: &Resource<TcpStream>) -> Result<&mut TcpStream, ErrorCode> {
@@ -89,17 +122,29 @@ impl HostState {
     }
 }
 
-impl wt::HostTcpStream for HostState {
+impl wt::HostTcpStream for HttplibCtxView<'_> {
     fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
-        let result = self.stream(&s)?.read(len.min(MAX_READ) as usize);
+        self.going()?;
+        let deadline = self.ctx.deadline();
+        let result = self.stream(&s)?.read_by(len.min(MAX_READ) as usize, deadline);
         self.returned_from_host();
-        result
+        match result {
+            // A cancelled session's sockets were shut down under it: say why, not "closed".
+            _ if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
+            Ok(Some(data)) => Ok(data),
+            Ok(None) => Err(ErrorCode::LimitExceeded(self.ctx.deadline_passed())),
+            Err(e) => Err(e),
+        }
     }
 
     fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
+        self.going()?;
         let result = self.stream(&s)?.write_all(&data);
         self.returned_from_host();
-        result
+        match result {
+            Err(_) if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
+            other => other,
+        }
     }
 
     fn send_file(
@@ -134,7 +179,7 @@ impl wt::HostTcpStream for HostState {
     }
 
     fn start_tls(&mut self, s: Resource<TcpStream>, host: String, options: wt::TlsOptions) -> Result<(), ErrorCode> {
-        let identities = self.identities.clone();
+        let identities = self.ctx.identities.clone();
         let result = self.stream(&s)?.start_tls(&host, &options, &identities);
         self.returned_from_host();
         result
@@ -180,4 +225,4 @@ impl wt::HostTcpStream for HostState {
     }
 }
 
-impl crate::bindings::types::Host for HostState {}
+impl crate::bindings::types::Host for HttplibCtxView<'_> {}

@@ -25,6 +25,10 @@ pub struct TcpStream {
     wire: Wire,
     /// Where a served connection's guest reports what it is doing (none for client streams).
     phase: Option<Arc<PhaseCell>>,
+    /// The read timeout the guest set (a request deadline may shorten a single read).
+    read_timeout: Option<Duration>,
+    /// This socket's place among its session's open sockets (client streams).
+    ticket: Option<crate::view::SocketTicket>,
 }
 
 /// What a served connection's guest is doing, and since when: the listener reads it to choose
@@ -85,6 +89,41 @@ impl TcpStream {
         Self {
             wire: Wire::Plain(sock),
             phase: None,
+            read_timeout: None,
+            ticket: None,
+        }
+    }
+
+    /// Count this socket among its session's open ones until it is dropped.
+    pub(crate) fn with_ticket(mut self, ticket: crate::view::SocketTicket) -> Self {
+        self.ticket = Some(ticket);
+        self
+    }
+
+    /// The socket itself (for the session's table of open sockets).
+    pub(crate) fn socket(&self) -> &std::net::TcpStream {
+        self.sock()
+    }
+
+    /// `read`, but giving up at `deadline` if that comes before the read timeout: `Ok(None)`
+    /// when it passed.
+    pub fn read_by(&mut self, max: usize, deadline: Option<std::time::Instant>) -> Result<Option<Vec<u8>>, ErrorCode> {
+        let Some(deadline) = deadline else {
+            return self.read(max).map(Some);
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        if self.read_timeout.is_some_and(|t| t <= left) {
+            return self.read(max).map(Some);
+        }
+        self.sock().set_read_timeout(Some(left)).map_err(io_error)?;
+        let result = self.read(max);
+        let _ = self.sock().set_read_timeout(self.read_timeout);
+        match result {
+            Err(ErrorCode::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
+            other => other.map(Some),
         }
     }
 
@@ -132,6 +171,8 @@ impl TcpStream {
         Ok(Self {
             wire: Wire::Server(Box::new(StreamOwned::new(conn, sock))),
             phase: None,
+            read_timeout: None,
+            ticket: None,
         })
     }
 
@@ -210,7 +251,8 @@ impl TcpStream {
             }
             match connect_one(addr, timeout, source) {
                 Ok(sock) => {
-                    let s = Self::new(sock);
+                    let mut s = Self::new(sock);
+                    s.read_timeout = timeout;
                     s.sock().set_read_timeout(timeout).ok();
                     s.sock().set_write_timeout(timeout).ok();
                     return Ok(s);
@@ -325,6 +367,7 @@ impl TcpStream {
     /// The timeout of each read alone.
     pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
+        self.read_timeout = t;
         self.sock().set_read_timeout(t).map_err(io_error)
     }
 

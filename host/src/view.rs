@@ -1,0 +1,320 @@
+//! Bring your own store: what httplib needs from an embedder's `Store<T>`, in the style of
+//! wasmtime-wasi's `WasiView` and wasi-http's `WasiHttpView`.
+//!
+//! An embedder keeps an [`HttplibCtx`] (policy, limits, client identities) in its own store
+//! data beside its `WasiCtx` and `ResourceTable`, implements [`HttplibView`] for that type,
+//! and adds httplib's imports to its own `Linker<T>` with [`add_to_linker`]. The guest's
+//! sockets live in the same `ResourceTable` as its WASI resources.
+
+use crate::bindings::{cgi, transport, types};
+use crate::cgi::SharedSandbox;
+use crate::policy::OutboundPolicy;
+use crate::transport::tls::ClientIdentities;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::WasiView;
+
+/// A session's default wall-clock limit on one request, from sending it to the end of its
+/// response: none (curl and http.client have none either; set one for untrusted peers).
+pub const DEFAULT_REQUEST_DEADLINE: Option<Duration> = None;
+/// A session's default timeout for connecting, and for each read and write, when the caller
+/// set none: curl's connect timeout (300 s). http.client's default is to wait for ever; a
+/// plugin host cannot afford that.
+pub const DEFAULT_IO_TIMEOUT: Option<Duration> = Some(Duration::from_secs(300));
+/// Most connections one session may hold open at once (ours: a browser opens 6 a host).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+/// How long a cancelled session's guest may go on computing before it is interrupted (ours:
+/// one that is waiting on a socket gets the cancellation as an error and returns at once; this
+/// is for one that was busy).
+pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
+/// A whole-body `read()` may gather at most this fraction of the memory cap (a growing buffer
+/// briefly needs up to three times its length).
+pub const READ_ALL_MEMORY_DIVISOR: u64 = 4;
+
+/// The limits of one client session or served connection, each with its named default.
+/// Exceeding one is a `limit-exceeded` error the caller can handle, not a trap: the session
+/// stays usable for what the limits allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Cap on the instance's linear memory; none takes the runtime's
+    /// (`RuntimeOptions::memory_limit`, 64 MiB by default), which is also the most a session
+    /// may ask for.
+    pub memory: Option<usize>,
+    /// How long the guest may compute without calling the host before it is stopped
+    /// (`MAX_GUEST_RUN_WITHOUT_HOST`, 10 s). Time blocked on sockets does not count.
+    pub cpu: Duration,
+    /// Wall-clock time from sending a request to the end of its response.
+    pub request_deadline: Option<Duration>,
+    /// Most body bytes one response may deliver.
+    pub max_response_body: Option<u64>,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Timeout for connecting and for each read and write when the caller set none.
+    pub io_timeout: Option<Duration>,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            memory: None,
+            cpu: crate::runtime::MAX_GUEST_RUN_WITHOUT_HOST,
+            request_deadline: DEFAULT_REQUEST_DEADLINE,
+            max_response_body: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            io_timeout: DEFAULT_IO_TIMEOUT,
+        }
+    }
+}
+
+/// Ends a session from another thread: its sockets are shut down (a blocked read returns at
+/// once), its guest is interrupted if it is computing, and every later operation of the
+/// session fails with `limit-exceeded("the session was cancelled")`.
+#[derive(Clone, Debug, Default)]
+pub struct CancelHandle(Arc<SessionSockets>);
+
+/// The sockets a session has open (their count is what `max_connections` limits), and
+/// whether it was cancelled.
+#[derive(Debug, Default)]
+pub(crate) struct SessionSockets {
+    cancelled: AtomicBool,
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, std::net::TcpStream>>,
+}
+
+impl CancelHandle {
+    /// End the session (see the type).
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        for sock in self.0.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// A socket's place in its session's table of open sockets; leaving it (on drop) frees the
+/// place.
+#[derive(Debug)]
+pub(crate) struct SocketTicket {
+    sockets: Arc<SessionSockets>,
+    id: u64,
+}
+
+impl Drop for SocketTicket {
+    fn drop(&mut self) {
+        self.sockets
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// httplib's state in one store: where its sockets may go, what they may present, and the
+/// limits and bookkeeping of the session.
+pub struct HttplibCtx {
+    /// Where the guest's sockets may go, and the audit hook.
+    pub policy: OutboundPolicy,
+    /// Client certificates the guest may name in `tls-options.client-identity`.
+    pub identities: Arc<ClientIdentities>,
+    /// Where CGI scripts run; none refuses them.
+    pub scripts: Option<SharedSandbox>,
+    /// This session's limits (see `with_limits`).
+    limits: SessionLimits,
+    /// The memory cap, as wasmtime's limiter applies it (see `limiter`).
+    store_limits: StoreLimits,
+    /// When the guest last returned from a host call: time blocked on a socket is not its own
+    /// computing (the CPU limit counts from here).
+    last_host_call: Instant,
+    /// When the request in flight must be done by (`request_deadline` after it was sent).
+    deadline: Option<Instant>,
+    sockets: Arc<SessionSockets>,
+}
+
+impl HttplibCtx {
+    /// A context with `policy`, no client identities, no CGI, and the default limits.
+    pub fn new(policy: OutboundPolicy) -> Self {
+        Self {
+            policy,
+            identities: Arc::default(),
+            scripts: None,
+            limits: SessionLimits::default(),
+            store_limits: memory_limits(crate::runtime::DEFAULT_MEMORY_LIMIT),
+            last_host_call: Instant::now(),
+            deadline: None,
+            sockets: Arc::default(),
+        }
+    }
+
+    /// The same, with these limits.
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        if let Some(memory) = limits.memory {
+            self.store_limits = memory_limits(memory);
+        }
+        self.limits = limits;
+        self
+    }
+
+    /// This session's limits.
+    pub fn limits(&self) -> &SessionLimits {
+        &self.limits
+    }
+
+    /// A handle another thread can end this session with.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.sockets.clone())
+    }
+
+    /// The memory cap in force.
+    pub(crate) fn memory_limit(&self) -> Option<usize> {
+        self.limits.memory
+    }
+
+    /// Whether the session was cancelled.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.sockets.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Refuse the operation when the session was cancelled or its request is past its deadline.
+    pub(crate) fn check_going(&self) -> Result<(), String> {
+        if self.cancelled() {
+            return Err("the session was cancelled".into());
+        }
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(self.deadline_passed()),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn deadline_passed(&self) -> String {
+        let secs = self.limits.request_deadline.unwrap_or_default().as_secs_f64();
+        format!("the request took longer than the session's deadline of {secs} s")
+    }
+
+    /// The deadline of the request in flight.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// A request is going out: its deadline starts now.
+    pub(crate) fn request_sent(&mut self) {
+        self.deadline = self.limits.request_deadline.and_then(|d| Instant::now().checked_add(d));
+    }
+
+    /// Take a place for a new socket, or say which limit is in the way.
+    pub(crate) fn admit_socket(&self, sock: &std::net::TcpStream) -> Result<SocketTicket, String> {
+        let mut open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() >= self.limits.max_connections {
+            return Err(format!(
+                "the session already has {} connections open, its limit",
+                open.len()
+            ));
+        }
+        let id = self.sockets.next_id.fetch_add(1, Ordering::Relaxed);
+        let clone = sock.try_clone().map_err(|e| format!("socket: {e}"))?;
+        open.insert(id, clone);
+        Ok(SocketTicket {
+            sockets: self.sockets.clone(),
+            id,
+        })
+    }
+
+    /// Whether another socket may be opened now.
+    pub(crate) fn room_for_socket(&self) -> Result<(), String> {
+        let open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner()).len();
+        match open >= self.limits.max_connections {
+            true => Err(format!("the session already has {open} connections open, its limit")),
+            false => Ok(()),
+        }
+    }
+
+    /// The same, with client certificates the guest may name.
+    pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
+        self.identities = identities;
+        self
+    }
+
+    /// The same, letting the guest run CGI scripts in `sandbox`.
+    pub fn with_scripts(mut self, sandbox: SharedSandbox) -> Self {
+        self.scripts = Some(sandbox);
+        self
+    }
+
+    /// Cap the instance's linear memory at `bytes` (when the limits named none).
+    pub(crate) fn default_memory_limit(&mut self, bytes: usize) {
+        match self.limits.memory {
+            Some(_) => {}
+            None => {
+                self.limits.memory = Some(bytes);
+                self.store_limits = memory_limits(bytes);
+            }
+        }
+    }
+
+    /// The resource limiter to install with `Store::limiter` (the memory cap).
+    pub fn limiter(&mut self) -> &mut StoreLimits {
+        &mut self.store_limits
+    }
+
+    /// The guest came back from the host: its CPU budget counts from now.
+    pub(crate) fn returned_from_host(&mut self) {
+        self.last_host_call = Instant::now();
+    }
+
+    /// Whether the guest has computed longer than its CPU limit since it last called the
+    /// host, or the session was cancelled: the epoch callback interrupts it then.
+    pub(crate) fn must_stop(&self) -> bool {
+        let running = self.last_host_call.elapsed();
+        running > self.limits.cpu || (self.cancelled() && running > CANCEL_GRACE)
+    }
+}
+
+fn memory_limits(bytes: usize) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(bytes)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+/// httplib's context and the store's resource table, borrowed together.
+pub struct HttplibCtxView<'a> {
+    /// httplib's state.
+    pub ctx: &'a mut HttplibCtx,
+    /// The store's table (shared with WASI: the guest's sockets and files live side by side).
+    pub table: &'a mut ResourceTable,
+}
+
+/// What a store's data gives httplib. Implement it beside `WasiView` for your store type.
+pub trait HttplibView: WasiView + Send {
+    /// httplib's context and the resource table.
+    fn httplib(&mut self) -> HttplibCtxView<'_>;
+}
+
+/// The `HasData` of httplib's imports: their host side is an [`HttplibCtxView`].
+pub struct HasHttplib;
+
+impl HasData for HasHttplib {
+    type Data<'a> = HttplibCtxView<'a>;
+}
+
+/// Add WASI 0.2 (synchronous) and httplib's own imports to `linker`: all the guest needs.
+pub fn add_to_linker<T: HttplibView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    add_only_httplib_to_linker(linker)
+}
+
+/// Add httplib's own imports (`types`, `transport`, `cgi`) to a linker that has WASI already.
+pub fn add_only_httplib_to_linker<T: HttplibView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    types::add_to_linker::<T, HasHttplib>(linker, T::httplib)?;
+    transport::add_to_linker::<T, HasHttplib>(linker, T::httplib)?;
+    cgi::add_to_linker::<T, HasHttplib>(linker, T::httplib)?;
+    Ok(())
+}
