@@ -1,5 +1,6 @@
 //! Host-side bindings of the `httplib` world. The transport's `tcp-stream` resource is our
-//! `transport::TcpStream`, kept in each store's `ResourceTable`.
+//! `transport::TcpStream` (which knows nothing of these bindings), kept in each store's
+//! `ResourceTable`; the imports' host side is in `wit_host`.
 
 wasmtime::component::bindgen!({
     path: "../wit",

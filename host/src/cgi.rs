@@ -3,8 +3,8 @@
 //! output. The guest finds the script, builds its CGI/1.1 environment and sends its output;
 //! this only runs it.
 
-use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
-use crate::runtime::EPOCH_TICK;
+use crate::bindings::cgi::{CgiError, ScriptOutput};
+use crate::limits::EPOCH_TICK;
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +21,7 @@ pub const MAX_SCRIPT_STDERR: usize = 64 * 1024;
 /// How long a script may run (ours; nginx's fastcgi_read_timeout is 60 s).
 pub const MAX_SCRIPT_RUN: Duration = Duration::from_secs(30);
 /// Cap on a script's linear memory (ours, the same as a connection's).
-pub const SCRIPT_MEMORY_LIMIT: usize = crate::runtime::DEFAULT_MEMORY_LIMIT;
+pub const SCRIPT_MEMORY_LIMIT: usize = crate::limits::DEFAULT_MEMORY_LIMIT;
 /// Compiled scripts kept, keyed by their bytes (ours).
 pub const MAX_CACHED_SCRIPTS: usize = 64;
 
@@ -144,24 +144,6 @@ impl ScriptSandbox {
             exit_code,
             stopped,
         })
-    }
-}
-
-impl wcgi::Host for crate::view::HttplibCtxView<'_> {
-    fn run(
-        &mut self,
-        program: Vec<u8>,
-        args: Vec<String>,
-        env: Vec<(String, String)>,
-        stdin: Vec<u8>,
-    ) -> Result<ScriptOutput, CgiError> {
-        let Some(sandbox) = self.ctx.scripts.clone() else {
-            return Err(CgiError::Disabled);
-        };
-        let result = sandbox.run(&program, &args, &env, stdin);
-        // Time spent in the script is not the guest's own computing.
-        self.ctx.returned_from_host();
-        result
     }
 }
 

@@ -9,10 +9,12 @@ pub mod cgi;
 pub mod cli;
 pub mod client;
 pub mod code_cache;
+pub mod limits;
 pub mod policy;
 pub mod runtime;
 pub mod server;
 pub mod transport;
 pub mod view;
+pub mod wit_host;
 
 pub use runtime::{HostState, Runtime, RuntimeOptions};

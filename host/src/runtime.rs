@@ -3,12 +3,12 @@
 
 use crate::bindings::{Httplib, HttplibPre};
 use crate::code_cache::CodeCache;
+pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_HOST};
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::ClientIdentities;
 use crate::view::{HttplibCtx, HttplibCtxView, HttplibView};
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,8 +16,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// The guest component, built by build.rs and embedded in this binary.
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/httplib_guest.wasm"));
 
-/// Default cap on one instance's linear memory (ours; a connection needs well under this).
-pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
 /// Most guest instances alive at once: connections being served plus client sessions (ours;
 /// each pooled memory slot reserves address space, so this is sized, not unbounded).
 pub const MAX_INSTANCES: u32 = 2048;
@@ -36,11 +34,6 @@ pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
 pub const KEEP_RESIDENT: usize = 256 * 1024;
 /// Decommits batched into one call when a slot is returned (ours).
 pub const DECOMMIT_BATCH: usize = 64;
-/// How often the engine's one epoch-ticker thread advances the epoch.
-pub const EPOCH_TICK: Duration = Duration::from_millis(100);
-/// How long a guest may compute without calling the host before it is stopped (ours:
-/// generous for a protocol guest, which spends its life waiting on sockets).
-pub const MAX_GUEST_RUN_WITHOUT_HOST: Duration = Duration::from_secs(10);
 
 /// The store data httplib uses when the embedder brings none of its own: WASI state, the
 /// resource table, and httplib's context. Any type implementing [`HttplibView`] can stand in.

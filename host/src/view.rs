@@ -8,115 +8,19 @@
 
 use crate::bindings::{cgi, transport, types};
 use crate::cgi::SharedSandbox;
+pub use crate::limits::{
+    CANCEL_GRACE, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_DEADLINE, READ_ALL_MEMORY_DIVISOR,
+    SessionLimits,
+};
 use crate::policy::OutboundPolicy;
+pub use crate::transport::sockets::CancelHandle;
+use crate::transport::sockets::{SessionSockets, SocketTicket};
 use crate::transport::tls::ClientIdentities;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiView;
-
-/// A session's default wall-clock limit on one request, from sending it to the end of its
-/// response: none (curl and http.client have none either; set one for untrusted peers).
-pub const DEFAULT_REQUEST_DEADLINE: Option<Duration> = None;
-/// A session's default timeout for connecting, and for each read and write, when the caller
-/// set none: curl's connect timeout (300 s). http.client's default is to wait for ever; a
-/// plugin host cannot afford that.
-pub const DEFAULT_IO_TIMEOUT: Option<Duration> = Some(Duration::from_secs(300));
-/// Most connections one session may hold open at once (ours: a browser opens 6 a host).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
-/// How long a cancelled session's guest may go on computing before it is interrupted (ours:
-/// one that is waiting on a socket gets the cancellation as an error and returns at once; this
-/// is for one that was busy).
-pub const CANCEL_GRACE: Duration = Duration::from_secs(1);
-/// A whole-body `read()` may gather at most this fraction of the memory cap (a growing buffer
-/// briefly needs up to three times its length).
-pub const READ_ALL_MEMORY_DIVISOR: u64 = 4;
-
-/// The limits of one client session or served connection, each with its named default.
-/// Exceeding one is a `limit-exceeded` error the caller can handle, not a trap: the session
-/// stays usable for what the limits allow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionLimits {
-    /// Cap on the instance's linear memory; none takes the runtime's
-    /// (`RuntimeOptions::memory_limit`, 64 MiB by default), which is also the most a session
-    /// may ask for.
-    pub memory: Option<usize>,
-    /// How long the guest may compute without calling the host before it is stopped
-    /// (`MAX_GUEST_RUN_WITHOUT_HOST`, 10 s). Time blocked on sockets does not count.
-    pub cpu: Duration,
-    /// Wall-clock time from sending a request to the end of its response.
-    pub request_deadline: Option<Duration>,
-    /// Most body bytes one response may deliver.
-    pub max_response_body: Option<u64>,
-    /// Most connections open at once.
-    pub max_connections: usize,
-    /// Timeout for connecting and for each read and write when the caller set none.
-    pub io_timeout: Option<Duration>,
-}
-
-impl Default for SessionLimits {
-    fn default() -> Self {
-        Self {
-            memory: None,
-            cpu: crate::runtime::MAX_GUEST_RUN_WITHOUT_HOST,
-            request_deadline: DEFAULT_REQUEST_DEADLINE,
-            max_response_body: None,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            io_timeout: DEFAULT_IO_TIMEOUT,
-        }
-    }
-}
-
-/// Ends a session from another thread: its sockets are shut down (a blocked read returns at
-/// once), its guest is interrupted if it is computing, and every later operation of the
-/// session fails with `limit-exceeded("the session was cancelled")`.
-#[derive(Clone, Debug, Default)]
-pub struct CancelHandle(Arc<SessionSockets>);
-
-/// The sockets a session has open (their count is what `max_connections` limits), and
-/// whether it was cancelled.
-#[derive(Debug, Default)]
-pub(crate) struct SessionSockets {
-    cancelled: AtomicBool,
-    next_id: AtomicU64,
-    open: Mutex<HashMap<u64, std::net::TcpStream>>,
-}
-
-impl CancelHandle {
-    /// End the session (see the type).
-    pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::SeqCst);
-        for sock in self.0.open.lock().unwrap_or_else(|e| e.into_inner()).values() {
-            let _ = sock.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
-    /// Whether `cancel` was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::SeqCst)
-    }
-}
-
-/// A socket's place in its session's table of open sockets; leaving it (on drop) frees the
-/// place.
-#[derive(Debug)]
-pub(crate) struct SocketTicket {
-    sockets: Arc<SessionSockets>,
-    id: u64,
-}
-
-impl Drop for SocketTicket {
-    fn drop(&mut self) {
-        self.sockets
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
-    }
-}
 
 /// httplib's state in one store: where its sockets may go, what they may present, and the
 /// limits and bookkeeping of the session.
@@ -147,7 +51,7 @@ impl HttplibCtx {
             identities: Arc::default(),
             scripts: None,
             limits: SessionLimits::default(),
-            store_limits: memory_limits(crate::runtime::DEFAULT_MEMORY_LIMIT),
+            store_limits: memory_limits(crate::limits::DEFAULT_MEMORY_LIMIT),
             last_host_call: Instant::now(),
             deadline: None,
             sockets: Arc::default(),
@@ -170,7 +74,7 @@ impl HttplibCtx {
 
     /// A handle another thread can end this session with.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle(self.sockets.clone())
+        CancelHandle::new(self.sockets.clone())
     }
 
     /// The memory cap in force.
@@ -180,7 +84,7 @@ impl HttplibCtx {
 
     /// Whether the session was cancelled.
     pub(crate) fn cancelled(&self) -> bool {
-        self.sockets.cancelled.load(Ordering::SeqCst)
+        self.sockets.is_cancelled()
     }
 
     /// Refuse the operation when the session was cancelled or its request is past its deadline.
@@ -211,29 +115,12 @@ impl HttplibCtx {
 
     /// Take a place for a new socket, or say which limit is in the way.
     pub(crate) fn admit_socket(&self, sock: &std::net::TcpStream) -> Result<SocketTicket, String> {
-        let mut open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.len() >= self.limits.max_connections {
-            return Err(format!(
-                "the session already has {} connections open, its limit",
-                open.len()
-            ));
-        }
-        let id = self.sockets.next_id.fetch_add(1, Ordering::Relaxed);
-        let clone = sock.try_clone().map_err(|e| format!("socket: {e}"))?;
-        open.insert(id, clone);
-        Ok(SocketTicket {
-            sockets: self.sockets.clone(),
-            id,
-        })
+        self.sockets.admit(sock, self.limits.max_connections)
     }
 
     /// Whether another socket may be opened now.
     pub(crate) fn room_for_socket(&self) -> Result<(), String> {
-        let open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner()).len();
-        match open >= self.limits.max_connections {
-            true => Err(format!("the session already has {open} connections open, its limit")),
-            false => Ok(()),
-        }
+        self.sockets.room(self.limits.max_connections)
     }
 
     /// The same, with client certificates the guest may name.

@@ -7,9 +7,9 @@ mod embed;
 pub use embed::{Exchange, RequestHandler};
 
 use crate::bindings::server::HandlerConfig;
-use crate::bindings::transport::ErrorCode;
 use crate::runtime::{HostState, Runtime};
-use crate::transport::{OutboundPolicy, Phase, PhaseCell, TcpStream, tcp_to_wit};
+use crate::transport::{OutboundPolicy, Phase, PhaseCell, TcpStream};
+use crate::wit_host::socket_address as tcp_to_wit;
 use anyhow::{Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
@@ -756,7 +756,7 @@ fn serve_connection(
             Err(e) => {
                 // A plaintext client or a broken handshake costs this connection only.
                 if config.log_requests {
-                    eprintln!("TLS handshake with {peer} failed: {}", describe(&e));
+                    eprintln!("TLS handshake with {peer} failed: {}", e);
                 }
                 return Ok(());
             }
@@ -800,12 +800,4 @@ fn serve_connection(
         tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }
     Ok(())
-}
-
-fn describe(e: &ErrorCode) -> String {
-    match e {
-        ErrorCode::Tls(m) | ErrorCode::Other(m) | ErrorCode::ConnectionReset(m) => m.clone(),
-        ErrorCode::Timeout => "timed out".into(),
-        other => format!("{other:?}"),
-    }
 }

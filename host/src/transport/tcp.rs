@@ -1,9 +1,8 @@
 //! One TCP connection, plain or TLS-wrapped: connect with timeout and source address,
 //! reads, writes, timeouts, and the switch to TLS (at connect, after CONNECT, or on accept).
 
-use super::tls::{self, ClientIdentities};
-use crate::bindings::transport::{ErrorCode, TlsOptions};
-use crate::bindings::types::SocketAddress;
+use super::error::SocketError;
+use super::tls::{self, ClientIdentities, TlsSettings};
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
@@ -28,7 +27,7 @@ pub struct TcpStream {
     /// The read timeout the guest set (a request deadline may shorten a single read).
     read_timeout: Option<Duration>,
     /// This socket's place among its session's open sockets (client streams).
-    ticket: Option<crate::view::SocketTicket>,
+    ticket: Option<super::sockets::SocketTicket>,
 }
 
 /// What a served connection's guest is doing, and since when: the listener reads it to choose
@@ -95,7 +94,7 @@ impl TcpStream {
     }
 
     /// Count this socket among its session's open ones until it is dropped.
-    pub(crate) fn with_ticket(mut self, ticket: crate::view::SocketTicket) -> Self {
+    pub(crate) fn with_ticket(mut self, ticket: super::sockets::SocketTicket) -> Self {
         self.ticket = Some(ticket);
         self
     }
@@ -107,7 +106,11 @@ impl TcpStream {
 
     /// `read`, but giving up at `deadline` if that comes before the read timeout: `Ok(None)`
     /// when it passed.
-    pub fn read_by(&mut self, max: usize, deadline: Option<std::time::Instant>) -> Result<Option<Vec<u8>>, ErrorCode> {
+    pub fn read_by(
+        &mut self,
+        max: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Option<Vec<u8>>, SocketError> {
         let Some(deadline) = deadline else {
             return self.read(max).map(Some);
         };
@@ -122,7 +125,7 @@ impl TcpStream {
         let result = self.read(max);
         let _ = self.sock().set_read_timeout(self.read_timeout);
         match result {
-            Err(ErrorCode::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
+            Err(SocketError::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
             other => other.map(Some),
         }
     }
@@ -156,9 +159,9 @@ impl TcpStream {
         sock: std::net::TcpStream,
         config: Arc<rustls::ServerConfig>,
         timeout: Option<Duration>,
-    ) -> Result<Self, ErrorCode> {
+    ) -> Result<Self, SocketError> {
         let _ = sock.set_nodelay(true);
-        let mut conn = ServerConnection::new(config).map_err(|e| ErrorCode::Tls(tls::describe_rustls(&e)))?;
+        let mut conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
         let mut io = Deadline {
             sock: &sock,
             deadline: timeout.and_then(|t| std::time::Instant::now().checked_add(t)),
@@ -180,23 +183,23 @@ impl TcpStream {
     pub fn start_tls(
         &mut self,
         host: &str,
-        options: &TlsOptions,
+        options: &TlsSettings,
         identities: &ClientIdentities,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<(), SocketError> {
         let config = tls::client_config(options, identities)?;
         let name = tls::server_name(host, options)?;
         let sock = match std::mem::replace(&mut self.wire, Wire::Switching) {
             Wire::Plain(s) => s,
             other => {
                 self.wire = other;
-                return Err(ErrorCode::Tls("the stream is already TLS".into()));
+                return Err(SocketError::Tls("the stream is already TLS".into()));
             }
         };
         let conn = match ClientConnection::new(config, name) {
             Ok(c) => c,
             Err(e) => {
                 self.wire = Wire::Plain(sock);
-                return Err(ErrorCode::Tls(tls::describe_rustls(&e)));
+                return Err(SocketError::Tls(tls::describe_rustls(&e)));
             }
         };
         let mut tls = StreamOwned::new(conn, sock);
@@ -231,19 +234,19 @@ impl TcpStream {
         addrs: &[SocketAddr],
         timeout_ms: Option<u64>,
         source: Option<(String, u16)>,
-        mut before_each: impl FnMut(SocketAddr) -> Result<(), ErrorCode>,
-    ) -> Result<Self, ErrorCode> {
+        mut before_each: impl FnMut(SocketAddr) -> Result<(), SocketError>,
+    ) -> Result<Self, SocketError> {
         let port = addrs.first().map_or(0, SocketAddr::port);
         let timeout = timeout_ms.map(Duration::from_millis);
         let source: Option<SocketAddr> = match source {
             Some((h, p)) => Some(
                 format!("{}:{p}", if h.contains(':') { format!("[{h}]") } else { h })
                     .parse()
-                    .map_err(|e| ErrorCode::Other(format!("source address: {e}")))?,
+                    .map_err(|e| SocketError::Other(format!("source address: {e}")))?,
             ),
             None => None,
         };
-        let mut last = ErrorCode::ConnectionRefused(format!("{host}:{port}"));
+        let mut last = SocketError::ConnectionRefused(format!("{host}:{port}"));
         for &addr in addrs {
             if let Err(refused) = before_each(addr) {
                 last = refused;
@@ -259,7 +262,7 @@ impl TcpStream {
                 }
                 // Name the address, as curl does ("connection to 127.0.0.1:1 refused").
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                    last = ErrorCode::ConnectionRefused(format!("connection to {addr} refused"))
+                    last = SocketError::ConnectionRefused(format!("connection to {addr} refused"))
                 }
                 Err(e) => last = io_error(e),
             }
@@ -267,7 +270,7 @@ impl TcpStream {
         Err(last)
     }
 
-    pub fn read(&mut self, max: usize) -> Result<Vec<u8>, ErrorCode> {
+    pub fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
         SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < max {
                 scratch.resize(max, 0);
@@ -278,7 +281,7 @@ impl TcpStream {
                     Wire::Plain(s) => s.read(buf),
                     Wire::Client(t) => t.read(buf),
                     Wire::Server(t) => t.read(buf),
-                    Wire::Switching => return Err(ErrorCode::Closed),
+                    Wire::Switching => return Err(SocketError::Closed),
                 };
                 match result {
                     Ok(n) => return Ok(scratch[..n].to_vec()),
@@ -291,19 +294,19 @@ impl TcpStream {
         })
     }
 
-    pub fn write_all(&mut self, data: &[u8]) -> Result<(), ErrorCode> {
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
         match &mut self.wire {
             Wire::Plain(s) => s.write_all(data).map_err(io_error),
             Wire::Client(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
             Wire::Server(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
-            Wire::Switching => Err(ErrorCode::Closed),
+            Wire::Switching => Err(SocketError::Closed),
         }
     }
 
     /// Send `len` bytes of `file` from `offset` and return how many went (fewer only at the
     /// file's end). On a plain socket on Linux this is sendfile(2): the bytes never leave the
     /// kernel. Under TLS they go through rustls in 64 KiB blocks.
-    pub fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, ErrorCode> {
+    pub fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, SocketError> {
         #[cfg(target_os = "linux")]
         if let Wire::Plain(s) = &self.wire {
             return sendfile(s, file, offset, len).map_err(io_error);
@@ -328,16 +331,16 @@ impl TcpStream {
         Ok(sent)
     }
 
-    pub fn flush(&mut self) -> Result<(), ErrorCode> {
+    pub fn flush(&mut self) -> Result<(), SocketError> {
         match &mut self.wire {
             Wire::Plain(s) => s.flush().map_err(io_error),
             Wire::Client(t) => t.flush().map_err(tls_error),
             Wire::Server(t) => t.flush().map_err(tls_error),
-            Wire::Switching => Err(ErrorCode::Closed),
+            Wire::Switching => Err(SocketError::Closed),
         }
     }
 
-    pub fn shutdown(&mut self, how: Shutdown) -> Result<(), ErrorCode> {
+    pub fn shutdown(&mut self, how: Shutdown) -> Result<(), SocketError> {
         if how != Shutdown::Read {
             // Tell a TLS peer the stream ends (close_notify) before the TCP FIN.
             match &mut self.wire {
@@ -359,13 +362,13 @@ impl TcpStream {
         }
     }
 
-    pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+    pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
         self.set_read_timeout(timeout_ms)?;
         self.set_write_timeout(timeout_ms.map(Duration::from_millis))
     }
 
     /// The timeout of each read alone.
-    pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+    pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
         self.read_timeout = t;
         self.sock().set_read_timeout(t).map_err(io_error)
@@ -373,17 +376,17 @@ impl TcpStream {
 
     /// The timeout of each write alone: a write (or sendfile) that makes no progress for this
     /// long fails with `timeout`.
-    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ErrorCode> {
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
         let t = timeout.map(|t| t.max(Duration::from_millis(1)));
         self.sock().set_write_timeout(t).map_err(io_error)
     }
 
-    pub fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
-        self.sock().peer_addr().map(to_wit).map_err(io_error)
+    pub fn peer_address(&self) -> Result<SocketAddr, SocketError> {
+        self.sock().peer_addr().map_err(io_error)
     }
 
-    pub fn local_address(&self) -> Result<SocketAddress, ErrorCode> {
-        self.sock().local_addr().map(to_wit).map_err(io_error)
+    pub fn local_address(&self) -> Result<SocketAddr, SocketError> {
+        self.sock().local_addr().map_err(io_error)
     }
 }
 
@@ -425,10 +428,10 @@ impl Write for Deadline<'_> {
 }
 
 /// A TLS-layer failure as a transport error whose words name the cause.
-fn tls_error(e: std::io::Error) -> ErrorCode {
+fn tls_error(e: std::io::Error) -> SocketError {
     let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
     if is_tls {
-        ErrorCode::Tls(tls::describe(&e))
+        SocketError::Tls(tls::describe(&e))
     } else {
         io_error(e)
     }
@@ -497,21 +500,14 @@ fn sendfile(sock: &std::net::TcpStream, file: &std::fs::File, offset: u64, len: 
     Ok(sent)
 }
 
-pub fn to_wit(a: SocketAddr) -> SocketAddress {
-    SocketAddress {
-        host: a.ip().to_string(),
-        port: a.port(),
-    }
-}
-
 /// An OS error as the transport's error code.
-pub fn io_error(e: std::io::Error) -> ErrorCode {
+pub fn io_error(e: std::io::Error) -> SocketError {
     match e.kind() {
-        ErrorKind::ConnectionRefused => ErrorCode::ConnectionRefused(e.to_string()),
+        ErrorKind::ConnectionRefused => SocketError::ConnectionRefused(e.to_string()),
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-            ErrorCode::ConnectionReset(e.to_string())
+            SocketError::ConnectionReset(e.to_string())
         }
-        ErrorKind::TimedOut | ErrorKind::WouldBlock => ErrorCode::Timeout,
-        _ => ErrorCode::Other(e.to_string()),
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => SocketError::Timeout,
+        _ => SocketError::Other(e.to_string()),
     }
 }

@@ -3,7 +3,7 @@
 //! identity named by the guest but held here, ALPN), the server config from PEM files
 //! (encrypted PKCS#8 keys included), and handshake errors in words.
 
-use crate::bindings::transport::{ErrorCode, TlsOptions};
+use super::error::SocketError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::pki_types::pem::PemObject;
@@ -15,6 +15,24 @@ use std::sync::{Arc, OnceLock};
 
 /// ALPN protocol offered when the guest names none (CPython's HTTPSConnection and HTTPSServer default).
 pub const DEFAULT_ALPN: &str = "http/1.1";
+
+/// How to verify and present TLS as a client (the guest's `tls-options`, converted at the
+/// edge). Keys are never here: a client identity is named, and held in [`ClientIdentities`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The name sent in SNI and verified; the connect host when none.
+    pub server_name: Option<String>,
+    /// Verify the certificate chain and name.
+    pub verify: bool,
+    /// Extra trusted roots, PEM.
+    pub ca_certs: Option<Vec<u8>>,
+    /// The system's trust store instead of Mozilla's roots.
+    pub system_roots: bool,
+    /// The name of a client identity to present.
+    pub client_identity: Option<String>,
+    /// ALPN protocols to offer, in order (`http/1.1` when empty).
+    pub alpn_protocols: Vec<String>,
+}
 
 /// A certificate chain and its key.
 pub struct Identity {
@@ -111,10 +129,10 @@ fn system_roots() -> RootCertStore {
 }
 
 /// The rustls client config for one connection's `tls-options`.
-pub fn client_config(options: &TlsOptions, identities: &ClientIdentities) -> Result<Arc<ClientConfig>, ErrorCode> {
+pub fn client_config(options: &TlsSettings, identities: &ClientIdentities) -> Result<Arc<ClientConfig>, SocketError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| ErrorCode::Tls(e.to_string()))?;
+        .map_err(|e| SocketError::Tls(e.to_string()))?;
     let builder = if options.verify {
         let mut roots = if options.system_roots {
             system_roots()
@@ -124,19 +142,19 @@ pub fn client_config(options: &TlsOptions, identities: &ClientIdentities) -> Res
         let mut pinned = Vec::new();
         if let Some(pem) = &options.ca_certs {
             for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| ErrorCode::Tls(format!("CA certificates: {e}")))?;
+                let cert = cert.map_err(|e| SocketError::Tls(format!("CA certificates: {e}")))?;
                 roots
                     .add(cert.clone())
-                    .map_err(|e| ErrorCode::Tls(format!("CA certificate: {}", describe_rustls(&e))))?;
+                    .map_err(|e| SocketError::Tls(format!("CA certificate: {}", describe_rustls(&e))))?;
                 pinned.push(cert);
             }
             if pinned.is_empty() {
-                return Err(ErrorCode::Tls("CA file holds no certificate".into()));
+                return Err(SocketError::Tls("CA file holds no certificate".into()));
             }
         }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
-            .map_err(|e| ErrorCode::Tls(format!("certificate verifier: {e}")))?;
+            .map_err(|e| SocketError::Tls(format!("certificate verifier: {e}")))?;
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(TrustedOrPinned { webpki, pinned }))
@@ -150,10 +168,10 @@ pub fn client_config(options: &TlsOptions, identities: &ClientIdentities) -> Res
             let id = identities
                 .0
                 .get(name)
-                .ok_or_else(|| ErrorCode::Denied(format!("no client identity named {name:?}")))?;
+                .ok_or_else(|| SocketError::Denied(format!("no client identity named {name:?}")))?;
             builder
                 .with_client_auth_cert(id.certs.clone(), id.key.clone_key())
-                .map_err(|e| ErrorCode::Tls(format!("client certificate: {e}")))?
+                .map_err(|e| SocketError::Tls(format!("client certificate: {e}")))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -180,10 +198,10 @@ fn alpn(protocols: &[String]) -> Vec<Vec<u8>> {
 }
 
 /// The name to send in SNI and verify: `server_name` if given, else the host.
-pub fn server_name(host: &str, options: &TlsOptions) -> Result<ServerName<'static>, ErrorCode> {
+pub fn server_name(host: &str, options: &TlsSettings) -> Result<ServerName<'static>, SocketError> {
     let name = options.server_name.as_deref().unwrap_or(host);
     let name = name.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(name.to_string()).map_err(|_| ErrorCode::Tls(format!("invalid server name {name:?}")))
+    ServerName::try_from(name.to_string()).map_err(|_| SocketError::Tls(format!("invalid server name {name:?}")))
 }
 
 /// A handshake or record failure in one line that names the cause.
