@@ -1,6 +1,14 @@
-//! Builds the guest for wasm32-wasip2 and hands its component to `include_bytes!`, so the
-//! `httplib` binary needs no file beside it. The guest gets its own target dir: a nested cargo
-//! sharing the outer one's would wait forever on the outer build's lock.
+//! Puts the guest component where `include_bytes!` finds it, so the `httplib` binary needs no
+//! file beside it. In order:
+//! 1. `HTTPLIB_GUEST_WASM=path/to/httplib_guest.wasm`: that prebuilt component (a machine
+//!    without the wasm32-wasip2 target, or a pinned build);
+//! 2. the guest's sources beside this crate (this repository, or a git dependency on it):
+//!    built for wasm32-wasip2, in a target dir of its own (a nested cargo sharing the outer
+//!    one's would wait forever on the outer build's lock);
+//! 3. neither (the crate as published on a registry carries no guest sources): nothing is
+//!    embedded, and `Runtime::with_guest` takes the component at run time.
+//!
+//! The WIT travels inside the crate (`host/wit` is the repository's `wit/`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -13,8 +21,24 @@ use std::path::{Path, PathBuf};
 const GUEST_STACK_SIZE: usize = 128 * 1024;
 
 fn main() {
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("httplib_guest.wasm");
+    println!("cargo:rerun-if-env-changed=HTTPLIB_GUEST_WASM");
+    if let Some(prebuilt) = env::var_os("HTTPLIB_GUEST_WASM") {
+        let prebuilt = PathBuf::from(prebuilt);
+        println!("cargo:rerun-if-changed={}", prebuilt.display());
+        std::fs::copy(&prebuilt, &out).unwrap_or_else(|e| panic!("HTTPLIB_GUEST_WASM={}: {e}", prebuilt.display()));
+        return;
+    }
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
+    if !root.join("guest/Cargo.toml").is_file() {
+        println!(
+            "cargo:warning=httplib-host: no guest sources beside the crate and no HTTPLIB_GUEST_WASM: \
+             no component embedded (give one to Runtime::with_guest)"
+        );
+        std::fs::write(&out, b"").expect("writing an empty guest");
+        return;
+    }
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
@@ -46,11 +70,11 @@ fn main() {
     let status = cmd.status().expect("running cargo for the guest");
     if !status.success() {
         panic!(
-            "building the guest for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+            "building the guest for wasm32-wasip2 failed: install the target (`rustup target add \
+             wasm32-wasip2`), or name a prebuilt component with HTTPLIB_GUEST_WASM"
         );
     }
     let wasm = target_dir.join("wasm32-wasip2/release/httplib_guest.wasm");
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("httplib_guest.wasm");
     std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
 }
 

@@ -3,7 +3,7 @@
 //! `ResourceTable`; the imports' host side is in `wit_host`.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "httplib",
     additional_derives: [PartialEq, Eq],
     with: {

@@ -53,6 +53,7 @@ pub struct ScriptSandbox {
 }
 
 impl ScriptSandbox {
+    /// A sandbox for scripts compiled on `engine`, kept compiled in `code_cache`.
     pub fn new(engine: &Engine, code_cache: crate::code_cache::CodeCache) -> Result<Self> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

@@ -56,6 +56,7 @@ impl From<wasmtime::Error> for ClientError {
     }
 }
 
+/// A client call's result.
 pub type Result<T> = std::result::Result<T, ClientError>;
 
 /// Header fields in order, names with their case, values as bytes.
@@ -225,6 +226,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         ))
     }
 
+    /// Split an absolute http(s) URL as the guest does (`urllib.parse`'s reading).
     pub fn split_url(&mut self, url: &str) -> Result<UrlParts> {
         let r = self.guest.httplib_http_client().call_split_url(&mut self.store, url)?;
         self.check(r)
@@ -245,6 +247,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         self.check(r)
     }
 
+    /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
     pub fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection> {
         let r = self
             .guest
@@ -254,6 +257,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         Ok(Connection(self.check(r)?))
     }
 
+    /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
     pub fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
         Ok(guest_get!(self, connection, call_set_debuglevel, c, level))
     }
@@ -361,6 +365,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         guest_call!(self, connection, call_end_body, c)
     }
 
+    /// `getresponse()`: the status line and headers of the reply.
     pub fn getresponse(&mut self, c: Connection) -> Result<Response> {
         let r = self
             .guest
@@ -382,18 +387,22 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         Ok(())
     }
 
+    /// `status`.
     pub fn status(&mut self, r: Response) -> Result<u16> {
         Ok(guest_get!(self, response, call_status, r))
     }
 
+    /// `reason`.
     pub fn reason(&mut self, r: Response) -> Result<String> {
         Ok(guest_get!(self, response, call_reason, r))
     }
 
+    /// `version`: 10 or 11.
     pub fn version(&mut self, r: Response) -> Result<u8> {
         Ok(guest_get!(self, response, call_version, r))
     }
 
+    /// `getheaders()`: every header in arrival order.
     pub fn headers(&mut self, r: Response) -> Result<HeaderList> {
         Ok(guest_get!(self, response, call_headers, r))
     }
@@ -403,6 +412,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         Ok(guest_get!(self, response, call_raw_head, r))
     }
 
+    /// `getheader(name)`: every value of that name, joined with ", ".
     pub fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>> {
         Ok(guest_get!(self, response, call_getheader, r, name))
     }

@@ -13,7 +13,8 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The guest component, built by build.rs and embedded in this binary.
+/// The guest component, built by build.rs and embedded in this binary; empty when the crate
+/// was built with neither the guest's sources nor `HTTPLIB_GUEST_WASM` (see build.rs).
 pub static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/httplib_guest.wasm"));
 
 /// Most guest instances alive at once: connections being served plus client sessions (ours;
@@ -197,10 +198,23 @@ impl Runtime {
     /// engine). `options.max_instances` and `memory_reservation` are the engine's business
     /// then; `memory_limit` is still the most a session may have.
     pub fn from_engine(engine: &Engine, options: RuntimeOptions) -> Result<Self> {
+        if GUEST_WASM.is_empty() {
+            anyhow::bail!(
+                "this httplib-host was built without the guest component (no guest sources and no \
+                 HTTPLIB_GUEST_WASM at build time): give one to Runtime::with_guest"
+            );
+        }
+        Self::with_guest(engine, options, GUEST_WASM)
+    }
+
+    /// The guest from `wasm` (a component built from this repository's `guest/`, e.g. by
+    /// `cargo build -p httplib-guest --release --target wasm32-wasip2`), on an embedder's
+    /// engine as [`Runtime::from_engine`] describes.
+    pub fn with_guest(engine: &Engine, options: RuntimeOptions, wasm: &[u8]) -> Result<Self> {
         let engine = engine.clone();
         let code_cache = CodeCache::from_env();
         let component = code_cache
-            .component(&engine, GUEST_WASM)
+            .component(&engine, wasm)
             .context("compiling the guest component")?;
         let mut linker = Linker::new(&engine);
         crate::view::add_to_linker(&mut linker)?;

@@ -12,12 +12,15 @@ use std::process::ExitCode;
     version,
     about = "Python's http.client and http.server, in a WebAssembly sandbox"
 )]
+/// The `httplib` command line.
 pub struct Cli {
     #[command(subcommand)]
+    /// What to do.
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
+/// `httplib serve`, `httplib get`, `httplib request`.
 pub enum Command {
     /// Serve a directory over HTTP, like `python -m http.server`.
     Serve(serve::ServeArgs),

@@ -50,6 +50,7 @@ pub enum Phase {
 }
 
 impl PhaseCell {
+    /// Record `phase`, starting now.
     pub fn set(&self, phase: Phase) {
         use std::sync::atomic::Ordering::Relaxed;
         self.phase.store(phase as u8, Relaxed);
@@ -213,6 +214,7 @@ impl TcpStream {
         handshake.map_err(tls_error)
     }
 
+    /// Whether the stream is TLS-wrapped.
     pub fn is_tls(&self) -> bool {
         matches!(self.wire, Wire::Client(_) | Wire::Server(_))
     }
@@ -270,6 +272,7 @@ impl TcpStream {
         Err(last)
     }
 
+    /// Up to `max` bytes, blocking until one arrives (or the read timeout); empty at end-of-stream.
     pub fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
         SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < max {
@@ -294,6 +297,7 @@ impl TcpStream {
         })
     }
 
+    /// Write all of `data` (TLS records flushed).
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
         match &mut self.wire {
             Wire::Plain(s) => s.write_all(data).map_err(io_error),
@@ -331,6 +335,7 @@ impl TcpStream {
         Ok(sent)
     }
 
+    /// Flush buffered TLS records.
     pub fn flush(&mut self) -> Result<(), SocketError> {
         match &mut self.wire {
             Wire::Plain(s) => s.flush().map_err(io_error),
@@ -340,6 +345,7 @@ impl TcpStream {
         }
     }
 
+    /// Close one or both directions (a TLS close_notify first when writing stops).
     pub fn shutdown(&mut self, how: Shutdown) -> Result<(), SocketError> {
         if how != Shutdown::Read {
             // Tell a TLS peer the stream ends (close_notify) before the TCP FIN.
@@ -362,6 +368,7 @@ impl TcpStream {
         }
     }
 
+    /// The timeout of each read and write.
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
         self.set_read_timeout(timeout_ms)?;
         self.set_write_timeout(timeout_ms.map(Duration::from_millis))
@@ -381,10 +388,12 @@ impl TcpStream {
         self.sock().set_write_timeout(t).map_err(io_error)
     }
 
+    /// The remote end's address.
     pub fn peer_address(&self) -> Result<SocketAddr, SocketError> {
         self.sock().peer_addr().map_err(io_error)
     }
 
+    /// This end's address.
     pub fn local_address(&self) -> Result<SocketAddr, SocketError> {
         self.sock().local_addr().map_err(io_error)
     }

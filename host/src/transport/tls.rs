@@ -36,7 +36,9 @@ pub struct TlsSettings {
 
 /// A certificate chain and its key.
 pub struct Identity {
+    /// The certificate chain, leaf first.
     pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
     pub key: PrivateKeyDer<'static>,
 }
 

@@ -1,0 +1,51 @@
+//! The `plugin_host` example run against a real server: an embedder's own store type, a
+//! policy granting one origin, per-session limits, an audit hook that logs and vetoes.
+
+#[path = "../../host/examples/plugin_host.rs"]
+mod plugin_host;
+
+use httplib_tests::*;
+
+#[test]
+fn the_plugin_host_example_grants_one_origin_limits_and_audits() {
+    let site = fixture_dir();
+    std::fs::create_dir(site.path().join("private")).unwrap();
+    std::fs::write(site.path().join("private").join("key"), "secret\n").unwrap();
+    let peer = cpython_server(site.path(), "HTTP/1.1");
+    let other = cpython_server(site.path(), "HTTP/1.1");
+    let origin = format!("http://127.0.0.1:{}", peer.port);
+    let urls: Vec<String> = [
+        format!("{origin}/hello.txt"),
+        format!("http://localhost:{}/hello.txt", peer.port),
+        format!("{origin}/private/key"),
+        format!("{origin}/big.bin"),
+        format!("http://127.0.0.1:{}/hello.txt", other.port),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ]
+    .to_vec();
+    let mut out = Vec::new();
+    let log = plugin_host::run_plugin(&runtime(), "test-plugin", &origin, &urls, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("{}: 200, 13 bytes", urls[0]));
+    // localhost resolves to the granted address.
+    assert_eq!(lines[1], format!("{}: 200, 13 bytes", urls[1]));
+    assert!(lines[2].contains("private paths are not for plugins"), "{}", lines[2]);
+    assert!(
+        lines[3].contains("LimitExceeded") && lines[3].contains("1048576"),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[4].contains("not allowed by the policy"), "{}", lines[4]);
+    assert!(lines[5].contains("169.254.169.254, link-local"), "{}", lines[5]);
+    assert_eq!(lines[6], "plugin test-plugin made 6 requests");
+    assert!(
+        log.iter()
+            .any(|l| l == &format!("http.client.connect 127.0.0.1 {} 127.0.0.1 plain", peer.port)),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("http.client.send GET /private/key")),
+        "{log:?}"
+    );
+}
