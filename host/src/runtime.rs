@@ -63,6 +63,12 @@ impl HostState {
         self
     }
 
+    /// This instance's limits.
+    pub fn with_limits(mut self, limits: crate::limits::SessionLimits) -> Self {
+        self.httplib = self.httplib.with_limits(limits);
+        self
+    }
+
     /// Let this instance run CGI scripts in `sandbox`.
     pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox) -> Self {
         self.httplib = self.httplib.with_scripts(sandbox);

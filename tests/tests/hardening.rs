@@ -403,3 +403,27 @@ fn running_out_of_descriptors_is_logged_once_a_second_and_survived() {
     assert!(accept_lines >= 1, "the shortage was not reported: {log}");
     assert!(accept_lines <= 4, "{accept_lines} lines about accept in ~3 s: {log}");
 }
+
+/// A served connection's instance gets the server's `limits`: a memory cap below what the
+/// guest needs to start is an instance that cannot be had, answered 503 (not silence), and the
+/// default serves.
+#[test]
+fn served_connections_run_under_the_servers_limits() {
+    let dir = fixture_dir();
+    let starved = server(
+        dir.path(),
+        ServerConfig {
+            limits: httplib_host::view::SessionLimits {
+                memory: Some(64 * 1024),
+                ..Default::default()
+            },
+            ..ServerConfig::default()
+        },
+    );
+    let reply = raw_exchange(starved.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    let (head, _) = split_response(&reply);
+    assert!(head.starts_with("HTTP/1.0 503 "), "{head}");
+    let normal = server(dir.path(), ServerConfig::default());
+    let reply = raw_exchange(normal.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    assert!(split_response(&reply).0.starts_with("HTTP/1.0 200 "));
+}

@@ -111,6 +111,9 @@ pub struct ServerConfig {
     /// CGIHTTPRequestHandler's `cgi_directories` (`--cgi`: ["/cgi-bin", "/htbin"]): scripts
     /// there, WebAssembly components only, run in a sandbox of their own. Empty runs none.
     pub cgi_directories: Vec<String>,
+    /// Limits of each served connection's instance (memory, CPU; the client-side ones do not
+    /// apply to a server, whose guest opens no connection).
+    pub limits: crate::view::SessionLimits,
 }
 
 impl Default for ServerConfig {
@@ -135,6 +138,7 @@ impl Default for ServerConfig {
             expect_continue: true,
             tls: None,
             cgi_directories: Vec::new(),
+            limits: crate::view::SessionLimits::default(),
         }
     }
 }
@@ -777,7 +781,7 @@ fn serve_connection(
     wasi.inherit_stderr();
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
     let policy = OutboundPolicy::deny_all();
-    let mut state = HostState::new(wasi.build(), policy);
+    let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
     if !config.cgi_directories.is_empty() {
         state = state.with_scripts(runtime.script_sandbox()?);
     }
