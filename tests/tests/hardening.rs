@@ -427,3 +427,46 @@ fn served_connections_run_under_the_servers_limits() {
     let reply = raw_exchange(normal.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
     assert!(split_response(&reply).0.starts_with("HTTP/1.0 200 "));
 }
+
+/// Past its pool, a server runtime makes instances on demand: connections beyond the pooled
+/// ones are served, not refused (and their memory goes back when they end).
+#[test]
+fn connections_past_the_pool_get_instances_made_on_demand() {
+    use httplib_host::{Runtime, RuntimeOptions};
+    let dir = fixture_dir();
+    let runtime = Arc::new(
+        Runtime::with_options(RuntimeOptions {
+            max_instances: 2,
+            ..RuntimeOptions::server()
+        })
+        .unwrap(),
+    );
+    let config = ServerConfig {
+        directory: dir.path().to_path_buf(),
+        log_requests: false,
+        protocol_version: "HTTP/1.1".into(),
+        ..ServerConfig::default()
+    };
+    let server = httplib_host::server::Server::bind("127.0.0.1:0".parse().unwrap(), runtime, config)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    // Six keep-alive connections, each answered and holding its instance.
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        let mut s = connect(server.local_addr());
+        s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(b"hello, world\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        held.push(s);
+    }
+    let reply = raw_exchange(server.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    let (head, _) = split_response(&reply);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+}

@@ -420,12 +420,9 @@ impl Server {
                         admitted: false,
                         evicted: false,
                     };
-                    self.shared
-                        .open
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .conns
-                        .insert(id, conn);
+                    let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+                    open.conns.insert(id, conn);
+                    open.peak = open.peak.max(open.conns.len());
                 }
                 Err(e) => {
                     backoff.failed(&e);
@@ -583,8 +580,9 @@ impl Shared {
             open.admitted -= usize::from(conn.admitted);
             open.evicting -= usize::from(conn.evicted);
         }
-        if open.conns.is_empty() && open.peak >= TRIM_AFTER_PEAK {
-            open.peak = 0;
+        // The flood has ebbed (an eighth of its peak is left): hand its memory back.
+        if open.peak >= TRIM_AFTER_PEAK && open.conns.len() * 8 <= open.peak {
+            open.peak = open.conns.len();
             release_free_memory();
         }
         self.closed.notify_all();
