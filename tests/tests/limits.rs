@@ -231,3 +231,27 @@ fn eight_runtimes_in_one_process_each_running_a_session() {
         assert_eq!(s.read(r, None).unwrap(), b"hello, world\n");
     }
 }
+
+/// An embedder's own engine (epoch interruption on, its own ticker) runs the guest: the CPU
+/// limit and the sessions work on it.
+#[test]
+fn a_runtime_on_the_embedders_engine() {
+    use httplib_host::wasmtime::{Config, Engine};
+    use httplib_host::{Runtime, RuntimeOptions};
+    let site = fixture_dir();
+    let peer = cpython_server(site.path(), "HTTP/1.1");
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).unwrap();
+    httplib_host::runtime::start_epoch_ticker(&engine);
+    let runtime = Runtime::from_engine(&engine, RuntimeOptions::default()).unwrap();
+    assert!(Engine::same(runtime.engine(), &engine));
+    let ctx = HttplibCtx::new(OutboundPolicy::allow_only(["127.0.0.1:*"]));
+    let mut s = ClientSession::with_context(&runtime, ctx, DebugOutput::Stdout).unwrap();
+    let c = s
+        .open("127.0.0.1", Some(peer.port), &ConnectionOptions::http())
+        .unwrap();
+    s.request(c, "GET", "/hello.txt", &Body::None, &[]).unwrap();
+    let r = s.getresponse(c).unwrap();
+    assert_eq!(s.read(r, None).unwrap(), b"hello, world\n");
+}
