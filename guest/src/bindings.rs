@@ -588,7 +588,7 @@ impl ws::GuestHandler for HandlerResource {
         self.0.borrow().version_string()
     }
     fn date_time_string(&self, timestamp: Option<i64>) -> String {
-        crate::proto::date::date_time_string(timestamp)
+        crate::proto::date::date_time_string(timestamp.unwrap_or_else(crate::clock::now_secs))
     }
     fn log_date_time_string(&self) -> String {
         self.0.borrow().log_date_time_string()

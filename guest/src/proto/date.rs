@@ -1,15 +1,12 @@
 //! Dates for headers (IMF-fixdate, via httpdate) and for log lines (`22/Nov/2026 15:00:00`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! proto never reads the clock: callers pass the time (`crate::clock` reads it).
 
-/// `date_time_string(timestamp)`: "Sun, 06 Nov 1994 08:49:37 GMT"; now when `None`.
-pub fn date_time_string(timestamp: Option<i64>) -> String {
-    let when = match timestamp {
-        Some(t) if t >= 0 => UNIX_EPOCH + Duration::from_secs(t as u64),
-        Some(_) => UNIX_EPOCH,
-        None => SystemTime::now(),
-    };
-    httpdate::fmt_http_date(when)
+use std::time::{Duration, UNIX_EPOCH};
+
+/// `date_time_string(timestamp)`: "Sun, 06 Nov 1994 08:49:37 GMT" for `secs` since the epoch.
+pub fn date_time_string(secs: i64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
 }
 
 /// Parse an HTTP date (IMF-fixdate, RFC 850 or asctime) to seconds since the epoch.
@@ -38,14 +35,6 @@ pub fn log_date_time_string(secs: i64) -> String {
     )
 }
 
-/// Seconds since the epoch, now.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Howard Hinnant's days-to-civil algorithm: (year, month 1-12, day 1-31).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -66,7 +55,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(date_time_string(Some(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(date_time_string(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(log_date_time_string(784_111_777), "06/Nov/1994 08:49:37");
         assert_eq!(log_date_time_string(1_795_359_600), "22/Nov/2026 15:00:00");
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));

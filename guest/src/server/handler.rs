@@ -1,11 +1,12 @@
 //! BaseHTTPRequestHandler: the request loop, parse_request, and the response verbs.
 
 use super::cgi::ScriptRunner;
+use crate::clock::now_secs;
 use crate::error::HttpError;
 use crate::io::{BufStream, LineRead};
 use crate::proto::cgi::cgi_info;
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
-use crate::proto::date::{date_time_string, log_date_time_string, now_secs};
+use crate::proto::date::{date_time_string, log_date_time_string};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::{RequestBody, request_body};
 use crate::proto::headers::{FieldBlock, FieldLine};
@@ -365,7 +366,7 @@ impl Handler {
         self.send_response_only(code, message)?;
         let server = self.version_string();
         self.send_header("Server", &server)?;
-        self.send_header("Date", &date_time_string(None))
+        self.send_header("Date", &date_time_string(now_secs()))
     }
 
     /// `send_response_only(code, message)`.

@@ -76,7 +76,7 @@ impl Handler {
             }
         }
         let ctype = guess_type(&path, &self.config.extensions_map);
-        let last_modified = date_time_string(Some(mtime));
+        let last_modified = date_time_string(mtime);
         let len = meta.len();
         let (start, count) = match self.byte_range(len, &last_modified) {
             ByteRange::Whole => {
