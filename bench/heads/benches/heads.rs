@@ -9,6 +9,7 @@ use httplib_guest::proto::headers::{FieldBlock, FieldLine};
 use httplib_guest::proto::limits::MAX_LINE;
 use httplib_guest::proto::line::{Line, find_line};
 use httplib_guest::proto::request_line::{Parsed, parse_request_line};
+use httplib_guest::proto::request_parse::{HeadParse, HeadScanner};
 use httplib_guest::proto::status_line::parse_status_line;
 use httplib_guest::server::{Handler, HandlerConfig};
 use httplib_guest::transport::{Stream, TlsOptions, TransportError};
@@ -82,6 +83,14 @@ fn proto_response(head: &[u8]) -> usize {
     proto_fields(lines)
 }
 
+/// The server's head parser (request line, httparse over the fields, the rules on top).
+fn proto_request_parse(head: &[u8]) -> usize {
+    match HeadScanner::new().feed(head) {
+        HeadParse::Complete(_, h) => h.headers.len(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn httparse_request(head: &[u8]) -> usize {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut request = httparse::Request::new(&mut headers);
@@ -145,7 +154,11 @@ fn heads(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("request head ({name}, {} bytes)", head.len()));
         group.throughput(Throughput::Bytes(head.len() as u64));
         group.bench_function("httparse", |b| b.iter(|| httparse_request(black_box(head))));
-        group.bench_function("proto", |b| b.iter(|| proto_request(black_box(head))));
+        group.bench_function("proto (line reader)", |b| b.iter(|| proto_request(black_box(head))));
+        assert_eq!(proto_request_parse(head), httparse_request(head));
+        group.bench_function("proto::request_parse", |b| {
+            b.iter(|| proto_request_parse(black_box(head)))
+        });
         let mut handler = handler_over(head);
         group.bench_function("Handler::next_request", |b| {
             b.iter(|| {

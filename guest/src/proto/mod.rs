@@ -21,6 +21,7 @@ pub mod range;
 pub mod redirect;
 pub mod request_head;
 pub mod request_line;
+pub mod request_parse;
 pub mod status;
 pub mod status_line;
 pub mod translate_path;

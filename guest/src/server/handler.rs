@@ -3,19 +3,17 @@
 use super::cgi::ScriptRunner;
 use crate::clock::now_secs;
 use crate::error::HttpError;
-use crate::io::{BufStream, LineRead};
+use crate::io::BufStream;
+use crate::proto::Headers;
 use crate::proto::cgi::cgi_info;
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
 use crate::proto::date::{date_time_string, log_date_time_string};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
-use crate::proto::framing::{RequestBody, request_body};
-use crate::proto::headers::{FieldBlock, FieldLine};
-use crate::proto::limits::{MAX_LINE, MAX_REQUEST_HEAD};
+use crate::proto::framing::RequestBody;
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
-use crate::proto::request_line::{Parsed, parse_request_line};
+use crate::proto::request_parse::{HeadParse, HeadScanner};
 use crate::proto::status::{explanation, reason_phrase};
-use crate::proto::{Headers, latin1};
 use crate::transport::{ServerPhase, Stream, TransportError};
 use std::time::{Duration, Instant};
 
@@ -173,28 +171,6 @@ impl Handler {
         self.stream.set_phase(ServerPhase::Responding);
     }
 
-    /// A line of the request head, or `None` when the head ended without being answerable:
-    /// cut by end-of-stream (never executed, as nginx) or timed out (408, as nginx's
-    /// `client_header_timeout`, and the connection closes).
-    fn head_line(&mut self, max: usize) -> Result<Option<LineRead>, HttpError> {
-        match self.stream.read_line(max) {
-            Ok(LineRead::Line(l)) if !l.ends_with(b"\n") => {
-                if !l.is_empty() {
-                    self.log_error(&format!("Request head cut short after {} bytes", l.len()));
-                }
-                self.close_connection = true;
-                Ok(None)
-            }
-            Ok(read) => Ok(Some(read)),
-            Err(TransportError::Timeout) => {
-                self.close_connection = true;
-                self.send_error(408, None, Some("The request head did not arrive in time"))?;
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Read and parse the next request into `self.request`. Malformed ones are answered and,
     /// if the connection survives, the next is read; `false` when the connection is done.
     pub fn next_request(&mut self) -> Result<bool, HttpError> {
@@ -229,7 +205,8 @@ impl Handler {
         Ok(true)
     }
 
-    /// `handle_one_request` up to dispatch: `Some` for a request to answer.
+    /// `handle_one_request` up to dispatch: `Some` for a request to answer. The head is read
+    /// by proto's `HeadScanner` as its bytes arrive; here are the waits, the answers and the log.
     fn handle_one_request(&mut self) -> Result<Option<()>, HttpError> {
         self.request = Request::default();
         self.headers_buffer.clear();
@@ -237,25 +214,53 @@ impl Handler {
         if !self.await_request()? {
             return Ok(None);
         }
-        let raw = match self.head_line(MAX_LINE)? {
-            Some(LineRead::Line(l)) => l,
-            Some(LineRead::TooLong) => {
-                self.send_error(414, None, None)?;
+        let mut scanner = HeadScanner::new();
+        let parsed = loop {
+            match scanner.feed(self.stream.buffered()) {
+                HeadParse::Partial => {}
+                decided => break decided,
+            }
+            match self.stream.fill() {
+                Ok(0) => {
+                    // Cut by end-of-stream: never executed, as nginx drops it.
+                    let got = self.stream.buffered().len();
+                    if got > 0 {
+                        self.log_error(&format!("Request head cut short after {got} bytes"));
+                    }
+                    return Ok(None);
+                }
+                Ok(_) => {}
+                Err(TransportError::Timeout) => {
+                    // nginx's `client_header_timeout`: 408, and the connection closes.
+                    self.send_error(408, None, Some("The request head did not arrive in time"))?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let head = match parsed {
+            HeadParse::Partial => return Ok(None),
+            HeadParse::Blank(n) => {
+                self.stream.consume(n);
                 return Ok(None);
             }
-            None => return Ok(None),
-        };
-        let mut head_bytes = raw.len();
-        let line = match parse_request_line(&raw) {
-            Parsed::Blank => return Ok(None),
-            Parsed::Reject(r) => {
+            HeadParse::Reject(r) => {
                 self.request.requestline = r.requestline;
                 self.request.request_version = r.version;
-                self.send_error(r.code, Some(&r.message), None)?;
+                if let Some(line) = r.line {
+                    self.request.command = line.command;
+                    self.request.path = line.path;
+                }
+                self.send_error(r.code, r.message.as_deref(), r.explain.as_deref())?;
+                self.close_connection = true;
                 return Ok(None);
             }
-            Parsed::Request(l) => l,
+            HeadParse::Complete(n, head) => {
+                self.stream.consume(n);
+                head
+            }
         };
+        let line = head.line;
         self.request.command = line.command;
         self.request.path = line.path;
         self.request.request_version = line.version.clone();
@@ -265,89 +270,18 @@ impl Handler {
             self.close_connection = true;
             return Ok(Some(()));
         }
-        let mut block = FieldBlock::new();
-        loop {
-            let header_line = match self.head_line(MAX_LINE)? {
-                Some(LineRead::Line(l)) => l,
-                None => return Ok(None),
-                Some(LineRead::TooLong) => {
-                    self.send_error(
-                        431,
-                        Some("Line too long"),
-                        Some(&format!("got more than {MAX_LINE} bytes when reading header line")),
-                    )?;
-                    return Ok(None);
-                }
-            };
-            head_bytes += header_line.len();
-            if head_bytes > MAX_REQUEST_HEAD {
-                self.send_error(
-                    431,
-                    None,
-                    Some(&format!("got more than {MAX_REQUEST_HEAD} bytes of request head")),
-                )?;
-                self.close_connection = true;
-                return Ok(None);
-            }
-            if crate::proto::line::trim_eol(&header_line).is_empty() {
-                break;
-            }
-            if let Some(why) = strict_field_problem(&header_line, block.headers.is_empty()) {
-                self.send_error(400, Some(why), None)?;
-                self.close_connection = true;
-                return Ok(None);
-            }
-            match block.push_line(&header_line) {
-                Ok(FieldLine::End) => break,
-                Ok(FieldLine::More) => {}
-                Err(_) => {
-                    self.send_error(
-                        431,
-                        Some("Too many headers"),
-                        Some(&format!("got more than {} headers", crate::proto::limits::MAX_HEADERS)),
-                    )?;
-                    return Ok(None);
-                }
-            }
+        self.request.headers = head.headers;
+        self.body = match head.body {
+            RequestBody::None => BodyState::Done,
+            RequestBody::Length(n) => BodyState::Length(n),
+            RequestBody::Chunked => BodyState::Chunked(ChunkedDecoder::new()),
+        };
+        match head.connection.as_deref() {
+            Some("close") => self.close_connection = true,
+            Some("keep-alive") if self.http11() => self.close_connection = false,
+            _ => {}
         }
-        self.request.headers = block.headers;
-        let hosts = self.request.headers.get_all("host").count();
-        if hosts > 1 || (hosts == 0 && line.version_number >= (1, 1)) {
-            self.send_error(400, Some("Bad request: missing or repeated Host header"), None)?;
-            self.close_connection = true;
-            return Ok(None);
-        }
-        match request_body(&self.request.headers) {
-            Ok(RequestBody::None) => self.body = BodyState::Done,
-            Ok(RequestBody::Length(n)) => self.body = BodyState::Length(n),
-            Ok(RequestBody::Chunked) => self.body = BodyState::Chunked(ChunkedDecoder::new()),
-            Err(e) => {
-                self.body = BodyState::Done;
-                self.send_error(400, Some(&format!("Bad request framing: {}", e.0)), None)?;
-                self.close_connection = true;
-                return Ok(None);
-            }
-        }
-        let conntype = self
-            .request
-            .headers
-            .get("connection")
-            .map(latin1)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if conntype == "close" {
-            self.close_connection = true;
-        } else if conntype == "keep-alive" && self.http11() {
-            self.close_connection = false;
-        }
-        let expect = self
-            .request
-            .headers
-            .get("expect")
-            .map(latin1)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if expect == "100-continue" && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
+        if head.expect_continue && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
             if !self.config.expect_continue {
                 // The body was never asked for: close rather than read it as a request.
                 self.body = BodyState::Done;
@@ -670,27 +604,4 @@ fn push_latin1(buffer: &mut Vec<u8>, text: &str) -> Option<()> {
         buffer.extend(crate::proto::to_latin1(text)?);
     }
     Some(())
-}
-
-/// RFC 9112's strict rules for a request's field line: no whitespace before the colon, no
-/// obs-fold, no CR (other than the line end) or NUL, a token name.
-fn strict_field_problem(line: &[u8], first: bool) -> Option<&'static str> {
-    let content = crate::proto::line::trim_eol(line);
-    if matches!(content.first(), Some(b' ' | b'\t')) {
-        return Some(if first {
-            "Bad request: whitespace before the first header"
-        } else {
-            "Bad request: obsolete line folding"
-        });
-    }
-    if content.iter().any(|&b| b == b'\r' || b == b'\0' || b == b'\n') {
-        return Some("Bad request: CR or NUL in a header");
-    }
-    let Some(colon) = content.iter().position(|&b| b == b':') else {
-        return Some("Bad request: header line without a colon");
-    };
-    if !crate::proto::headers::is_legal_name(&content[..colon]) {
-        return Some("Bad request: invalid header name");
-    }
-    None
 }

@@ -1,0 +1,298 @@
+//! The server's reading of a request head, sans-IO: bytes in; a head and how many bytes it
+//! took, "need more", or the rejection to answer. The request line is CPython's
+//! (`request_line`); the header block is tokenised by httparse, with the rules httparse does
+//! not know applied here: CPython's line and count limits and ours on the whole head, the
+//! strictness that refuses request smuggling (RFC 9112 5.1, 5.2, 6.1, 6.3), Host, framing.
+//!
+//! [`HeadScanner`] is fed the whole buffered head each time more arrives, and looks at each
+//! byte once however the peer trickles it in (a head sent a byte at a time costs linear, not
+//! quadratic, work). httparse runs once, on the complete head; where it refuses a block, the
+//! block is read line by line to find which rule it breaks (and to accept what it only
+//! thought odd, exactly as the line reader always did).
+
+use super::Headers;
+use super::framing::{RequestBody, request_body};
+use super::headers::{FieldBlock, FieldLine, is_legal_name};
+use super::limits::{MAX_HEADERS, MAX_LINE, MAX_REQUEST_HEAD};
+use super::line::trim_eol;
+use super::request_line::{Parsed, RequestLine, parse_request_line};
+
+/// A request head, read and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The request line.
+    pub line: RequestLine,
+    /// The header fields, in order.
+    pub headers: Headers,
+    /// How the body is framed.
+    pub body: RequestBody,
+    /// The Connection header, lower-cased, if any.
+    pub connection: Option<String>,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+}
+
+/// A head that must be refused: `send_error(code, message, explain)`, then the connection
+/// closes (nothing after an unreadable head can be trusted to be a request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The status.
+    pub code: u16,
+    /// The message (the status's phrase when none).
+    pub message: Option<String>,
+    /// The longer explanation of the error page.
+    pub explain: Option<String>,
+    /// `requestline` as far as it was understood (for the log line).
+    pub requestline: String,
+    /// `request_version` as far as it was understood.
+    pub version: String,
+    /// The request line, when it was read before the head was refused.
+    pub line: Option<RequestLine>,
+}
+
+/// What the bytes so far amount to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadParse {
+    /// The head is not complete yet (and under every limit): read more.
+    Partial,
+    /// A blank line where a request line belongs, `.0` bytes: CPython ends the connection
+    /// without a word.
+    Blank(usize),
+    /// A whole head of `.0` bytes.
+    Complete(usize, RequestHead),
+    /// A head to refuse.
+    Reject(Rejection),
+}
+
+/// Reads one request head as its bytes arrive.
+#[derive(Debug, Default)]
+pub struct HeadScanner {
+    /// Bytes looked at so far.
+    scanned: usize,
+    /// The request line, once its end arrived: its length (terminator included) and parse.
+    line: Option<(usize, RequestLine)>,
+    /// Where the header line being received begins.
+    line_start: usize,
+}
+
+impl HeadScanner {
+    /// A scanner for a head starting at the first byte it will be fed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Look at `buf` (the whole head so far, from its first byte; longer each call).
+    pub fn feed(&mut self, buf: &[u8]) -> HeadParse {
+        if self.line.is_none() {
+            let window = &buf[self.scanned..buf.len().min(MAX_LINE + 1)];
+            let Some(i) = window.iter().position(|&b| b == b'\n') else {
+                if buf.len() > MAX_LINE {
+                    return HeadParse::Reject(too_long_line());
+                }
+                self.scanned = buf.len();
+                return HeadParse::Partial;
+            };
+            let len = self.scanned + i + 1;
+            if len > MAX_LINE {
+                return HeadParse::Reject(too_long_line());
+            }
+            let line = match parse_request_line(&buf[..len]) {
+                Parsed::Blank => return HeadParse::Blank(len),
+                Parsed::Reject(r) => {
+                    return HeadParse::Reject(Rejection {
+                        code: r.code,
+                        message: Some(r.message),
+                        explain: None,
+                        requestline: r.requestline,
+                        version: r.version,
+                        line: None,
+                    });
+                }
+                Parsed::Request(line) => line,
+            };
+            if line.version == "HTTP/0.9" {
+                return HeadParse::Complete(len, simple_request(line));
+            }
+            self.line = Some((len, line));
+            self.scanned = len;
+            self.line_start = len;
+        }
+        let line_end = self.line.as_ref().map_or(0, |(len, _)| *len);
+        while let Some(i) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let end = self.scanned + i + 1;
+            self.scanned = end;
+            if end - self.line_start > MAX_LINE {
+                return self.reject(
+                    431,
+                    Some("Line too long"),
+                    Some(format!("got more than {MAX_LINE} bytes when reading header line")),
+                );
+            }
+            if end > MAX_REQUEST_HEAD {
+                return self.reject(
+                    431,
+                    None,
+                    Some(format!("got more than {MAX_REQUEST_HEAD} bytes of request head")),
+                );
+            }
+            if trim_eol(&buf[self.line_start..end]).is_empty() {
+                return self.finish(&buf[line_end..end], end);
+            }
+            self.line_start = end;
+        }
+        self.scanned = buf.len();
+        if buf.len() - self.line_start > MAX_LINE {
+            return self.reject(
+                431,
+                Some("Line too long"),
+                Some(format!("got more than {MAX_LINE} bytes when reading header line")),
+            );
+        }
+        HeadParse::Partial
+    }
+
+    fn reject(&self, code: u16, message: Option<&str>, explain: Option<String>) -> HeadParse {
+        let line = self.line.as_ref().map(|(_, l)| l.clone());
+        HeadParse::Reject(Rejection {
+            code,
+            message: message.map(str::to_string),
+            explain,
+            requestline: line.as_ref().map(|l| l.requestline.clone()).unwrap_or_default(),
+            version: line.as_ref().map(|l| l.version.clone()).unwrap_or_default(),
+            line,
+        })
+    }
+
+    /// The header block (blank line included) is all here: read it, then the head's rules.
+    fn finish(&mut self, block: &[u8], end: usize) -> HeadParse {
+        let headers = match tokenise(block) {
+            Some(headers) => headers,
+            None => match read_lines(block) {
+                Ok(headers) => headers,
+                Err((code, message, explain)) => return self.reject(code, Some(message), explain),
+            },
+        };
+        let Some((_, line)) = &self.line else {
+            return HeadParse::Partial;
+        };
+        let version = line.version_number;
+        let hosts = headers.get_all("host").count();
+        if hosts > 1 || (hosts == 0 && version >= (1, 1)) {
+            return self.reject(400, Some("Bad request: missing or repeated Host header"), None);
+        }
+        let body = match request_body(&headers) {
+            Ok(body) => body,
+            Err(e) => return self.reject(400, Some(&format!("Bad request framing: {}", e.0)), None),
+        };
+        let lower = |name: &str| headers.get(name).map(|v| super::latin1(v).to_ascii_lowercase());
+        let connection = lower("connection");
+        let expect_continue = lower("expect").as_deref() == Some("100-continue");
+        let Some((_, line)) = self.line.take() else {
+            return HeadParse::Partial;
+        };
+        HeadParse::Complete(
+            end,
+            RequestHead {
+                line,
+                headers,
+                body,
+                connection,
+                expect_continue,
+            },
+        )
+    }
+}
+
+fn too_long_line() -> Rejection {
+    Rejection {
+        code: 414,
+        message: None,
+        explain: None,
+        requestline: String::new(),
+        version: String::new(),
+        line: None,
+    }
+}
+
+fn simple_request(line: RequestLine) -> RequestHead {
+    RequestHead {
+        line,
+        headers: Headers::new(),
+        body: RequestBody::None,
+        connection: None,
+        expect_continue: false,
+    }
+}
+
+/// The fast path: httparse reads the whole block, and every field obeys the rules below
+/// (httparse refuses whitespace before a colon, obs-fold, CR, NUL and bad names itself).
+/// None when it refuses anything, or there are more fields than CPython allows (httparse
+/// then runs out of room: `fields` holds exactly `MAX_HEADERS`).
+fn tokenise(block: &[u8]) -> Option<Headers> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(block, &mut fields) {
+        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
+            let mut headers = Headers::new();
+            for field in parsed {
+                if field.value.contains(&0) {
+                    return None;
+                }
+                headers.push(field.name, field.value.trim_ascii().to_vec());
+            }
+            Some(headers)
+        }
+        _ => None,
+    }
+}
+
+/// The slow path, line by line as CPython reads them: the first line breaking a rule decides
+/// the answer; a block breaking none is read as the line reader always read it.
+fn read_lines(block: &[u8]) -> Result<Headers, (u16, &'static str, Option<String>)> {
+    let mut fields = FieldBlock::new();
+    let mut rest = block;
+    while !rest.is_empty() {
+        let len = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(len);
+        rest = tail;
+        if trim_eol(line).is_empty() {
+            break;
+        }
+        if let Some(why) = strict_field_problem(line, fields.headers.is_empty()) {
+            return Err((400, why, None));
+        }
+        match fields.push_line(line) {
+            Ok(FieldLine::End) => break,
+            Ok(FieldLine::More) => {}
+            Err(_) => {
+                let explain = format!("got more than {MAX_HEADERS} headers");
+                return Err((431, "Too many headers", Some(explain)));
+            }
+        }
+    }
+    Ok(fields.headers)
+}
+
+/// Why a header line must be refused (RFC 9112 5.1, 5.2 as a server applies them), if it must.
+pub fn strict_field_problem(line: &[u8], first: bool) -> Option<&'static str> {
+    let content = trim_eol(line);
+    if matches!(content.first(), Some(b' ' | b'\t')) {
+        return Some(if first {
+            "Bad request: whitespace before the first header"
+        } else {
+            "Bad request: obsolete line folding"
+        });
+    }
+    if content.iter().any(|&b| b == b'\r' || b == b'\0' || b == b'\n') {
+        return Some("Bad request: CR or NUL in a header");
+    }
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return Some("Bad request: header line without a colon");
+    };
+    if !is_legal_name(&content[..colon]) {
+        return Some("Bad request: invalid header name");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
