@@ -22,6 +22,7 @@ pub mod redirect;
 pub mod request_head;
 pub mod request_line;
 pub mod request_parse;
+pub mod response_encode;
 pub mod status;
 pub mod status_line;
 pub mod translate_path;

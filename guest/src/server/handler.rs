@@ -13,6 +13,7 @@ use crate::proto::framing::RequestBody;
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
 use crate::proto::request_parse::{HeadParse, HeadScanner};
+use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
 use crate::transport::{ServerPhase, Stream, TransportError};
 use std::time::{Duration, Instant};
@@ -308,46 +309,20 @@ impl Handler {
         if self.request.request_version == "HTTP/0.9" {
             return Ok(());
         }
-        let message = message
-            .map(str::to_string)
-            .unwrap_or_else(|| reason_phrase(code).unwrap_or("").to_string());
-        if message.contains(['\r', '\n']) {
-            return Err(HttpError::InvalidHeader(format!(
-                "Invalid status message {}",
-                py_repr(&message)
-            )));
-        }
-        let line = format!("{} {code} {message}\r\n", self.config.protocol_version);
-        push_latin1(&mut self.headers_buffer, &line)
-            .ok_or_else(|| HttpError::InvalidArgument("status line is not Latin-1".into()))
+        Ok(response_encode::status_line(
+            &mut self.headers_buffer,
+            &self.config.protocol_version,
+            code,
+            message,
+        )?)
     }
 
     /// `send_header(keyword, value)`.
     pub fn send_header(&mut self, keyword: &str, value: &str) -> Result<(), HttpError> {
-        if keyword.contains(['\r', '\n', ':']) || keyword.is_empty() {
-            return Err(HttpError::InvalidHeader(format!(
-                "Invalid header name {}",
-                py_repr(keyword)
-            )));
-        }
-        if value.contains(['\r', '\n', '\0']) {
-            return Err(HttpError::InvalidHeader(format!(
-                "Invalid header value {}",
-                py_repr(value)
-            )));
-        }
-        if self.request.request_version != "HTTP/0.9" {
-            let start = self.headers_buffer.len();
-            for part in [keyword, ": ", value, "\r\n"] {
-                if push_latin1(&mut self.headers_buffer, part).is_none() {
-                    self.headers_buffer.truncate(start);
-                    let line = format!("{keyword}: {value}\r\n");
-                    return Err(HttpError::InvalidHeader(format!(
-                        "header is not Latin-1: {}",
-                        py_repr(&line)
-                    )));
-                }
-            }
+        if self.request.request_version == "HTTP/0.9" {
+            response_encode::check_header(keyword, value)?;
+        } else {
+            response_encode::header_line(&mut self.headers_buffer, keyword, value)?;
         }
         if keyword.eq_ignore_ascii_case("connection") {
             if value.eq_ignore_ascii_case("close") {

@@ -1,0 +1,112 @@
+//! The server's response head, encoded: the status line and header lines as
+//! BaseHTTPRequestHandler's `send_response_only` and `send_header` write them (Latin-1, CRLF),
+//! refusing what would split or smuggle a response. The handler keeps the buffer and the
+//! connection state; this owns the bytes and the rules.
+
+use super::ProtoError;
+use super::pyrepr::py_repr;
+use super::status::reason_phrase;
+
+/// Append `text` to `out` as Latin-1; `None` (and `out` unchanged) when a character is
+/// outside it.
+fn push_latin1(out: &mut Vec<u8>, text: &str) -> Option<()> {
+    if text.is_ascii() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend(super::to_latin1(text)?);
+    }
+    Some(())
+}
+
+/// `send_response_only(code, message)`: "PROTOCOL CODE MESSAGE\r\n" appended to `out`, the
+/// message the status's phrase when none is given. A message with CR or LF would start a
+/// header of the client's choosing: refused.
+pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option<&str>) -> Result<(), ProtoError> {
+    let message = message.unwrap_or_else(|| reason_phrase(code).unwrap_or(""));
+    if message.contains(['\r', '\n']) {
+        return Err(ProtoError::InvalidHeader(format!(
+            "Invalid status message {}",
+            py_repr(message)
+        )));
+    }
+    let start = out.len();
+    for part in [protocol, " ", &code.to_string(), " ", message, "\r\n"] {
+        if push_latin1(out, part).is_none() {
+            out.truncate(start);
+            return Err(ProtoError::InvalidArgument("status line is not Latin-1".into()));
+        }
+    }
+    Ok(())
+}
+
+/// `send_header(keyword, value)`: "Name: value\r\n" appended to `out`. A name with CR, LF or
+/// a colon, an empty name, or a value with CR, LF or NUL is refused (each would let a caller
+/// forge header lines or end the head early), as is text outside Latin-1.
+pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), ProtoError> {
+    check_header(name, value)?;
+    let start = out.len();
+    for part in [name, ": ", value, "\r\n"] {
+        if push_latin1(out, part).is_none() {
+            out.truncate(start);
+            return Err(ProtoError::InvalidHeader(format!(
+                "header is not Latin-1: {}",
+                py_repr(&format!("{name}: {value}\r\n"))
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The checks of `header_line`, for a header that is not written (HTTP/0.9 has no head).
+pub fn check_header(name: &str, value: &str) -> Result<(), ProtoError> {
+    if name.is_empty() || name.contains(['\r', '\n', ':']) {
+        return Err(ProtoError::InvalidHeader(format!(
+            "Invalid header name {}",
+            py_repr(name)
+        )));
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(ProtoError::InvalidHeader(format!(
+            "Invalid header value {}",
+            py_repr(value)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_as_cpython_writes_them() {
+        let mut out = Vec::new();
+        status_line(&mut out, "HTTP/1.1", 404, None).unwrap();
+        status_line(&mut out, "HTTP/1.0", 299, None).unwrap();
+        status_line(&mut out, "HTTP/1.0", 200, Some("Fine, caf\u{e9}")).unwrap();
+        header_line(&mut out, "X-Caf", "caf\u{e9}").unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 404 Not Found\r\nHTTP/1.0 299 \r\nHTTP/1.0 200 Fine, caf\xe9\r\nX-Caf: caf\xe9\r\n"
+        );
+    }
+
+    #[test]
+    fn what_would_split_a_response_is_refused_and_writes_nothing() {
+        let mut out = b"kept".to_vec();
+        for (name, value) in [
+            ("X-A", "a\r\nSet-Cookie: evil=1"),
+            ("X-A", "a\nb"),
+            ("X-A", "a\0b"),
+            ("X-A\r\nEvil", "1"),
+            ("X:A", "1"),
+            ("", "1"),
+            ("X-Snow", "\u{2603}"),
+        ] {
+            assert!(header_line(&mut out, name, value).is_err(), "{name:?}: {value:?}");
+        }
+        assert!(status_line(&mut out, "HTTP/1.0", 200, Some("OK\r\nX-Evil: 1")).is_err());
+        assert!(status_line(&mut out, "HTTP/1.0", 200, Some("\u{2603}")).is_err());
+        assert_eq!(out, b"kept");
+    }
+}
