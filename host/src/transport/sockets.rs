@@ -35,13 +35,8 @@ impl SessionSockets {
     /// Count `sock` among the open ones (a duplicate of it is kept, to shut it on cancel),
     /// unless that would make more than `max`.
     pub fn admit(self: &Arc<Self>, sock: &std::net::TcpStream, max: usize) -> Result<SocketTicket, String> {
+        self.room(max)?;
         let mut open = self.open();
-        if open.len() >= max {
-            return Err(format!(
-                "the session already has {} connections open, its limit",
-                open.len()
-            ));
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         open.insert(id, sock.try_clone().map_err(|e| format!("socket: {e}"))?);
         Ok(SocketTicket {
