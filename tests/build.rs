@@ -1,27 +1,62 @@
-//! Builds the tests' CGI script (tests/cgi-script) for wasm32-wasip2 and tells the tests where
-//! it is (CGI_SCRIPT_WASM). Its own target dir, for the reason host/build.rs gives.
+//! Builds the tests' WebAssembly programs for wasm32-wasip2 and tells the tests where they are:
+//! the CGI script (tests/cgi-script, CGI_SCRIPT_WASM) and the SDK's example app
+//! (guest/sdk/examples/fetch.rs, FETCH_APP_WASM). Their own target dirs, for the reason
+//! host/build.rs gives.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let script = manifest_dir.join("cgi-script");
-    println!("cargo:rerun-if-changed={}", script.join("src").display());
-    println!("cargo:rerun-if-changed={}", script.join("Cargo.toml").display());
+    let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     println!("cargo:rerun-if-changed=../host/wasm_cargo.rs");
-    let target_dir = manifest_dir
-        .parent()
-        .expect("workspace root")
-        .join("target")
-        .join("cgi-script");
-    let mut cmd = wasm_cargo(&target_dir);
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(script.join("Cargo.toml"));
-    let status = cmd.status().expect("running cargo for the CGI script");
-    assert!(status.success(), "building tests/cgi-script for wasm32-wasip2 failed");
+
+    let script = manifest_dir.join("cgi-script");
+    watch(&[&script.join("src"), &script.join("Cargo.toml")]);
+    let target_dir = root.join("target").join("cgi-script");
+    build(
+        wasm_cargo(&target_dir)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(script.join("Cargo.toml")),
+        "tests/cgi-script",
+    );
     let wasm = target_dir.join("wasm32-wasip2/release/env.wasm");
     println!("cargo:rustc-env=CGI_SCRIPT_WASM={}", wasm.display());
+
+    let sdk = root.join("guest/sdk");
+    watch(&[
+        &sdk.join("src"),
+        &sdk.join("examples"),
+        &sdk.join("Cargo.toml"),
+        &root.join("wit"),
+    ]);
+    let target_dir = root.join("target").join("sdk");
+    build(
+        wasm_cargo(&target_dir).current_dir(&root).args([
+            "build",
+            "-p",
+            "httplib-sdk",
+            "--example",
+            "fetch",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ]),
+        "guest/sdk's example fetch",
+    );
+    let wasm = target_dir.join("wasm32-wasip2/release/examples/fetch.wasm");
+    println!("cargo:rustc-env=FETCH_APP_WASM={}", wasm.display());
+}
+
+fn watch(paths: &[&Path]) {
+    for path in paths {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+}
+
+fn build(cmd: &mut std::process::Command, what: &str) {
+    let status = cmd.status().unwrap_or_else(|e| panic!("running cargo for {what}: {e}"));
+    assert!(status.success(), "building {what} for wasm32-wasip2 failed");
 }
 
 include!("../host/wasm_cargo.rs");

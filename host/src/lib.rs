@@ -68,6 +68,7 @@
 //! and instantiates the guest; `client` and `server` drive its exports; `cli` is the
 //! `httplib` command line.
 
+pub mod app;
 /// The generated host bindings of the `httplib:http` WIT package.
 /// (Item docs come from the WIT where bindgen carries them.)
 #[allow(missing_docs)]
@@ -76,6 +77,7 @@ pub mod cgi;
 pub mod cli;
 pub mod client;
 pub mod code_cache;
+pub mod compose;
 pub mod limits;
 pub mod policy;
 pub mod runtime;

@@ -40,6 +40,9 @@ pub struct Response {
     content: Option<ContentDecoder>,
     /// The session's limits on bodies.
     limits: GuestLimits,
+    /// An error met after `read(amt)` had gathered bytes: those are handed out first, and the
+    /// error on the next read, so no body byte is lost to it.
+    deferred: Option<HttpError>,
 }
 
 impl Response {
@@ -93,6 +96,7 @@ impl Response {
             debuglevel,
             content: None,
             limits: GuestLimits::default(),
+            deferred: None,
         };
         if response.length == Some(0) && !framing.chunked {
             response.finish();
@@ -168,6 +172,9 @@ impl Response {
         {
             return Err(read_all_refused(len, max_all));
         }
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         let mut out = Vec::new();
         loop {
             if amt.is_none() && out.len() as u64 > max_all {
@@ -179,7 +186,14 @@ impl Response {
                 Some(a) => a - out.len(),
                 None => usize::MAX,
             };
-            let piece = self.read1(Some(want))?;
+            let piece = match self.read1(Some(want)) {
+                Ok(piece) => piece,
+                Err(e) if amt.is_some() && !out.is_empty() => {
+                    self.deferred = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             if piece.is_empty() {
                 break;
             }
@@ -194,6 +208,9 @@ impl Response {
 
     /// `read1(n)`: at most `n` body bytes with at most one transport read. Empty at the end.
     pub fn read1(&mut self, n: Option<usize>) -> Result<Vec<u8>, HttpError> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         let Some(stream) = self.stream.clone() else {
             return Ok(Vec::new());
         };

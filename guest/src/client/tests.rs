@@ -404,6 +404,33 @@ fn each_response_exception() {
 }
 
 #[test]
+fn read_amt_hands_out_what_it_gathered_before_the_body_was_cut_and_raises_next() {
+    for wire in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"[..],
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n5\r\n"[..],
+    ] {
+        for piece in [1, 7, 65_537] {
+            let t = FakeTransport::new(&[wire], piece);
+            let mut c = conn(&t);
+            c.request("GET", "/", Body::None, &[], false).unwrap();
+            let r = c.getresponse().unwrap();
+            let mut got = Vec::new();
+            let err = loop {
+                match r.borrow_mut().read(Some(64 * 1024)) {
+                    Ok(bytes) => {
+                        assert!(!bytes.is_empty(), "the cut must not read as a clean end");
+                        got.extend(bytes);
+                    }
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(got, b"abc", "piece {piece}");
+            assert!(matches!(err, HttpError::IncompleteRead { partial: 3, .. }), "{err:?}");
+        }
+    }
+}
+
+#[test]
 fn a_huge_content_length_allocates_nothing_up_front() {
     let t = FakeTransport::new(
         &[b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nabc"],

@@ -1,6 +1,7 @@
 //! The `httplib` command line: `serve` (like `python -m http.server`) and `get` (like curl).
 
 mod fetch;
+mod run;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -20,7 +21,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-/// `httplib serve`, `httplib get`, `httplib request`.
+/// `httplib serve`, `httplib get`, `httplib request`, `httplib run`.
 pub enum Command {
     /// Serve a directory over HTTP, like `python -m http.server`.
     Serve(serve::ServeArgs),
@@ -30,6 +31,9 @@ pub enum Command {
     /// Send any request, with headers and a body, like `curl -X`.
     #[command(after_help = fetch::EXIT_CODES_HELP)]
     Request(fetch::RequestArgs),
+    /// Run a WebAssembly command that uses httplib's client, like `wasmtime run`, its sockets
+    /// limited to what `--allow` grants.
+    Run(run::RunArgs),
 }
 
 /// Parse the process's arguments and run; the exit code to return.
@@ -39,5 +43,6 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Get(args) => fetch::get(args),
         Command::Request(args) => fetch::request(args),
+        Command::Run(args) => run::run(args),
     }
 }

@@ -1,0 +1,127 @@
+//! Command components that use httplib (`httplib run`, and CGI scripts that call out): a
+//! wasi:cli command whose `httplib:http/client` import is composed with the guest (see
+//! `compose`), compiled once (`code_cache`), and linked to WASI 0.2 and httplib's imports, so
+//! every socket it opens goes through the host's policy.
+
+use crate::code_cache::CodeCache;
+use crate::compose::{self, ComposeError};
+use crate::runtime::HostState;
+use anyhow::Result;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+
+/// Compiled commands kept, by their bytes (ours; a server runs a few scripts over and over).
+pub const MAX_PREPARED_COMMANDS: usize = 64;
+
+/// Why a command cannot be run.
+#[derive(Debug)]
+pub enum LoadError {
+    /// Composition refused it (not a component, not a command).
+    Compose(ComposeError),
+    /// It imports what the host does not supply: the names.
+    Unsupplied(Vec<String>),
+    /// Compiling or linking failed.
+    Other(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Compose(e) => e.fmt(f),
+            LoadError::Unsupplied(names) => write!(
+                f,
+                "it imports {}, which httplib cannot supply (it supplies WASI 0.2 and httplib:http)",
+                names.join(", ")
+            ),
+            LoadError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Turns command components into something ready to instantiate: composed with `guest` when
+/// they import httplib's client, compiled through the code cache, linked, and kept by their
+/// bytes.
+pub struct CommandLoader {
+    engine: Engine,
+    linker: Linker<HostState>,
+    guest: &'static [u8],
+    code_cache: CodeCache,
+    prepared: Mutex<Vec<(Vec<u8>, CommandPre<HostState>)>>,
+}
+
+impl CommandLoader {
+    /// A loader on `engine` (epoch interruption on, its ticker running), composing with the
+    /// guest component `guest`.
+    pub fn new(engine: &Engine, guest: &'static [u8], code_cache: CodeCache) -> Result<Self> {
+        let mut linker = Linker::new(engine);
+        crate::view::add_to_linker(&mut linker)?;
+        Ok(Self {
+            engine: engine.clone(),
+            linker,
+            guest,
+            code_cache,
+            prepared: Mutex::default(),
+        })
+    }
+
+    /// A loader on an engine of its own (instances made on demand, epochs ticking) for one
+    /// command run (`httplib run`), composing with the embedded guest.
+    pub fn standalone() -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        crate::runtime::start_epoch_ticker(&engine);
+        Self::new(&engine, crate::runtime::GUEST_WASM, CodeCache::from_env())
+    }
+
+    /// The engine commands are compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// `program` ready to instantiate; from the kept ones when these bytes came before.
+    pub fn prepare(&self, program: &[u8]) -> Result<CommandPre<HostState>, LoadError> {
+        let kept = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, pre)) = kept.iter().find(|(bytes, _)| bytes.as_slice() == program) {
+            return Ok(pre.clone());
+        }
+        drop(kept);
+        let shape = compose::shape(program).map_err(LoadError::Compose)?;
+        if !shape.is_command {
+            return Err(LoadError::Compose(ComposeError::NotACommand));
+        }
+        let composed;
+        let wasm = if shape.imports_client {
+            composed = compose::compose(program, self.guest, None).map_err(LoadError::Compose)?;
+            composed.as_slice()
+        } else {
+            program
+        };
+        let component = self
+            .code_cache
+            .component(&self.engine, wasm)
+            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let unsupplied = compose::unsupplied_imports(&self.engine, &component);
+        if !unsupplied.is_empty() {
+            return Err(LoadError::Unsupplied(unsupplied));
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(CommandPre::new)
+            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let mut kept = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= MAX_PREPARED_COMMANDS {
+            kept.clear();
+        }
+        kept.push((program.to_vec(), pre.clone()));
+        Ok(pre)
+    }
+}
+
+/// Shared by a server's connections.
+pub type SharedLoader = Arc<CommandLoader>;

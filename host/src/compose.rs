@@ -1,0 +1,187 @@
+//! Composition: a component that imports `httplib:http/client` (an app, a CGI script) wired to
+//! the guest's export of it, in one component, with wac-graph. The guest's own imports
+//! (transport, cgi, WASI) stay imports of the whole, for the host to supply; or, with an
+//! adapter, transport and cgi come from the adapter and only standard WASI is left.
+
+use wac_graph::types::{ItemKind, Package};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId};
+
+/// The interface the guest exports and apps import.
+pub const CLIENT_INTERFACE: &str = "httplib:http/client";
+/// The interface a command component exports (WASI 0.2).
+pub const COMMAND_EXPORT: &str = "wasi:cli/run";
+/// Packages whose interfaces the host supplies: WASI 0.2 and httplib's own.
+pub const SUPPLIED_PACKAGES: [&str; 2] = ["wasi:", "httplib:http/"];
+
+/// Why two components could not be composed.
+#[derive(Debug)]
+pub enum ComposeError {
+    /// The bytes are not a component (or not a valid one).
+    NotAComponent(String),
+    /// The app exports no `wasi:cli/run`.
+    NotACommand,
+    /// The app imports no `httplib:http/client`: nothing to compose.
+    NoClientImport,
+    /// wac-graph refused the wiring or the encoding.
+    Graph(String),
+}
+
+impl std::fmt::Display for ComposeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComposeError::NotAComponent(why) => write!(f, "not a WebAssembly component: {why}"),
+            ComposeError::NotACommand => {
+                write!(
+                    f,
+                    "not a command component: it exports no {COMMAND_EXPORT} (build a binary for wasm32-wasip2)"
+                )
+            }
+            ComposeError::NoClientImport => write!(f, "it does not import {CLIENT_INTERFACE}"),
+            ComposeError::Graph(why) => write!(f, "composition failed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ComposeError {}
+
+/// The name in `names` that is `interface` at some version (`httplib:http/client@0.1.0`).
+fn versioned<'a>(names: impl IntoIterator<Item = &'a String>, interface: &str) -> Option<&'a String> {
+    names
+        .into_iter()
+        .find(|n| n.as_str() == interface || n.strip_prefix(interface).is_some_and(|rest| rest.starts_with('@')))
+}
+
+/// What one component of the graph imports and exports.
+struct Part {
+    package: PackageId,
+    imports: Vec<String>,
+    exports: Vec<(String, ItemKind)>,
+}
+
+/// The preamble of a WebAssembly component (a core module has version 1, layer 0).
+const COMPONENT_PREAMBLE: [u8; 8] = *b"\0asm\x0d\0\x01\0";
+
+fn register(graph: &mut CompositionGraph, name: &str, bytes: &[u8]) -> Result<Part, ComposeError> {
+    if !bytes.starts_with(&COMPONENT_PREAMBLE) {
+        let why = if bytes.starts_with(b"\0asm\x01\0\0\0") {
+            "a core WebAssembly module (build for wasm32-wasip2 to get a component)"
+        } else {
+            "no WebAssembly component preamble"
+        };
+        return Err(ComposeError::NotAComponent(why.into()));
+    }
+    let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
+        .map_err(|e| ComposeError::NotAComponent(format!("{:#}", e.root_cause())))?;
+    let package = graph
+        .register_package(package)
+        .map_err(|e| ComposeError::Graph(format!("{e:#}")))?;
+    let world = &graph.types()[graph[package].ty()];
+    let imports = world.imports.keys().cloned().collect();
+    let exports = world.exports.iter().map(|(n, k)| (n.clone(), *k)).collect();
+    Ok(Part {
+        package,
+        imports,
+        exports,
+    })
+}
+
+/// What a component is, as far as running it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// It exports `wasi:cli/run`.
+    pub is_command: bool,
+    /// It imports `httplib:http/client` (and so needs composing before it can run).
+    pub imports_client: bool,
+}
+
+/// Look at `component`'s imports and exports.
+pub fn shape(component: &[u8]) -> Result<Shape, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    let part = register(&mut graph, "app:app", component)?;
+    Ok(Shape {
+        is_command: versioned(part.exports.iter().map(|(n, _)| n), COMMAND_EXPORT).is_some(),
+        imports_client: versioned(&part.imports, CLIENT_INTERFACE).is_some(),
+    })
+}
+
+/// `app` (a command component importing `httplib:http/client`) composed with `guest`; when
+/// `adapter` is given, its exports (`transport`, `cgi`, `types`) satisfy the guest's and the
+/// app's imports of the same names. The result exports what `app` exports.
+pub fn compose(app: &[u8], guest: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u8>, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    let app_part = register(&mut graph, "app:app", app)?;
+    if versioned(app_part.exports.iter().map(|(n, _)| n), COMMAND_EXPORT).is_none() {
+        return Err(ComposeError::NotACommand);
+    }
+    let client_import = versioned(&app_part.imports, CLIENT_INTERFACE)
+        .ok_or(ComposeError::NoClientImport)?
+        .clone();
+    let guest_part = register(&mut graph, "httplib:guest", guest)?;
+    let adapter = match adapter {
+        Some(bytes) => {
+            let part = register(&mut graph, "httplib:adapter", bytes)?;
+            let instance = graph.instantiate(part.package);
+            Some((part, instance))
+        }
+        None => None,
+    };
+    let graph_error = |e: &dyn std::fmt::Display| ComposeError::Graph(e.to_string());
+
+    let guest = graph.instantiate(guest_part.package);
+    if let Some((adapter_part, adapter)) = &adapter {
+        plug(&mut graph, adapter_part, *adapter, &guest_part.imports, guest)?;
+    }
+    let app = graph.instantiate(app_part.package);
+    let client_export = versioned(guest_part.exports.iter().map(|(n, _)| n), CLIENT_INTERFACE)
+        .ok_or_else(|| ComposeError::Graph(format!("the guest exports no {CLIENT_INTERFACE}")))?
+        .clone();
+    let client = graph
+        .alias_instance_export(guest, &client_export)
+        .map_err(|e| graph_error(&e))?;
+    graph
+        .set_instantiation_argument(app, &client_import, client)
+        .map_err(|e| graph_error(&e))?;
+    if let Some((adapter_part, adapter)) = &adapter {
+        plug(&mut graph, adapter_part, *adapter, &app_part.imports, app)?;
+    }
+    for (name, _) in &app_part.exports {
+        let export = graph.alias_instance_export(app, name).map_err(|e| graph_error(&e))?;
+        graph.export(export, name).map_err(|e| graph_error(&e))?;
+    }
+    graph
+        .encode(EncodeOptions::default())
+        .map_err(|e| ComposeError::Graph(format!("{e:#}")))
+}
+
+/// Each export of the adapter that `instance` imports (by name, versions included), given it.
+fn plug(
+    graph: &mut CompositionGraph,
+    adapter_part: &Part,
+    adapter: NodeId,
+    imports: &[String],
+    instance: NodeId,
+) -> Result<(), ComposeError> {
+    for (name, _) in &adapter_part.exports {
+        if !imports.contains(name) {
+            continue;
+        }
+        let export = graph
+            .alias_instance_export(adapter, name)
+            .map_err(|e| ComposeError::Graph(e.to_string()))?;
+        graph
+            .set_instantiation_argument(instance, name, export)
+            .map_err(|e| ComposeError::Graph(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The imports of a component (by name) that the host does not supply: not WASI 0.2 and not
+/// httplib's own.
+pub fn unsupplied_imports(engine: &wasmtime::Engine, component: &wasmtime::component::Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !SUPPLIED_PACKAGES.iter().any(|p| name.starts_with(p)))
+        .collect()
+}
