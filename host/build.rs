@@ -9,6 +9,10 @@
 //!    embedded, and `Runtime::with_guest` takes the component at run time.
 //!
 //! The WIT travels inside the crate (`host/wit` is the repository's `wit/`).
+//!
+//! The wasi-sockets adapter (`guest/adapters/wasi-sockets`, for `httplib compose --adapter`)
+//! is built and embedded beside the guest the same way (`HTTPLIB_ADAPTER_WASM` names a
+//! prebuilt one); without its sources nothing is embedded and `compose --adapter` says so.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -21,8 +25,19 @@ use std::path::{Path, PathBuf};
 const GUEST_STACK_SIZE: usize = 128 * 1024;
 
 fn main() {
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR")).join("httplib_guest.wasm");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    let out = out_dir.join("httplib_guest.wasm");
+    let adapter_out = out_dir.join("wasi_sockets_adapter.wasm");
     println!("cargo:rerun-if-env-changed=HTTPLIB_GUEST_WASM");
+    println!("cargo:rerun-if-env-changed=HTTPLIB_ADAPTER_WASM");
+    let prebuilt_adapter = env::var_os("HTTPLIB_ADAPTER_WASM").map(PathBuf::from);
+    if let Some(prebuilt) = &prebuilt_adapter {
+        println!("cargo:rerun-if-changed={}", prebuilt.display());
+        std::fs::copy(prebuilt, &adapter_out)
+            .unwrap_or_else(|e| panic!("HTTPLIB_ADAPTER_WASM={}: {e}", prebuilt.display()));
+    } else {
+        std::fs::write(&adapter_out, b"").expect("writing an empty adapter");
+    }
     if let Some(prebuilt) = env::var_os("HTTPLIB_GUEST_WASM") {
         let prebuilt = PathBuf::from(prebuilt);
         println!("cargo:rerun-if-changed={}", prebuilt.display());
@@ -42,6 +57,8 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "guest/adapters/wasi-sockets/src",
+        "guest/adapters/wasi-sockets/Cargo.toml",
         "wit",
         "Cargo.lock",
         "host/wasm_cargo.rs",
@@ -55,6 +72,8 @@ fn main() {
             "build",
             "-p",
             "httplib-guest",
+            "-p",
+            "httplib-wasi-sockets-adapter",
             "--lib",
             "--release",
             "--target",
@@ -76,6 +95,10 @@ fn main() {
     }
     let wasm = target_dir.join("wasm32-wasip2/release/httplib_guest.wasm");
     std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
+    if prebuilt_adapter.is_none() {
+        let adapter = target_dir.join("wasm32-wasip2/release/httplib_wasi_sockets_adapter.wasm");
+        std::fs::copy(&adapter, &adapter_out).unwrap_or_else(|e| panic!("copying {}: {e}", adapter.display()));
+    }
 }
 
 fn rerun_if_changed(path: &Path) {

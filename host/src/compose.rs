@@ -6,6 +6,10 @@
 use wac_graph::types::{ItemKind, Package};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId};
 
+/// The wasi-sockets adapter (`guest/adapters/wasi-sockets`), built by build.rs and embedded;
+/// empty when the crate was built without its sources (see build.rs).
+pub static ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_sockets_adapter.wasm"));
+
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 /// The interface a command component exports (WASI 0.2).
@@ -92,6 +96,12 @@ pub struct Shape {
     pub is_command: bool,
     /// It imports `httplib:http/client` (and so needs composing before it can run).
     pub imports_client: bool,
+}
+
+/// The interfaces `component` imports, by name.
+pub fn imports(component: &[u8]) -> Result<Vec<String>, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    Ok(register(&mut graph, "app:app", component)?.imports)
 }
 
 /// Look at `component`'s imports and exports.

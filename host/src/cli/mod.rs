@@ -1,5 +1,6 @@
 //! The `httplib` command line: `serve` (like `python -m http.server`) and `get` (like curl).
 
+mod compose;
 mod fetch;
 mod run;
 mod serve;
@@ -21,7 +22,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-/// `httplib serve`, `httplib get`, `httplib request`, `httplib run`.
+/// `httplib serve`, `httplib get`, `httplib request`, `httplib run`, `httplib compose`.
 pub enum Command {
     /// Serve a directory over HTTP, like `python -m http.server`.
     Serve(serve::ServeArgs),
@@ -34,6 +35,9 @@ pub enum Command {
     /// Run a WebAssembly command that uses httplib's client, like `wasmtime run`, its sockets
     /// limited to what `--allow` grants.
     Run(run::RunArgs),
+    /// Compose a WebAssembly command that uses httplib's client with httplib, into one
+    /// component (for a plugin host, or with `--adapter wasi-sockets` for any WASI runtime).
+    Compose(compose::ComposeArgs),
 }
 
 /// Parse the process's arguments and run; the exit code to return.
@@ -44,5 +48,6 @@ pub fn main() -> ExitCode {
         Command::Get(args) => fetch::get(args),
         Command::Request(args) => fetch::request(args),
         Command::Run(args) => run::run(args),
+        Command::Compose(args) => compose::run(args),
     }
 }

@@ -1,0 +1,87 @@
+//! httplib's imports over standard WASI 0.2 alone: `transport` as plain TCP over wasi:sockets
+//! (names resolved by wasi:sockets/ip-name-lookup, timeouts by polling with a monotonic-clock
+//! deadline), `cgi` refused. Composed between the guest and the runtime by `httplib compose
+//! --adapter wasi-sockets`, it lets the guest (and an app using it) run under a runtime that
+//! knows nothing of httplib, such as `wasmtime run -S inherit-network -S allow-ip-name-lookup`.
+//! Which addresses are reachable is then the runtime's business (its socket permissions):
+//! httplib's destination policy lives in httplib's host, not here.
+
+#![deny(unsafe_code)]
+
+#[allow(missing_docs, unsafe_code)]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "wasi-sockets-adapter",
+        path: "wit",
+        with: {
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:filesystem/types@0.2.12": wasip2::filesystem::types,
+        },
+    });
+
+    use super::Adapter;
+    export!(Adapter);
+}
+
+mod stream;
+
+use bindings::exports::httplib::http::cgi::{self, CgiError, ScriptOutput};
+use bindings::exports::httplib::http::transport::{self, ConnectOptions, ErrorCode, GuestLimits};
+use bindings::exports::httplib::http::types::SocketAddress;
+use stream::Stream;
+
+/// Timeout for connecting, and each read and write, when the caller set none: the same as
+/// httplib's host (`DEFAULT_IO_TIMEOUT`, curl's 300 s connect timeout).
+pub const DEFAULT_IO_TIMEOUT_MS: u64 = 300_000;
+/// Most bytes a whole-body `read()` may gather: what httplib's host allows by default (its
+/// 64 MiB memory cap over `READ_ALL_MEMORY_DIVISOR`, 4).
+pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
+/// Why https cannot work here, in words for the `tls` error.
+pub const NO_TLS: &str = "TLS is not available: this component was composed with the wasi-sockets adapter, \
+                          which speaks plain TCP over wasi:sockets (run it under httplib, or compose it \
+                          without the adapter, for https)";
+
+struct Adapter;
+
+impl transport::Guest for Adapter {
+    type TcpStream = Stream;
+
+    fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
+        if options.tls.is_some() {
+            return Err(ErrorCode::Tls(NO_TLS.into()));
+        }
+        let timeout = options.timeout_ms.or(Some(DEFAULT_IO_TIMEOUT_MS));
+        let stream = Stream::connect(&host, port, options.source_address.as_ref(), timeout)?;
+        Ok(transport::TcpStream::new(stream))
+    }
+
+    fn session_limits() -> GuestLimits {
+        GuestLimits {
+            max_response_body: None,
+            max_read_all: MAX_READ_ALL,
+        }
+    }
+
+    fn audit(_event: String, _args: Vec<String>) -> Result<(), ErrorCode> {
+        Ok(())
+    }
+}
+
+impl cgi::Guest for Adapter {
+    fn run(
+        _program: Vec<u8>,
+        _args: Vec<String>,
+        _env: Vec<(String, String)>,
+        _stdin: Vec<u8>,
+    ) -> Result<ScriptOutput, CgiError> {
+        Err(CgiError::Disabled)
+    }
+}
+
+/// `host` (without brackets) and `port` as WIT's socket address.
+fn socket_address(host: String, port: u16) -> SocketAddress {
+    SocketAddress { host, port }
+}

@@ -1,0 +1,78 @@
+//! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets]`: the app and the embedded
+//! guest as one component, for a plugin host (which supplies httplib's imports) or, with the
+//! adapter, for any WASI 0.2 runtime.
+
+use crate::compose::{self, ADAPTER_WASM};
+use crate::runtime::GUEST_WASM;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// What satisfies the guest's `transport` and `cgi` imports.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adapter {
+    /// Plain TCP over wasi:sockets (no TLS), CGI refused: the result imports only WASI 0.2.
+    WasiSockets,
+}
+
+#[derive(Args, Debug)]
+/// `httplib compose`'s arguments.
+pub struct ComposeArgs {
+    /// The command component that imports httplib:http/client.
+    pub app: PathBuf,
+    /// Where to write the composed component.
+    #[arg(short, long, value_name = "OUT.wasm")]
+    pub output: PathBuf,
+    /// Satisfy httplib's transport with an adapter, so that the result imports only standard
+    /// WASI 0.2 (without it, the host must supply httplib:http/transport and cgi, as `httplib
+    /// run` and a plugin host using httplib-host do).
+    #[arg(long, value_enum, value_name = "ADAPTER")]
+    pub adapter: Option<Adapter>,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("httplib compose: {message}");
+    ExitCode::from(2)
+}
+
+/// Compose and write the result.
+pub fn run(args: ComposeArgs) -> ExitCode {
+    let name = args.app.display().to_string();
+    let app = match std::fs::read(&args.app) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(format_args!("{name}: {e}")),
+    };
+    let adapter = match args.adapter {
+        Some(Adapter::WasiSockets) if ADAPTER_WASM.is_empty() => {
+            return fail("this httplib was built without the wasi-sockets adapter's sources");
+        }
+        Some(Adapter::WasiSockets) => Some(ADAPTER_WASM),
+        None => None,
+    };
+    let composed = match compose::compose(&app, GUEST_WASM, adapter) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(format_args!("{name}: {e}")),
+    };
+    let imports = match compose::imports(&composed) {
+        Ok(imports) => imports,
+        Err(e) => return fail(format_args!("the composed component: {e}")),
+    };
+    if let Err(e) = std::fs::write(&args.output, &composed) {
+        return fail(format_args!("{}: {e}", args.output.display()));
+    }
+    let foreign: Vec<&String> = imports.iter().filter(|n| !n.starts_with("wasi:")).collect();
+    let needs = if foreign.is_empty() {
+        "only WASI 0.2".to_owned()
+    } else {
+        format!(
+            "WASI 0.2 and {}",
+            foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    eprintln!(
+        "httplib compose: wrote {} ({} bytes); it imports {needs}",
+        args.output.display(),
+        composed.len()
+    );
+    ExitCode::SUCCESS
+}
