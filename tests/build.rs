@@ -1,6 +1,7 @@
 //! Builds the tests' WebAssembly programs for wasm32-wasip2 and tells the tests where they are:
 //! the CGI script (tests/cgi-script, CGI_SCRIPT_WASM) and the SDK's example app
-//! (guest/sdk/examples/fetch.rs, FETCH_APP_WASM). Their own target dirs, for the reason
+//! (guest/sdk/examples/fetch.rs, FETCH_APP_WASM) and CGI script that calls out
+//! (guest/sdk/examples/cgi_fetch.rs, CGI_FETCH_WASM). Their own target dirs, for the reason
 //! host/build.rs gives.
 
 use std::env;
@@ -38,6 +39,8 @@ fn main() {
             "httplib-sdk",
             "--example",
             "fetch",
+            "--example",
+            "cgi_fetch",
             "--release",
             "--target",
             "wasm32-wasip2",
@@ -46,6 +49,8 @@ fn main() {
     );
     let wasm = target_dir.join("wasm32-wasip2/release/examples/fetch.wasm");
     println!("cargo:rustc-env=FETCH_APP_WASM={}", wasm.display());
+    let wasm = target_dir.join("wasm32-wasip2/release/examples/cgi_fetch.wasm");
+    println!("cargo:rustc-env=CGI_FETCH_WASM={}", wasm.display());
 }
 
 fn watch(paths: &[&Path]) {

@@ -12,7 +12,9 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
-/// Compiled commands kept, by their bytes (ours; a server runs a few scripts over and over).
+/// Compiled commands kept, by their bytes (ours; a server runs a few scripts over and over,
+/// and hashing a script's bytes on every request cost more than finding it by length and
+/// memcmp among a few).
 pub const MAX_PREPARED_COMMANDS: usize = 64;
 
 /// Why a command cannot be run.
@@ -48,7 +50,7 @@ impl std::error::Error for LoadError {}
 pub struct CommandLoader {
     engine: Engine,
     linker: Linker<HostState>,
-    guest: &'static [u8],
+    guest: Arc<[u8]>,
     code_cache: CodeCache,
     prepared: Mutex<Vec<(Vec<u8>, CommandPre<HostState>)>>,
 }
@@ -56,7 +58,7 @@ pub struct CommandLoader {
 impl CommandLoader {
     /// A loader on `engine` (epoch interruption on, its ticker running), composing with the
     /// guest component `guest`.
-    pub fn new(engine: &Engine, guest: &'static [u8], code_cache: CodeCache) -> Result<Self> {
+    pub fn new(engine: &Engine, guest: Arc<[u8]>, code_cache: CodeCache) -> Result<Self> {
         let mut linker = Linker::new(engine);
         crate::view::add_to_linker(&mut linker)?;
         Ok(Self {
@@ -75,7 +77,7 @@ impl CommandLoader {
         config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
         crate::runtime::start_epoch_ticker(&engine);
-        Self::new(&engine, crate::runtime::GUEST_WASM, CodeCache::from_env())
+        Self::new(&engine, Arc::from(crate::runtime::GUEST_WASM), CodeCache::from_env())
     }
 
     /// The engine commands are compiled for.
@@ -96,7 +98,7 @@ impl CommandLoader {
         }
         let composed;
         let wasm = if shape.imports_client {
-            composed = compose::compose(program, self.guest, None).map_err(LoadError::Compose)?;
+            composed = compose::compose(program, &self.guest, None).map_err(LoadError::Compose)?;
             composed.as_slice()
         } else {
             program

@@ -69,9 +69,9 @@ impl HostState {
         self
     }
 
-    /// Let this instance run CGI scripts in `sandbox`.
-    pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox) -> Self {
-        self.httplib = self.httplib.with_scripts(sandbox);
+    /// Let this instance run CGI scripts in `sandbox`, their sockets going where `policy` grants.
+    pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox, policy: OutboundPolicy) -> Self {
+        self.httplib = self.httplib.with_scripts(sandbox, policy);
         self
     }
 }
@@ -176,6 +176,8 @@ pub struct Runtime {
     code_cache: CodeCache,
     /// Where instances come from when the pool is full (`RuntimeOptions::overflow`).
     overflow: Option<Overflow>,
+    /// The guest's bytes, for composing with CGI scripts that use its client.
+    guest_wasm: Arc<[u8]>,
     /// The CGI sandbox, made the first time a server asks for it.
     scripts: std::sync::OnceLock<crate::cgi::SharedSandbox>,
 }
@@ -274,6 +276,7 @@ impl Runtime {
             options,
             code_cache,
             overflow: None,
+            guest_wasm: Arc::from(wasm),
             scripts: std::sync::OnceLock::new(),
         })
     }
@@ -288,7 +291,8 @@ impl Runtime {
         if let Some(s) = self.scripts.get() {
             return Ok(s.clone());
         }
-        let sandbox = Arc::new(crate::cgi::ScriptSandbox::new(&self.engine, self.code_cache.clone())?);
+        let sandbox = crate::cgi::ScriptSandbox::new(&self.engine, self.guest_wasm.clone(), self.code_cache.clone())?;
+        let sandbox = Arc::new(sandbox);
         Ok(self.scripts.get_or_init(|| sandbox).clone())
     }
 

@@ -31,6 +31,8 @@ pub struct HttplibCtx {
     pub identities: Arc<ClientIdentities>,
     /// Where CGI scripts run; none refuses them.
     pub scripts: Option<SharedSandbox>,
+    /// Where CGI scripts' own sockets may go (`serve --cgi-allow`): nowhere by default.
+    pub script_policy: OutboundPolicy,
     /// This session's limits (see `with_limits`).
     limits: SessionLimits,
     /// The memory cap, as wasmtime's limiter applies it (see `limiter`).
@@ -50,6 +52,7 @@ impl HttplibCtx {
             policy,
             identities: Arc::default(),
             scripts: None,
+            script_policy: OutboundPolicy::deny_all(),
             limits: SessionLimits::default(),
             store_limits: memory_limits(crate::limits::DEFAULT_MEMORY_LIMIT),
             last_host_call: Instant::now(),
@@ -129,9 +132,11 @@ impl HttplibCtx {
         self
     }
 
-    /// The same, letting the guest run CGI scripts in `sandbox`.
-    pub fn with_scripts(mut self, sandbox: SharedSandbox) -> Self {
+    /// The same, letting the guest run CGI scripts in `sandbox`, whose sockets (a script
+    /// that imports `httplib:http/client`) go where `policy` grants.
+    pub fn with_scripts(mut self, sandbox: SharedSandbox, policy: OutboundPolicy) -> Self {
         self.scripts = Some(sandbox);
+        self.script_policy = policy;
         self
     }
 

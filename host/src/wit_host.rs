@@ -276,7 +276,7 @@ impl wcgi::Host for HttplibCtxView<'_> {
         let Some(sandbox) = self.ctx.scripts.clone() else {
             return Err(CgiError::Disabled);
         };
-        let result = sandbox.run(&program, &args, &env, stdin);
+        let result = sandbox.run(&program, &args, &env, stdin, &self.ctx.script_policy);
         // Time spent in the script is not the guest's own computing.
         self.ctx.returned_from_host();
         result

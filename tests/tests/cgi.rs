@@ -250,3 +250,50 @@ print(r.status, b"CONTENT_LENGTH=5" in r.read())
         "413 Request Entity Too Large\n413 Request Entity Too Large\n200 True\n"
     );
 }
+
+/// A script that calls out (guest/sdk/examples/cgi_fetch.rs): `?URL` fetched with httplib's
+/// client, composed in by the server, its sockets limited to `--cgi-allow`.
+#[test]
+fn a_script_that_imports_the_client_reaches_only_what_cgi_allow_grants() {
+    let site = cgi_site();
+    std::fs::copy(env!("CGI_FETCH_WASM"), site.path().join("cgi-bin/fetch.wasm")).unwrap();
+    let upstream_dir = fixture_dir();
+    let upstream = cpython_server(upstream_dir.path(), "HTTP/1.1");
+    let granted = format!("http://127.0.0.1:{}", upstream.port);
+    let bin = httplib_bin!();
+    let curl = |port: u16, url: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-i"])
+            .arg(format!("http://127.0.0.1:{port}/cgi-bin/fetch.wasm?{url}"))
+            .output()
+            .unwrap();
+        out.stdout
+    };
+
+    let (server, _) = cli_server(&bin, site.path(), &["--cgi", "--cgi-allow", &granted]);
+    let (head, body) = split_response(&curl(server.port, &format!("{granted}/big.bin")));
+    assert!(head.contains("\r\nStatus: 200\r\n"), "{head}");
+    assert!(body == pseudo_random(5 * 1024 * 1024, 7), "{} bytes", body.len());
+    // Another origin on the same machine (this very server) is refused inside the script.
+    let own = format!("http://127.0.0.1:{}/hello.txt", server.port);
+    let (head, body) = split_response(&curl(server.port, &own));
+    assert!(head.contains("\r\nStatus: 502 Bad Gateway\r\n"), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains(&format!(
+            "PermissionError: denied by host policy: connection to http://127.0.0.1:{} (127.0.0.1, loopback) is not allowed by the policy",
+            server.port
+        )),
+        "{body}"
+    );
+    drop(server);
+
+    // Without --cgi-allow, nothing.
+    let (server, _) = cli_server(&bin, site.path(), &["--cgi"]);
+    let (head, body) = split_response(&curl(server.port, &format!("{granted}/hello.txt")));
+    assert!(head.contains("\r\nStatus: 502 Bad Gateway\r\n"), "{head}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("is not allowed by the policy"),
+        "{body:?}"
+    );
+}

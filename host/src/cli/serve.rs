@@ -1,5 +1,6 @@
 //! `httplib serve [port] [--bind ADDR] [--directory DIR] [--protocol VERSION] [--cgi] [--tls-cert …]`.
 
+use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
 use crate::server::{INTERRUPT_GRACE, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
 use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
@@ -32,6 +33,11 @@ pub struct ServeArgs {
     /// components run, each in a sandbox of its own: anything else is refused with 403.
     #[arg(long = "cgi")]
     pub cgi: bool,
+    /// Let CGI scripts that import httplib:http/client connect where RULE grants
+    /// ([scheme://]host[:port], `*.domain`, an address or CIDR block; wildcards never reach
+    /// loopback, link-local or private addresses). None by default.
+    #[arg(long = "cgi-allow", value_name = "RULE", requires = "cgi")]
+    pub cgi_allow: Vec<String>,
     /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
     #[arg(long = "tls-cert", value_name = "PATH")]
     pub tls_cert: Option<PathBuf>,
@@ -215,6 +221,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         }
     };
     let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+    let cgi_policy = match OutboundPolicy::allow(&args.cgi_allow) {
+        Ok(policy) if !args.cgi_allow.is_empty() => policy,
+        Ok(_) => OutboundPolicy::deny_all(),
+        Err(e) => return parser_error(&format!("argument --cgi-allow: {e}")),
+    };
     let config = ServerConfig {
         directory: args.directory,
         protocol_version: protocol,
@@ -230,6 +241,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         } else {
             Vec::new()
         },
+        cgi_policy,
         ..ServerConfig::default()
     };
     let server = match Server::bind(addr, runtime, config) {

@@ -111,6 +111,9 @@ pub struct ServerConfig {
     /// CGIHTTPRequestHandler's `cgi_directories` (`--cgi`: ["/cgi-bin", "/htbin"]): scripts
     /// there, WebAssembly components only, run in a sandbox of their own. Empty runs none.
     pub cgi_directories: Vec<String>,
+    /// Where CGI scripts that import `httplib:http/client` may connect (`--cgi-allow`):
+    /// nowhere by default.
+    pub cgi_policy: OutboundPolicy,
     /// Limits of each served connection's instance (memory, CPU; the client-side ones do not
     /// apply to a server, whose guest opens no connection).
     pub limits: crate::view::SessionLimits,
@@ -138,6 +141,7 @@ impl Default for ServerConfig {
             expect_continue: true,
             tls: None,
             cgi_directories: Vec::new(),
+            cgi_policy: OutboundPolicy::deny_all(),
             limits: crate::view::SessionLimits::default(),
         }
     }
@@ -781,7 +785,7 @@ fn serve_connection(
     let policy = OutboundPolicy::deny_all();
     let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
     if !config.cgi_directories.is_empty() {
-        state = state.with_scripts(runtime.script_sandbox()?);
+        state = state.with_scripts(runtime.script_sandbox()?, config.cgi_policy.clone());
     }
     let (mut store, guest) = match runtime.instantiate(state) {
         Ok(instance) => instance,
