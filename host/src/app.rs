@@ -5,11 +5,11 @@
 
 use crate::code_cache::CodeCache;
 use crate::compose::{self, ComposeError};
-use crate::runtime::HostState;
+use crate::view::HostState;
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
+use wasmtime::Engine;
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
 /// Compiled commands kept, by their bytes (ours; a server runs a few scripts over and over,
@@ -68,16 +68,6 @@ impl CommandLoader {
             code_cache,
             prepared: Mutex::default(),
         })
-    }
-
-    /// A loader on an engine of its own (instances made on demand, epochs ticking) for one
-    /// command run (`httplib run`), composing with the embedded guest.
-    pub fn standalone() -> Result<Self> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
-        crate::runtime::start_epoch_ticker(&engine);
-        Self::new(&engine, Arc::from(crate::runtime::GUEST_WASM), CodeCache::from_env())
     }
 
     /// The engine commands are compiled for.

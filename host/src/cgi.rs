@@ -8,8 +8,7 @@ use crate::app::CommandLoader;
 use crate::bindings::cgi::{CgiError, ScriptOutput};
 use crate::limits::{EPOCH_TICK, SessionLimits};
 use crate::policy::OutboundPolicy;
-use crate::runtime::HostState;
-use crate::view::HttplibCtx;
+use crate::view::{HostState, HttplibCtx, ScriptRunner};
 use anyhow::Result;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,9 +40,11 @@ impl ScriptSandbox {
             loader: CommandLoader::new(engine, guest, code_cache)?,
         })
     }
+}
 
+impl ScriptRunner for ScriptSandbox {
     /// Run `program` to its end (or its limits); its sockets go where `policy` grants.
-    pub fn run(
+    fn run(
         &self,
         program: &[u8],
         args: &[String],

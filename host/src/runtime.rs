@@ -5,13 +5,13 @@ use crate::bindings::{Httplib, HttplibPre};
 use crate::code_cache::CodeCache;
 pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_HOST};
 use crate::transport::OutboundPolicy;
-use crate::transport::tls::ClientIdentities;
-use crate::view::{HttplibCtx, HttplibCtxView, HttplibView};
+pub use crate::view::HostState;
+use crate::view::HttplibView;
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
 /// The guest component, built by build.rs and embedded in this binary; empty when the crate
 /// was built with neither the guest's sources nor `HTTPLIB_GUEST_WASM` (see build.rs).
@@ -35,64 +35,6 @@ pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
 pub const KEEP_RESIDENT: usize = 256 * 1024;
 /// Decommits batched into one call when a slot is returned (ours).
 pub const DECOMMIT_BATCH: usize = 64;
-
-/// The store data httplib uses when the embedder brings none of its own: WASI state, the
-/// resource table, and httplib's context. Any type implementing [`HttplibView`] can stand in.
-pub struct HostState {
-    /// WASI state (stdio, the served directory's preopen).
-    pub wasi: WasiCtx,
-    /// Resources of both WASI and httplib.
-    pub table: ResourceTable,
-    /// httplib's policy, identities and limits.
-    pub httplib: HttplibCtx,
-}
-
-impl HostState {
-    /// Store data with `wasi` and `policy`, httplib's defaults otherwise.
-    pub fn new(wasi: WasiCtx, policy: OutboundPolicy) -> Self {
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            httplib: HttplibCtx::new(policy),
-        }
-    }
-
-    /// Client identities this instance's connections may present.
-    pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
-        self.httplib = self.httplib.with_identities(identities);
-        self
-    }
-
-    /// This instance's limits.
-    pub fn with_limits(mut self, limits: crate::limits::SessionLimits) -> Self {
-        self.httplib = self.httplib.with_limits(limits);
-        self
-    }
-
-    /// Let this instance run CGI scripts in `sandbox`, their sockets going where `policy` grants.
-    pub fn with_scripts(mut self, sandbox: crate::cgi::SharedSandbox, policy: OutboundPolicy) -> Self {
-        self.httplib = self.httplib.with_scripts(sandbox, policy);
-        self
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl HttplibView for HostState {
-    fn httplib(&mut self) -> HttplibCtxView<'_> {
-        HttplibCtxView {
-            ctx: &mut self.httplib,
-            table: &mut self.table,
-        }
-    }
-}
 
 /// Limits applied to every instance.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 //! and adds httplib's imports to its own `Linker<T>` with [`add_to_linker`]. The guest's
 //! sockets live in the same `ResourceTable` as its WASI resources.
 
+use crate::bindings::cgi::{CgiError, ScriptOutput};
 use crate::bindings::{cgi, transport, types};
-use crate::cgi::SharedSandbox;
 pub use crate::limits::{
     CANCEL_GRACE, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_DEADLINE, READ_ALL_MEMORY_DIVISOR,
     SessionLimits,
@@ -21,6 +21,25 @@ use std::time::Instant;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiView;
+use wasmtime_wasi::{WasiCtx, WasiCtxView};
+
+/// What runs the CGI scripts the guest asks for (`cgi.run`): httplib's `cgi::ScriptSandbox`,
+/// or an embedder's own.
+pub trait ScriptRunner: Send + Sync {
+    /// Run `program` (a command component's bytes) with this argv, environment and stdin to
+    /// its end; a script that uses httplib's client connects where `policy` grants.
+    fn run(
+        &self,
+        program: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        stdin: Vec<u8>,
+        policy: &OutboundPolicy,
+    ) -> Result<ScriptOutput, CgiError>;
+}
+
+/// A script runner shared by a server's connections.
+pub type SharedScripts = Arc<dyn ScriptRunner>;
 
 /// httplib's state in one store: where its sockets may go, what they may present, and the
 /// limits and bookkeeping of the session.
@@ -29,8 +48,8 @@ pub struct HttplibCtx {
     pub policy: OutboundPolicy,
     /// Client certificates the guest may name in `tls-options.client-identity`.
     pub identities: Arc<ClientIdentities>,
-    /// Where CGI scripts run; none refuses them.
-    pub scripts: Option<SharedSandbox>,
+    /// What runs CGI scripts; none refuses them.
+    pub scripts: Option<SharedScripts>,
     /// Where CGI scripts' own sockets may go (`serve --cgi-allow`): nowhere by default.
     pub script_policy: OutboundPolicy,
     /// This session's limits (see `with_limits`).
@@ -132,10 +151,10 @@ impl HttplibCtx {
         self
     }
 
-    /// The same, letting the guest run CGI scripts in `sandbox`, whose sockets (a script
+    /// The same, letting the guest run CGI scripts with `scripts`, whose sockets (a script
     /// that imports `httplib:http/client`) go where `policy` grants.
-    pub fn with_scripts(mut self, sandbox: SharedSandbox, policy: OutboundPolicy) -> Self {
-        self.scripts = Some(sandbox);
+    pub fn with_scripts(mut self, scripts: SharedScripts, policy: OutboundPolicy) -> Self {
+        self.scripts = Some(scripts);
         self.script_policy = policy;
         self
     }
@@ -174,6 +193,64 @@ fn memory_limits(bytes: usize) -> StoreLimits {
         .memory_size(bytes)
         .trap_on_grow_failure(true)
         .build()
+}
+
+/// The store data httplib uses when the embedder brings none of its own: WASI state, the
+/// resource table, and httplib's context. Any type implementing [`HttplibView`] can stand in.
+pub struct HostState {
+    /// WASI state (stdio, the served directory's preopen).
+    pub wasi: WasiCtx,
+    /// Resources of both WASI and httplib.
+    pub table: ResourceTable,
+    /// httplib's policy, identities and limits.
+    pub httplib: HttplibCtx,
+}
+
+impl HostState {
+    /// Store data with `wasi` and `policy`, httplib's defaults otherwise.
+    pub fn new(wasi: WasiCtx, policy: OutboundPolicy) -> Self {
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            httplib: HttplibCtx::new(policy),
+        }
+    }
+
+    /// Client identities this instance's connections may present.
+    pub fn with_identities(mut self, identities: Arc<ClientIdentities>) -> Self {
+        self.httplib = self.httplib.with_identities(identities);
+        self
+    }
+
+    /// This instance's limits.
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        self.httplib = self.httplib.with_limits(limits);
+        self
+    }
+
+    /// Let this instance run CGI scripts with `scripts`, their sockets going where `policy` grants.
+    pub fn with_scripts(mut self, scripts: SharedScripts, policy: OutboundPolicy) -> Self {
+        self.httplib = self.httplib.with_scripts(scripts, policy);
+        self
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HttplibView for HostState {
+    fn httplib(&mut self) -> HttplibCtxView<'_> {
+        HttplibCtxView {
+            ctx: &mut self.httplib,
+            table: &mut self.table,
+        }
+    }
 }
 
 /// httplib's context and the store's resource table, borrowed together.

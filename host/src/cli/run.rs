@@ -3,9 +3,10 @@
 //! `wasmtime run`, every socket it opens checked against the `--allow` rules.
 
 use crate::app::CommandLoader;
+use crate::code_cache::CodeCache;
 use crate::limits::SessionLimits;
 use crate::policy::OutboundPolicy;
-use crate::runtime::HostState;
+use crate::runtime::{GUEST_WASM, HostState};
 use crate::view::HttplibCtx;
 use clap::Args;
 use std::path::PathBuf;
@@ -76,7 +77,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(wasi) => wasi,
         Err(e) => return fail(e),
     };
-    let loader = match CommandLoader::standalone() {
+    let loader = match loader() {
         Ok(loader) => loader,
         Err(e) => return fail(format_args!("{e:#}")),
     };
@@ -117,6 +118,16 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         },
     }
+}
+
+/// A loader on an engine of its own (instances made on demand, epochs ticking for the CPU
+/// limit and cancellation), composing with the embedded guest.
+fn loader() -> anyhow::Result<CommandLoader> {
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true);
+    let engine = wasmtime::Engine::new(&config)?;
+    crate::runtime::start_epoch_ticker(&engine);
+    CommandLoader::new(&engine, Arc::from(GUEST_WASM), CodeCache::from_env())
 }
 
 /// The app's WASI: this process's stdio, its arguments (the app's path first, as `wasmtime

@@ -6,6 +6,7 @@
 //! Which addresses are reachable is then the runtime's business (its socket permissions):
 //! httplib's destination policy lives in httplib's host, not here.
 
+#![cfg(target_arch = "wasm32")]
 #![deny(unsafe_code)]
 
 #[allow(missing_docs, unsafe_code)]
