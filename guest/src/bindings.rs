@@ -363,7 +363,7 @@ impl wc::GuestConnection for ConnectionResource {
         wit(self.0.borrow_mut().set_tunnel(&host, port, headers))
     }
     fn get_proxy_response_headers(&self) -> Option<Vec<(String, Vec<u8>)>> {
-        self.0.borrow().proxy_response_headers().map(|h| h.0.clone())
+        self.0.borrow().proxy_response_headers().map(|h| h.to_vec())
     }
     fn connect(&self) -> WResult<()> {
         wit(self.0.borrow_mut().connect())
@@ -430,7 +430,7 @@ impl wc::GuestResponse for ResponseResource {
         self.0.borrow().version
     }
     fn headers(&self) -> Vec<(String, Vec<u8>)> {
-        self.0.borrow().headers.0.clone()
+        self.0.borrow().headers.to_vec()
     }
     fn raw_head(&self) -> Vec<u8> {
         self.0.borrow().raw_head.clone()
@@ -530,7 +530,7 @@ impl ws::GuestHandler for HandlerResource {
             path: r.path.clone(),
             request_version: r.request_version.clone(),
             requestline: r.requestline.clone(),
-            headers: r.headers.0.clone(),
+            headers: r.headers.to_vec(),
         }))
     }
     fn serve_file(&self) -> WResult<()> {

@@ -1,5 +1,7 @@
 //! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
 
+use crate::proto::body::{BodyDecoder, BodyRead};
+use crate::proto::chunked::Decoded;
 use crate::transport::{ServerPhase, Stream, TransportError};
 use std::time::{Duration, Instant};
 
@@ -144,7 +146,7 @@ impl BufStream {
         loop {
             let buf = self.buffered();
             let window = &buf[scanned.min(buf.len())..buf.len().min(max + 1)];
-            if let Some(i) = window.iter().position(|&b| b == b'\n') {
+            if let Some(i) = memchr::memchr(b'\n', window) {
                 let len = scanned + i + 1;
                 return Ok(if len <= max {
                     LineRead::Line(self.take(len))
@@ -171,6 +173,100 @@ impl BufStream {
         }
         let n = self.buffered().len().min(max);
         Ok(self.take(n))
+    }
+
+    /// Up to `max` bytes (at least 1) of the body `body` frames: the one read loop of both
+    /// roles. Length and until-close bodies come straight from `read_some` (no copy through
+    /// the buffer when it is empty); chunked ones through the chunk parser over the buffer.
+    pub fn read_body(&mut self, body: &mut BodyDecoder, max: usize) -> Result<BodyRead, TransportError> {
+        let max = max.max(1);
+        match body {
+            BodyDecoder::Done => Ok(BodyRead::End),
+            BodyDecoder::Length(left) => {
+                let want = max.min(usize::try_from(*left).unwrap_or(usize::MAX));
+                if want == 0 {
+                    *body = BodyDecoder::Done;
+                    return Ok(BodyRead::End);
+                }
+                let data = self.read_some(want)?;
+                if data.is_empty() {
+                    return Ok(BodyRead::Cut { left: Some(*left) });
+                }
+                *left -= data.len() as u64;
+                if *left == 0 {
+                    *body = BodyDecoder::Done;
+                }
+                Ok(BodyRead::Data(data))
+            }
+            BodyDecoder::UntilClose => {
+                let data = self.read_some(max)?;
+                if data.is_empty() {
+                    *body = BodyDecoder::Done;
+                    return Ok(BodyRead::End);
+                }
+                Ok(BodyRead::Data(data))
+            }
+            BodyDecoder::Chunked(decoder) => loop {
+                match decoder.decode(self.buffered()) {
+                    Ok(Decoded::NeedMore) => {
+                        if self.fill()? == 0 {
+                            return Ok(BodyRead::Cut { left: None });
+                        }
+                    }
+                    Ok(Decoded::Skip(k)) => self.consume(k),
+                    Ok(Decoded::Data(k)) => {
+                        // Data(k) was decided over the whole buffer; hand out at most `max`.
+                        let take = k.min(max);
+                        if take < k {
+                            decoder.unread(k - take);
+                        }
+                        return Ok(BodyRead::Data(self.take(take)));
+                    }
+                    Ok(Decoded::End(k)) => {
+                        self.consume(k);
+                        *body = BodyDecoder::Done;
+                        return Ok(BodyRead::End);
+                    }
+                    Err(e) => return Ok(BodyRead::Bad(e)),
+                }
+            },
+        }
+    }
+
+    /// Up to `n` bytes (at least 1) of the body's next bytes, without consuming them
+    /// (`peek`): what is buffered, after one read when nothing is. `End` at its end.
+    pub fn peek_body(&mut self, body: &mut BodyDecoder, n: usize) -> Result<BodyRead, TransportError> {
+        let n = n.max(1);
+        let cap = match body {
+            BodyDecoder::Done => return Ok(BodyRead::End),
+            BodyDecoder::Chunked(decoder) => loop {
+                match decoder.decode(self.buffered()) {
+                    Ok(Decoded::NeedMore) => {
+                        if self.fill()? == 0 {
+                            return Ok(BodyRead::Cut { left: None });
+                        }
+                    }
+                    Ok(Decoded::Skip(k)) => self.consume(k),
+                    Ok(Decoded::Data(k)) => {
+                        decoder.unread(k);
+                        break k;
+                    }
+                    Ok(Decoded::End(k)) => {
+                        self.consume(k);
+                        *body = BodyDecoder::Done;
+                        return Ok(BodyRead::End);
+                    }
+                    Err(e) => return Ok(BodyRead::Bad(e)),
+                }
+            },
+            BodyDecoder::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX),
+            BodyDecoder::UntilClose => usize::MAX,
+        };
+        if self.buffered().is_empty() && self.fill()? == 0 {
+            return Ok(BodyRead::Cut { left: body.left() });
+        }
+        let k = self.buffered().len().min(cap).min(n);
+        Ok(BodyRead::Data(self.buffered()[..k].to_vec()))
     }
 
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {

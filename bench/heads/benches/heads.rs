@@ -10,8 +10,14 @@ use httplib_guest::proto::limits::MAX_LINE;
 use httplib_guest::proto::line::{Line, find_line};
 use httplib_guest::proto::request_line::{Parsed, parse_request_line};
 use httplib_guest::proto::request_parse::{HeadParse, HeadScanner};
+use httplib_guest::proto::response_parse::{ResponseParse, ResponseScanner};
 use httplib_guest::proto::status_line::parse_status_line;
+use httplib_guest::client::Response;
+use httplib_guest::client::SharedStream;
+use httplib_guest::io::BufStream;
 use httplib_guest::server::{Handler, HandlerConfig};
+use std::cell::RefCell;
+use std::rc::Rc;
 use httplib_guest::transport::{Stream, TlsOptions, TransportError};
 
 /// What curl sends.
@@ -87,6 +93,14 @@ fn proto_response(head: &[u8]) -> usize {
 fn proto_request_parse(head: &[u8]) -> usize {
     match HeadScanner::new().feed(head) {
         HeadParse::Complete(_, h) => h.headers.len(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The client's head parser (status line, httparse over the fields, CPython's limits).
+fn proto_response_parse(head: &[u8]) -> usize {
+    match ResponseScanner::new().feed(head) {
+        ResponseParse::Complete { headers, .. } => headers.len(),
         other => panic!("{other:?}"),
     }
 }
@@ -173,7 +187,23 @@ fn heads(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("response head (nginx, {} bytes)", head.len()));
     group.throughput(Throughput::Bytes(head.len() as u64));
     group.bench_function("httparse", |b| b.iter(|| httparse_response(black_box(head))));
-    group.bench_function("proto", |b| b.iter(|| proto_response(black_box(head))));
+    group.bench_function("proto (line reader)", |b| b.iter(|| proto_response(black_box(head))));
+    assert_eq!(proto_response_parse(head), httparse_response(head));
+    group.bench_function("proto::response_parse", |b| {
+        b.iter(|| proto_response_parse(black_box(head)))
+    });
+    // The client's whole read path: buffering, the head, the framing (heads only, replayed:
+    // the body of each is never read, so the next head follows).
+    let stream: SharedStream = Rc::new(RefCell::new(BufStream::new(
+        Box::new(Replay {
+            data: head.repeat(64),
+            pos: 0,
+        }),
+        64 * 1024,
+    )));
+    group.bench_function("Response::begin", |b| {
+        b.iter(|| black_box(Response::begin(stream.clone(), "GET", "/", 0).unwrap().status))
+    });
     group.finish();
 }
 

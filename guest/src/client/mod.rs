@@ -5,7 +5,7 @@ mod connection;
 mod response;
 
 pub use connection::{Body, Connection, ConnectionOptions};
-pub use response::Response;
+pub use response::{Response, SharedStream};
 
 #[cfg(test)]
 mod tests;

@@ -2,12 +2,13 @@
 
 use crate::error::HttpError;
 use crate::io::{BufStream, LineRead};
-use crate::proto::chunked::{ChunkedDecoder, Decoded};
+use crate::proto::body::{BodyDecoder, BodyRead};
 use crate::proto::content_coding::ContentDecoder;
 use crate::proto::framing::{ResponseFraming, response_framing};
 use crate::proto::headers::{FieldBlock, FieldLine};
 use crate::proto::limits::{MAX_INTERIM_RESPONSES, MAX_LINE};
-use crate::proto::status_line::parse_status_line;
+use crate::proto::response_parse::{ResponseParse, ResponseScanner};
+use crate::proto::status_line::{StatusLine, parse_status_line};
 use crate::proto::{Headers, latin1};
 use crate::transport::GuestLimits;
 use std::cell::RefCell;
@@ -26,9 +27,8 @@ pub struct Response {
     /// The final status line and header lines as received, blank line included.
     pub raw_head: Vec<u8>,
     framing: ResponseFraming,
-    /// Body bytes still expected (Content-Length framing).
-    length: Option<u64>,
-    chunked: Option<ChunkedDecoder>,
+    /// The body by its framing, and how much of it is left.
+    body: BodyDecoder,
     /// The stream, until the body is done or the response closed.
     stream: Option<SharedStream>,
     /// Total body bytes handed out, for IncompleteRead's figure.
@@ -51,19 +51,31 @@ impl Response {
         let mut interim = 0;
         let mut raw_head = Vec::new();
         let (status, head) = loop {
-            let line = read_line(&stream, "status line")?;
-            raw_head.clear();
-            raw_head.extend_from_slice(&line);
-            if debuglevel > 0 {
-                println!("reply: {}", crate::proto::pyrepr::py_repr(&latin1(&line)));
-            }
-            if line.is_empty() {
-                return Err(HttpError::RemoteDisconnected(
-                    "Remote end closed connection without response".into(),
-                ));
-            }
-            let status = parse_status_line(&line)?;
-            let headers = read_headers(&stream, &mut raw_head)?;
+            // Whole heads that arrived in full go through proto's scanner and httparse; any
+            // other (and every head under set_debuglevel, whose lines are printed as read)
+            // is read line by line, as CPython reads it.
+            let fast = if debuglevel == 0 { whole_head(&stream)? } else { None };
+            let (status, headers) = match fast {
+                Some((raw, status, headers)) => {
+                    raw_head = raw;
+                    (status, headers)
+                }
+                None => {
+                    let line = read_line(&stream, "status line")?;
+                    raw_head.clear();
+                    raw_head.extend_from_slice(&line);
+                    if debuglevel > 0 {
+                        println!("reply: {}", crate::proto::pyrepr::py_repr(&latin1(&line)));
+                    }
+                    if line.is_empty() {
+                        return Err(HttpError::RemoteDisconnected(
+                            "Remote end closed connection without response".into(),
+                        ));
+                    }
+                    let status = parse_status_line(&line)?;
+                    (status, read_headers(&stream, &mut raw_head)?)
+                }
+            };
             if status.status != 100 {
                 break (status, headers);
             }
@@ -75,7 +87,7 @@ impl Response {
             }
         };
         if debuglevel > 0 {
-            for (name, value) in &head.0 {
+            for (name, value) in head.iter() {
                 println!("header: {name}: {}", latin1(value));
             }
         }
@@ -87,8 +99,7 @@ impl Response {
             headers: head,
             url: url.to_string(),
             raw_head,
-            length: framing.length,
-            chunked: framing.chunked.then(ChunkedDecoder::new),
+            body: BodyDecoder::new(framing.length, framing.chunked, true),
             framing,
             stream: Some(stream),
             delivered: 0,
@@ -98,7 +109,7 @@ impl Response {
             limits: GuestLimits::default(),
             deferred: None,
         };
-        if response.length == Some(0) && !framing.chunked {
+        if response.body.is_done() {
             response.finish();
         }
         Ok(response)
@@ -114,7 +125,11 @@ impl Response {
 
     /// Bytes still expected under Content-Length framing (CPython `length`).
     pub fn length(&self) -> Option<u64> {
-        self.length
+        match self.body.left() {
+            Some(left) => Some(left),
+            // Read to its end (or bodiless): none left.
+            None => self.framing.length.map(|_| 0),
+        }
     }
 
     /// `isclosed()`: the body is done (or the response was closed).
@@ -149,7 +164,7 @@ impl Response {
     /// Apply the session's limits: a declared body over `max-response-body` is refused now.
     pub fn with_limits(mut self, limits: GuestLimits) -> Result<Self, HttpError> {
         self.limits = limits;
-        if let (Some(max), Some(len)) = (limits.max_response_body, self.length)
+        if let (Some(max), Some(len)) = (limits.max_response_body, self.length())
             && len > max
         {
             return Err(HttpError::LimitExceeded(format!(
@@ -167,7 +182,7 @@ impl Response {
     pub fn read(&mut self, amt: Option<usize>) -> Result<Vec<u8>, HttpError> {
         let max_all = self.limits.max_read_all;
         if amt.is_none()
-            && let Some(len) = self.length
+            && let Some(len) = self.length()
             && len > max_all
         {
             return Err(read_all_refused(len, max_all));
@@ -218,69 +233,20 @@ impl Response {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut s = stream.borrow_mut();
-        let data = if let Some(decoder) = self.chunked.as_mut() {
-            loop {
-                match decoder.decode(s.buffered()) {
-                    Ok(Decoded::NeedMore) => {
-                        if s.fill()? == 0 {
-                            drop(s);
-                            return Err(self.incomplete(None));
-                        }
-                    }
-                    Ok(Decoded::Skip(k)) => s.consume(k),
-                    Ok(Decoded::Data(k)) => {
-                        // Data(k) was decided over the whole buffer; hand out at most `max` of it.
-                        let take = k.min(max);
-                        if take < k {
-                            decoder.unread(k - take);
-                        }
-                        break s.take(take);
-                    }
-                    Ok(Decoded::End(k)) => {
-                        s.consume(k);
-                        drop(s);
-                        self.finish();
-                        return Ok(Vec::new());
-                    }
-                    Err(e) => {
-                        drop(s);
-                        self.stream = None;
-                        return Err(match e {
-                            crate::proto::ProtoError::BadChunk(_) => HttpError::IncompleteRead {
-                                partial: self.delivered,
-                                expected: None,
-                            },
-                            other => other.into(),
-                        });
-                    }
-                }
-            }
-        } else {
-            let max = match self.length {
-                Some(left) => max.min(usize::try_from(left).unwrap_or(usize::MAX)),
-                None => max,
-            };
-            if max == 0 {
-                drop(s);
+        let got = stream.borrow_mut().read_body(&mut self.body, max)?;
+        let data = match got {
+            BodyRead::Data(data) => data,
+            BodyRead::End => {
                 self.finish();
                 return Ok(Vec::new());
             }
-            let data = s.read_some(max)?;
-            if data.is_empty() {
-                drop(s);
-                let left = self.length;
-                return match left {
-                    Some(left) if left > 0 => Err(self.incomplete(Some(left))),
-                    _ => {
-                        self.finish();
-                        Ok(Vec::new())
-                    }
-                };
+            BodyRead::Cut { left } => return Err(self.incomplete(left)),
+            BodyRead::Bad(crate::proto::ProtoError::BadChunk(_)) => return Err(self.incomplete(None)),
+            BodyRead::Bad(other) => {
+                self.stream = None;
+                return Err(other.into());
             }
-            data
         };
-        drop(s);
         self.delivered += data.len() as u64;
         if let Some(max) = self.limits.max_response_body
             && self.delivered > max
@@ -290,11 +256,8 @@ impl Response {
                 "the response body went over the session's limit of {max} bytes"
             )));
         }
-        if let Some(left) = self.length.as_mut() {
-            *left -= data.len() as u64;
-            if *left == 0 {
-                self.finish();
-            }
+        if self.body.is_done() {
+            self.finish();
         }
         Ok(data)
     }
@@ -353,42 +316,38 @@ impl Response {
         let Some(stream) = self.stream.clone() else {
             return Ok(Vec::new());
         };
-        if let Some(decoder) = self.chunked.as_mut() {
-            let mut s = stream.borrow_mut();
-            loop {
-                match decoder.decode(s.buffered())? {
-                    Decoded::NeedMore => {
-                        if s.fill()? == 0 {
-                            return Ok(Vec::new());
-                        }
-                    }
-                    Decoded::Skip(k) => s.consume(k),
-                    Decoded::Data(k) => {
-                        decoder.unread(k);
-                        return Ok(s.buffered()[..k.min(n.max(1))].to_vec());
-                    }
-                    Decoded::End(k) => {
-                        s.consume(k);
-                        drop(s);
-                        self.finish();
-                        return Ok(Vec::new());
-                    }
-                }
+        let got = stream.borrow_mut().peek_body(&mut self.body, n)?;
+        match got {
+            BodyRead::Data(data) => Ok(data),
+            BodyRead::End => {
+                self.finish();
+                Ok(Vec::new())
             }
+            BodyRead::Cut { .. } => Ok(Vec::new()),
+            BodyRead::Bad(e) => Err(e.into()),
         }
-        let mut s = stream.borrow_mut();
-        if s.buffered().is_empty() {
-            s.fill()?;
-        }
-        let cap = self
-            .length
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let k = s.buffered().len().min(cap).min(n.max(1));
-        Ok(s.buffered()[..k].to_vec())
     }
 
     pub fn debuglevel(&self) -> u32 {
         self.debuglevel
+    }
+}
+
+/// The next head, when all of it arrives and proto's fast path takes it: its bytes, status
+/// line and fields. None leaves the buffer as it was, for the line reader.
+fn whole_head(stream: &SharedStream) -> Result<Option<(Vec<u8>, StatusLine, Headers)>, HttpError> {
+    let mut s = stream.borrow_mut();
+    let mut scanner = ResponseScanner::new();
+    loop {
+        match scanner.feed(s.buffered()) {
+            ResponseParse::Complete { len, status, headers } => return Ok(Some((s.take(len), status, headers))),
+            ResponseParse::LineByLine => return Ok(None),
+            ResponseParse::Partial => {
+                if s.fill()? == 0 {
+                    return Ok(None);
+                }
+            }
+        }
     }
 }
 

@@ -554,8 +554,8 @@ fn headers_of_100_responses_are_limited_too_and_repeats_join() {
     let r = c.getresponse().unwrap();
     let r = r.borrow();
     assert_eq!(r.headers.get_joined("Set-Cookie").as_deref(), Some("a=1, b=2"));
-    assert_eq!(r.headers.0.len(), 3);
-    assert_eq!(r.headers.0[1].0, "set-cookie");
+    assert_eq!(r.headers.len(), 3);
+    assert_eq!(r.headers.iter().nth(1).unwrap().0, "set-cookie");
 }
 
 #[test]

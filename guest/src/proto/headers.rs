@@ -1,32 +1,89 @@
 //! Header lists: names keep their case, lookup ignores it (Python's `HTTPMessage`).
 
-/// Header fields in arrival order. Never lowercased: Python keeps names as sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<(String, Vec<u8>)>);
+/// Header fields in arrival order. Never lowercased: Python keeps names as sent. Names and
+/// values live back to back in one buffer, so a parsed head costs two allocations however
+/// many fields it has.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// Every name and value, back to back.
+    bytes: Vec<u8>,
+    /// Each field's name start, value start (the name's end) and value end in `bytes`.
+    fields: Vec<[u32; 3]>,
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|(n, v)| (n, super::latin1(v))))
+            .finish()
+    }
+}
 
 impl Headers {
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
-        self.0.push((name.into(), value.into()));
+    /// Room for `fields` fields of `bytes` bytes in all.
+    pub fn with_capacity(bytes: usize, fields: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(bytes),
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
+        let at = |len: usize| u32::try_from(len).expect("a head under 4 GiB");
+        let start = at(self.bytes.len());
+        self.bytes.extend_from_slice(name.as_ref().as_bytes());
+        let middle = at(self.bytes.len());
+        self.bytes.extend_from_slice(value.as_ref());
+        self.fields.push([start, middle, at(self.bytes.len())]);
+    }
+
+    /// Append `parts` to the last field's value (a continuation line); nothing when empty.
+    pub fn extend_last(&mut self, parts: &[&[u8]]) {
+        if let Some(last) = self.fields.last_mut() {
+            for part in parts {
+                self.bytes.extend_from_slice(part);
+            }
+            last[2] = u32::try_from(self.bytes.len()).expect("a head under 4 GiB");
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.fields.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fields.is_empty()
+    }
+
+    /// Every field, in order: (name as sent, value bytes).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
+        self.fields.iter().map(|f| self.field(f))
+    }
+
+    fn field(&self, &[start, middle, end]: &[u32; 3]) -> (&str, &[u8]) {
+        let name = &self.bytes[start as usize..middle as usize];
+        // Names are pushed as `&str`.
+        let name = std::str::from_utf8(name).unwrap_or_default();
+        (name, &self.bytes[middle as usize..end as usize])
+    }
+
+    /// Owned copies of every field (for the WIT edge).
+    pub fn to_vec(&self) -> Vec<(String, Vec<u8>)> {
+        self.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect()
     }
 
     /// Every value of fields called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.0
+        self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |&&[start, middle, _]| {
+                self.bytes[start as usize..middle as usize].eq_ignore_ascii_case(name.as_bytes())
+            })
+            .map(move |&[_, middle, end]| &self.bytes[middle as usize..end as usize])
     }
 
     /// The first value of `name`.
@@ -100,7 +157,7 @@ mod tests {
         h.push("X-Thing", "x");
         h.push("set-cookie", "b=2");
         assert_eq!(h.get_joined("SET-COOKIE").as_deref(), Some("a=1, b=2"));
-        assert_eq!(h.0[0].0, "Set-Cookie");
+        assert_eq!(h.iter().next().unwrap().0, "Set-Cookie");
         assert_eq!(h.get("x-thing"), Some(&b"x"[..]));
         assert!(h.get("missing").is_none());
     }
@@ -164,10 +221,7 @@ impl FieldBlock {
             return Ok(FieldLine::End);
         }
         if matches!(content[0], b' ' | b'\t') {
-            if let Some((_, value)) = self.headers.0.last_mut() {
-                value.extend_from_slice(b" ");
-                value.extend_from_slice(content.trim_ascii());
-            }
+            self.headers.extend_last(&[b" ", content.trim_ascii()]);
             return Ok(FieldLine::More);
         }
         if let Some(colon) = content.iter().position(|&b| b == b':') {

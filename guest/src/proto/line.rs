@@ -21,7 +21,7 @@ pub fn find_line(buf: &[u8], max: usize) -> Line {
 /// line that arrives a byte at a time is then scanned once, not once per byte.
 pub fn find_line_from(buf: &[u8], max: usize, from: usize) -> Line {
     let window = &buf[from.min(buf.len())..buf.len().min(max + 1)];
-    match window.iter().position(|&b| b == b'\n').map(|i| from + i) {
+    match memchr::memchr(b'\n', window).map(|i| from + i) {
         Some(i) if i < max => Line::Complete(i + 1),
         Some(_) => Line::TooLong,
         None if buf.len() > max => Line::TooLong,

@@ -3,6 +3,7 @@
 //! Nothing here does IO or knows a WIT type; `client` and `server` drive it over a
 //! transport, and every rule is unit-tested natively with `cargo test`.
 
+pub mod body;
 pub mod cgi;
 pub mod chunked;
 pub mod content_coding;
@@ -23,6 +24,7 @@ pub mod request_head;
 pub mod request_line;
 pub mod request_parse;
 pub mod response_encode;
+pub mod response_parse;
 pub mod status;
 pub mod status_line;
 pub mod translate_path;

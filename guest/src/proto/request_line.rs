@@ -38,9 +38,13 @@ pub enum Parsed {
 
 /// Parse a request line (terminator included or not).
 pub fn parse_request_line(raw: &[u8]) -> Parsed {
-    let text = super::latin1(raw);
+    // An ASCII line is its own Latin-1 decoding: no copy to make one.
+    let text = match std::str::from_utf8(raw) {
+        Ok(ascii) if raw.is_ascii() => std::borrow::Cow::Borrowed(ascii),
+        _ => std::borrow::Cow::Owned(super::latin1(raw)),
+    };
     let requestline = text.trim_end_matches(['\r', '\n']).to_string();
-    let words: Vec<&str> = requestline.split_ascii_whitespace().collect();
+    let words = Words::of(&requestline);
     let reject = |code: u16, message: String, version: &str| {
         Parsed::Reject(Rejection {
             code,
@@ -49,13 +53,13 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
             version: version.to_string(),
         })
     };
-    if words.is_empty() {
+    if words.count == 0 {
         return Parsed::Blank;
     }
     let mut version = "HTTP/0.9".to_string();
     let mut version_number = (0, 9);
-    if words.len() >= 3 {
-        let candidate = words[words.len() - 1];
+    if words.count >= 3 {
+        let candidate = words.last;
         match parse_version(candidate) {
             Some(number) => {
                 if number >= (2, 0) {
@@ -70,18 +74,18 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
             }
         }
     }
-    if !(2..=3).contains(&words.len()) {
+    if !(2..=3).contains(&words.count) {
         return reject(400, format!("Bad request syntax ({})", py_repr(&requestline)), &version);
     }
-    let command = words[0].to_string();
-    if words.len() == 2 && command != "GET" {
+    let command = words.first.to_string();
+    if words.count == 2 && command != "GET" {
         return reject(
             400,
             format!("Bad HTTP/0.9 request type ({})", py_repr(&command)),
             &version,
         );
     }
-    let mut path = words[1].to_string();
+    let mut path = words.second.to_string();
     if path.starts_with("//") {
         path = format!("/{}", path.trim_start_matches('/'));
     }
@@ -92,6 +96,35 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
         version_number,
         requestline,
     })
+}
+
+/// What CPython's `requestline.split()` gives, as far as the parser looks at it.
+struct Words<'a> {
+    count: usize,
+    first: &'a str,
+    second: &'a str,
+    last: &'a str,
+}
+
+impl<'a> Words<'a> {
+    fn of(line: &'a str) -> Self {
+        let mut words = Words {
+            count: 0,
+            first: "",
+            second: "",
+            last: "",
+        };
+        for word in line.split_ascii_whitespace() {
+            match words.count {
+                0 => words.first = word,
+                1 => words.second = word,
+                _ => {}
+            }
+            words.last = word;
+            words.count += 1;
+        }
+        words
+    }
 }
 
 /// "HTTP/x.y" with each part 1 to 10 digits, as CPython checks it.

@@ -85,7 +85,7 @@ impl HeadScanner {
     pub fn feed(&mut self, buf: &[u8]) -> HeadParse {
         if self.line.is_none() {
             let window = &buf[self.scanned..buf.len().min(MAX_LINE + 1)];
-            let Some(i) = window.iter().position(|&b| b == b'\n') else {
+            let Some(i) = memchr::memchr(b'\n', window) else {
                 if buf.len() > MAX_LINE {
                     return HeadParse::Reject(too_long_line());
                 }
@@ -118,7 +118,7 @@ impl HeadScanner {
             self.line_start = len;
         }
         let line_end = self.line.as_ref().map_or(0, |(len, _)| *len);
-        while let Some(i) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', &buf[self.scanned..]) {
             let end = self.scanned + i + 1;
             self.scanned = end;
             if end - self.line_start > MAX_LINE {
@@ -227,17 +227,18 @@ fn simple_request(line: RequestLine) -> RequestHead {
 /// The fast path: httparse reads the whole block, and every field obeys the rules below
 /// (httparse refuses whitespace before a colon, obs-fold, CR, NUL and bad names itself).
 /// None when it refuses anything, or there are more fields than CPython allows (httparse
-/// then runs out of room: `fields` holds exactly `MAX_HEADERS`).
+/// then runs out of room: CPython counts the blank line among its `_MAXHEADERS` lines, so
+/// `fields` holds one fewer).
 fn tokenise(block: &[u8]) -> Option<Headers> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
     match httparse::parse_headers(block, &mut fields) {
         Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
-            let mut headers = Headers::new();
+            let mut headers = Headers::with_capacity(block.len(), parsed.len());
             for field in parsed {
                 if field.value.contains(&0) {
                     return None;
                 }
-                headers.push(field.name, field.value.trim_ascii().to_vec());
+                headers.push(field.name, field.value.trim_ascii());
             }
             Some(headers)
         }
@@ -254,10 +255,10 @@ fn read_lines(block: &[u8]) -> Result<Headers, (u16, &'static str, Option<String
         let len = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
         let (line, tail) = rest.split_at(len);
         rest = tail;
-        if trim_eol(line).is_empty() {
-            break;
-        }
-        if let Some(why) = strict_field_problem(line, fields.headers.is_empty()) {
+        // The blank line goes to `push_line` too: CPython counts it among `_MAXHEADERS`.
+        if !trim_eol(line).is_empty()
+            && let Some(why) = strict_field_problem(line, fields.headers.is_empty())
+        {
             return Err((400, why, None));
         }
         match fields.push_line(line) {

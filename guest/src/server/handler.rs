@@ -5,8 +5,8 @@ use crate::clock::now_secs;
 use crate::error::HttpError;
 use crate::io::BufStream;
 use crate::proto::Headers;
+use crate::proto::body::{BodyDecoder, BodyRead};
 use crate::proto::cgi::cgi_info;
-use crate::proto::chunked::{ChunkedDecoder, Decoded};
 use crate::proto::date::{date_time_string, log_date_time_string};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::RequestBody;
@@ -84,14 +84,6 @@ pub struct Request {
     pub headers: Headers,
 }
 
-/// Where the request body stands.
-#[derive(Debug)]
-enum BodyState {
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    Done,
-}
-
 /// One connection's BaseHTTPRequestHandler.
 pub struct Handler {
     stream: BufStream,
@@ -100,7 +92,7 @@ pub struct Handler {
     pub request: Request,
     pub close_connection: bool,
     headers_buffer: Vec<u8>,
-    body: BodyState,
+    body: BodyDecoder,
     /// Runs CGI scripts (the host's sandbox); none refuses them.
     pub(super) scripts: Option<Box<dyn ScriptRunner>>,
 }
@@ -118,7 +110,7 @@ impl Handler {
             request: Request::default(),
             close_connection: true,
             headers_buffer: Vec::new(),
-            body: BodyState::Done,
+            body: BodyDecoder::Done,
             scripts: None,
         }
     }
@@ -195,8 +187,8 @@ impl Handler {
         if self.close_connection && !self.request.requestline.is_empty() {
             return Ok(false);
         }
-        if !matches!(self.body, BodyState::Done) {
-            let small = matches!(self.body, BodyState::Length(n) if n <= MAX_DRAIN);
+        if !matches!(self.body, BodyDecoder::Done) {
+            let small = matches!(self.body, BodyDecoder::Length(n) if n <= MAX_DRAIN);
             if !small {
                 self.close_connection = true;
                 return Ok(false);
@@ -273,9 +265,9 @@ impl Handler {
         }
         self.request.headers = head.headers;
         self.body = match head.body {
-            RequestBody::None => BodyState::Done,
-            RequestBody::Length(n) => BodyState::Length(n),
-            RequestBody::Chunked => BodyState::Chunked(ChunkedDecoder::new()),
+            RequestBody::None => BodyDecoder::Done,
+            RequestBody::Length(n) => BodyDecoder::new(Some(n), false, false),
+            RequestBody::Chunked => BodyDecoder::new(None, true, false),
         };
         match head.connection.as_deref() {
             Some("close") => self.close_connection = true,
@@ -285,7 +277,7 @@ impl Handler {
         if head.expect_continue && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
             if !self.config.expect_continue {
                 // The body was never asked for: close rather than read it as a request.
-                self.body = BodyState::Done;
+                self.body = BodyDecoder::Done;
                 self.send_error(417, None, None)?;
                 return Ok(None);
             }
@@ -406,69 +398,30 @@ impl Handler {
 
     /// What is left of a Content-Length body (none for chunked or no body).
     pub fn body_length(&self) -> Option<u64> {
-        match self.body {
-            BodyState::Length(n) => Some(n),
-            _ => None,
-        }
+        self.body.left()
     }
 
     /// `rfile.read(max)` over the request body; empty at its end.
     pub fn read_body(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
-        if !matches!(self.body, BodyState::Done) {
+        if !matches!(self.body, BodyDecoder::Done) {
             self.stream.set_read_timeout(self.wait(self.config.body_timeout_ms))?;
         }
-        match &mut self.body {
-            BodyState::Done => Ok(Vec::new()),
-            BodyState::Length(left) => {
-                let want = max.min(usize::try_from(*left).unwrap_or(usize::MAX));
-                if want == 0 {
-                    return Ok(Vec::new());
-                }
-                let data = self.stream.read_some(want)?;
-                if data.is_empty() {
-                    let expected = Some(*left);
-                    self.body = BodyState::Done;
-                    self.close_connection = true;
-                    return Err(HttpError::IncompleteRead { partial: 0, expected });
-                }
-                *left -= data.len() as u64;
-                if *left == 0 {
-                    self.body = BodyState::Done;
-                }
-                Ok(data)
+        match self.stream.read_body(&mut self.body, max)? {
+            BodyRead::Data(data) => Ok(data),
+            BodyRead::End => Ok(Vec::new()),
+            BodyRead::Cut { left } => {
+                self.body = BodyDecoder::Done;
+                self.close_connection = true;
+                Err(HttpError::IncompleteRead {
+                    partial: 0,
+                    expected: left,
+                })
             }
-            BodyState::Chunked(decoder) => loop {
-                match decoder.decode(self.stream.buffered()) {
-                    Ok(Decoded::NeedMore) => {
-                        if self.stream.fill()? == 0 {
-                            self.body = BodyState::Done;
-                            self.close_connection = true;
-                            return Err(HttpError::IncompleteRead {
-                                partial: 0,
-                                expected: None,
-                            });
-                        }
-                    }
-                    Ok(Decoded::Skip(k)) => self.stream.consume(k),
-                    Ok(Decoded::Data(k)) => {
-                        let take = k.min(max);
-                        if take < k {
-                            decoder.unread(k - take);
-                        }
-                        return Ok(self.stream.take(take));
-                    }
-                    Ok(Decoded::End(k)) => {
-                        self.stream.consume(k);
-                        self.body = BodyState::Done;
-                        return Ok(Vec::new());
-                    }
-                    Err(e) => {
-                        self.body = BodyState::Done;
-                        self.close_connection = true;
-                        return Err(e.into());
-                    }
-                }
-            },
+            BodyRead::Bad(e) => {
+                self.body = BodyDecoder::Done;
+                self.close_connection = true;
+                Err(e.into())
+            }
         }
     }
 

@@ -1,0 +1,203 @@
+//! The client's reading of a response head, sans-IO, as whole buffers: bytes in; the status
+//! line, the header fields and how many bytes they took, "need more", or "read this one line
+//! by line". httparse tokenises the header block; CPython's status line rules are
+//! `status_line`'s.
+//!
+//! This is the fast path for the heads servers send (a status line and well-formed fields,
+//! all of it arrived). Anything else (a line over CPython's limit, more than its 100 fields, a
+//! field httparse refuses but http.client accepts such as obs-fold or a line without a colon,
+//! a status line `status_line` refuses, a head cut by the end of the stream) is `LineByLine`:
+//! the client then reads that head with the line reader, which raises exactly what CPython
+//! raises and accepts exactly what it accepts.
+
+use super::Headers;
+use super::limits::{MAX_HEADERS, MAX_LINE};
+use super::line::trim_eol;
+use super::status_line::{StatusLine, parse_status_line};
+
+/// What the bytes so far amount to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseParse {
+    /// The head has not all arrived (and nothing in it is out of the ordinary yet).
+    Partial,
+    /// A whole head of `len` bytes (the blank line included).
+    Complete {
+        /// Bytes the head took.
+        len: usize,
+        /// The status line.
+        status: StatusLine,
+        /// The fields, in order.
+        headers: Headers,
+    },
+    /// Not for the fast path: read this head line by line.
+    LineByLine,
+}
+
+/// Reads one response head as its bytes arrive, looking at each byte once.
+#[derive(Debug, Default)]
+pub struct ResponseScanner {
+    /// Bytes looked at so far.
+    scanned: usize,
+    /// Where the line being received begins.
+    line_start: usize,
+    /// Lines completed so far (the status line included).
+    lines: usize,
+}
+
+impl ResponseScanner {
+    /// A scanner for a head starting at the first byte it will be fed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Look at `buf` (the whole head so far, from its first byte; longer each call).
+    pub fn feed(&mut self, buf: &[u8]) -> ResponseParse {
+        while let Some(i) = memchr::memchr(b'\n', &buf[self.scanned..]) {
+            let end = self.scanned + i + 1;
+            self.scanned = end;
+            // CPython's readline(_MAXLINE + 1): a line of more than MAX_LINE bytes is too long.
+            if end - self.line_start > MAX_LINE {
+                return ResponseParse::LineByLine;
+            }
+            let blank = trim_eol(&buf[self.line_start..end]).is_empty();
+            self.line_start = end;
+            self.lines += 1;
+            if self.lines == 1 {
+                if blank {
+                    return ResponseParse::LineByLine;
+                }
+                continue;
+            }
+            // CPython counts the blank line among the fields (`len(headers) > _MAXHEADERS`).
+            if self.lines - 1 > MAX_HEADERS {
+                return ResponseParse::LineByLine;
+            }
+            if blank {
+                return whole_head(buf, end);
+            }
+        }
+        self.scanned = buf.len();
+        if buf.len() - self.line_start > MAX_LINE {
+            return ResponseParse::LineByLine;
+        }
+        ResponseParse::Partial
+    }
+}
+
+/// `buf[..len]` is a status line, fields and a blank line.
+fn whole_head(buf: &[u8], len: usize) -> ResponseParse {
+    let status_end = memchr::memchr(b'\n', buf).map_or(len, |i| i + 1);
+    let Ok(status) = parse_status_line(&buf[..status_end]) else {
+        return ResponseParse::LineByLine;
+    };
+    let block = &buf[status_end..len];
+    // The scanner has let through at most MAX_HEADERS - 1 fields (and the blank line).
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
+    match httparse::parse_headers(block, &mut fields) {
+        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
+            let mut headers = Headers::with_capacity(block.len(), parsed.len());
+            for field in parsed {
+                if field.value.contains(&0) {
+                    return ResponseParse::LineByLine;
+                }
+                headers.push(field.name, field.value.trim_ascii());
+            }
+            ResponseParse::Complete { len, status, headers }
+        }
+        _ => ResponseParse::LineByLine,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::headers::{FieldBlock, FieldLine};
+    use crate::proto::line::{Line, find_line};
+
+    /// The line reader's answer for a whole head: (status, headers), as the client reads it
+    /// when the fast path steps aside.
+    fn line_by_line(head: &[u8]) -> (StatusLine, Headers) {
+        let Line::Complete(n) = find_line(head, MAX_LINE) else {
+            panic!()
+        };
+        let status = parse_status_line(&head[..n]).unwrap();
+        let mut block = FieldBlock::new();
+        let mut rest = &head[n..];
+        while let Line::Complete(n) = find_line(rest, MAX_LINE) {
+            if block.push_line(&rest[..n]).unwrap() == FieldLine::End {
+                break;
+            }
+            rest = &rest[n..];
+        }
+        (status, block.headers)
+    }
+
+    /// Fed at every split point, the scanner says Partial until the whole head is there.
+    fn scan(head: &[u8]) -> ResponseParse {
+        let mut scanner = ResponseScanner::new();
+        for cut in 0..head.len() {
+            let got = scanner.feed(&head[..cut]);
+            if got != ResponseParse::Partial {
+                return got;
+            }
+        }
+        scanner.feed(head)
+    }
+
+    #[test]
+    fn ordinary_heads_match_the_line_reader_at_every_split_point() {
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 1024\r\nETag: \"6740c9ae-400\"\r\n\r\n"[..],
+            b"HTTP/1.0 404 Not Found\nContent-Type: text/html\n\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Empty:\r\nX-Pad:   v  \r\n\r\n",
+            b"HTTP/1.1 200 \r\nX-Latin: caf\xe9\r\n\r\n",
+        ] {
+            let ResponseParse::Complete { len, status, headers } = scan(head) else {
+                panic!("{:?}", String::from_utf8_lossy(head))
+            };
+            assert_eq!(len, head.len());
+            assert_eq!(
+                (status, headers),
+                line_by_line(head),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn what_httparse_refuses_or_cpython_limits_goes_line_by_line() {
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "X: y\r\n".repeat(MAX_HEADERS));
+        let long = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_LINE));
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nno colon here\r\nX: y\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-Space : y\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"\r\nHTTP/1.1 200 OK\r\n\r\n",
+            many.as_bytes(),
+            long.as_bytes(),
+        ] {
+            assert_eq!(
+                scan(head),
+                ResponseParse::LineByLine,
+                "{:?}",
+                String::from_utf8_lossy(&head[..head.len().min(60)])
+            );
+        }
+    }
+
+    #[test]
+    fn a_head_not_all_here_is_partial() {
+        let mut scanner = ResponseScanner::new();
+        assert_eq!(scanner.feed(b"HTTP/1.1 200 OK\r\nContent-Le"), ResponseParse::Partial);
+        assert_eq!(
+            scanner.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"),
+            ResponseParse::Partial
+        );
+        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nbody";
+        assert!(matches!(scanner.feed(whole), ResponseParse::Complete { len: 38, .. }));
+    }
+}
