@@ -30,9 +30,12 @@ pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables one component instance may hold.
 pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
-/// Linear memory kept resident (zeroed, not decommitted) when an instance's slot is reused:
-/// enough for a connection's working set, so most instantiations cost no madvise (ours).
-pub const KEEP_RESIDENT: usize = 256 * 1024;
+/// Linear memory kept resident (zeroed, not decommitted) when an instance's slot is reused
+/// (ours): the guest's stack, the bottom 128 KiB of its memory. Every slot a flood touches
+/// keeps this much: 256 KiB left 36-38 MiB resident 5 s after 2000 idle connections closed,
+/// 128 KiB 32-33 MiB (against 17.5 MiB before the flood), with the same wrk -c32 rates (new
+/// connection per request 7.0k against 7.3k requests/s; keep-alive 65k against 65k).
+pub const KEEP_RESIDENT: usize = 128 * 1024;
 /// Decommits batched into one call when a slot is returned (ours).
 pub const DECOMMIT_BATCH: usize = 64;
 
@@ -70,8 +73,9 @@ impl Default for RuntimeOptions {
 /// Pooled instances of `httplib serve` (ours): bench/'s 32 connections stay on warm slots
 /// (wrk -c32, a new connection per request: 8,585 requests/s against 8,749 with 128 pooled;
 /// -c64, half of them made on demand: 7,577 against 8,196), and a flood leaves little
-/// behind (2000 idle connections closed: 41 MiB resident 5 s later, 66 MiB with 128, 598 MiB
-/// with the 2048-slot pool and no trim). More connections get instances made on demand.
+/// behind (2000 idle connections closed: 32-33 MiB resident 5 s later, against 17.5 MiB
+/// before; 66 MiB with 128 pooled, 598 MiB with the 2048-slot pool and no trim). More
+/// connections get instances made on demand.
 pub const SERVER_POOLED_INSTANCES: u32 = 32;
 
 /// Instances a command-line client run needs: its session, and one spare (ours).
@@ -153,6 +157,14 @@ impl Runtime {
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(64 * 1024)
             .decommit_batch_size(DECOMMIT_BATCH);
+        if options.overflow {
+            // One memory slot an instance (the guest has one memory): every slot a flood
+            // touches keeps its stack and image pages resident (`KEEP_RESIDENT`), and with
+            // twice as many slots as instances a flood touched 51 of them, not 32 (measured
+            // after 2000 idle connections closed: 43 MiB resident against 36 MiB). An
+            // instance needing more (a composed CGI script) comes from the overflow engine.
+            pool.total_memories(instances);
+        }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
         if std::env::var_os("HTTPLIB_PERFMAP").is_some() {

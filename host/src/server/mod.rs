@@ -228,18 +228,32 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Most worker threads kept waiting for a next connection (ours). Threads are reused because
 /// creating and tearing one down (stack mappings, TLB shootdowns) cost more than the request.
 pub const MAX_IDLE_WORKERS: usize = 64;
+/// Idle workers kept however long they wait (ours); past them, a worker waits
+/// `WORKER_LINGER` for a next connection and then exits, so a flood's threads (their stacks
+/// and malloc arenas) are gone seconds after it.
+pub const MIN_IDLE_WORKERS: usize = 8;
+/// How long a worker beyond `MIN_IDLE_WORKERS` waits for a next connection (ours).
+pub const WORKER_LINGER: Duration = Duration::from_secs(2);
 
 /// Connection threads, reused: every connection gets a thread at once (an idle one, or a new
 /// one), so a slow connection never waits behind another.
-#[derive(Default)]
 struct Workers {
-    queue: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
-    receiver: Arc<Mutex<Option<std::sync::mpsc::Receiver<Job>>>>,
-    /// Workers waiting for a job (in `recv`, or queued for the receiver's lock to get there),
-    /// each reserved by exactly one `run` when it takes the count down.
+    sender: crossbeam_channel::Sender<Job>,
+    receiver: crossbeam_channel::Receiver<Job>,
+    /// Workers waiting for a job and not yet counted on: each is reserved by exactly one `run`
+    /// when it takes the count down, and that `run` then sends the job it will take.
     idle: Arc<std::sync::atomic::AtomicUsize>,
-    /// Workers between jobs (waiting for the receiver or in `recv`), for the idle cap.
-    parked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        Self {
+            sender,
+            receiver,
+            idle: Arc::default(),
+        }
+    }
 }
 
 impl Workers {
@@ -248,52 +262,45 @@ impl Workers {
             .idle
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
-        if reserved {
-            let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(tx) = queue.as_ref() {
-                if let Err(std::sync::mpsc::SendError(job)) = tx.send(job) {
-                    drop(queue);
-                    return self.spawn(job);
-                }
-                return Ok(());
-            }
+        if !reserved {
+            return self.spawn(job);
         }
-        self.spawn(job)
+        match self.sender.send(job) {
+            Ok(()) => Ok(()),
+            // No worker left to take it (cannot happen while `self` holds the receiver).
+            Err(crossbeam_channel::SendError(job)) => self.spawn(job),
+        }
     }
 
     fn spawn(&self, first: Job) -> std::io::Result<()> {
-        let receiver = {
-            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if queue.is_none() {
-                let (tx, rx) = std::sync::mpsc::channel();
-                *queue = Some(tx);
-                *self.receiver.lock().unwrap_or_else(|p| p.into_inner()) = Some(rx);
-            }
-            self.receiver.clone()
-        };
-        let (idle, parked) = (self.idle.clone(), self.parked.clone());
+        let (idle, receiver) = (self.idle.clone(), self.receiver.clone());
         std::thread::Builder::new().name("httplib-conn".into()).spawn(move || {
             let mut job = first;
             loop {
                 job();
-                if parked.fetch_add(1, Ordering::SeqCst) >= MAX_IDLE_WORKERS {
-                    parked.fetch_sub(1, Ordering::SeqCst);
+                // Become idle, unless enough already are. Counted before waiting: counted
+                // after, `idle` was rarely above 1, so under load most connections spawned a
+                // thread (measured: 112 thread spawns and exits a second, their stack
+                // mappings' TLB shootdowns 18% of the server's time).
+                let room = |n: usize| (n < MAX_IDLE_WORKERS).then_some(n + 1);
+                if idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, room).is_err() {
                     return;
                 }
-                // Become idle: the next `run` that reserves us sends exactly one job. Counted
-                // before queueing for the receiver's lock, which one waiter holds at a time:
-                // counted after it, `idle` was rarely above 1, so under load most connections
-                // spawned a thread (measured: 112 thread spawns and exits a second, their
-                // stack mappings' TLB shootdowns 18% of the server's time).
-                idle.fetch_add(1, Ordering::SeqCst);
-                let guard = receiver.lock().unwrap_or_else(|p| p.into_inner());
-                let next = guard.as_ref().map(|rx| rx.recv());
-                drop(guard);
-                parked.fetch_sub(1, Ordering::SeqCst);
-                match next {
-                    Some(Ok(j)) => job = j,
-                    _ => return,
-                }
+                job = loop {
+                    match receiver.recv_timeout(WORKER_LINGER) {
+                        Ok(next) => break next,
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                            // Leave, unless only the kept few are idle. Taking ourselves out of
+                            // the count fails when every idle worker is counted on: a job is
+                            // on its way, and we wait for it.
+                            let spare = |n: usize| (n > MIN_IDLE_WORKERS).then(|| n - 1);
+                            if idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, spare).is_ok() {
+                                return;
+                            }
+                        }
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    }
+                };
             }
         })?;
         Ok(())
