@@ -82,29 +82,40 @@ pub struct FramingError(pub &'static str);
 /// Content-Length together with Transfer-Encoding, a Content-Length that is invalid or repeated
 /// with different values, a Transfer-Encoding whose last coding is not chunked.
 pub fn request_body(headers: &Headers) -> Result<RequestBody, FramingError> {
-    let te: Vec<&[u8]> = headers.get_all("transfer-encoding").collect();
-    let cl: Vec<&[u8]> = headers.get_all("content-length").collect();
-    if !te.is_empty() {
-        if !cl.is_empty() {
+    // One pass over the fields: the last coding of every Transfer-Encoding, and every
+    // Content-Length value agreeing with the first.
+    let (mut te, mut cl) = (false, false);
+    let mut last_coding: Option<&[u8]> = None;
+    let mut length = None;
+    for (name, value) in headers.iter() {
+        if name.eq_ignore_ascii_case("transfer-encoding") {
+            te = true;
+            if let Some(c) = value
+                .split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+                .rfind(|c| !c.is_empty())
+            {
+                last_coding = Some(c);
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            cl = true;
+            for part in value.split(|&b| b == b',') {
+                let n = parse_content_length(part).ok_or(FramingError("invalid Content-Length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(FramingError("conflicting Content-Length"));
+                }
+                length = Some(n);
+            }
+        }
+    }
+    if te {
+        if cl {
             return Err(FramingError("Content-Length with Transfer-Encoding"));
         }
-        let last = te
-            .iter()
-            .flat_map(|v| v.split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .rfind(|c| !c.is_empty());
-        return match last {
+        return match last_coding {
             Some(c) if c.eq_ignore_ascii_case(b"chunked") => Ok(RequestBody::Chunked),
             _ => Err(FramingError("Transfer-Encoding does not end in chunked")),
         };
-    }
-    let mut length = None;
-    for value in cl.iter().flat_map(|v| v.split(|&b| b == b',')) {
-        let n = parse_content_length(value).ok_or(FramingError("invalid Content-Length"))?;
-        if length.is_some_and(|l| l != n) {
-            return Err(FramingError("conflicting Content-Length"));
-        }
-        length = Some(n);
     }
     Ok(match length {
         None | Some(0) => RequestBody::None,
