@@ -1,6 +1,6 @@
 //! Puts the guest component where `include_bytes!` finds it, so the `httplib` binary needs no
 //! file beside it. In order:
-//! 1. `HTTPLIB_GUEST_WASM=path/to/httplib_guest.wasm`: that prebuilt component (a machine
+//! 1. `HTTPLIB_GUEST_WASM=path/to/httplib_component.wasm`: that prebuilt component (a machine
 //!    without the wasm32-wasip2 target, or a pinned build);
 //! 2. the guest's sources beside this crate (this repository, or a git dependency on it):
 //!    built for wasm32-wasip2, in a target dir of its own (a nested cargo sharing the outer
@@ -57,6 +57,8 @@ fn main() {
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "guest/component/src",
+        "guest/component/Cargo.toml",
         "guest/adapters/wasi-sockets/src",
         "guest/adapters/wasi-sockets/Cargo.toml",
         "wit",
@@ -71,7 +73,7 @@ fn main() {
         .args([
             "build",
             "-p",
-            "httplib-guest",
+            "httplib-component",
             "-p",
             "httplib-wasi-sockets-adapter",
             "--lib",
@@ -93,7 +95,7 @@ fn main() {
              wasm32-wasip2`), or name a prebuilt component with HTTPLIB_GUEST_WASM"
         );
     }
-    let wasm = target_dir.join("wasm32-wasip2/release/httplib_guest.wasm");
+    let wasm = target_dir.join("wasm32-wasip2/release/httplib_component.wasm");
     std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
     if prebuilt_adapter.is_none() {
         let adapter = target_dir.join("wasm32-wasip2/release/httplib_wasi_sockets_adapter.wasm");

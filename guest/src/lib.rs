@@ -1,10 +1,10 @@
 //! httplib-guest: Python's http.client and http.server as a WebAssembly component.
 //!
-//! `proto` is the sans-IO core; `client` and `server` drive it over the `transport` traits;
-//! `bindings` (wasm32 only) is the thin WIT glue that converts types at the edge.
+//! `proto` is the sans-IO core; `client` and `server` drive it over the `transport` traits.
+//! The WIT glue that converts types at the edge is the `httplib-component` crate
+//! (guest/component), the only one with wit-bindgen's generated (unsafe) code.
 
-// No unsafe code of ours: only wit-bindgen's generated glue in `bindings` has any.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod clock;
@@ -16,7 +16,3 @@ pub mod io;
 pub mod proto;
 pub mod server;
 pub mod transport;
-
-#[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)]
-mod bindings;

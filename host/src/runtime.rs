@@ -212,7 +212,7 @@ impl Runtime {
     }
 
     /// The guest from `wasm` (a component built from this repository's `guest/`, e.g. by
-    /// `cargo build -p httplib-guest --release --target wasm32-wasip2`), on an embedder's
+    /// `cargo build -p httplib-component --release --target wasm32-wasip2`), on an embedder's
     /// engine as [`Runtime::from_engine`] describes.
     pub fn with_guest(engine: &Engine, options: RuntimeOptions, wasm: &[u8]) -> Result<Self> {
         let engine = engine.clone();

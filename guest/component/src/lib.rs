@@ -1,21 +1,25 @@
-//! The WIT edge: wit-bindgen bindings, type conversions, and the exported resources as thin
-//! wrappers over `client` and `server`. No protocol logic lives here.
+//! The WIT edge of the httplib component: wit-bindgen bindings, type conversions, and the
+//! exported resources as thin wrappers over httplib-guest's `client` and `server`. No protocol
+//! logic lives here, and this is the only crate of the guest with unsafe code (wit-bindgen's
+//! generated glue): httplib-guest forbids it.
+
+#![cfg(target_arch = "wasm32")]
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     world: "httplib",
     generate_all,
 });
 
-use crate::client::{self, Body};
-use crate::error::HttpError as Error;
-use crate::server;
-use crate::transport::{self as tp, TransportError};
 use exports::httplib::http::client as wc;
 use exports::httplib::http::server as ws;
 use httplib::http::cgi as wcgi;
 use httplib::http::transport as wt;
 use httplib::http::types as wtypes;
+use httplib_guest::client::{self, Body};
+use httplib_guest::error::HttpError as Error;
+use httplib_guest::server;
+use httplib_guest::transport::{self as tp, TransportError};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasi::filesystem::types as wfs;
@@ -284,7 +288,7 @@ impl wc::Guest for Component {
     type Response = ResponseResource;
 
     fn split_url(url: String) -> WResult<wc::UrlParts> {
-        let u = wit(crate::proto::url::split_url(&url).map_err(Error::from))?;
+        let u = wit(httplib_guest::proto::url::split_url(&url).map_err(Error::from))?;
         Ok(wc::UrlParts {
             scheme: u.scheme,
             host: u.host,
@@ -300,8 +304,9 @@ impl wc::Guest for Component {
         status: u16,
         location: Option<String>,
     ) -> WResult<Option<wc::Redirect>> {
-        let next =
-            wit(crate::proto::redirect::follow(&url, &method, status, location.as_deref()).map_err(Error::from))?;
+        let next = wit(
+            httplib_guest::proto::redirect::follow(&url, &method, status, location.as_deref()).map_err(Error::from),
+        )?;
         Ok(next.map(|r| wc::Redirect {
             url: r.url,
             method: r.method,
@@ -315,11 +320,11 @@ impl wc::Guest for Component {
     }
 
     fn reason_phrase(code: u16) -> Option<String> {
-        crate::proto::status::reason_phrase(code).map(str::to_string)
+        httplib_guest::proto::status::reason_phrase(code).map(str::to_string)
     }
 
     fn status_constants() -> Vec<wc::StatusConstant> {
-        crate::proto::status::STATUS_TABLE
+        httplib_guest::proto::status::STATUS_TABLE
             .iter()
             .map(|(code, name, phrase, _)| wc::StatusConstant {
                 name: name.to_string(),
@@ -330,11 +335,11 @@ impl wc::Guest for Component {
     }
 
     fn http_port() -> u16 {
-        crate::proto::limits::HTTP_PORT
+        httplib_guest::proto::limits::HTTP_PORT
     }
 
     fn https_port() -> u16 {
-        crate::proto::limits::HTTPS_PORT
+        httplib_guest::proto::limits::HTTPS_PORT
     }
 }
 
@@ -588,7 +593,7 @@ impl ws::GuestHandler for HandlerResource {
         self.0.borrow().version_string()
     }
     fn date_time_string(&self, timestamp: Option<i64>) -> String {
-        crate::proto::date::date_time_string(timestamp.unwrap_or_else(crate::clock::now_secs))
+        httplib_guest::proto::date::date_time_string(timestamp.unwrap_or_else(httplib_guest::clock::now_secs))
     }
     fn log_date_time_string(&self) -> String {
         self.0.borrow().log_date_time_string()
