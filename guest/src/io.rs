@@ -3,6 +3,7 @@
 use crate::proto::body::{BodyDecoder, BodyRead};
 use crate::proto::chunked::Decoded;
 use crate::transport::{ServerPhase, Stream, TransportError};
+use bytes::{Buf, BytesMut};
 use std::time::{Duration, Instant};
 
 /// Largest single transport read for body data (ours; the host caps reads at 1 MiB too).
@@ -20,8 +21,8 @@ pub enum LineRead {
 /// The stream plus the bytes read from it and not yet consumed.
 pub struct BufStream {
     stream: Box<dyn Stream>,
-    buf: Vec<u8>,
-    pos: usize,
+    /// Read and not yet consumed: consuming advances its start, no bytes move.
+    buf: BytesMut,
     read_size: usize,
     eof: bool,
     /// The read timeout the transport has now (`None` until one is set), so an unchanged one
@@ -38,8 +39,7 @@ impl BufStream {
     pub fn new(stream: Box<dyn Stream>, read_size: usize) -> Self {
         Self {
             stream,
-            buf: Vec::new(),
-            pos: 0,
+            buf: BytesMut::new(),
             read_size: read_size.max(1),
             eof: false,
             read_timeout: None,
@@ -73,25 +73,21 @@ impl BufStream {
 
     /// The unconsumed bytes.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf
     }
 
     pub fn consume(&mut self, n: usize) {
-        self.pos += n;
-        debug_assert!(self.pos <= self.buf.len());
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
+        self.buf.advance(n);
     }
 
-    /// Take `n` buffered bytes.
+    /// Take `n` buffered bytes: all of them hand over the transport's own buffer (no copy:
+    /// a body piece goes up to the WIT edge as the very bytes the host wrote into it).
     pub fn take(&mut self, n: usize) -> Vec<u8> {
-        if self.pos == 0 && n == self.buf.len() {
-            return std::mem::take(&mut self.buf);
+        if n == self.buf.len() {
+            return Vec::from(std::mem::take(&mut self.buf));
         }
-        let out = self.buf[self.pos..self.pos + n].to_vec();
-        self.consume(n);
+        let out = self.buf[..n].to_vec();
+        self.buf.advance(n);
         out
     }
 
@@ -120,14 +116,10 @@ impl BufStream {
             return Ok(0);
         }
         let n = data.len();
-        if self.buffered().is_empty() {
-            self.buf = data;
-            self.pos = 0;
+        if self.buf.is_empty() {
+            // The transport's buffer becomes ours (BytesMut takes a Vec without copying).
+            self.buf = BytesMut::from(bytes::Bytes::from(data));
         } else {
-            if self.pos > 0 {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
-            }
             self.buf.extend_from_slice(&data);
         }
         Ok(n)
@@ -368,5 +360,40 @@ pub mod testing {
             let mut b = BufStream::new(Box::new(s), 4);
             assert_eq!(b.read_line(10).unwrap(), LineRead::TooLong);
         }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn a_whole_read_goes_up_as_the_transports_own_buffer() {
+        /// Hands out one buffer and remembers where its bytes live.
+        struct Once(Option<Vec<u8>>, Rc<RefCell<usize>>);
+        impl Stream for Once {
+            fn read(&mut self, _: usize) -> Result<Vec<u8>, TransportError> {
+                let data = self.0.take().unwrap_or_default();
+                *self.1.borrow_mut() = data.as_ptr() as usize;
+                Ok(data)
+            }
+            fn write(&mut self, _: &[u8]) -> Result<(), TransportError> {
+                Ok(())
+            }
+            fn shutdown_send(&mut self) -> Result<(), TransportError> {
+                Ok(())
+            }
+            fn set_timeout(&mut self, _: Option<u64>) -> Result<(), TransportError> {
+                Ok(())
+            }
+            fn start_tls(&mut self, _: &str, _: &crate::transport::TlsOptions) -> Result<(), TransportError> {
+                Ok(())
+            }
+        }
+        let at = Rc::new(RefCell::new(0));
+        let mut b = BufStream::new(Box::new(Once(Some(vec![7; 65536]), at.clone())), 4);
+        let mut body = crate::proto::body::BodyDecoder::Length(65536);
+        let crate::proto::body::BodyRead::Data(piece) = b.read_body(&mut body, 1 << 20).unwrap() else {
+            panic!()
+        };
+        assert_eq!(piece.len(), 65536);
+        assert_eq!(piece.as_ptr() as usize, *at.borrow(), "the piece was copied");
+        assert!(body.is_done());
     }
 }

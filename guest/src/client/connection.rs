@@ -50,25 +50,32 @@ pub enum Body {
     Stream,
 }
 
-/// CPython's `__state`, named as CPython names it in exception messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// CPython's `__state`, carrying what each state needs (named as CPython names it in
+/// exception messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
+    /// No request under way.
     Idle,
-    RequestStarted,
-    RequestSent,
+    /// `putrequest` done: the head being built (`_buffer`) for this method and target.
+    RequestStarted { method: String, url: String, head: Vec<u8> },
+    /// The head went out; `streaming` is `Some(chunked)` while a streamed body is open.
+    RequestSent {
+        method: String,
+        url: String,
+        streaming: Option<bool>,
+    },
 }
 
 impl State {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             State::Idle => "Idle",
-            State::RequestStarted => "Request-started",
-            State::RequestSent => "Request-sent",
+            State::RequestStarted { .. } => "Request-started",
+            State::RequestSent { .. } => "Request-sent",
         }
     }
 }
 
-/// A CONNECT tunnel's target (`set_tunnel`).
 #[derive(Debug, Clone)]
 struct Tunnel {
     host: String,
@@ -86,14 +93,8 @@ pub struct Connection {
     debuglevel: u32,
     state: State,
     stream: Option<SharedStream>,
-    /// Header lines of the request being built (`_buffer`).
-    buffer: Vec<u8>,
-    method: String,
-    url: String,
     /// The response of the previous request, while its body is being read.
     response: Option<Rc<RefCell<Response>>>,
-    /// An open `body::stream` request body is being sent, chunk-encoded or not.
-    streaming_body: Option<bool>,
     tunnel: Option<Tunnel>,
     proxy_response_headers: Option<Headers>,
 }
@@ -118,11 +119,7 @@ impl Connection {
             debuglevel: 0,
             state: State::Idle,
             stream: None,
-            buffer: Vec::new(),
-            method: String::new(),
-            url: String::new(),
             response: None,
-            streaming_body: None,
             tunnel: None,
             proxy_response_headers: None,
         })
@@ -213,7 +210,6 @@ impl Connection {
     pub fn close(&mut self) {
         self.state = State::Idle;
         self.stream = None;
-        self.streaming_body = None;
         if let Some(r) = self.response.take() {
             r.borrow_mut().close();
         }
@@ -254,10 +250,11 @@ impl Connection {
         }
         let url = if url.is_empty() { "/" } else { url };
         let line = request_line(method, url)?;
-        self.state = State::RequestStarted;
-        self.method = method.to_string();
-        self.url = url.to_string();
-        self.buffer = line;
+        self.state = State::RequestStarted {
+            method: method.to_string(),
+            url: url.to_string(),
+            head: line,
+        };
         if !skip_host {
             let host = match host_from_absolute_url(url) {
                 Some(netloc) => netloc,
@@ -276,29 +273,29 @@ impl Connection {
 
     /// `putheader(header, *values)`.
     pub fn putheader(&mut self, name: &str, values: &[&[u8]]) -> Result<(), HttpError> {
-        if self.state != State::RequestStarted {
+        let State::RequestStarted { head, .. } = &mut self.state else {
             return Err(HttpError::CannotSendHeader(String::new()));
-        }
-        let line = header_line(name, values)?;
-        self.buffer.extend_from_slice(&line);
+        };
+        head.extend_from_slice(&header_line(name, values)?);
         Ok(())
     }
 
     /// `endheaders(message_body, encode_chunked)`.
     pub fn endheaders(&mut self, body: Body, encode_chunked: bool) -> Result<(), HttpError> {
-        if self.state != State::RequestStarted {
+        let State::RequestStarted { method, url, .. } = &self.state else {
             return Err(HttpError::CannotSendHeader(String::new()));
-        }
+        };
         // The one event the host cannot see for itself: which request goes out.
-        let event = [
-            self.method.clone(),
-            self.url.clone(),
-            self.host.clone(),
-            self.port.to_string(),
-        ];
+        let event = [method.clone(), url.clone(), self.host.clone(), self.port.to_string()];
         self.transport.audit("http.client.send", &event)?;
-        self.state = State::RequestSent;
-        let mut head = std::mem::take(&mut self.buffer);
+        let State::RequestStarted { method, url, mut head } = std::mem::replace(&mut self.state, State::Idle) else {
+            return Err(HttpError::CannotSendHeader(String::new()));
+        };
+        self.state = State::RequestSent {
+            method,
+            url,
+            streaming: None,
+        };
         head.extend_from_slice(b"\r\n");
         let chunked = encode_chunked;
         match body {
@@ -320,7 +317,9 @@ impl Connection {
             Body::Chunks(parts) => self.send_parts(head, parts, chunked),
             Body::Stream => {
                 self.send(&head)?;
-                self.streaming_body = Some(chunked);
+                if let State::RequestSent { streaming, .. } = &mut self.state {
+                    *streaming = Some(chunked);
+                }
                 Ok(())
             }
         }
@@ -349,7 +348,7 @@ impl Connection {
 
     /// One part of a streamed body.
     pub fn send_body(&mut self, data: &[u8]) -> Result<(), HttpError> {
-        match self.streaming_body {
+        match self.streaming() {
             Some(true) if data.is_empty() => Ok(()),
             Some(true) => self.send(&encode_chunk(data)),
             Some(false) => self.send(data),
@@ -359,7 +358,11 @@ impl Connection {
 
     /// The end of a streamed body.
     pub fn end_body(&mut self) -> Result<(), HttpError> {
-        match self.streaming_body.take() {
+        let open = match &mut self.state {
+            State::RequestSent { streaming, .. } => streaming.take(),
+            _ => None,
+        };
+        match open {
             Some(true) => self.send(LAST_CHUNK),
             Some(false) => Ok(()),
             None => Err(HttpError::ImproperConnectionState("no streamed body is open".into())),
@@ -385,10 +388,9 @@ impl Connection {
             has("content-length"),
             has("transfer-encoding"),
         );
-        if result.is_err() && self.state == State::RequestStarted {
+        if result.is_err() && matches!(self.state, State::RequestStarted { .. }) {
             // Nothing was sent: a refused header leaves the connection usable.
             self.state = State::Idle;
-            self.buffer.clear();
         }
         result
     }
@@ -424,18 +426,30 @@ impl Connection {
         self.endheaders(body, chunked)
     }
 
+    /// Whether a streamed body is open, and chunk-encoded.
+    fn streaming(&self) -> Option<bool> {
+        match &self.state {
+            State::RequestSent { streaming, .. } => *streaming,
+            _ => None,
+        }
+    }
+
     /// `getresponse()`.
     pub fn getresponse(&mut self) -> Result<Rc<RefCell<Response>>, HttpError> {
         self.drop_finished_response();
-        if self.state != State::RequestSent || self.response.is_some() || self.streaming_body.is_some() {
-            return Err(HttpError::ResponseNotReady(self.state.name().into()));
-        }
+        let (method, url) = match &self.state {
+            State::RequestSent {
+                method,
+                url,
+                streaming: None,
+            } if self.response.is_none() => (method.clone(), url.clone()),
+            other => return Err(HttpError::ResponseNotReady(other.name().into())),
+        };
         let Some(stream) = self.stream.clone() else {
             return Err(HttpError::NotConnected);
         };
         let limits = self.transport.limits();
-        let response = match Response::begin(stream, &self.method, &self.url, self.debuglevel)
-            .and_then(|r| r.with_limits(limits))
+        let response = match Response::begin(stream, &method, &url, self.debuglevel).and_then(|r| r.with_limits(limits))
         {
             Ok(r) => r,
             Err(e) => {

@@ -17,6 +17,17 @@ use std::rc::Rc;
 /// The socket a connection and its current response share.
 pub type SharedStream = Rc<RefCell<BufStream>>;
 
+/// Where a response's reading stands.
+enum Reading {
+    /// The body is being read from the connection's stream.
+    Open(SharedStream),
+    /// The body reached its end by its framing: the connection may carry another request.
+    Ended,
+    /// Closed before its end (`close`, or the body cut short or broken): the stream holds
+    /// unread bytes and cannot carry another request.
+    Closed,
+}
+
 /// One response, reading from the connection's stream until its body ends.
 pub struct Response {
     pub status: u16,
@@ -29,12 +40,10 @@ pub struct Response {
     framing: ResponseFraming,
     /// The body by its framing, and how much of it is left.
     body: BodyDecoder,
-    /// The stream, until the body is done or the response closed.
-    stream: Option<SharedStream>,
+    /// Reading from the stream, or done with it (and how).
+    state: Reading,
     /// Total body bytes handed out, for IncompleteRead's figure.
     delivered: u64,
-    /// The body reached its end by its framing (not cut short by `close`).
-    ended: bool,
     debuglevel: u32,
     /// The Content-Encoding decoder, made by the first `read_decoded`.
     content: Option<ContentDecoder>,
@@ -101,9 +110,8 @@ impl Response {
             raw_head,
             body: BodyDecoder::new(framing.length, framing.chunked, true),
             framing,
-            stream: Some(stream),
+            state: Reading::Open(stream),
             delivered: 0,
-            ended: false,
             debuglevel,
             content: None,
             limits: GuestLimits::default(),
@@ -134,27 +142,36 @@ impl Response {
 
     /// `isclosed()`: the body is done (or the response was closed).
     pub fn isclosed(&self) -> bool {
-        self.stream.is_none()
+        !matches!(self.state, Reading::Open(_))
     }
 
     /// `close()`: stop reading. The connection is reusable only if the body had ended.
     pub fn close(&mut self) {
-        self.stream = None;
+        if let Reading::Open(_) = self.state {
+            self.state = Reading::Closed;
+        }
     }
 
     /// The body ended: release the stream (which the connection may reuse).
     fn finish(&mut self) {
-        self.stream = None;
-        self.ended = true;
+        self.state = Reading::Ended;
     }
 
     /// The body was read to its end, so the connection can carry another request.
     pub fn finished_cleanly(&self) -> bool {
-        self.ended
+        matches!(self.state, Reading::Ended)
+    }
+
+    /// The stream, while the body is being read.
+    fn stream(&self) -> Option<SharedStream> {
+        match &self.state {
+            Reading::Open(stream) => Some(stream.clone()),
+            _ => None,
+        }
     }
 
     fn incomplete(&mut self, expected: Option<u64>) -> HttpError {
-        self.stream = None;
+        self.state = Reading::Closed;
         HttpError::IncompleteRead {
             partial: self.delivered,
             expected,
@@ -193,7 +210,7 @@ impl Response {
         let mut out = Vec::new();
         loop {
             if amt.is_none() && out.len() as u64 > max_all {
-                self.stream = None;
+                self.state = Reading::Closed;
                 return Err(read_all_refused(out.len() as u64, max_all));
             }
             let want = match amt {
@@ -226,7 +243,7 @@ impl Response {
         if let Some(e) = self.deferred.take() {
             return Err(e);
         }
-        let Some(stream) = self.stream.clone() else {
+        let Some(stream) = self.stream() else {
             return Ok(Vec::new());
         };
         let max = n.unwrap_or(usize::MAX);
@@ -243,7 +260,7 @@ impl Response {
             BodyRead::Cut { left } => return Err(self.incomplete(left)),
             BodyRead::Bad(crate::proto::ProtoError::BadChunk(_)) => return Err(self.incomplete(None)),
             BodyRead::Bad(other) => {
-                self.stream = None;
+                self.state = Reading::Closed;
                 return Err(other.into());
             }
         };
@@ -251,7 +268,7 @@ impl Response {
         if let Some(max) = self.limits.max_response_body
             && self.delivered > max
         {
-            self.stream = None;
+            self.state = Reading::Closed;
             return Err(HttpError::LimitExceeded(format!(
                 "the response body went over the session's limit of {max} bytes"
             )));
@@ -313,7 +330,7 @@ impl Response {
 
     /// `peek(n)`: body bytes already buffered (reading once if none are), not consumed.
     pub fn peek(&mut self, n: usize) -> Result<Vec<u8>, HttpError> {
-        let Some(stream) = self.stream.clone() else {
+        let Some(stream) = self.stream() else {
             return Ok(Vec::new());
         };
         let got = stream.borrow_mut().peek_body(&mut self.body, n)?;
