@@ -4,8 +4,13 @@
 
 use crate::client::{Body, Connection, ConnectionOptions};
 use crate::io::testing::ScriptedStream;
+use crate::proto::Headers;
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
-use crate::proto::limits::MAX_REQUEST_HEAD;
+use crate::proto::headers::{FieldBlock, FieldLine};
+use crate::proto::limits::{MAX_LINE, MAX_REQUEST_HEAD};
+use crate::proto::line::{Line, find_line};
+use crate::proto::response_parse::{ResponseParse, ResponseScanner};
+use crate::proto::status_line::{StatusLine, parse_status_line};
 use crate::server::{Handler, HandlerConfig};
 use crate::transport::{ConnectOptions, Stream, Transport, TransportError};
 use std::cell::RefCell;
@@ -25,8 +30,24 @@ fn split_piece(data: &[u8]) -> (usize, &[u8]) {
 /// The server's request loop (request line, field lines, framing, Host, Expect, bodies) over
 /// `data` as one connection's input; every parsed request is answered 404 after its body is
 /// read. Whatever the input, nothing panics, and each answer starts with a status line.
+/// The request head parser's ways in agree: the whole input at once (httparse's fast path,
+/// when it is a whole ordinary head) and the same bytes `piece` at a time (the line-aware path).
+fn scanner_paths_agree(input: &[u8], piece: usize) {
+    use crate::proto::request_parse::{HeadParse, HeadScanner};
+    let at_once = HeadScanner::new().feed(input);
+    let mut scanner = HeadScanner::new();
+    let mut grown = HeadParse::Partial;
+    let mut fed = 0;
+    while grown == HeadParse::Partial && fed < input.len() {
+        fed = (fed + piece.max(1)).min(input.len());
+        grown = scanner.feed(&input[..fed]);
+    }
+    assert_eq!(grown, at_once, "fed {piece} bytes at a time against all at once");
+}
+
 pub fn request_head(data: &[u8]) {
     let (piece, input) = split_piece(data);
+    scanner_paths_agree(input, piece);
     let (stream, output) = ScriptedStream::new(input, piece);
     let config = HandlerConfig {
         protocol_version: "HTTP/1.1".into(),
@@ -79,8 +100,34 @@ impl Transport for OneAnswer {
 /// The client's response reading (status line, 1xx, headers, framing, body) over `data` as
 /// the server's answer to a GET (or a HEAD, by the first byte's low bit). Nothing panics; a
 /// body read whole agrees with Content-Length when the response was framed by it.
+/// A response head read line by line, as the client reads what the fast path steps aside
+/// from: (status line, fields), or None where that reading raises.
+pub fn response_by_line(head: &[u8]) -> Option<(StatusLine, Headers)> {
+    let Line::Complete(n) = find_line(head, MAX_LINE) else {
+        return None;
+    };
+    let status = parse_status_line(&head[..n]).ok()?;
+    let mut block = FieldBlock::new();
+    let mut rest = &head[n..];
+    while let Line::Complete(n) = find_line(rest, MAX_LINE) {
+        if block.push_line(&rest[..n]).ok()? == FieldLine::End {
+            break;
+        }
+        rest = &rest[n..];
+    }
+    Some((status, block.headers))
+}
+
+/// Where the client's fast path takes a head, it reads it as the line reader does.
+fn response_paths_agree(input: &[u8]) {
+    if let ResponseParse::Complete { len, status, headers } = ResponseScanner::new().feed(input) {
+        assert_eq!(Some((status, headers)), response_by_line(&input[..len]));
+    }
+}
+
 pub fn response_head(data: &[u8]) {
     let (piece, input) = split_piece(data);
+    response_paths_agree(input);
     let method = if piece % 2 == 0 { "GET" } else { "HEAD" };
     let transport = Rc::new(OneAnswer {
         input: RefCell::new(Some((input.to_vec(), piece))),

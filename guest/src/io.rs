@@ -1,7 +1,7 @@
 //! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
 
 use crate::proto::body::{BodyDecoder, BodyRead};
-use crate::proto::chunked::Decoded;
+use crate::proto::chunked::{ChunkedDecoder, Decoded};
 use crate::transport::{ServerPhase, Stream, TransportError};
 use bytes::{Buf, BytesMut};
 use std::time::{Duration, Instant};
@@ -198,30 +198,43 @@ impl BufStream {
                 }
                 Ok(BodyRead::Data(data))
             }
-            BodyDecoder::Chunked(decoder) => loop {
-                match decoder.decode(self.buffered()) {
-                    Ok(Decoded::NeedMore) => {
-                        if self.fill()? == 0 {
-                            return Ok(BodyRead::Cut { left: None });
-                        }
+            BodyDecoder::Chunked(decoder) => match self.next_chunk_data(decoder)? {
+                Ok(k) => {
+                    // Data(k) was decided over the whole buffer; hand out at most `max`.
+                    let take = k.min(max);
+                    if take < k {
+                        decoder.unread(k - take);
                     }
-                    Ok(Decoded::Skip(k)) => self.consume(k),
-                    Ok(Decoded::Data(k)) => {
-                        // Data(k) was decided over the whole buffer; hand out at most `max`.
-                        let take = k.min(max);
-                        if take < k {
-                            decoder.unread(k - take);
-                        }
-                        return Ok(BodyRead::Data(self.take(take)));
-                    }
-                    Ok(Decoded::End(k)) => {
-                        self.consume(k);
-                        *body = BodyDecoder::Done;
-                        return Ok(BodyRead::End);
-                    }
-                    Err(e) => return Ok(BodyRead::Bad(e)),
+                    Ok(BodyRead::Data(self.take(take)))
                 }
+                Err(BodyRead::End) => {
+                    *body = BodyDecoder::Done;
+                    Ok(BodyRead::End)
+                }
+                Err(other) => Ok(other),
             },
+        }
+    }
+
+    /// Run the chunk parser over the buffer (reading more as it needs) to the next data: its
+    /// length, at the buffer's start; or what ended the search (`End` with the last chunk and
+    /// trailers consumed, `Cut`, `Bad`).
+    fn next_chunk_data(&mut self, decoder: &mut ChunkedDecoder) -> Result<Result<usize, BodyRead>, TransportError> {
+        loop {
+            match decoder.decode(self.buffered()) {
+                Ok(Decoded::NeedMore) => {
+                    if self.fill()? == 0 {
+                        return Ok(Err(BodyRead::Cut { left: None }));
+                    }
+                }
+                Ok(Decoded::Skip(k)) => self.consume(k),
+                Ok(Decoded::Data(k)) => return Ok(Ok(k)),
+                Ok(Decoded::End(k)) => {
+                    self.consume(k);
+                    return Ok(Err(BodyRead::End));
+                }
+                Err(e) => return Ok(Err(BodyRead::Bad(e))),
+            }
         }
     }
 
@@ -231,25 +244,16 @@ impl BufStream {
         let n = n.max(1);
         let cap = match body {
             BodyDecoder::Done => return Ok(BodyRead::End),
-            BodyDecoder::Chunked(decoder) => loop {
-                match decoder.decode(self.buffered()) {
-                    Ok(Decoded::NeedMore) => {
-                        if self.fill()? == 0 {
-                            return Ok(BodyRead::Cut { left: None });
-                        }
-                    }
-                    Ok(Decoded::Skip(k)) => self.consume(k),
-                    Ok(Decoded::Data(k)) => {
-                        decoder.unread(k);
-                        break k;
-                    }
-                    Ok(Decoded::End(k)) => {
-                        self.consume(k);
-                        *body = BodyDecoder::Done;
-                        return Ok(BodyRead::End);
-                    }
-                    Err(e) => return Ok(BodyRead::Bad(e)),
+            BodyDecoder::Chunked(decoder) => match self.next_chunk_data(decoder)? {
+                Ok(k) => {
+                    decoder.unread(k);
+                    k
                 }
+                Err(BodyRead::End) => {
+                    *body = BodyDecoder::Done;
+                    return Ok(BodyRead::End);
+                }
+                Err(other) => return Ok(other),
             },
             BodyDecoder::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX),
             BodyDecoder::UntilClose => usize::MAX,

@@ -101,6 +101,13 @@ impl HeadScanner {
 
     /// Look at `buf` (the whole head so far, from its first byte; longer each call).
     pub fn feed(&mut self, buf: &[u8]) -> HeadParse {
+        if self.line.is_none()
+            && self.scanned == 0
+            && let Some((line_len, line, headers, end)) = whole_request(buf)
+        {
+            self.line = Some((line_len, line));
+            return self.judge(headers, end);
+        }
         if self.line.is_none() {
             let window = &buf[self.scanned..buf.len().min(MAX_LINE + 1)];
             let Some(i) = memchr::memchr(b'\n', window) else {
@@ -209,6 +216,11 @@ impl HeadScanner {
                 Err((code, message, explain)) => return self.reject(code, Some(message), explain),
             },
         };
+        self.judge(headers, end)
+    }
+
+    /// The head's rules over its fields: Host, framing, Connection, Expect.
+    fn judge(&mut self, headers: Headers, end: usize) -> HeadParse {
         let Some((_, line)) = &self.line else {
             return HeadParse::Partial;
         };
@@ -243,6 +255,47 @@ impl HeadScanner {
             },
         )
     }
+}
+
+/// The fastest path, for a whole ordinary head at once: httparse reads the request line and
+/// the fields together. None for anything else (a head not all here, longer than a line may
+/// be, a request line httparse refuses or reads otherwise than CPython, more fields than
+/// CPython allows), which the line-aware path then reads.
+fn whole_request(buf: &[u8]) -> Option<(usize, RequestLine, Headers, usize)> {
+    // httparse skips blank lines before a request line; CPython gives up on them.
+    if matches!(buf.first(), Some(b'\r' | b'\n')) {
+        return None;
+    }
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
+    let mut request = httparse::Request::new(&mut fields);
+    let end = match request.parse(buf) {
+        Ok(httparse::Status::Complete(end)) if end <= MAX_LINE => end,
+        _ => return None,
+    };
+    let (method, target, minor) = (request.method?, request.path?, request.version?);
+    let line_len = memchr::memchr(b'\n', buf)? + 1;
+    // httparse reads a target's other bytes as UTF-8, CPython as Latin-1: ASCII lines only.
+    if !buf[..line_len].is_ascii() {
+        return None;
+    }
+    // CPython collapses a leading "//" (gh-87389).
+    let path = match target.strip_prefix("//") {
+        Some(_) => format!("/{}", target.trim_start_matches('/')),
+        None => target.to_string(),
+    };
+    let line = RequestLine {
+        command: method.to_string(),
+        path,
+        version: if minor == 1 { "HTTP/1.1" } else { "HTTP/1.0" }.to_string(),
+        version_number: (1, u32::from(minor)),
+        requestline: super::latin1(trim_eol(&buf[..line_len])),
+    };
+    let block = &buf[line_len..end];
+    let mut headers = Headers::with_capacity(block.len(), request.headers.len());
+    for field in request.headers.iter() {
+        headers.push(field.name, field.value.trim_ascii());
+    }
+    Some((line_len, line, headers, end))
 }
 
 fn too_long_line() -> Rejection {

@@ -111,25 +111,10 @@ fn whole_head(buf: &[u8], len: usize) -> ResponseParse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::headers::{FieldBlock, FieldLine};
-    use crate::proto::line::{Line, find_line};
 
-    /// The line reader's answer for a whole head: (status, headers), as the client reads it
-    /// when the fast path steps aside.
+    /// The line reader's answer for a whole head (see `fuzz::response_by_line`).
     fn line_by_line(head: &[u8]) -> (StatusLine, Headers) {
-        let Line::Complete(n) = find_line(head, MAX_LINE) else {
-            panic!()
-        };
-        let status = parse_status_line(&head[..n]).unwrap();
-        let mut block = FieldBlock::new();
-        let mut rest = &head[n..];
-        while let Line::Complete(n) = find_line(rest, MAX_LINE) {
-            if block.push_line(&rest[..n]).unwrap() == FieldLine::End {
-                break;
-            }
-            rest = &rest[n..];
-        }
-        (status, block.headers)
+        crate::fuzz::response_by_line(head).expect("the line reader takes it")
     }
 
     /// Fed at every split point, the scanner says Partial until the whole head is there.
