@@ -82,17 +82,14 @@ impl CommandLoader {
             return Ok(pre.clone());
         }
         drop(kept);
-        let shape = compose::shape(program).map_err(LoadError::Compose)?;
-        if !shape.is_command {
-            return Err(LoadError::Compose(ComposeError::NotACommand));
-        }
-        let composed;
-        let wasm = if shape.imports_client {
-            composed = compose::compose(program, &self.guest, None).map_err(LoadError::Compose)?;
-            composed.as_slice()
-        } else {
-            program
+        // Composed when it imports httplib's client; run as it is when not (a plain CGI
+        // script). `compose` refuses what is not a command before it looks further.
+        let composed = match compose::compose(program, &self.guest, None) {
+            Ok(bytes) => Some(bytes),
+            Err(ComposeError::NoClientImport) => None,
+            Err(e) => return Err(LoadError::Compose(e)),
         };
+        let wasm = composed.as_deref().unwrap_or(program);
         let component = self
             .code_cache
             .component(&self.engine, wasm)
@@ -114,6 +111,3 @@ impl CommandLoader {
         Ok(pre)
     }
 }
-
-/// Shared by a server's connections.
-pub type SharedLoader = Arc<CommandLoader>;

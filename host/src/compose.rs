@@ -89,29 +89,10 @@ fn register(graph: &mut CompositionGraph, name: &str, bytes: &[u8]) -> Result<Pa
     })
 }
 
-/// What a component is, as far as running it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
-    /// It exports `wasi:cli/run`.
-    pub is_command: bool,
-    /// It imports `httplib:http/client` (and so needs composing before it can run).
-    pub imports_client: bool,
-}
-
 /// The interfaces `component` imports, by name.
 pub fn imports(component: &[u8]) -> Result<Vec<String>, ComposeError> {
     let mut graph = CompositionGraph::new();
     Ok(register(&mut graph, "app:app", component)?.imports)
-}
-
-/// Look at `component`'s imports and exports.
-pub fn shape(component: &[u8]) -> Result<Shape, ComposeError> {
-    let mut graph = CompositionGraph::new();
-    let part = register(&mut graph, "app:app", component)?;
-    Ok(Shape {
-        is_command: versioned(part.exports.iter().map(|(n, _)| n), COMMAND_EXPORT).is_some(),
-        imports_client: versioned(&part.imports, CLIENT_INTERFACE).is_some(),
-    })
 }
 
 /// `app` (a command component importing `httplib:http/client`) composed with `guest`; when
