@@ -34,13 +34,21 @@ fn split_piece(data: &[u8]) -> (usize, &[u8]) {
 /// when it is a whole ordinary head) and the same bytes `piece` at a time (the line-aware path).
 fn scanner_paths_agree(input: &[u8], piece: usize) {
     use crate::proto::request_parse::{HeadParse, HeadScanner};
-    let at_once = HeadScanner::new().feed(input);
+    let feed = |scanner: &mut HeadScanner, bytes: &[u8]| {
+        let mut buf = bytes::BytesMut::from(bytes);
+        let parsed = scanner.feed(&mut buf);
+        if let HeadParse::Complete(n, _) | HeadParse::Blank(n) = &parsed {
+            assert_eq!(&buf[..], &bytes[*n..], "took more than the head");
+        }
+        parsed
+    };
+    let at_once = feed(&mut HeadScanner::new(), input);
     let mut scanner = HeadScanner::new();
     let mut grown = HeadParse::Partial;
     let mut fed = 0;
     while grown == HeadParse::Partial && fed < input.len() {
         fed = (fed + piece.max(1)).min(input.len());
-        grown = scanner.feed(&input[..fed]);
+        grown = feed(&mut scanner, &input[..fed]);
     }
     assert_eq!(grown, at_once, "fed {piece} bytes at a time against all at once");
 }
@@ -118,16 +126,32 @@ pub fn response_by_line(head: &[u8]) -> Option<(StatusLine, Headers)> {
     Some((status, block.headers))
 }
 
-/// Where the client's fast path takes a head, it reads it as the line reader does.
-fn response_paths_agree(input: &[u8]) {
-    if let ResponseParse::Complete { len, status, headers } = ResponseScanner::new().feed(input) {
-        assert_eq!(Some((status, headers)), response_by_line(&input[..len]));
+/// Where the client's fast paths take a head, they read it as the line reader does: the whole
+/// input at once (httparse over all of it) and `piece` bytes at a time (the scanner).
+fn response_paths_agree(input: &[u8], piece: usize) {
+    let at_once = ResponseScanner::new().feed(&mut bytes::BytesMut::from(input));
+    if let ResponseParse::Complete { status, headers } = &at_once {
+        assert_eq!(
+            Some((status.clone(), headers.clone())),
+            response_by_line(headers.source())
+        );
+    }
+    let mut scanner = ResponseScanner::new();
+    let mut grown = ResponseParse::Partial;
+    let mut fed = 0;
+    while grown == ResponseParse::Partial && fed < input.len() {
+        fed = (fed + piece.max(1)).min(input.len());
+        grown = scanner.feed(&mut bytes::BytesMut::from(&input[..fed]));
+    }
+    // Both take a head, or neither does.
+    if matches!(at_once, ResponseParse::Complete { .. }) || matches!(grown, ResponseParse::Complete { .. }) {
+        assert_eq!(grown, at_once, "fed {piece} bytes at a time against all at once");
     }
 }
 
 pub fn response_head(data: &[u8]) {
     let (piece, input) = split_piece(data);
-    response_paths_agree(input);
+    response_paths_agree(input, piece);
     let method = if piece % 2 == 0 { "GET" } else { "HEAD" };
     let transport = Rc::new(OneAnswer {
         input: RefCell::new(Some((input.to_vec(), piece))),

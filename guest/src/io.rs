@@ -76,6 +76,11 @@ impl BufStream {
         &self.buf
     }
 
+    /// The unconsumed bytes, for a parser that takes a head off their front (`split_to`).
+    pub fn buffered_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
     pub fn consume(&mut self, n: usize) {
         self.buf.advance(n);
     }

@@ -438,7 +438,7 @@ impl wc::GuestResponse for ResponseResource {
         self.0.borrow().headers.to_vec()
     }
     fn raw_head(&self) -> Vec<u8> {
-        self.0.borrow().raw_head.clone()
+        self.0.borrow().raw_head().to_vec()
     }
     fn getheader(&self, name: String) -> Option<String> {
         self.0.borrow().headers.get_joined(&name)

@@ -35,8 +35,9 @@ pub struct Response {
     pub version: u8,
     pub headers: Headers,
     pub url: String,
-    /// The final status line and header lines as received, blank line included.
-    pub raw_head: Vec<u8>,
+    /// The final status line and header lines as received, blank line included, when they
+    /// were read line by line (else `headers.source()` is the head: `raw_head()`).
+    read_by_line: Option<Vec<u8>>,
     framing: ResponseFraming,
     /// The body by its framing, and how much of it is left.
     body: BodyDecoder,
@@ -58,21 +59,16 @@ impl Response {
     /// `HTTPResponse.begin()`: status line (skipping 100 Continue), headers, framing.
     pub fn begin(stream: SharedStream, method: &str, url: &str, debuglevel: u32) -> Result<Response, HttpError> {
         let mut interim = 0;
-        let mut raw_head = Vec::new();
-        let (status, head) = loop {
+        let (status, head, raw_head) = loop {
             // Whole heads that arrived in full go through proto's scanner and httparse; any
             // other (and every head under set_debuglevel, whose lines are printed as read)
             // is read line by line, as CPython reads it.
             let fast = if debuglevel == 0 { whole_head(&stream)? } else { None };
-            let (status, headers) = match fast {
-                Some((raw, status, headers)) => {
-                    raw_head = raw;
-                    (status, headers)
-                }
+            let (raw_head, status, headers) = match fast {
+                Some((status, headers)) => (None, status, headers),
                 None => {
                     let line = read_line(&stream, "status line")?;
-                    raw_head.clear();
-                    raw_head.extend_from_slice(&line);
+                    let mut raw = line.clone();
                     if debuglevel > 0 {
                         println!("reply: {}", crate::proto::pyrepr::py_repr(&latin1(&line)));
                     }
@@ -82,11 +78,12 @@ impl Response {
                         ));
                     }
                     let status = parse_status_line(&line)?;
-                    (status, read_headers(&stream, &mut raw_head)?)
+                    let headers = read_headers(&stream, &mut raw)?;
+                    (Some(raw), status, headers)
                 }
             };
             if status.status != 100 {
-                break (status, headers);
+                break (status, headers, raw_head);
             }
             interim += 1;
             if interim > MAX_INTERIM_RESPONSES {
@@ -107,7 +104,7 @@ impl Response {
             version: status.version,
             headers: head,
             url: url.to_string(),
-            raw_head,
+            read_by_line: raw_head,
             body: BodyDecoder::new(framing.length, framing.chunked, true),
             framing,
             state: Reading::Open(stream),
@@ -121,6 +118,14 @@ impl Response {
             response.finish();
         }
         Ok(response)
+    }
+
+    /// The final status line and header lines as received, blank line included.
+    pub fn raw_head(&self) -> &[u8] {
+        match &self.read_by_line {
+            Some(raw) => raw,
+            None => self.headers.source(),
+        }
     }
 
     pub fn will_close(&self) -> bool {
@@ -352,12 +357,12 @@ impl Response {
 
 /// The next head, when all of it arrives and proto's fast path takes it: its bytes, status
 /// line and fields. None leaves the buffer as it was, for the line reader.
-fn whole_head(stream: &SharedStream) -> Result<Option<(Vec<u8>, StatusLine, Headers)>, HttpError> {
+fn whole_head(stream: &SharedStream) -> Result<Option<(StatusLine, Headers)>, HttpError> {
     let mut s = stream.borrow_mut();
     let mut scanner = ResponseScanner::new();
     loop {
-        match scanner.feed(s.buffered()) {
-            ResponseParse::Complete { len, status, headers } => return Ok(Some((s.take(len), status, headers))),
+        match scanner.feed(s.buffered_mut()) {
+            ResponseParse::Complete { status, headers } => return Ok(Some((status, headers))),
             ResponseParse::LineByLine => return Ok(None),
             ResponseParse::Partial => {
                 if s.fill()? == 0 {

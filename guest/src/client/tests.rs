@@ -580,7 +580,7 @@ fn raw_head_is_the_final_head_byte_for_byte() {
         let mut c = conn(&t);
         c.request("GET", "/", Body::None, &[], false).unwrap();
         let r = c.getresponse().unwrap();
-        assert_eq!(r.borrow().raw_head, &wire[25..]);
+        assert_eq!(r.borrow().raw_head(), &wire[25..]);
         assert_eq!(r.borrow().reason, "Fine");
     }
 }

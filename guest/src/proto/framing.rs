@@ -13,36 +13,70 @@ pub struct ResponseFraming {
     pub will_close: bool,
 }
 
+/// The fields a response's framing looks at: the first of each, as `headers.get` reads them,
+/// found in one pass (a name's length and first letter are looked at before all of it).
+#[derive(Default)]
+struct FramingFields<'a> {
+    transfer_encoding: Option<&'a [u8]>,
+    content_length: Option<&'a [u8]>,
+    connection: Option<&'a [u8]>,
+    keep_alive: Option<&'a [u8]>,
+    proxy_connection: Option<&'a [u8]>,
+}
+
+impl<'a> FramingFields<'a> {
+    fn of(headers: &'a Headers) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers.iter_raw() {
+            let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
+            let slot = match (name.len(), name.first().map(u8::to_ascii_lowercase)) {
+                (17, Some(b't')) if is(b"transfer-encoding") => &mut found.transfer_encoding,
+                (14, Some(b'c')) if is(b"content-length") => &mut found.content_length,
+                (10, Some(b'c')) if is(b"connection") => &mut found.connection,
+                (10, Some(b'k')) if is(b"keep-alive") => &mut found.keep_alive,
+                (16, Some(b'p')) if is(b"proxy-connection") => &mut found.proxy_connection,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+
+    /// CPython's `_check_close`.
+    fn will_close(&self, version: u8) -> bool {
+        // `word in value.lower()`: Latin-1 has no letter whose lower case is ASCII but itself.
+        let contains = |value: Option<&[u8]>, word: &str| {
+            value.is_some_and(|v| v.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes())))
+        };
+        if version == 11 {
+            return contains(self.connection, "close");
+        }
+        !(self.keep_alive.is_some_and(|v| !v.is_empty())
+            || contains(self.connection, "keep-alive")
+            || contains(self.proxy_connection, "keep-alive"))
+    }
+}
+
 /// CPython's `_check_close`: whether the server will close after this response.
 pub fn check_close(version: u8, headers: &Headers) -> bool {
-    let contains = |name: &str, word: &str| {
-        headers
-            .get(name)
-            .map(|v| super::latin1(v).to_ascii_lowercase().contains(word))
-            .unwrap_or(false)
-    };
-    if version == 11 {
-        return contains("connection", "close");
-    }
-    !(headers.get("keep-alive").is_some_and(|v| !v.is_empty())
-        || contains("connection", "keep-alive")
-        || contains("proxy-connection", "keep-alive"))
+    FramingFields::of(headers).will_close(version)
 }
 
 /// Decide a response's framing from its status, version, headers and the request method.
 pub fn response_framing(version: u8, status: u16, method: &str, headers: &Headers) -> ResponseFraming {
+    let fields = FramingFields::of(headers);
     // RFC 9112 6.3 rule 1: these have no body whatever their header fields say (CPython would
     // still read a chunked body after a 204 or 304).
     let bodiless = status == 204 || status == 304 || (100..200).contains(&status) || method == "HEAD";
     let chunked = !bodiless
-        && headers
-            .get("transfer-encoding")
+        && fields
+            .transfer_encoding
             .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-    let mut will_close = check_close(version, headers);
+    let mut will_close = fields.will_close(version);
     let mut length = if chunked {
         None
     } else {
-        headers.get("content-length").and_then(parse_content_length)
+        fields.content_length.and_then(parse_content_length)
     };
     if bodiless {
         length = Some(0);
@@ -60,10 +94,13 @@ pub fn response_framing(version: u8, status: u16, method: &str, headers: &Header
 /// A Content-Length value: ASCII digits only, and it must fit a u64 (no overflow, no sign).
 pub fn parse_content_length(value: &[u8]) -> Option<u64> {
     let v = value.trim_ascii();
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() {
         return None;
     }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    v.iter().try_fold(0u64, |n, &d| {
+        let digit = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
 }
 
 /// How a request body is delimited.
@@ -82,45 +119,77 @@ pub struct FramingError(pub &'static str);
 /// Content-Length together with Transfer-Encoding, a Content-Length that is invalid or repeated
 /// with different values, a Transfer-Encoding whose last coding is not chunked.
 pub fn request_body(headers: &Headers) -> Result<RequestBody, FramingError> {
-    // One pass over the fields: the last coding of every Transfer-Encoding, and every
-    // Content-Length value agreeing with the first.
-    let (mut te, mut cl) = (false, false);
-    let mut last_coding: Option<&[u8]> = None;
-    let mut length = None;
-    for (name, value) in headers.iter() {
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            te = true;
-            if let Some(c) = value
-                .split(|&b| b == b',')
-                .map(<[u8]>::trim_ascii)
-                .rfind(|c| !c.is_empty())
-            {
-                last_coding = Some(c);
+    let mut framing = RequestFraming::default();
+    for (name, value) in headers.iter_raw() {
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            framing.transfer_encoding(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            framing.content_length(value);
+        }
+    }
+    framing.finish()
+}
+
+/// `request_body` a field at a time, for a reader already passing over the fields: it is
+/// handed every Transfer-Encoding and Content-Length value in order, then `finish` decides.
+#[derive(Debug, Default)]
+pub struct RequestFraming<'a> {
+    te: bool,
+    cl: bool,
+    /// The last coding of the Transfer-Encoding fields so far.
+    last_coding: Option<&'a [u8]>,
+    /// The Content-Length every value so far agrees on.
+    length: Option<u64>,
+    /// The first Content-Length problem.
+    error: Option<FramingError>,
+}
+
+impl<'a> RequestFraming<'a> {
+    pub fn transfer_encoding(&mut self, value: &'a [u8]) {
+        self.te = true;
+        if let Some(c) = value
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .rfind(|c| !c.is_empty())
+        {
+            self.last_coding = Some(c);
+        }
+    }
+
+    pub fn content_length(&mut self, value: &[u8]) {
+        self.cl = true;
+        for part in value.split(|&b| b == b',') {
+            if self.error.is_some() {
+                return;
             }
-        } else if name.eq_ignore_ascii_case("content-length") {
-            cl = true;
-            for part in value.split(|&b| b == b',') {
-                let n = parse_content_length(part).ok_or(FramingError("invalid Content-Length"))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(FramingError("conflicting Content-Length"));
+            match parse_content_length(part) {
+                None => self.error = Some(FramingError("invalid Content-Length")),
+                Some(n) if self.length.is_some_and(|l| l != n) => {
+                    self.error = Some(FramingError("conflicting Content-Length"))
                 }
-                length = Some(n);
+                Some(n) => self.length = Some(n),
             }
         }
     }
-    if te {
-        if cl {
-            return Err(FramingError("Content-Length with Transfer-Encoding"));
+
+    pub fn finish(self) -> Result<RequestBody, FramingError> {
+        if let Some(e) = self.error {
+            return Err(e);
         }
-        return match last_coding {
-            Some(c) if c.eq_ignore_ascii_case(b"chunked") => Ok(RequestBody::Chunked),
-            _ => Err(FramingError("Transfer-Encoding does not end in chunked")),
-        };
+        if self.te {
+            if self.cl {
+                return Err(FramingError("Content-Length with Transfer-Encoding"));
+            }
+            return match self.last_coding {
+                Some(c) if c.eq_ignore_ascii_case(b"chunked") => Ok(RequestBody::Chunked),
+                _ => Err(FramingError("Transfer-Encoding does not end in chunked")),
+            };
+        }
+        Ok(match self.length {
+            None | Some(0) => RequestBody::None,
+            Some(n) => RequestBody::Length(n),
+        })
     }
-    Ok(match length {
-        None | Some(0) => RequestBody::None,
-        Some(n) => RequestBody::Length(n),
-    })
 }
 
 #[cfg(test)]

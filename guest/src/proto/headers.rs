@@ -1,15 +1,62 @@
 //! Header lists: names keep their case, lookup ignores it (Python's `HTTPMessage`).
 
-/// Header fields in arrival order. Never lowercased: Python keeps names as sent. Names and
-/// values live back to back in one buffer, so a parsed head costs two allocations however
-/// many fields it has.
-#[derive(Clone, Default, PartialEq, Eq)]
+use bytes::Bytes;
+
+/// Header fields in arrival order. Never lowercased: Python keeps names as sent. A parsed head's
+/// fields are slices of the head's own bytes (shared with the connection's read buffer, never
+/// copied); fields pushed one by one live back to back in a buffer of their own.
+#[derive(Clone, Default)]
 pub struct Headers {
-    /// Every name and value, back to back.
-    bytes: Vec<u8>,
-    /// Each field's name start, value start (the name's end) and value end in `bytes`.
-    fields: Vec<[u32; 3]>,
+    /// The bytes the fields are slices of.
+    store: Store,
+    /// Each field's name start and end, value start and end in `store`.
+    fields: Vec<[u32; 4]>,
 }
+
+/// Where a `Headers`' bytes live.
+#[derive(Clone)]
+enum Store {
+    /// Built by `push`.
+    Owned(Vec<u8>),
+    /// A received head's bytes (`Headers::over_head`).
+    Shared(Bytes),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Owned(Vec::new())
+    }
+}
+
+impl Store {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Store::Owned(v) => v,
+            Store::Shared(b) => b,
+        }
+    }
+
+    /// The bytes, to append to: a shared head is copied first (only the line-by-line
+    /// readers and handlers that add fields get here).
+    fn owned(&mut self) -> &mut Vec<u8> {
+        if let Store::Shared(b) = self {
+            *self = Store::Owned(b.to_vec());
+        }
+        match self {
+            Store::Owned(v) => v,
+            Store::Shared(_) => unreachable!("made owned above"),
+        }
+    }
+}
+
+/// The same fields in the same order, however they are stored.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter_raw().eq(other.iter_raw())
+    }
+}
+
+impl Eq for Headers {}
 
 impl std::fmt::Debug for Headers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -17,6 +64,48 @@ impl std::fmt::Debug for Headers {
             .entries(self.iter().map(|(n, v)| (n, super::latin1(v))))
             .finish()
     }
+}
+
+/// Where httparse's fields are in the head they were read from: each name's start and end, and
+/// its value's (the head itself can then become a `Headers` with
+/// `Headers::over_head`, no byte copied).
+#[derive(Debug)]
+pub struct FieldSpans(Vec<[u32; 4]>);
+
+impl FieldSpans {
+    /// `fields` are slices of `head` (httparse checked the names are tokens).
+    pub fn of(head: &[u8], fields: &[httparse::Header<'_>]) -> Self {
+        let base = head.as_ptr() as usize;
+        let offset = |slice: &[u8]| {
+            let start = slice.as_ptr() as usize - base;
+            debug_assert!(start + slice.len() <= head.len(), "a field outside its head");
+            start
+        };
+        Self(
+            fields
+                .iter()
+                .map(|field| {
+                    let name = offset(field.name.as_bytes());
+                    // httparse has trimmed the value's spaces and tabs, the only whitespace
+                    // a value it accepts can hold.
+                    let value = field.value;
+                    debug_assert_eq!(value, value.trim_ascii(), "an untrimmed value");
+                    let value_start = if value.is_empty() { 0 } else { offset(value) };
+                    [
+                        at(name),
+                        at(name + field.name.len()),
+                        at(value_start),
+                        at(value_start + value.len()),
+                    ]
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A position in a head, as `Headers` keeps them.
+fn at(offset: usize) -> u32 {
+    u32::try_from(offset).expect("a head under 4 GiB")
 }
 
 impl Headers {
@@ -27,28 +116,53 @@ impl Headers {
     /// Room for `fields` fields of `bytes` bytes in all.
     pub fn with_capacity(bytes: usize, fields: usize) -> Self {
         Self {
-            bytes: Vec::with_capacity(bytes),
+            store: Store::Owned(Vec::with_capacity(bytes)),
             fields: Vec::with_capacity(fields),
         }
     }
 
+    /// The fields of a received head, without copying it: `spans` say where they are in it.
+    pub fn over_head(head: Bytes, spans: FieldSpans) -> Self {
+        debug_assert!(
+            spans.0.iter().all(|f| f[3] as usize <= head.len()),
+            "a field outside its head"
+        );
+        Self {
+            store: Store::Shared(head),
+            fields: spans.0,
+        }
+    }
+
+    /// The bytes the fields are slices of: for `over_head`, the whole head as received.
+    pub fn source(&self) -> &[u8] {
+        self.store.bytes()
+    }
+
     pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
-        let at = |len: usize| u32::try_from(len).expect("a head under 4 GiB");
-        let start = at(self.bytes.len());
-        self.bytes.extend_from_slice(name.as_ref().as_bytes());
-        let middle = at(self.bytes.len());
-        self.bytes.extend_from_slice(value.as_ref());
-        self.fields.push([start, middle, at(self.bytes.len())]);
+        let bytes = self.store.owned();
+        let start = at(bytes.len());
+        bytes.extend_from_slice(name.as_ref().as_bytes());
+        let middle = at(bytes.len());
+        bytes.extend_from_slice(value.as_ref());
+        self.fields.push([start, middle, middle, at(bytes.len())]);
     }
 
     /// Append `parts` to the last field's value (a continuation line); nothing when empty.
     pub fn extend_last(&mut self, parts: &[&[u8]]) {
-        if let Some(last) = self.fields.last_mut() {
-            for part in parts {
-                self.bytes.extend_from_slice(part);
-            }
-            last[2] = u32::try_from(self.bytes.len()).expect("a head under 4 GiB");
+        let Some(last) = self.fields.last_mut() else {
+            return;
+        };
+        let bytes = self.store.owned();
+        if last[3] as usize != bytes.len() {
+            // The value is not at the end (a shared head's): move a copy of it there.
+            let value = last[2] as usize..last[3] as usize;
+            last[2] = at(bytes.len());
+            bytes.extend_from_within(value);
         }
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        last[3] = at(bytes.len());
     }
 
     pub fn len(&self) -> usize {
@@ -61,14 +175,21 @@ impl Headers {
 
     /// Every field, in order: (name as sent, value bytes).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
-        self.fields.iter().map(|f| self.field(f))
+        self.iter_raw()
+            // Names are pushed as `&str`, or are tokens httparse checked.
+            .map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
     }
 
-    fn field(&self, &[start, middle, end]: &[u32; 3]) -> (&str, &[u8]) {
-        let name = &self.bytes[start as usize..middle as usize];
-        // Names are pushed as `&str`.
-        let name = std::str::from_utf8(name).unwrap_or_default();
-        (name, &self.bytes[middle as usize..end as usize])
+    /// Every field, in order: (name bytes, value bytes); no UTF-8 check of the names, for the
+    /// rules that only compare them.
+    pub fn iter_raw(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        let bytes = self.store.bytes();
+        self.fields.iter().map(move |&[name, name_end, value, value_end]| {
+            (
+                &bytes[name as usize..name_end as usize],
+                &bytes[value as usize..value_end as usize],
+            )
+        })
     }
 
     /// Owned copies of every field (for the WIT edge).
@@ -78,12 +199,9 @@ impl Headers {
 
     /// Every value of fields called `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |&&[start, middle, _]| {
-                self.bytes[start as usize..middle as usize].eq_ignore_ascii_case(name.as_bytes())
-            })
-            .map(move |&[_, middle, end]| &self.bytes[middle as usize..end as usize])
+        self.iter_raw()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
     }
 
     /// The first value of `name`.

@@ -1,19 +1,80 @@
 //! The server's reading of a request line (CPython `BaseHTTPRequestHandler.parse_request`).
 
 use super::pyrepr::py_repr;
+use std::ops::Range;
 
-/// A request line that may be answered.
+/// Where `word`, a slice of `line`, is in it (empty for an empty word).
+pub fn span_of(line: &[u8], word: &[u8]) -> Range<usize> {
+    if word.is_empty() {
+        return 0..0;
+    }
+    let start = word.as_ptr() as usize - line.as_ptr() as usize;
+    debug_assert!(start + word.len() <= line.len(), "a word outside its line");
+    start..start + word.len()
+}
+
+/// A request line that may be answered: the line itself, and where its words are in it (one
+/// allocation however it is read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestLine {
-    pub command: String,
-    /// The target, with a leading "//" collapsed to "/" (gh-87389).
-    pub path: String,
-    /// "HTTP/0.9" for a two-word line, else the version as sent.
-    pub version: String,
-    /// (major, minor) of `version`.
-    pub version_number: (u32, u32),
     /// The line without its CRLF (`requestline`).
     pub requestline: String,
+    /// (major, minor) of `version()`.
+    pub version_number: (u32, u32),
+    /// Where the command, the path and the version are in `requestline` (start, end); the
+    /// version is empty for HTTP/0.9.
+    command: (u32, u32),
+    path: (u32, u32),
+    version: (u32, u32),
+}
+
+impl RequestLine {
+    /// `requestline` with where its words are: `target` becomes `path`, with a leading "//"
+    /// collapsed to "/" (gh-87389), which is a suffix of the target; an empty `version` is
+    /// HTTP/0.9. (`span_of` finds a word's place from a slice of the line.)
+    pub fn new(
+        requestline: String,
+        command: Range<usize>,
+        target: Range<usize>,
+        version: Range<usize>,
+        number: (u32, u32),
+    ) -> Self {
+        let path_start = match requestline[target.clone()].strip_prefix("//") {
+            // From the last leading slash.
+            Some(_) => target.end - requestline[target.clone()].trim_start_matches('/').len() - 1,
+            None => target.start,
+        };
+        let at = |n: usize| u32::try_from(n).expect("a line under 4 GiB");
+        Self {
+            command: (at(command.start), at(command.end)),
+            path: (at(path_start), at(target.end)),
+            version: (at(version.start), at(version.end)),
+            version_number: number,
+            requestline,
+        }
+    }
+
+    fn word(&self, (start, end): (u32, u32)) -> &str {
+        &self.requestline[start as usize..end as usize]
+    }
+
+    /// The method, as sent.
+    pub fn command(&self) -> &str {
+        self.word(self.command)
+    }
+
+    /// The target, with a leading "//" collapsed to "/" (gh-87389).
+    pub fn path(&self) -> &str {
+        self.word(self.path)
+    }
+
+    /// "HTTP/0.9" for a two-word line, else the version as sent.
+    pub fn version(&self) -> &str {
+        match self.word(self.version) {
+            "" => "HTTP/0.9",
+            sent => sent,
+        }
+    }
 }
 
 /// Why a request line must be refused: the status and message of `send_error`.
@@ -56,7 +117,7 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
     if words.count == 0 {
         return Parsed::Blank;
     }
-    let mut version = "HTTP/0.9".to_string();
+    let mut version = "";
     let mut version_number = (0, 9);
     if words.count >= 3 {
         let candidate = words.last;
@@ -66,7 +127,7 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
                     let base = &candidate["HTTP/".len()..];
                     return reject(505, format!("Invalid HTTP version ({base})"), "HTTP/0.9");
                 }
-                version = candidate.to_string();
+                version = candidate;
                 version_number = number;
             }
             None => {
@@ -74,28 +135,26 @@ pub fn parse_request_line(raw: &[u8]) -> Parsed {
             }
         }
     }
+    let sent_version = if version.is_empty() { "HTTP/0.9" } else { version };
     if !(2..=3).contains(&words.count) {
-        return reject(400, format!("Bad request syntax ({})", py_repr(&requestline)), &version);
+        return reject(
+            400,
+            format!("Bad request syntax ({})", py_repr(&requestline)),
+            sent_version,
+        );
     }
-    let command = words.first.to_string();
+    let command = words.first;
     if words.count == 2 && command != "GET" {
         return reject(
             400,
-            format!("Bad HTTP/0.9 request type ({})", py_repr(&command)),
-            &version,
+            format!("Bad HTTP/0.9 request type ({})", py_repr(command)),
+            sent_version,
         );
     }
-    let mut path = words.second.to_string();
-    if path.starts_with("//") {
-        path = format!("/{}", path.trim_start_matches('/'));
-    }
-    Parsed::Request(RequestLine {
-        command,
-        path,
-        version,
-        version_number,
-        requestline,
-    })
+    let line = requestline.as_bytes();
+    let spans = [command, words.second, version].map(|w| span_of(line, w.as_bytes()));
+    let [command, target, version] = spans;
+    Parsed::Request(RequestLine::new(requestline, command, target, version, version_number))
 }
 
 /// What CPython's `requestline.split()` gives, as far as the parser looks at it.
@@ -163,15 +222,14 @@ mod tests {
     #[test]
     fn ordinary_and_http09() {
         let r = request("GET /index.html HTTP/1.1\r\n");
-        assert_eq!(
-            (r.command.as_str(), r.path.as_str(), r.version.as_str()),
-            ("GET", "/index.html", "HTTP/1.1")
-        );
+        assert_eq!((r.command(), r.path(), r.version()), ("GET", "/index.html", "HTTP/1.1"));
         assert_eq!(r.version_number, (1, 1));
         assert_eq!(r.requestline, "GET /index.html HTTP/1.1");
         let r = request("GET /\r\n");
-        assert_eq!(r.version, "HTTP/0.9");
-        assert_eq!(request("GET //evil.example/x HTTP/1.0").path, "/evil.example/x");
+        assert_eq!(r.version(), "HTTP/0.9");
+        assert_eq!(request("GET //evil.example/x HTTP/1.0").path(), "/evil.example/x");
+        assert_eq!(request("GET /// HTTP/1.0").path(), "/");
+        assert_eq!(request("GET //a//b HTTP/1.0").path(), "/a//b");
     }
 
     #[test]

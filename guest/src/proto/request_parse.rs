@@ -11,11 +11,12 @@
 //! thought odd, exactly as the line reader always did).
 
 use super::Headers;
-use super::framing::{RequestBody, request_body};
-use super::headers::{FieldBlock, FieldLine, is_legal_name};
+use super::framing::{RequestBody, RequestFraming};
+use super::headers::{FieldBlock, FieldLine, FieldSpans, is_legal_name};
 use super::limits::{MAX_HEADERS, MAX_LINE, MAX_REQUEST_HEAD};
 use super::line::trim_eol;
 use super::request_line::{Parsed, RequestLine, parse_request_line};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// A request head, read and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +27,33 @@ pub struct RequestHead {
     pub headers: Headers,
     /// How the body is framed.
     pub body: RequestBody,
-    /// The Connection header, lower-cased, if any.
-    pub connection: Option<String>,
+    /// What the (first) Connection field asks for.
+    pub connection: ConnectionField,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+}
+
+/// The first Connection field, as BaseHTTPRequestHandler reads it: the whole value, compared
+/// with "close" and "keep-alive" ignoring case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionField {
+    /// None was sent.
+    Absent,
+    Close,
+    KeepAlive,
+    /// Anything else (a list such as "keep-alive, Upgrade" included, as in CPython).
+    Other,
+}
+
+impl ConnectionField {
+    fn of(value: Option<&[u8]>) -> Self {
+        match value {
+            None => Self::Absent,
+            Some(v) if v.eq_ignore_ascii_case(b"close") => Self::Close,
+            Some(v) if v.eq_ignore_ascii_case(b"keep-alive") => Self::KeepAlive,
+            Some(_) => Self::Other,
+        }
+    }
 }
 
 /// A head that must be refused: `send_error(code, message, explain)`, then the connection
@@ -50,7 +74,8 @@ pub struct Rejection {
     pub line: Option<RequestLine>,
 }
 
-/// What the bytes so far amount to.
+/// What the bytes so far amount to. `Blank` and `Complete` have taken their bytes off the
+/// front of the buffer; after a `Reject` the connection closes, so what is left there is moot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadParse {
     /// The head is not complete yet (and under every limit): read more.
@@ -58,10 +83,18 @@ pub enum HeadParse {
     /// A blank line where a request line belongs, `.0` bytes: CPython ends the connection
     /// without a word.
     Blank(usize),
-    /// A whole head of `.0` bytes.
+    /// A whole head of `.0` bytes. Its fields are slices of those bytes, not copies.
     Complete(usize, RequestHead),
     /// A head to refuse.
     Reject(Rejection),
+}
+
+/// What `HeadScanner::scan` found.
+enum Scanned {
+    /// The answer (nothing taken off the buffer yet).
+    Decided(HeadParse),
+    /// A whole head, `end` bytes, its header block from `line_end`.
+    Block { line_end: usize, end: usize },
 }
 
 /// Reads one request head as its bytes arrive.
@@ -100,43 +133,56 @@ impl HeadScanner {
     }
 
     /// Look at `buf` (the whole head so far, from its first byte; longer each call).
-    pub fn feed(&mut self, buf: &[u8]) -> HeadParse {
+    pub fn feed(&mut self, buf: &mut BytesMut) -> HeadParse {
         if self.line.is_none()
             && self.scanned == 0
-            && let Some((line_len, line, headers, end)) = whole_request(buf)
+            && let Some((line, spans, rules, end)) = whole_request(buf)
         {
-            self.line = Some((line_len, line));
-            return self.judge(headers, end);
+            let headers = Headers::over_head(buf.split_to(end).freeze(), spans);
+            return self.judge(line, headers, rules, end);
         }
+        match self.scan(buf) {
+            Scanned::Block { line_end, end } => self.finish(buf.split_to(end).freeze(), line_end),
+            Scanned::Decided(parsed) => {
+                if let HeadParse::Blank(n) | HeadParse::Complete(n, _) = &parsed {
+                    buf.advance(*n);
+                }
+                parsed
+            }
+        }
+    }
+
+    /// `feed`, once the head is not all there at once: look at each new byte once.
+    fn scan(&mut self, buf: &[u8]) -> Scanned {
         if self.line.is_none() {
             let window = &buf[self.scanned..buf.len().min(MAX_LINE + 1)];
             let Some(i) = memchr::memchr(b'\n', window) else {
                 if buf.len() > MAX_LINE {
-                    return HeadParse::Reject(too_long_line());
+                    return Scanned::Decided(HeadParse::Reject(too_long_line()));
                 }
                 self.scanned = buf.len();
-                return HeadParse::Partial;
+                return Scanned::Decided(HeadParse::Partial);
             };
             let len = self.scanned + i + 1;
             if len > MAX_LINE {
-                return HeadParse::Reject(too_long_line());
+                return Scanned::Decided(HeadParse::Reject(too_long_line()));
             }
             let line = match parse_request_line(&buf[..len]) {
-                Parsed::Blank => return HeadParse::Blank(len),
+                Parsed::Blank => return Scanned::Decided(HeadParse::Blank(len)),
                 Parsed::Reject(r) => {
-                    return HeadParse::Reject(Rejection {
+                    return Scanned::Decided(HeadParse::Reject(Rejection {
                         code: r.code,
                         message: Some(r.message),
                         explain: None,
                         requestline: r.requestline,
                         version: r.version,
                         line: None,
-                    });
+                    }));
                 }
                 Parsed::Request(line) => line,
             };
-            if line.version == "HTTP/0.9" {
-                return HeadParse::Complete(len, simple_request(line));
+            if line.version() == "HTTP/0.9" {
+                return Scanned::Decided(HeadParse::Complete(len, simple_request(line)));
             }
             self.line = Some((len, line));
             self.scanned = len;
@@ -148,11 +194,11 @@ impl HeadScanner {
             let from = self.scanned.saturating_sub(2).max(line_end - 1);
             match blank_line_end(&buf[from..]).map(|end| from + end) {
                 Some(end) if end - line_end <= MAX_LINE && end <= MAX_REQUEST_HEAD => {
-                    return self.finish(&buf[line_end..end], end);
+                    return Scanned::Block { line_end, end };
                 }
                 None if buf.len() - line_end <= MAX_LINE => {
                     self.scanned = buf.len();
-                    return HeadParse::Partial;
+                    return Scanned::Decided(HeadParse::Partial);
                 }
                 // Big enough to break a limit: measure it line by line, from its start.
                 _ => {
@@ -166,33 +212,33 @@ impl HeadScanner {
             let end = self.scanned + i + 1;
             self.scanned = end;
             if end - self.line_start > MAX_LINE {
-                return self.reject(
+                return Scanned::Decided(self.reject(
                     431,
                     Some("Line too long"),
                     Some(format!("got more than {MAX_LINE} bytes when reading header line")),
-                );
+                ));
             }
             if end > MAX_REQUEST_HEAD {
-                return self.reject(
+                return Scanned::Decided(self.reject(
                     431,
                     None,
                     Some(format!("got more than {MAX_REQUEST_HEAD} bytes of request head")),
-                );
+                ));
             }
             if trim_eol(&buf[self.line_start..end]).is_empty() {
-                return self.finish(&buf[line_end..end], end);
+                return Scanned::Block { line_end, end };
             }
             self.line_start = end;
         }
         self.scanned = buf.len();
         if buf.len() - self.line_start > MAX_LINE {
-            return self.reject(
+            return Scanned::Decided(self.reject(
                 431,
                 Some("Line too long"),
                 Some(format!("got more than {MAX_LINE} bytes when reading header line")),
-            );
+            ));
         }
-        HeadParse::Partial
+        Scanned::Decided(HeadParse::Partial)
     }
 
     fn reject(&self, code: u16, message: Option<&str>, explain: Option<String>) -> HeadParse {
@@ -202,100 +248,133 @@ impl HeadScanner {
             message: message.map(str::to_string),
             explain,
             requestline: line.as_ref().map(|l| l.requestline.clone()).unwrap_or_default(),
-            version: line.as_ref().map(|l| l.version.clone()).unwrap_or_default(),
+            version: line.as_ref().map(|l| l.version().to_string()).unwrap_or_default(),
             line,
         })
     }
 
-    /// The header block (blank line included) is all here: read it, then the head's rules.
-    fn finish(&mut self, block: &[u8], end: usize) -> HeadParse {
-        let headers = match tokenise(block) {
-            Some(headers) => headers,
-            None => match read_lines(block) {
+    /// The whole head is `head`, its header block (blank line included) from `line_end`:
+    /// read the block, then the head's rules.
+    fn finish(&mut self, head: Bytes, line_end: usize) -> HeadParse {
+        let end = head.len();
+        let headers = match tokenise(&head, line_end) {
+            Some(spans) => Headers::over_head(head, spans),
+            None => match read_lines(&head[line_end..]) {
                 Ok(headers) => headers,
                 Err((code, message, explain)) => return self.reject(code, Some(message), explain),
             },
         };
-        self.judge(headers, end)
-    }
-
-    /// The head's rules over its fields: Host, framing, Connection, Expect.
-    fn judge(&mut self, headers: Headers, end: usize) -> HeadParse {
-        let Some((_, line)) = &self.line else {
-            return HeadParse::Partial;
-        };
-        let version = line.version_number;
-        let hosts = headers.get_all("host").count();
-        if hosts > 1 || (hosts == 0 && version >= (1, 1)) {
-            return self.reject(400, Some("Bad request: missing or repeated Host header"), None);
-        }
-        let body = match request_body(&headers) {
-            Ok(body) => body,
-            Err(e) => return self.reject(400, Some(&format!("Bad request framing: {}", e.0)), None),
-        };
-        let connection = headers.get("connection").map(|v| {
-            let mut text = super::latin1(v);
-            text.make_ascii_lowercase();
-            text
-        });
-        let expect_continue = headers
-            .get("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         let Some((_, line)) = self.line.take() else {
             return HeadParse::Partial;
         };
-        HeadParse::Complete(
-            end,
-            RequestHead {
-                line,
-                headers,
+        let rules = field_rules(headers.iter_raw(), line.version_number);
+        self.judge(line, headers, rules, end)
+    }
+
+    /// The head is read: `line`, `headers` and what `field_rules` made of them.
+    fn judge(
+        &mut self,
+        line: RequestLine,
+        headers: Headers,
+        rules: Result<FieldRules, String>,
+        end: usize,
+    ) -> HeadParse {
+        match rules {
+            Ok(FieldRules {
                 body,
                 connection,
                 expect_continue,
-            },
-        )
+            }) => HeadParse::Complete(
+                end,
+                RequestHead {
+                    line,
+                    headers,
+                    body,
+                    connection,
+                    expect_continue,
+                },
+            ),
+            Err(message) => {
+                self.line = Some((0, line));
+                self.reject(400, Some(&message), None)
+            }
+        }
     }
+}
+
+/// What a head's fields decide.
+struct FieldRules {
+    body: RequestBody,
+    connection: ConnectionField,
+    expect_continue: bool,
+}
+
+/// The head's rules over its fields, in one pass: one Host (none only before HTTP/1.1), the
+/// framing, the first Connection and Expect (as `headers.get` reads them). Each name's length
+/// and first letter are looked at before all of it. `Err` is the 400's message.
+fn field_rules<'a>(
+    fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    version: (u32, u32),
+) -> Result<FieldRules, String> {
+    let (mut hosts, mut connection, mut expect) = (0, None, None);
+    let mut framing = RequestFraming::default();
+    for (name, value) in fields {
+        let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
+        match (name.len(), name.first().map(u8::to_ascii_lowercase)) {
+            (4, Some(b'h')) if is(b"host") => hosts += 1,
+            (10, Some(b'c')) if is(b"connection") => connection = connection.or(Some(value)),
+            (6, Some(b'e')) if is(b"expect") => expect = expect.or(Some(value)),
+            (14, Some(b'c')) if is(b"content-length") => framing.content_length(value),
+            (17, Some(b't')) if is(b"transfer-encoding") => framing.transfer_encoding(value),
+            _ => {}
+        }
+    }
+    if hosts > 1 || (hosts == 0 && version >= (1, 1)) {
+        return Err("Bad request: missing or repeated Host header".into());
+    }
+    let body = framing.finish().map_err(|e| format!("Bad request framing: {}", e.0))?;
+    Ok(FieldRules {
+        body,
+        connection: ConnectionField::of(connection),
+        expect_continue: expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")),
+    })
 }
 
 /// The fastest path, for a whole ordinary head at once: httparse reads the request line and
 /// the fields together. None for anything else (a head not all here, longer than a line may
 /// be, a request line httparse refuses or reads otherwise than CPython, more fields than
-/// CPython allows), which the line-aware path then reads.
-fn whole_request(buf: &[u8]) -> Option<(usize, RequestLine, Headers, usize)> {
+/// CPython allows), which the line-aware path then reads. The fields are where they are in
+/// `buf`, and what they decide; the head is its first `.3` bytes.
+fn whole_request(buf: &[u8]) -> Option<(RequestLine, FieldSpans, Result<FieldRules, String>, usize)> {
     // httparse skips blank lines before a request line; CPython gives up on them.
     if matches!(buf.first(), Some(b'\r' | b'\n')) {
         return None;
     }
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
-    let mut request = httparse::Request::new(&mut fields);
-    let end = match request.parse(buf) {
+    // Uninitialised slots: httparse writes only those it fills (99 empty ones cost a memset).
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS - 1];
+    let mut request = httparse::Request::new(&mut []);
+    let end = match request.parse_with_uninit_headers(buf, &mut fields) {
         Ok(httparse::Status::Complete(end)) if end <= MAX_LINE => end,
         _ => return None,
     };
     let (method, target, minor) = (request.method?, request.path?, request.version?);
-    let line_len = memchr::memchr(b'\n', buf)? + 1;
     // httparse reads a target's other bytes as UTF-8, CPython as Latin-1: ASCII lines only.
-    if !buf[..line_len].is_ascii() {
+    if !target.is_ascii() {
         return None;
     }
-    // CPython collapses a leading "//" (gh-87389).
-    let path = match target.strip_prefix("//") {
-        Some(_) => format!("/{}", target.trim_start_matches('/')),
-        None => target.to_string(),
-    };
-    let line = RequestLine {
-        command: method.to_string(),
-        path,
-        version: if minor == 1 { "HTTP/1.1" } else { "HTTP/1.0" }.to_string(),
-        version_number: (1, u32::from(minor)),
-        requestline: super::latin1(trim_eol(&buf[..line_len])),
-    };
-    let block = &buf[line_len..end];
-    let mut headers = Headers::with_capacity(block.len(), request.headers.len());
-    for field in request.headers.iter() {
-        headers.push(field.name, field.value.trim_ascii());
+    // httparse has checked the line is exactly these, one space apart (a token, a target of
+    // visible characters, "HTTP/1.x"): it is written again from them, with no second check.
+    let version = if minor == 1 { "HTTP/1.1" } else { "HTTP/1.0" };
+    let mut requestline = String::with_capacity(method.len() + target.len() + 10);
+    for part in [method, " ", target, " ", version] {
+        requestline.push_str(part);
     }
-    Some((line_len, line, headers, end))
+    let (command, target) = (0..method.len(), method.len() + 1..method.len() + 1 + target.len());
+    let version = target.end + 1..requestline.len();
+    let line = RequestLine::new(requestline, command, target, version, (1, u32::from(minor)));
+    let fields = request.headers.iter().map(|f| (f.name.as_bytes(), f.value));
+    let rules = field_rules(fields, line.version_number);
+    Some((line, FieldSpans::of(buf, request.headers), rules, end))
 }
 
 fn too_long_line() -> Rejection {
@@ -314,27 +393,22 @@ fn simple_request(line: RequestLine) -> RequestHead {
         line,
         headers: Headers::new(),
         body: RequestBody::None,
-        connection: None,
+        connection: ConnectionField::Absent,
         expect_continue: false,
     }
 }
 
-/// The fast path: httparse reads the whole block, and every field obeys the rules below
-/// (httparse refuses whitespace before a colon, obs-fold, CR, NUL and bad names itself: the
-/// smuggling tests hold it to that).
+/// The fast path: httparse reads the whole block, `head[line_end..]`, and every field obeys
+/// the rules below (httparse refuses whitespace before a colon, obs-fold, CR, NUL and bad
+/// names itself: the smuggling tests hold it to that).
 /// None when it refuses anything, or there are more fields than CPython allows (httparse
 /// then runs out of room: CPython counts the blank line among its `_MAXHEADERS` lines, so
 /// `fields` holds one fewer).
-fn tokenise(block: &[u8]) -> Option<Headers> {
+fn tokenise(head: &[u8], line_end: usize) -> Option<FieldSpans> {
+    let block = &head[line_end..];
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
     match httparse::parse_headers(block, &mut fields) {
-        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
-            let mut headers = Headers::with_capacity(block.len(), parsed.len());
-            for field in parsed {
-                headers.push(field.name, field.value.trim_ascii());
-            }
-            Some(headers)
-        }
+        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => Some(FieldSpans::of(head, parsed)),
         _ => None,
     }
 }

@@ -11,25 +11,26 @@
 //! raises and accepts exactly what it accepts.
 
 use super::Headers;
+use super::headers::FieldSpans;
 use super::limits::{MAX_HEADERS, MAX_LINE};
 use super::line::trim_eol;
 use super::status_line::{StatusLine, parse_status_line};
+use bytes::BytesMut;
 
 /// What the bytes so far amount to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseParse {
     /// The head has not all arrived (and nothing in it is out of the ordinary yet).
     Partial,
-    /// A whole head of `len` bytes (the blank line included).
+    /// A whole head, taken off the front of the buffer.
     Complete {
-        /// Bytes the head took.
-        len: usize,
         /// The status line.
         status: StatusLine,
-        /// The fields, in order.
+        /// The fields, in order: slices of the head, which `headers.source()` is (blank line
+        /// included).
         headers: Headers,
     },
-    /// Not for the fast path: read this head line by line.
+    /// Not for the fast path: read this head line by line (nothing was taken off the buffer).
     LineByLine,
 }
 
@@ -51,7 +52,13 @@ impl ResponseScanner {
     }
 
     /// Look at `buf` (the whole head so far, from its first byte; longer each call).
-    pub fn feed(&mut self, buf: &[u8]) -> ResponseParse {
+    pub fn feed(&mut self, buf: &mut BytesMut) -> ResponseParse {
+        if self.scanned == 0
+            && let Some((status, spans, len)) = whole_response(buf)
+        {
+            let headers = Headers::over_head(buf.split_to(len).freeze(), spans);
+            return ResponseParse::Complete { status, headers };
+        }
         while let Some(i) = memchr::memchr(b'\n', &buf[self.scanned..]) {
             let end = self.scanned + i + 1;
             self.scanned = end;
@@ -84,8 +91,33 @@ impl ResponseScanner {
     }
 }
 
+/// The fastest path, for a whole ordinary head at once: httparse finds the end of the head and
+/// reads the fields in one pass; the status line is CPython's reading of the first line. None
+/// for anything else (a head not all here, or longer than a line may be, or a status line or
+/// a field httparse refuses, or more fields than CPython allows), which the scanner then reads.
+fn whole_response(buf: &[u8]) -> Option<(StatusLine, FieldSpans, usize)> {
+    // httparse skips blank lines before a status line; CPython reads one as the status line.
+    if matches!(buf.first(), Some(b'\r' | b'\n')) {
+        return None;
+    }
+    // Uninitialised slots: httparse writes only those it fills. One fewer than CPython's
+    // limit, which counts the blank line.
+    let mut fields = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS - 1];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut fields);
+    let len = match parsed {
+        // No line of a head this size can be over CPython's line limit.
+        Ok(httparse::Status::Complete(len)) if len <= MAX_LINE => len,
+        _ => return None,
+    };
+    let status = parse_status_line(&buf[..memchr::memchr(b'\n', buf)? + 1]).ok()?;
+    // httparse refuses NUL, CR and LF in values, and obs-fold, and names that are not tokens:
+    // what it read is what the line reader reads (the fuzz target `response_head` checks it).
+    Some((status, FieldSpans::of(buf, response.headers), len))
+}
+
 /// `buf[..len]` is a status line, fields and a blank line.
-fn whole_head(buf: &[u8], len: usize) -> ResponseParse {
+fn whole_head(buf: &mut BytesMut, len: usize) -> ResponseParse {
     let status_end = memchr::memchr(b'\n', buf).map_or(len, |i| i + 1);
     let Ok(status) = parse_status_line(&buf[..status_end]) else {
         return ResponseParse::LineByLine;
@@ -95,14 +127,9 @@ fn whole_head(buf: &[u8], len: usize) -> ResponseParse {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
     match httparse::parse_headers(block, &mut fields) {
         Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
-            let mut headers = Headers::with_capacity(block.len(), parsed.len());
-            for field in parsed {
-                if field.value.contains(&0) {
-                    return ResponseParse::LineByLine;
-                }
-                headers.push(field.name, field.value.trim_ascii());
-            }
-            ResponseParse::Complete { len, status, headers }
+            let spans = FieldSpans::of(&buf[..len], parsed);
+            let headers = Headers::over_head(buf.split_to(len).freeze(), spans);
+            ResponseParse::Complete { status, headers }
         }
         _ => ResponseParse::LineByLine,
     }
@@ -111,22 +138,44 @@ fn whole_head(buf: &[u8], len: usize) -> ResponseParse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
 
     /// The line reader's answer for a whole head (see `fuzz::response_by_line`).
     fn line_by_line(head: &[u8]) -> (StatusLine, Headers) {
         crate::fuzz::response_by_line(head).expect("the line reader takes it")
     }
 
-    /// Fed at every split point, the scanner says Partial until the whole head is there.
+    /// `scanner.feed` over a buffer holding `bytes`: a head it takes, it takes off the front,
+    /// and leaves every byte after it.
+    fn feed(scanner: &mut ResponseScanner, bytes: &[u8]) -> ResponseParse {
+        let mut buf = BytesMut::from(bytes);
+        let parsed = scanner.feed(&mut buf);
+        match &parsed {
+            ResponseParse::Complete { headers, .. } => {
+                assert!(buf[..] == bytes[headers.source().len()..], "took more than the head")
+            }
+            _ => assert!(buf[..] == *bytes, "took bytes of a head it did not read"),
+        }
+        parsed
+    }
+
+    /// Fed at every split point, the scanner says Partial until the whole head is there, and
+    /// reads it as a fresh scanner fed all of it at once does.
     fn scan(head: &[u8]) -> ResponseParse {
         let mut scanner = ResponseScanner::new();
         for cut in 0..head.len() {
-            let got = scanner.feed(&head[..cut]);
+            let got = feed(&mut scanner, &head[..cut]);
             if got != ResponseParse::Partial {
                 return got;
             }
         }
-        scanner.feed(head)
+        let grown = feed(&mut scanner, head);
+        assert_eq!(
+            grown,
+            feed(&mut ResponseScanner::new(), head),
+            "a byte at a time against all at once"
+        );
+        grown
     }
 
     #[test]
@@ -138,10 +187,10 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Empty:\r\nX-Pad:   v  \r\n\r\n",
             b"HTTP/1.1 200 \r\nX-Latin: caf\xe9\r\n\r\n",
         ] {
-            let ResponseParse::Complete { len, status, headers } = scan(head) else {
+            let ResponseParse::Complete { status, headers } = scan(head) else {
                 panic!("{:?}", String::from_utf8_lossy(head))
             };
-            assert_eq!(len, head.len());
+            assert_eq!(headers.source(), head);
             assert_eq!(
                 (status, headers),
                 line_by_line(head),
@@ -177,12 +226,19 @@ mod tests {
     #[test]
     fn a_head_not_all_here_is_partial() {
         let mut scanner = ResponseScanner::new();
-        assert_eq!(scanner.feed(b"HTTP/1.1 200 OK\r\nContent-Le"), ResponseParse::Partial);
         assert_eq!(
-            scanner.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"),
+            feed(&mut scanner, b"HTTP/1.1 200 OK\r\nContent-Le"),
+            ResponseParse::Partial
+        );
+        assert_eq!(
+            feed(&mut scanner, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"),
             ResponseParse::Partial
         );
         let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nbody";
-        assert!(matches!(scanner.feed(whole), ResponseParse::Complete { len: 38, .. }));
+        assert!(
+            matches!(feed(&mut scanner, whole), ResponseParse::Complete { headers, .. } if headers.source().len() == 38)
+        );
+        let at_once = feed(&mut ResponseScanner::new(), whole);
+        assert!(matches!(at_once, ResponseParse::Complete { headers, .. } if headers.source().len() == 38));
     }
 }

@@ -12,41 +12,52 @@ pub struct StatusLine {
     pub reason: String,
 }
 
+/// Python's `str.isspace()` for a Latin-1 character, as `str.split()` and `str.strip()` use it.
+fn is_py_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=b' ' | 0x85 | 0xa0)
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| !is_py_space(b)).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
 /// Parse one status line (terminator included or not). An empty line is the caller's
-/// `RemoteDisconnected`; this sees only non-empty lines.
+/// `RemoteDisconnected`; this sees only non-empty lines. It is read a byte at a time as the
+/// Latin-1 text CPython decodes it to (one character per byte).
 pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ProtoError> {
-    let text = super::latin1(line);
-    let bad = || ProtoError::BadStatusLine(text.clone());
+    let bad = || ProtoError::BadStatusLine(super::latin1(line));
     // Python's str.split(None, 2): runs of whitespace separate, leading whitespace is skipped.
-    let mut rest = text.trim_start();
+    let mut rest = trim_start(line);
     let mut next_word = || {
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| is_py_space(b)).unwrap_or(rest.len());
         let word = &rest[..end];
-        rest = rest[end..].trim_start();
+        rest = trim_start(&rest[end..]);
         word
     };
     let version = next_word();
     let status = next_word();
-    let reason = rest.trim();
-    if !version.starts_with("HTTP/") {
+    let reason_end = rest.iter().rposition(|&b| !is_py_space(b)).map_or(0, |i| i + 1);
+    let reason = &rest[..reason_end];
+    if !version.starts_with(b"HTTP/") {
         return Err(bad());
     }
-    if status.is_empty() || status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+    if status.is_empty() || status.len() > 3 || !status.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let status: u16 = status.parse().map_err(|_| bad())?;
+    let status = status.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     if !(100..=999).contains(&status) {
         return Err(bad());
     }
     let version = match version {
-        "HTTP/1.0" | "HTTP/0.9" => 10,
-        v if v.starts_with("HTTP/1.") => 11,
-        v => return Err(ProtoError::UnknownProtocol(v.to_string())),
+        b"HTTP/1.0" | b"HTTP/0.9" => 10,
+        v if v.starts_with(b"HTTP/1.") => 11,
+        v => return Err(ProtoError::UnknownProtocol(super::latin1(v))),
     };
     Ok(StatusLine {
         version,
         status,
-        reason: reason.to_string(),
+        reason: super::latin1(reason),
     })
 }
 
@@ -62,6 +73,12 @@ mod tests {
         assert_eq!((s.version, s.status, s.reason.as_str()), (10, 404, "Not  Found"));
         let s = parse_status_line(b"HTTP/1.1 204\r\n").unwrap();
         assert_eq!((s.status, s.reason.as_str()), (204, ""));
+        // Python's whitespace: the separators \x1c-\x1f, NEL and NBSP split and strip too.
+        let s = parse_status_line(b"HTTP/1.1\x1f201\xa0Caf\xe9 cr\xe8me\x85\r\n").unwrap();
+        assert_eq!(
+            (s.version, s.status, s.reason.as_str()),
+            (11, 201, "Caf\u{e9} cr\u{e8}me")
+        );
     }
 
     #[test]

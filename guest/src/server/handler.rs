@@ -12,7 +12,8 @@ use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_M
 use crate::proto::framing::RequestBody;
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
-use crate::proto::request_parse::{HeadParse, HeadScanner};
+use crate::proto::request_line::RequestLine;
+use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
 use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
 use crate::transport::{ServerPhase, Stream, TransportError};
@@ -82,6 +83,27 @@ pub struct Request {
     pub request_version: String,
     pub requestline: String,
     pub headers: Headers,
+}
+
+impl Request {
+    /// Ready for the next request: empty, keeping the strings' room (a request costs no
+    /// allocation for them once the first has been read).
+    fn reset(&mut self) {
+        self.command.clear();
+        self.path.clear();
+        self.request_version.clear();
+        self.requestline.clear();
+        // Not kept: a parsed head's fields share the read buffer, which may then be reused.
+        self.headers = Headers::new();
+    }
+
+    /// The words of `line` (its text moves here).
+    fn set_line(&mut self, line: RequestLine) {
+        self.command.push_str(line.command());
+        self.path.push_str(line.path());
+        self.request_version.push_str(line.version());
+        self.requestline = line.requestline;
+    }
 }
 
 /// One connection's BaseHTTPRequestHandler.
@@ -201,7 +223,7 @@ impl Handler {
     /// `handle_one_request` up to dispatch: `Some` for a request to answer. The head is read
     /// by proto's `HeadScanner` as its bytes arrive; here are the waits, the answers and the log.
     fn handle_one_request(&mut self) -> Result<Option<()>, HttpError> {
-        self.request = Request::default();
+        self.request.reset();
         self.headers_buffer.clear();
         self.close_connection = true;
         if !self.await_request()? {
@@ -209,7 +231,7 @@ impl Handler {
         }
         let mut scanner = HeadScanner::new();
         let parsed = loop {
-            match scanner.feed(self.stream.buffered()) {
+            match scanner.feed(self.stream.buffered_mut()) {
                 HeadParse::Partial => {}
                 decided => break decided,
             }
@@ -233,33 +255,23 @@ impl Handler {
         };
         let head = match parsed {
             HeadParse::Partial => return Ok(None),
-            HeadParse::Blank(n) => {
-                self.stream.consume(n);
-                return Ok(None);
-            }
+            HeadParse::Blank(_) => return Ok(None),
             HeadParse::Reject(r) => {
+                if let Some(line) = r.line {
+                    self.request.set_line(line);
+                }
                 self.request.requestline = r.requestline;
                 self.request.request_version = r.version;
-                if let Some(line) = r.line {
-                    self.request.command = line.command;
-                    self.request.path = line.path;
-                }
                 self.send_error(r.code, r.message.as_deref(), r.explain.as_deref())?;
                 self.close_connection = true;
                 return Ok(None);
             }
-            HeadParse::Complete(n, head) => {
-                self.stream.consume(n);
-                head
-            }
+            HeadParse::Complete(_, head) => head,
         };
-        let line = head.line;
-        self.request.command = line.command;
-        self.request.path = line.path;
-        self.request.request_version = line.version.clone();
-        self.request.requestline = line.requestline;
-        self.close_connection = !(line.version_number >= (1, 1) && self.http11());
-        if line.version == "HTTP/0.9" {
+        let version_number = head.line.version_number;
+        self.request.set_line(head.line);
+        self.close_connection = !(version_number >= (1, 1) && self.http11());
+        if self.request.request_version == "HTTP/0.9" {
             self.close_connection = true;
             return Ok(Some(()));
         }
@@ -269,9 +281,9 @@ impl Handler {
             RequestBody::Length(n) => BodyDecoder::new(Some(n), false, false),
             RequestBody::Chunked => BodyDecoder::new(None, true, false),
         };
-        match head.connection.as_deref() {
-            Some("close") => self.close_connection = true,
-            Some("keep-alive") if self.http11() => self.close_connection = false,
+        match head.connection {
+            ConnectionField::Close => self.close_connection = true,
+            ConnectionField::KeepAlive if self.http11() => self.close_connection = false,
             _ => {}
         }
         if head.expect_continue && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1" {
