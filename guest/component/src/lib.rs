@@ -429,7 +429,7 @@ impl wc::GuestResponse for ResponseResource {
         self.0.borrow().status
     }
     fn reason(&self) -> String {
-        self.0.borrow().reason.clone()
+        self.0.borrow().reason.to_string()
     }
     fn version(&self) -> u8 {
         self.0.borrow().version

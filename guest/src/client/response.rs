@@ -31,7 +31,7 @@ enum Reading {
 /// One response, reading from the connection's stream until its body ends.
 pub struct Response {
     pub status: u16,
-    pub reason: String,
+    pub reason: std::borrow::Cow<'static, str>,
     pub version: u8,
     pub headers: Headers,
     pub url: String,

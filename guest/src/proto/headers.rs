@@ -69,37 +69,46 @@ impl std::fmt::Debug for Headers {
 /// Where httparse's fields are in the head they were read from: each name's start and end, and
 /// its value's (the head itself can then become a `Headers` with
 /// `Headers::over_head`, no byte copied).
-#[derive(Debug)]
+#[derive(Debug, Default, Clone)]
 pub struct FieldSpans(Vec<[u32; 4]>);
 
 impl FieldSpans {
-    /// `fields` are slices of `head` (httparse checked the names are tokens).
-    pub fn of(head: &[u8], fields: &[httparse::Header<'_>]) -> Self {
+    /// `fields` are slices of `head` (httparse checked the names are tokens); `visit` sees
+    /// each (name, value) on the way, for a reader that has rules to apply to them.
+    pub fn of<'a>(head: &[u8], fields: &[httparse::Header<'a>], visit: impl FnMut(&[u8], &'a [u8])) -> Self {
+        Self::default().fill(head, fields, visit)
+    }
+
+    /// `of`, in this one's room (a previous head's, from `Headers::recycle`).
+    pub fn fill<'a>(
+        mut self,
+        head: &[u8],
+        fields: &[httparse::Header<'a>],
+        mut visit: impl FnMut(&[u8], &'a [u8]),
+    ) -> Self {
         let base = head.as_ptr() as usize;
         let offset = |slice: &[u8]| {
             let start = slice.as_ptr() as usize - base;
             debug_assert!(start + slice.len() <= head.len(), "a field outside its head");
             start
         };
-        Self(
-            fields
-                .iter()
-                .map(|field| {
-                    let name = offset(field.name.as_bytes());
-                    // httparse has trimmed the value's spaces and tabs, the only whitespace
-                    // a value it accepts can hold.
-                    let value = field.value;
-                    debug_assert_eq!(value, value.trim_ascii(), "an untrimmed value");
-                    let value_start = if value.is_empty() { 0 } else { offset(value) };
-                    [
-                        at(name),
-                        at(name + field.name.len()),
-                        at(value_start),
-                        at(value_start + value.len()),
-                    ]
-                })
-                .collect(),
-        )
+        self.0.clear();
+        self.0.extend(fields.iter().map(|field| {
+            visit(field.name.as_bytes(), field.value);
+            let name = offset(field.name.as_bytes());
+            // httparse has trimmed the value's spaces and tabs, the only whitespace
+            // a value it accepts can hold.
+            let value = field.value;
+            debug_assert_eq!(value, value.trim_ascii(), "an untrimmed value");
+            let value_start = if value.is_empty() { 0 } else { offset(value) };
+            [
+                at(name),
+                at(name + field.name.len()),
+                at(value_start),
+                at(value_start + value.len()),
+            ]
+        }));
+        self
     }
 }
 
@@ -131,6 +140,13 @@ impl Headers {
             store: Store::Shared(head),
             fields: spans.0,
         }
+    }
+
+    /// Done with these fields: their room, for the next head's (`FieldSpans::fill`).
+    pub fn recycle(self) -> FieldSpans {
+        let mut room = self.fields;
+        room.clear();
+        FieldSpans(room)
     }
 
     /// The bytes the fields are slices of: for `over_head`, the whole head as received.

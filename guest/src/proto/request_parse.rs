@@ -110,6 +110,10 @@ pub struct HeadScanner {
     /// each line is measured against the limits (a shorter block cannot break them, and is
     /// searched for its blank line in one pass).
     by_line: bool,
+    /// Room for the request line's text and the fields' places (a previous request's,
+    /// handed back by `reusing`).
+    spare: String,
+    spare_fields: FieldSpans,
 }
 
 /// The end of the first blank line in `window` (which starts at the "\n" ending a line, or
@@ -132,11 +136,22 @@ impl HeadScanner {
         Self::default()
     }
 
+    /// A scanner that writes the request line's text into `line` (emptied first) and the
+    /// fields' places into `fields`, so a connection's requests reuse their allocations.
+    pub fn reusing(mut line: String, fields: FieldSpans) -> Self {
+        line.clear();
+        Self {
+            spare: line,
+            spare_fields: fields,
+            ..Self::default()
+        }
+    }
+
     /// Look at `buf` (the whole head so far, from its first byte; longer each call).
     pub fn feed(&mut self, buf: &mut BytesMut) -> HeadParse {
         if self.line.is_none()
             && self.scanned == 0
-            && let Some((line, spans, rules, end)) = whole_request(buf)
+            && let Some((line, spans, rules, end)) = whole_request(buf, &mut self.spare, &mut self.spare_fields)
         {
             let headers = Headers::over_head(buf.split_to(end).freeze(), spans);
             return self.judge(line, headers, rules, end);
@@ -267,7 +282,11 @@ impl HeadScanner {
         let Some((_, line)) = self.line.take() else {
             return HeadParse::Partial;
         };
-        let rules = field_rules(headers.iter_raw(), line.version_number);
+        let mut scan = FieldScan::default();
+        for (name, value) in headers.iter_raw() {
+            scan.field(name, value);
+        }
+        let rules = scan.finish(line.version_number);
         self.judge(line, headers, rules, end)
     }
 
@@ -309,35 +328,49 @@ struct FieldRules {
     expect_continue: bool,
 }
 
-/// The head's rules over its fields, in one pass: one Host (none only before HTTP/1.1), the
-/// framing, the first Connection and Expect (as `headers.get` reads them). Each name's length
-/// and first letter are looked at before all of it. `Err` is the 400's message.
-fn field_rules<'a>(
-    fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-    version: (u32, u32),
-) -> Result<FieldRules, String> {
-    let (mut hosts, mut connection, mut expect) = (0, None, None);
-    let mut framing = RequestFraming::default();
-    for (name, value) in fields {
+/// The head's rules over its fields, fed one field at a time in order: one Host (none only
+/// before HTTP/1.1), the framing, the first Connection and Expect (as `headers.get` reads
+/// them). Each name's length and first letter are looked at before all of it.
+#[derive(Default)]
+struct FieldScan<'a> {
+    hosts: usize,
+    connection: Option<&'a [u8]>,
+    expect: Option<&'a [u8]>,
+    framing: RequestFraming<'a>,
+}
+
+impl<'a> FieldScan<'a> {
+    fn field(&mut self, name: &[u8], value: &'a [u8]) {
         let is = |wanted: &[u8]| name.eq_ignore_ascii_case(wanted);
         match (name.len(), name.first().map(u8::to_ascii_lowercase)) {
-            (4, Some(b'h')) if is(b"host") => hosts += 1,
-            (10, Some(b'c')) if is(b"connection") => connection = connection.or(Some(value)),
-            (6, Some(b'e')) if is(b"expect") => expect = expect.or(Some(value)),
-            (14, Some(b'c')) if is(b"content-length") => framing.content_length(value),
-            (17, Some(b't')) if is(b"transfer-encoding") => framing.transfer_encoding(value),
+            (4, Some(b'h')) if is(b"host") => self.hosts += 1,
+            (10, Some(b'c')) if is(b"connection") => {
+                self.connection.get_or_insert(value);
+            }
+            (6, Some(b'e')) if is(b"expect") => {
+                self.expect.get_or_insert(value);
+            }
+            (14, Some(b'c')) if is(b"content-length") => self.framing.content_length(value),
+            (17, Some(b't')) if is(b"transfer-encoding") => self.framing.transfer_encoding(value),
             _ => {}
         }
     }
-    if hosts > 1 || (hosts == 0 && version >= (1, 1)) {
-        return Err("Bad request: missing or repeated Host header".into());
+
+    /// What the fields decide; `Err` is the 400's message.
+    fn finish(self, version: (u32, u32)) -> Result<FieldRules, String> {
+        if self.hosts > 1 || (self.hosts == 0 && version >= (1, 1)) {
+            return Err("Bad request: missing or repeated Host header".into());
+        }
+        let body = self
+            .framing
+            .finish()
+            .map_err(|e| format!("Bad request framing: {}", e.0))?;
+        Ok(FieldRules {
+            body,
+            connection: ConnectionField::of(self.connection),
+            expect_continue: self.expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")),
+        })
     }
-    let body = framing.finish().map_err(|e| format!("Bad request framing: {}", e.0))?;
-    Ok(FieldRules {
-        body,
-        connection: ConnectionField::of(connection),
-        expect_continue: expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")),
-    })
 }
 
 /// The fastest path, for a whole ordinary head at once: httparse reads the request line and
@@ -345,7 +378,11 @@ fn field_rules<'a>(
 /// be, a request line httparse refuses or reads otherwise than CPython, more fields than
 /// CPython allows), which the line-aware path then reads. The fields are where they are in
 /// `buf`, and what they decide; the head is its first `.3` bytes.
-fn whole_request(buf: &[u8]) -> Option<(RequestLine, FieldSpans, Result<FieldRules, String>, usize)> {
+fn whole_request(
+    buf: &[u8],
+    room: &mut String,
+    fields_room: &mut FieldSpans,
+) -> Option<(RequestLine, FieldSpans, Result<FieldRules, String>, usize)> {
     // httparse skips blank lines before a request line; CPython gives up on them.
     if matches!(buf.first(), Some(b'\r' | b'\n')) {
         return None;
@@ -365,16 +402,18 @@ fn whole_request(buf: &[u8]) -> Option<(RequestLine, FieldSpans, Result<FieldRul
     // httparse has checked the line is exactly these, one space apart (a token, a target of
     // visible characters, "HTTP/1.x"): it is written again from them, with no second check.
     let version = if minor == 1 { "HTTP/1.1" } else { "HTTP/1.0" };
-    let mut requestline = String::with_capacity(method.len() + target.len() + 10);
+    let mut requestline = std::mem::take(room);
+    requestline.reserve(method.len() + target.len() + 10);
     for part in [method, " ", target, " ", version] {
         requestline.push_str(part);
     }
     let (command, target) = (0..method.len(), method.len() + 1..method.len() + 1 + target.len());
     let version = target.end + 1..requestline.len();
     let line = RequestLine::new(requestline, command, target, version, (1, u32::from(minor)));
-    let fields = request.headers.iter().map(|f| (f.name.as_bytes(), f.value));
-    let rules = field_rules(fields, line.version_number);
-    Some((line, FieldSpans::of(buf, request.headers), rules, end))
+
+    let mut scan = FieldScan::default();
+    let spans = std::mem::take(fields_room).fill(buf, request.headers, |name, value| scan.field(name, value));
+    Some((line, spans, scan.finish((1, u32::from(minor))), end))
 }
 
 fn too_long_line() -> Rejection {
@@ -408,7 +447,9 @@ fn tokenise(head: &[u8], line_end: usize) -> Option<FieldSpans> {
     let block = &head[line_end..];
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
     match httparse::parse_headers(block, &mut fields) {
-        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => Some(FieldSpans::of(head, parsed)),
+        Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
+            Some(FieldSpans::of(head, parsed, |_, _| {}))
+        }
         _ => None,
     }
 }

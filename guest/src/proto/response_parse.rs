@@ -113,7 +113,7 @@ fn whole_response(buf: &[u8]) -> Option<(StatusLine, FieldSpans, usize)> {
     let status = parse_status_line(&buf[..memchr::memchr(b'\n', buf)? + 1]).ok()?;
     // httparse refuses NUL, CR and LF in values, and obs-fold, and names that are not tokens:
     // what it read is what the line reader reads (the fuzz target `response_head` checks it).
-    Some((status, FieldSpans::of(buf, response.headers), len))
+    Some((status, FieldSpans::of(buf, response.headers, |_, _| {}), len))
 }
 
 /// `buf[..len]` is a status line, fields and a blank line.
@@ -127,7 +127,7 @@ fn whole_head(buf: &mut BytesMut, len: usize) -> ResponseParse {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS - 1];
     match httparse::parse_headers(block, &mut fields) {
         Ok(httparse::Status::Complete((n, parsed))) if n == block.len() => {
-            let spans = FieldSpans::of(&buf[..len], parsed);
+            let spans = FieldSpans::of(&buf[..len], parsed, |_, _| {});
             let headers = Headers::over_head(buf.split_to(len).freeze(), spans);
             ResponseParse::Complete { status, headers }
         }

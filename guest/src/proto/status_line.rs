@@ -1,6 +1,7 @@
 //! The client's reading of a response's status line (CPython `HTTPResponse._read_status`).
 
 use super::ProtoError;
+use std::borrow::Cow;
 
 /// A parsed status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,8 +9,9 @@ pub struct StatusLine {
     /// 10 for HTTP/1.0 (and 0.9), 11 for HTTP/1.x.
     pub version: u8,
     pub status: u16,
-    /// The reason phrase, stripped of surrounding whitespace.
-    pub reason: String,
+    /// The reason phrase, stripped of surrounding whitespace (the standard phrase of the
+    /// status, when it is that, costs no allocation).
+    pub reason: Cow<'static, str>,
 }
 
 /// Python's `str.isspace()` for a Latin-1 character, as `str.split()` and `str.strip()` use it.
@@ -54,10 +56,14 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, ProtoError> {
         v if v.starts_with(b"HTTP/1.") => 11,
         v => return Err(ProtoError::UnknownProtocol(super::latin1(v))),
     };
+    let reason = match super::status::reason_phrase(status) {
+        Some(standard) if standard.as_bytes() == reason => Cow::Borrowed(standard),
+        _ => Cow::Owned(super::latin1(reason)),
+    };
     Ok(StatusLine {
         version,
         status,
-        reason: super::latin1(reason),
+        reason,
     })
 }
 
@@ -68,17 +74,14 @@ mod tests {
     #[test]
     fn ordinary_lines() {
         let s = parse_status_line(b"HTTP/1.1 200 OK\r\n").unwrap();
-        assert_eq!((s.version, s.status, s.reason.as_str()), (11, 200, "OK"));
+        assert_eq!((s.version, s.status, &*s.reason), (11, 200, "OK"));
         let s = parse_status_line(b"HTTP/1.0 404 Not  Found \r\n").unwrap();
-        assert_eq!((s.version, s.status, s.reason.as_str()), (10, 404, "Not  Found"));
+        assert_eq!((s.version, s.status, &*s.reason), (10, 404, "Not  Found"));
         let s = parse_status_line(b"HTTP/1.1 204\r\n").unwrap();
-        assert_eq!((s.status, s.reason.as_str()), (204, ""));
+        assert_eq!((s.status, &*s.reason), (204, ""));
         // Python's whitespace: the separators \x1c-\x1f, NEL and NBSP split and strip too.
         let s = parse_status_line(b"HTTP/1.1\x1f201\xa0Caf\xe9 cr\xe8me\x85\r\n").unwrap();
-        assert_eq!(
-            (s.version, s.status, s.reason.as_str()),
-            (11, 201, "Caf\u{e9} cr\u{e8}me")
-        );
+        assert_eq!((s.version, s.status, &*s.reason), (11, 201, "Caf\u{e9} cr\u{e8}me"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::proto::cgi::cgi_info;
 use crate::proto::date::{date_time_string, log_date_time_string};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::RequestBody;
+use crate::proto::headers::FieldSpans;
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
 use crate::proto::request_line::RequestLine;
@@ -83,6 +84,8 @@ pub struct Request {
     pub request_version: String,
     pub requestline: String,
     pub headers: Headers,
+    /// The previous head's room for its fields' places.
+    fields_room: FieldSpans,
 }
 
 impl Request {
@@ -93,8 +96,9 @@ impl Request {
         self.path.clear();
         self.request_version.clear();
         self.requestline.clear();
-        // Not kept: a parsed head's fields share the read buffer, which may then be reused.
-        self.headers = Headers::new();
+        // The fields go now (a parsed head's share the read buffer, which may then be
+        // reused); their room stays for the next head's.
+        self.fields_room = std::mem::take(&mut self.headers).recycle();
     }
 
     /// The words of `line` (its text moves here).
@@ -229,7 +233,8 @@ impl Handler {
         if !self.await_request()? {
             return Ok(None);
         }
-        let mut scanner = HeadScanner::new();
+        let room = std::mem::take(&mut self.request.fields_room);
+        let mut scanner = HeadScanner::reusing(std::mem::take(&mut self.request.requestline), room);
         let parsed = loop {
             match scanner.feed(self.stream.buffered_mut()) {
                 HeadParse::Partial => {}
