@@ -244,6 +244,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         cgi_policy,
         ..ServerConfig::default()
     };
+    if let Err(e) = crate::server::raise_open_file_limit() {
+        eprintln!("httplib serve: cannot raise the open-file limit: {e}");
+    }
     let server = match Server::bind(addr, runtime, config) {
         Ok(s) => s,
         Err(e) => {

@@ -3,6 +3,7 @@
 //! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`).
 
 mod embed;
+mod park;
 
 pub use embed::{Exchange, RequestHandler};
 
@@ -11,6 +12,7 @@ use crate::runtime::{HostState, Runtime};
 use crate::transport::{OutboundPolicy, Phase, PhaseCell, TcpStream};
 use crate::wit_host::socket_address as tcp_to_wit;
 use anyhow::{Context, Result};
+use park::{Parked, ParkingLot};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -39,6 +41,11 @@ pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
 /// How long a client may take over the whole TLS handshake (ours, counted in total; nginx's
 /// `ssl_handshake_timeout` is 60 s).
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A keep-alive connection that has waited this long for its next request gives up its thread
+/// and its instance and is parked: one file descriptor, watched with the others by one thread,
+/// until its next request's bytes arrive (ours; nginx keeps an idle connection in its event
+/// loop the same way, in a few hundred bytes).
+pub const PARK_AFTER: Duration = Duration::from_millis(100);
 /// Between requests, how long a connection may sit idle (nginx `keepalive_timeout`, 75 s).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 /// How long a whole request head may take from its first byte (nginx `client_header_timeout`,
@@ -90,8 +97,11 @@ pub struct ServerConfig {
     /// How long the whole TLS handshake may take (none: for ever).
     pub tls_handshake_timeout: Option<Duration>,
     /// Most connections served at once; past it, idle and slow ones are closed to make room,
-    /// and a new connection that still finds none gets 503.
+    /// and a new connection that still finds none gets 503. Parked connections do not count.
     pub max_connections: usize,
+    /// Park a plain keep-alive connection that waits this long for its next request (none:
+    /// each connection keeps its thread and instance until it closes).
+    pub park_after: Option<Duration>,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
     pub handler: Option<Arc<dyn RequestHandler>>,
     /// `server_version`; "SimpleHTTP/0.6" (or "BaseHTTP/0.6" with a `handler`) when none.
@@ -132,6 +142,7 @@ impl Default for ServerConfig {
             send_timeout: Some(SEND_TIMEOUT),
             tls_handshake_timeout: Some(TLS_HANDSHAKE_TIMEOUT),
             max_connections: MAX_CONNECTIONS,
+            park_after: Some(PARK_AFTER),
             handler: None,
             server_version: None,
             error_message_format: None,
@@ -176,8 +187,8 @@ struct Open {
 
 /// One open connection, as the listener sees it.
 struct Conn {
-    /// A clone of its socket.
-    sock: std::net::TcpStream,
+    /// A clone of its socket (none while it is parked: the parking lot holds the socket).
+    sock: Option<std::net::TcpStream>,
     /// What its guest says it is doing.
     phase: Arc<PhaseCell>,
     admitted: bool,
@@ -216,7 +227,9 @@ impl Open {
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.evicted = true;
             self.evicting += 1;
-            let _ = conn.sock.shutdown(Shutdown::Both);
+            if let Some(sock) = &conn.sock {
+                let _ = sock.shutdown(Shutdown::Both);
+            }
         }
         true
     }
@@ -309,36 +322,44 @@ impl Workers {
 
 /// A bound listener ready to serve.
 pub struct Server {
-    workers: Workers,
     listener: TcpListener,
+    addr: SocketAddr,
+    serving: Arc<Serving>,
+}
+
+/// What answering a connection takes, shared by the accept loop, the workers and the parking lot.
+struct Serving {
+    workers: Workers,
     runtime: Arc<Runtime>,
     config: Arc<ServerConfig>,
     shared: Arc<Shared>,
-    addr: SocketAddr,
     /// The guest's 503 answer, sent to a connection no instance can be had for.
     busy: Arc<Vec<u8>>,
+    /// Keep-alive connections between requests (none when the lot could not be started).
+    parking: Option<ParkingLot>,
 }
 
 /// Stops a serving `Server` from another thread (a signal handler, a test).
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    shared: Arc<Shared>,
+    serving: Arc<Serving>,
     addr: SocketAddr,
 }
 
 impl ShutdownHandle {
     /// End every open connection now, mid-response or not (Ctrl-C): their guests see the
-    /// sockets closed and finish at once.
+    /// sockets closed and finish at once; parked ones are closed.
     pub fn close_connections(&self) {
-        let open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
-        for conn in open.conns.values() {
-            let _ = conn.sock.shutdown(Shutdown::Both);
+        self.serving.close_parked();
+        let open = self.serving.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        for sock in open.conns.values().filter_map(|c| c.sock.as_ref()) {
+            let _ = sock.shutdown(Shutdown::Both);
         }
     }
 
     /// Stop accepting; `serve` returns once its accept loop notices.
     pub fn shutdown(&self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.serving.shared.stopping.store(true, Ordering::SeqCst);
         // Wake the blocking accept with a connection of our own.
         let wake = if self.addr.ip().is_unspecified() {
             let ip: std::net::IpAddr = if self.addr.is_ipv6() {
@@ -380,14 +401,28 @@ impl Server {
         let busy = runtime
             .busy_response(&handler_config(&config, Some(addr)), BUSY_RETRY_AFTER_SECS)
             .context("asking the guest for its 503 answer")?;
+        let serving = Arc::new_cyclic(|me: &std::sync::Weak<Serving>| {
+            let me = me.clone();
+            let parking = ParkingLot::start(move |parked| {
+                if let Some(serving) = me.upgrade() {
+                    serving.resume(parked);
+                }
+            });
+            Serving {
+                workers: Workers::default(),
+                runtime,
+                config: Arc::new(config),
+                shared: Arc::default(),
+                busy: Arc::new(busy),
+                parking: parking
+                    .inspect_err(|e| eprintln!("keep-alive connections will not be parked: {e}"))
+                    .ok(),
+            }
+        });
         Ok(Self {
-            workers: Workers::default(),
             listener,
-            runtime,
-            config: Arc::new(config),
-            shared: Arc::default(),
             addr,
-            busy: Arc::new(busy),
+            serving,
         })
     }
 
@@ -399,16 +434,17 @@ impl Server {
     /// A handle that stops the server from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            shared: self.shared.clone(),
+            serving: self.serving.clone(),
             addr: self.addr,
         }
     }
 
     /// Accept until shut down, one thread (and one guest instance) per connection.
     pub fn serve(&self) -> Result<()> {
+        let serving = &self.serving;
         let mut backoff = AcceptBackoff::default();
         for conn in self.listener.incoming() {
-            if self.shared.stopping.load(Ordering::SeqCst) {
+            if serving.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
             let sock = match conn {
@@ -421,17 +457,17 @@ impl Server {
                     continue;
                 }
             };
-            let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let id = serving.shared.next_id.fetch_add(1, Ordering::Relaxed);
             let phase = Arc::new(PhaseCell::default());
             match sock.try_clone() {
                 Ok(clone) => {
                     let conn = Conn {
-                        sock: clone,
+                        sock: Some(clone),
                         phase: phase.clone(),
                         admitted: false,
                         evicted: false,
                     };
-                    let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut open = serving.shared.open.lock().unwrap_or_else(|p| p.into_inner());
                     open.conns.insert(id, conn);
                     open.peak = open.peak.max(open.conns.len());
                 }
@@ -440,31 +476,12 @@ impl Server {
                     continue;
                 }
             }
-            let runtime = self.runtime.clone();
-            let config = self.config.clone();
-            let shared = self.shared.clone();
-            let busy = self.busy.clone();
-            let job: Job = Box::new(move || {
-                let peer = sock.peer_addr().ok();
-                let admitted = shared.admit(id, config.max_connections);
-                let result = if admitted {
-                    handle_connection(&runtime, &config, sock, phase, &busy)
-                } else {
-                    shared.answered_busy();
-                    send_busy(sock, &busy);
-                    Ok(())
-                };
-                if let Err(e) = result {
-                    let who = peer.map_or("?".to_string(), |p| p.to_string());
-                    // One line: the cause, not the wasm backtrace.
-                    eprintln!("connection from {who} lost: {}", e.root_cause());
-                }
-                shared.remove(id);
+            serving.dispatch(Parked {
+                id,
+                sock,
+                phase,
+                idle_deadline: None,
             });
-            if let Err(e) = self.workers.run(job) {
-                eprintln!("cannot start a thread for a connection: {e}");
-                self.shared.remove(id);
-            }
         }
         Ok(())
     }
@@ -474,9 +491,10 @@ impl Server {
     /// Returns how many connections were still open when it gave up.
     pub fn drain(&self, grace: Duration) -> usize {
         let deadline = Instant::now() + grace;
-        let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
-        for conn in open.conns.values() {
-            let _ = conn.sock.shutdown(Shutdown::Read);
+        self.serving.close_parked();
+        let mut open = self.serving.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        for sock in open.conns.values().filter_map(|c| c.sock.as_ref()) {
+            let _ = sock.shutdown(Shutdown::Read);
         }
         while !open.conns.is_empty() {
             let now = Instant::now();
@@ -484,6 +502,7 @@ impl Server {
                 break;
             }
             open = self
+                .serving
                 .shared
                 .closed
                 .wait_timeout(open, deadline - now)
@@ -541,7 +560,130 @@ impl Drop for ServerHandle {
     }
 }
 
+impl Serving {
+    /// Answer a connection (new, or back from the parking lot) on a worker thread.
+    fn dispatch(self: &Arc<Self>, conn: Parked) {
+        let id = conn.id;
+        let serving = self.clone();
+        let job: Job = Box::new(move || serving.answer(conn));
+        if let Err(e) = self.workers.run(job) {
+            eprintln!("cannot start a thread for a connection: {e}");
+            self.shared.remove(id);
+        }
+    }
+
+    /// A worker's part: an instance slot, the guest over the connection, then close it or
+    /// park it.
+    fn answer(self: &Arc<Self>, conn: Parked) {
+        let Parked {
+            id,
+            sock,
+            phase,
+            idle_deadline,
+        } = conn;
+        let peer = sock.peer_addr().ok();
+        let result = if self.shared.admit(id, self.config.max_connections) {
+            handle_connection(
+                &self.runtime,
+                &self.config,
+                sock,
+                phase.clone(),
+                &self.busy,
+                idle_deadline,
+            )
+        } else {
+            self.shared.answered_busy();
+            send_busy(sock, &self.busy);
+            Ok(None)
+        };
+        match result {
+            Ok(Some((sock, idle_deadline))) => {
+                return self.park(Parked {
+                    id,
+                    sock,
+                    phase,
+                    idle_deadline,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let who = peer.map_or("?".to_string(), |p| p.to_string());
+                // One line: the cause, not the wasm backtrace.
+                eprintln!("connection from {who} lost: {}", e.root_cause());
+            }
+        }
+        self.shared.remove(id);
+    }
+
+    /// Between requests: give back the connection's instance slot and hold its socket in the
+    /// parking lot (or close it, when the server is stopping or the lot cannot take it).
+    fn park(&self, conn: Parked) {
+        let id = conn.id;
+        let Some(lot) = self
+            .parking
+            .as_ref()
+            .filter(|_| !self.shared.stopping.load(Ordering::SeqCst))
+        else {
+            linger_close(conn.sock);
+            return self.shared.remove(id);
+        };
+        self.shared.release(id);
+        if let Err(conn) = lot.park(conn) {
+            linger_close(conn.sock);
+            return self.shared.remove(id);
+        }
+        // Stopped while it was being parked: `drain` may have emptied the lot already.
+        if self.shared.stopping.load(Ordering::SeqCst) {
+            self.close_parked();
+        }
+    }
+
+    /// A parked connection's next request has begun (or its client closed, or its idle time
+    /// is up): answer it again, as a connection of its own.
+    fn resume(self: &Arc<Self>, conn: Parked) {
+        if self.shared.stopping.load(Ordering::SeqCst) {
+            let _ = conn.sock.shutdown(Shutdown::Both);
+            return self.shared.remove(conn.id);
+        }
+        self.shared.unpark(conn.id, conn.sock.try_clone().ok());
+        self.dispatch(conn);
+    }
+
+    /// Close every parked connection (the server stops).
+    fn close_parked(&self) {
+        for conn in self.parking.iter().flat_map(ParkingLot::take_all) {
+            let _ = conn.sock.shutdown(Shutdown::Both);
+            self.shared.remove(conn.id);
+        }
+    }
+}
+
 impl Shared {
+    /// Connection `id` is being parked: its instance slot is free, and its socket no longer
+    /// kept here.
+    fn release(&self, id: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (admitted, evicted) = match open.conns.get_mut(&id) {
+            Some(conn) => {
+                conn.sock = None;
+                (std::mem::take(&mut conn.admitted), std::mem::take(&mut conn.evicted))
+            }
+            None => (false, false),
+        };
+        open.admitted -= usize::from(admitted);
+        open.evicting -= usize::from(evicted);
+        drop(open);
+        self.closed.notify_all();
+    }
+
+    /// Connection `id` is back from the parking lot, with a clone of its socket.
+    fn unpark(&self, id: u64, sock: Option<std::net::TcpStream>) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conn) = open.conns.get_mut(&id) {
+            conn.sock = sock;
+        }
+    }
+
     /// Take an instance slot for connection `id`: at once if fewer than `max` are taken; else
     /// close idle or slow connections to make room and wait up to `ADMISSION_WAIT` for one.
     /// `false` when none came (or too many are waiting already).
@@ -725,20 +867,49 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
+/// `Some` when the guest left the connection between requests to be parked: its socket and
+/// when its idle wait ends.
 fn handle_connection(
     runtime: &Runtime,
     config: &ServerConfig,
     sock: std::net::TcpStream,
     phase: Arc<PhaseCell>,
     busy: &[u8],
-) -> Result<()> {
+    idle_deadline: Option<Instant>,
+) -> Result<Option<(std::net::TcpStream, Option<Instant>)>> {
     let peer = sock.peer_addr()?;
     let linger = sock.try_clone().ok();
-    let result = serve_connection(runtime, config, sock, peer, phase, busy);
+    let result = serve_connection(runtime, config, sock, peer, phase.clone(), busy, idle_deadline);
+    let parked = phase.take_park();
     if let Some(sock) = linger {
-        linger_close(sock);
+        match parked {
+            Some(deadline) if result.is_ok() => return Ok(Some((sock, deadline))),
+            _ => linger_close(sock),
+        }
     }
-    result
+    result.map(|()| None)
+}
+
+/// Raise this process's open-file limit to its hard limit (each connection, parked or not,
+/// holds a descriptor; Linux's soft default of 1024 would cap a server far below what it can
+/// hold): nginx's `worker_rlimit_nofile`, taken as far as the system allows. Returns the limit.
+pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
 }
 
 /// Half-close, then read and drop whatever the client still sends (bounded), then close.
@@ -764,6 +935,7 @@ fn serve_connection(
     peer: SocketAddr,
     phase: Arc<PhaseCell>,
     busy: &[u8],
+    idle_deadline: Option<Instant>,
 ) -> Result<()> {
     let local = sock.local_addr().ok();
     let stream = match &config.tls {
@@ -780,6 +952,9 @@ fn serve_connection(
         None => TcpStream::new(sock),
     };
     let mut stream = stream.with_phase(phase);
+    if let Some(after) = config.park_after {
+        stream = stream.with_parking(after, idle_deadline);
+    }
     stream
         .set_write_timeout(config.send_timeout)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The socket, and what wraps it.
 enum Wire {
@@ -28,6 +28,17 @@ pub struct TcpStream {
     read_timeout: Option<Duration>,
     /// This socket's place among its session's open sockets (client streams).
     ticket: Option<super::sockets::SocketTicket>,
+    /// A served plain connection waiting for its next request longer than this gives up (the
+    /// guest sees it closed and ends, freeing its instance and thread) and is parked by the
+    /// listener until bytes arrive (`with_parking`; none: waits as long as the guest says).
+    park_after: Option<Duration>,
+    /// A resumed connection's idle wait, begun before it was parked, ends here.
+    idle_deadline: Option<Instant>,
+    /// Left to be parked: the guest's closing of it is not the connection's end.
+    parked: bool,
+    /// The read timeout the socket has now (none: not known), so an unchanged one costs no
+    /// system call.
+    socket_timeout: Option<Option<Duration>>,
 }
 
 /// What a served connection's guest is doing, and since when: the listener reads it to choose
@@ -36,6 +47,9 @@ pub struct TcpStream {
 pub struct PhaseCell {
     phase: std::sync::atomic::AtomicU8,
     since_ms: std::sync::atomic::AtomicU64,
+    /// Set when the stream gave up waiting for a next request to be parked (see
+    /// `TcpStream::parking`): when its idle wait must end (none: never).
+    parked: std::sync::Mutex<Option<Option<Instant>>>,
 }
 
 /// A server connection's phase, as its guest reports it (WIT `server-phase`).
@@ -55,6 +69,17 @@ impl PhaseCell {
         use std::sync::atomic::Ordering::Relaxed;
         self.phase.store(phase as u8, Relaxed);
         self.since_ms.store(monotonic_ms(), Relaxed);
+    }
+
+    /// The connection's guest has stopped waiting for its next request so that it may be
+    /// parked; that wait must end at `idle_deadline`.
+    fn park(&self, idle_deadline: Option<Instant>) {
+        *self.parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(idle_deadline);
+    }
+
+    /// Whether the connection was left to be parked, and its idle deadline (once: it is reset).
+    pub fn take_park(&self) -> Option<Option<Instant>> {
+        self.parked.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The phase and how long it has lasted.
@@ -91,6 +116,10 @@ impl TcpStream {
             phase: None,
             read_timeout: None,
             ticket: None,
+            park_after: None,
+            idle_deadline: None,
+            parked: false,
+            socket_timeout: None,
         }
     }
 
@@ -122,10 +151,7 @@ impl TcpStream {
         if self.read_timeout.is_some_and(|t| t <= left) {
             return self.read(max).map(Some);
         }
-        self.sock().set_read_timeout(Some(left)).map_err(io_error)?;
-        let result = self.read(max);
-        let _ = self.sock().set_read_timeout(self.read_timeout);
-        match result {
+        match self.read_within(max, Some(left)) {
             Err(SocketError::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
             other => other.map(Some),
         }
@@ -135,6 +161,59 @@ impl TcpStream {
     pub fn with_phase(mut self, cell: Arc<PhaseCell>) -> Self {
         self.phase = Some(cell);
         self
+    }
+
+    /// Park this (served, plain) connection when its guest waits more than `after` for a
+    /// next request; `idle_deadline` ends a wait that began before it was last parked.
+    pub fn with_parking(mut self, after: Duration, idle_deadline: Option<Instant>) -> Self {
+        if matches!(self.wire, Wire::Plain(_)) && self.phase.is_some() {
+            self.park_after = Some(after);
+            self.idle_deadline = idle_deadline;
+        }
+        self
+    }
+
+    /// The socket's read timeout, set only when it changes.
+    fn timeout_is(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
+        if self.socket_timeout != Some(timeout) {
+            self.socket_timeout = None;
+            self.sock().set_read_timeout(timeout).map_err(io_error)?;
+            self.socket_timeout = Some(timeout);
+        }
+        Ok(())
+    }
+
+    /// Waiting for a next request (for up to `timeout`): wait at most until parking (or the
+    /// idle deadline), then say so. `None` when this read is not such a wait.
+    fn idle_read(&mut self, max: usize, timeout: Option<Duration>) -> Option<Result<Vec<u8>, SocketError>> {
+        let after = self.park_after?;
+        if self.phase.as_ref()?.get().0 != Phase::Idle {
+            return None;
+        }
+        let now = Instant::now();
+        let ends = self.idle_deadline.or_else(|| timeout.map(|t| now + t));
+        let park = ends.is_none_or(|end| end > now + after);
+        let wait = if park {
+            after
+        } else {
+            ends.map_or(after, |end| end.saturating_duration_since(now))
+        };
+        if wait.is_zero() {
+            return Some(Err(SocketError::Timeout));
+        }
+        if let Err(e) = self.timeout_is(Some(wait)) {
+            return Some(Err(e));
+        }
+        Some(match self.read_once(max) {
+            Err(SocketError::Timeout) if park => {
+                if let Some(cell) = &self.phase {
+                    cell.park(ends);
+                }
+                self.parked = true;
+                Err(SocketError::Closed)
+            }
+            other => other,
+        })
     }
 
     /// Record the phase the guest reports.
@@ -177,6 +256,10 @@ impl TcpStream {
             phase: None,
             read_timeout: None,
             ticket: None,
+            park_after: None,
+            idle_deadline: None,
+            parked: false,
+            socket_timeout: None,
         })
     }
 
@@ -274,6 +357,23 @@ impl TcpStream {
 
     /// Up to `max` bytes, blocking until one arrives (or the read timeout); empty at end-of-stream.
     pub fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
+        self.read_within(max, self.read_timeout)
+    }
+
+    /// `read`, waiting at most `timeout`.
+    fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
+        if let Some(result) = self.idle_read(max, timeout) {
+            if result.is_ok() {
+                // The next request has begun: later idle waits are the guest's own.
+                self.idle_deadline = None;
+            }
+            return result;
+        }
+        self.timeout_is(timeout)?;
+        self.read_once(max)
+    }
+
+    fn read_once(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
         SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < max {
                 scratch.resize(max, 0);
@@ -347,6 +447,10 @@ impl TcpStream {
 
     /// Close one or both directions (a TLS close_notify first when writing stops).
     pub fn shutdown(&mut self, how: Shutdown) -> Result<(), SocketError> {
+        if self.parked {
+            // The listener keeps the connection open for its next request.
+            return Ok(());
+        }
         if how != Shutdown::Read {
             // Tell a TLS peer the stream ends (close_notify) before the TCP FIN.
             match &mut self.wire {
@@ -378,7 +482,7 @@ impl TcpStream {
     pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
         self.read_timeout = t;
-        self.sock().set_read_timeout(t).map_err(io_error)
+        self.timeout_is(t)
     }
 
     /// The timeout of each write alone: a write (or sendfile) that makes no progress for this

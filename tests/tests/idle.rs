@@ -1,0 +1,109 @@
+//! Ten thousand idle keep-alive connections against `httplib serve`: between requests a
+//! connection is parked (a descriptor, no thread, no instance), so they cost almost nothing and
+//! a new client is answered at once.
+
+use httplib_tests::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The connections held idle (issue 15's figure).
+const IDLE: usize = 10_000;
+const REQUEST: &[u8] = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// (RSS in KiB, threads, open descriptors) of process `pid`.
+fn footprint(pid: u32) -> (u64, u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (field("VmRSS:"), field("Threads:"), fds)
+}
+
+/// Read one answer to `REQUEST` (the fixture's hello.txt) off `s`.
+fn answer(s: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"hello, world\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed after {} bytes: {:?}",
+            got.len(),
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+fn ten_thousand_idle_keep_alive_connections_cost_almost_nothing() {
+    // The client end of every connection is in this process too.
+    let limit = httplib_host::server::raise_open_file_limit().unwrap();
+    assert!(
+        limit >= IDLE as u64 + 100,
+        "the open-file hard limit ({limit}) cannot hold {IDLE} connections"
+    );
+    let dir = fixture_dir();
+    let (server, _) = cli_server(&httplib_bin!(), dir.path(), &["--protocol", "HTTP/1.1"]);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+    let pid = server.child.id();
+
+    let mut idle = Vec::with_capacity(IDLE);
+    let start = Instant::now();
+    while idle.len() < IDLE {
+        // A batch at a time: sent together, then answered.
+        let mut batch: Vec<TcpStream> = (0..200.min(IDLE - idle.len()))
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(REQUEST).unwrap();
+                s
+            })
+            .collect();
+        for s in &mut batch {
+            assert!(answer(s).starts_with(b"HTTP/1.1 200 OK\r\n"));
+        }
+        idle.extend(batch);
+    }
+    let opened = start.elapsed();
+    // Parked after PARK_AFTER; spare worker threads gone after WORKER_LINGER.
+    std::thread::sleep(Duration::from_secs(3));
+    let (rss_kib, threads, fds) = footprint(pid);
+    eprintln!(
+        "{IDLE} idle connections (opened and answered in {opened:?}): server RSS {} MiB, {threads} threads, {fds} descriptors",
+        rss_kib / 1024
+    );
+    assert!(rss_kib < 1024 * 1024, "RSS {rss_kib} KiB with {IDLE} idle connections");
+    // The accept loop, the parking lot, the spare workers (MIN_IDLE_WORKERS) and wasmtime's:
+    // none of them per connection.
+    assert!(threads <= 20, "{threads} threads with {IDLE} idle connections");
+    // One descriptor a parked connection.
+    assert!(fds < IDLE + 100, "{fds} descriptors");
+
+    // A new client is answered at once.
+    let mut took: Vec<Duration> = (0..11)
+        .map(|_| {
+            let t = Instant::now();
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(REQUEST).unwrap();
+            assert!(answer(&mut s).starts_with(b"HTTP/1.1 200 OK\r\n"));
+            t.elapsed()
+        })
+        .collect();
+    took.sort();
+    eprintln!(
+        "a new client, {IDLE} idle: answered in {:?} to {:?} (median {:?})",
+        took[0], took[10], took[5]
+    );
+    assert!(took[5] < Duration::from_millis(50), "answered in {took:?}");
+
+    // And the idle ones are still there: each of a sample answers a second request.
+    for s in idle.iter_mut().step_by(97) {
+        s.write_all(REQUEST).unwrap();
+        assert!(answer(s).starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+    assert_eq!(idle.len(), IDLE);
+}
