@@ -62,6 +62,9 @@ pub struct HttplibCtx {
     /// When the request in flight must be done by (`request_deadline` after it was sent).
     deadline: Option<Instant>,
     sockets: Arc<SessionSockets>,
+    /// The served connection its guest left between requests to be parked (its stream, TLS
+    /// state and all, outlives the instance).
+    pub parked: Option<crate::transport::TcpStream>,
 }
 
 impl HttplibCtx {
@@ -77,6 +80,7 @@ impl HttplibCtx {
             last_host_call: Instant::now(),
             deadline: None,
             sockets: Arc::default(),
+            parked: None,
         }
     }
 

@@ -258,7 +258,11 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
     }
 
     fn drop(&mut self, s: Resource<TcpStream>) -> wasmtime::Result<()> {
-        self.table.delete(s)?;
+        let stream = self.table.delete(s)?;
+        if stream.is_parked() {
+            // Not closed: the listener keeps it for the connection's next request.
+            self.ctx.parked = Some(stream);
+        }
         Ok(())
     }
 }

@@ -484,3 +484,58 @@ fn plain_http_through_a_proxy_sends_absolute_form() {
         [format!("GET http://127.0.0.1:{}/hello.txt HTTP/1.1", origin.port)]
     );
 }
+
+#[test]
+fn an_idle_https_keep_alive_connection_is_parked_and_its_tls_session_carries_on() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let (peer, _) = our_https_server(
+        &[
+            "--tls-cert",
+            &pki.arg("server.pem"),
+            "--tls-key",
+            &pki.arg("server.key"),
+            "--protocol",
+            "HTTP/1.1",
+        ],
+        site.path(),
+    );
+    // The server's descriptors: a connection in its instance holds four (the socket, the copy
+    // it lingers on, the listener's copy, the instance's preopened directory), a parked one
+    // only its socket.
+    let script = r#"
+import http.client, os, ssl, sys, time
+pid = sys.argv[3]
+fds = lambda: len(os.listdir(f"/proc/{pid}/fd"))
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+c = http.client.HTTPSConnection("localhost", int(sys.argv[1]), context=ctx)
+for wait in (0.5, 0.5, 0):
+    c.request("GET", "/big.bin")
+    r = c.getresponse()
+    print(r.status, len(r.read()), end=" ")
+    if wait:
+        # Still waiting in its instance for PARK_AFTER, then parked.
+        time.sleep(0.02)
+        answering = fds()
+        time.sleep(wait)
+        print(answering - fds(), end=" ")
+print(c.sock.version().startswith("TLSv1."))
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &peer.port.to_string(),
+            &pki.arg("ca.pem"),
+            &peer.child.id().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Parked after each answer (three descriptors fewer than while it waited in its
+    // instance), and the same TLS connection answers again.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 5242880 3 200 5242880 3 200 5242880 True\n"
+    );
+}

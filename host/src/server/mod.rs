@@ -99,7 +99,7 @@ pub struct ServerConfig {
     /// Most connections served at once; past it, idle and slow ones are closed to make room,
     /// and a new connection that still finds none gets 503. Parked connections do not count.
     pub max_connections: usize,
-    /// Park a plain keep-alive connection that waits this long for its next request (none:
+    /// Park a keep-alive connection that waits this long for its next request (none:
     /// each connection keeps its thread and instance until it closes).
     pub park_after: Option<Duration>,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
@@ -476,12 +476,7 @@ impl Server {
                     continue;
                 }
             }
-            serving.dispatch(Parked {
-                id,
-                sock,
-                phase,
-                idle_deadline: None,
-            });
+            serving.dispatch(id, Arrival::New(sock), phase, None);
         }
         Ok(())
     }
@@ -560,12 +555,19 @@ impl Drop for ServerHandle {
     }
 }
 
+/// A connection to answer.
+enum Arrival {
+    /// Just accepted.
+    New(std::net::TcpStream),
+    /// Back from the parking lot: its stream as its last guest left it (TLS state included).
+    Back(TcpStream),
+}
+
 impl Serving {
     /// Answer a connection (new, or back from the parking lot) on a worker thread.
-    fn dispatch(self: &Arc<Self>, conn: Parked) {
-        let id = conn.id;
+    fn dispatch(self: &Arc<Self>, id: u64, conn: Arrival, phase: Arc<PhaseCell>, idle_deadline: Option<Instant>) {
         let serving = self.clone();
-        let job: Job = Box::new(move || serving.answer(conn));
+        let job: Job = Box::new(move || serving.answer(id, conn, phase, idle_deadline));
         if let Err(e) = self.workers.run(job) {
             eprintln!("cannot start a thread for a connection: {e}");
             self.shared.remove(id);
@@ -574,39 +576,40 @@ impl Serving {
 
     /// A worker's part: an instance slot, the guest over the connection, then close it or
     /// park it.
-    fn answer(self: &Arc<Self>, conn: Parked) {
-        let Parked {
-            id,
-            sock,
-            phase,
-            idle_deadline,
-        } = conn;
-        let peer = sock.peer_addr().ok();
+    fn answer(self: &Arc<Self>, id: u64, conn: Arrival, phase: Arc<PhaseCell>, idle_deadline: Option<Instant>) {
         let result = if self.shared.admit(id, self.config.max_connections) {
             handle_connection(
                 &self.runtime,
                 &self.config,
-                sock,
+                conn,
                 phase.clone(),
                 &self.busy,
                 idle_deadline,
             )
         } else {
             self.shared.answered_busy();
-            send_busy(sock, &self.busy);
+            match conn {
+                Arrival::New(sock) => send_busy(sock, &self.busy),
+                Arrival::Back(mut stream) => {
+                    let _ = stream.write_all(&self.busy);
+                    if let Ok(sock) = stream.socket().try_clone() {
+                        linger_close(sock);
+                    }
+                }
+            }
             Ok(None)
         };
         match result {
-            Ok(Some((sock, idle_deadline))) => {
+            Ok(Some((stream, idle_deadline))) => {
                 return self.park(Parked {
                     id,
-                    sock,
+                    stream,
                     phase,
                     idle_deadline,
                 });
             }
             Ok(None) => {}
-            Err(e) => {
+            Err((peer, e)) => {
                 let who = peer.map_or("?".to_string(), |p| p.to_string());
                 // One line: the cause, not the wasm backtrace.
                 eprintln!("connection from {who} lost: {}", e.root_cause());
@@ -615,7 +618,7 @@ impl Serving {
         self.shared.remove(id);
     }
 
-    /// Between requests: give back the connection's instance slot and hold its socket in the
+    /// Between requests: give back the connection's instance slot and hold its stream in the
     /// parking lot (or close it, when the server is stopping or the lot cannot take it).
     fn park(&self, conn: Parked) {
         let id = conn.id;
@@ -624,12 +627,12 @@ impl Serving {
             .as_ref()
             .filter(|_| !self.shared.stopping.load(Ordering::SeqCst))
         else {
-            linger_close(conn.sock);
+            close_stream(conn.stream);
             return self.shared.remove(id);
         };
         self.shared.release(id);
         if let Err(conn) = lot.park(conn) {
-            linger_close(conn.sock);
+            close_stream(conn.stream);
             return self.shared.remove(id);
         }
         // Stopped while it was being parked: `drain` may have emptied the lot already.
@@ -642,19 +645,27 @@ impl Serving {
     /// is up): answer it again, as a connection of its own.
     fn resume(self: &Arc<Self>, conn: Parked) {
         if self.shared.stopping.load(Ordering::SeqCst) {
-            let _ = conn.sock.shutdown(Shutdown::Both);
+            let _ = conn.stream.socket().shutdown(Shutdown::Both);
             return self.shared.remove(conn.id);
         }
-        self.shared.unpark(conn.id, conn.sock.try_clone().ok());
-        self.dispatch(conn);
+        self.shared.unpark(conn.id, conn.stream.socket().try_clone().ok());
+        self.dispatch(conn.id, Arrival::Back(conn.stream), conn.phase, conn.idle_deadline);
     }
 
     /// Close every parked connection (the server stops).
     fn close_parked(&self) {
         for conn in self.parking.iter().flat_map(ParkingLot::take_all) {
-            let _ = conn.sock.shutdown(Shutdown::Both);
+            let _ = conn.stream.socket().shutdown(Shutdown::Both);
             self.shared.remove(conn.id);
         }
+    }
+}
+
+/// Close a stream that was to be parked, lingering as any other.
+fn close_stream(stream: TcpStream) {
+    if let Ok(sock) = stream.socket().try_clone() {
+        drop(stream);
+        linger_close(sock);
     }
 }
 
@@ -866,28 +877,40 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// Answer one connection in a fresh instance; whatever the guest does, only this connection is affected.
-/// `Some` when the guest left the connection between requests to be parked: its socket and
-/// when its idle wait ends.
+/// A connection's guest left it between requests to be parked: its stream, and when its idle
+/// wait ends.
+type ToPark = (TcpStream, Option<Instant>);
+/// A connection lost to an error, with its peer's address for the log.
+type Lost = (Option<SocketAddr>, anyhow::Error);
+
+/// Answer a connection in a fresh instance; whatever the guest does, only this connection is
+/// affected. `Some` when it is to be parked.
 fn handle_connection(
     runtime: &Runtime,
     config: &ServerConfig,
-    sock: std::net::TcpStream,
+    conn: Arrival,
     phase: Arc<PhaseCell>,
     busy: &[u8],
     idle_deadline: Option<Instant>,
-) -> Result<Option<(std::net::TcpStream, Option<Instant>)>> {
-    let peer = sock.peer_addr()?;
+) -> std::result::Result<Option<ToPark>, Lost> {
+    let sock = match &conn {
+        Arrival::New(sock) => sock,
+        Arrival::Back(stream) => stream.socket(),
+    };
+    let peer = sock.peer_addr().map_err(|e| (None, e.into()))?;
     let linger = sock.try_clone().ok();
-    let result = serve_connection(runtime, config, sock, peer, phase.clone(), busy, idle_deadline);
+    let result = serve_connection(runtime, config, conn, peer, phase.clone(), busy, idle_deadline);
     let parked = phase.take_park();
-    if let Some(sock) = linger {
-        match parked {
-            Some(deadline) if result.is_ok() => return Ok(Some((sock, deadline))),
-            _ => linger_close(sock),
+    match (result, parked) {
+        // The dup goes without closing the connection; the stream is kept.
+        (Ok(Some(stream)), Some(deadline)) => Ok(Some((stream, deadline))),
+        (result, _) => {
+            if let Some(sock) = linger {
+                linger_close(sock);
+            }
+            result.map(|_| None).map_err(|e| (Some(peer), e))
         }
     }
-    result.map(|()| None)
 }
 
 /// Raise this process's open-file limit to its hard limit (each connection, parked or not,
@@ -928,36 +951,43 @@ fn linger_close(mut sock: std::net::TcpStream) {
 }
 
 /// Run the guest over one accepted connection.
+/// Run the guest over one connection; `Some` is the stream its guest left to be parked.
 fn serve_connection(
     runtime: &Runtime,
     config: &ServerConfig,
-    sock: std::net::TcpStream,
+    conn: Arrival,
     peer: SocketAddr,
     phase: Arc<PhaseCell>,
     busy: &[u8],
     idle_deadline: Option<Instant>,
-) -> Result<()> {
-    let local = sock.local_addr().ok();
-    let stream = match &config.tls {
-        Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), config.tls_handshake_timeout) {
-            Ok(s) => s,
-            Err(e) => {
-                // A plaintext client or a broken handshake costs this connection only.
-                if config.log_requests {
-                    eprintln!("TLS handshake with {peer} failed: {}", e);
-                }
-                return Ok(());
-            }
-        },
-        None => TcpStream::new(sock),
+) -> Result<Option<TcpStream>> {
+    let mut stream = match conn {
+        Arrival::Back(stream) => stream,
+        Arrival::New(sock) => {
+            let stream = match &config.tls {
+                Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), config.tls_handshake_timeout) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // A plaintext client or a broken handshake costs this connection only.
+                        if config.log_requests {
+                            eprintln!("TLS handshake with {peer} failed: {}", e);
+                        }
+                        return Ok(None);
+                    }
+                },
+                None => TcpStream::new(sock),
+            };
+            let mut stream = stream.with_phase(phase);
+            stream
+                .set_write_timeout(config.send_timeout)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            stream
+        }
     };
-    let mut stream = stream.with_phase(phase);
+    let local = stream.local_address().ok();
     if let Some(after) = config.park_after {
         stream = stream.with_parking(after, idle_deadline);
     }
-    stream
-        .set_write_timeout(config.send_timeout)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut wasi = WasiCtx::builder();
     // File reads happen on this connection's own thread: without this, every WASI file call
     // is handed to a blocking pool and back (measured: most of a small request's cost).
@@ -990,5 +1020,5 @@ fn serve_connection(
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }
-    Ok(())
+    Ok(store.data_mut().httplib.parked.take())
 }

@@ -1,9 +1,9 @@
-//! The parking lot: keep-alive connections between requests, held as bare sockets (no thread,
+//! The parking lot: keep-alive connections between requests, held as their streams (no thread,
 //! no instance, one file descriptor each) and watched by one thread until their next request's
 //! bytes arrive, the client closes, or their idle time runs out. Each then goes back to the
 //! listener (`resume`), which answers it in a fresh instance as it would a new connection.
 
-use crate::transport::PhaseCell;
+use crate::transport::{PhaseCell, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{BTreeSet, HashMap};
@@ -21,8 +21,9 @@ const EVENTS_PER_POLL: usize = 1024;
 pub struct Parked {
     /// The listener's id for it.
     pub id: u64,
-    /// Its socket (the only descriptor the server keeps for it while parked).
-    pub sock: std::net::TcpStream,
+    /// Its stream (TLS state included; its socket is the only descriptor the server keeps
+    /// for it while parked).
+    pub stream: TcpStream,
     /// Where its guests report their phase.
     pub phase: Arc<PhaseCell>,
     /// When its wait for a next request ends (the guest then times it out); none: never.
@@ -43,7 +44,7 @@ impl Lot {
         if let Some(deadline) = parked.idle_deadline {
             self.deadlines.remove(&(deadline, id));
         }
-        let _ = registry.deregister(&mut SourceFd(&parked.sock.as_raw_fd()));
+        let _ = registry.deregister(&mut SourceFd(&parked.stream.socket().as_raw_fd()));
         Some(parked)
     }
 }
@@ -110,12 +111,12 @@ impl ParkingLot {
 
     /// Hold `parked` until its socket is readable (or its deadline). `Err` gives it back when
     /// it cannot be watched.
-    pub fn park(&self, parked: Parked) -> Result<(), Parked> {
+    pub fn park(&self, parked: Parked) -> Result<(), Box<Parked>> {
         let id = parked.id;
-        let fd = parked.sock.as_raw_fd();
+        let fd = parked.stream.socket().as_raw_fd();
         let mut lot = self.lot.lock().unwrap_or_else(|p| p.into_inner());
         let Ok(token) = usize::try_from(id) else {
-            return Err(parked);
+            return Err(Box::new(parked));
         };
         if let Some(deadline) = parked.idle_deadline {
             lot.deadlines.insert((deadline, id));
@@ -127,7 +128,7 @@ impl ParkingLot {
             .register(&mut SourceFd(&fd), Token(token), Interest::READABLE)
             .is_err()
         {
-            return Err(lot.take(&self.registry, id).expect("inserted above"));
+            return Err(Box::new(lot.take(&self.registry, id).expect("inserted above")));
         }
         drop(lot);
         // The watching thread's timeout may need to be sooner now.

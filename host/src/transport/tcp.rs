@@ -129,7 +129,7 @@ impl TcpStream {
         self
     }
 
-    /// The socket itself (for the session's table of open sockets).
+    /// The socket itself (for the session's table of open sockets, and the parking lot).
     pub(crate) fn socket(&self) -> &std::net::TcpStream {
         self.sock()
     }
@@ -163,14 +163,20 @@ impl TcpStream {
         self
     }
 
-    /// Park this (served, plain) connection when its guest waits more than `after` for a
+    /// Park this served connection when its guest waits more than `after` for a
     /// next request; `idle_deadline` ends a wait that began before it was last parked.
     pub fn with_parking(mut self, after: Duration, idle_deadline: Option<Instant>) -> Self {
-        if matches!(self.wire, Wire::Plain(_)) && self.phase.is_some() {
+        if matches!(self.wire, Wire::Plain(_) | Wire::Server(_)) && self.phase.is_some() {
             self.park_after = Some(after);
             self.idle_deadline = idle_deadline;
+            self.parked = false;
         }
         self
+    }
+
+    /// Whether this stream was left to be parked (its guest's wait for a next request ended).
+    pub fn is_parked(&self) -> bool {
+        self.parked
     }
 
     /// The socket's read timeout, set only when it changes.
