@@ -107,3 +107,65 @@ fn ten_thousand_idle_keep_alive_connections_cost_almost_nothing() {
     }
     assert_eq!(idle.len(), IDLE);
 }
+
+#[test]
+fn out_of_descriptors_the_longest_idle_connections_make_room_for_new_ones() {
+    // A server allowed 256 descriptors, and 600 clients one after another, each answered once
+    // and then left idle: an attacker holding connections open to exhaust descriptors.
+    const LIMIT: u32 = 256;
+    const CLIENTS: usize = 600;
+    let dir = fixture_dir();
+    let port = free_port();
+    let limited = format!(
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT})); os.execv(sys.argv[1], sys.argv[1:])"
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &limited])
+        .arg(httplib_bin!())
+        .args([
+            "serve",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--protocol",
+            "HTTP/1.1",
+            "--directory",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut banner).unwrap();
+    let _server = Peer { child, port };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let mut held = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(REQUEST).unwrap();
+        assert!(
+            answer(&mut s).starts_with(b"HTTP/1.1 200 OK\r\n"),
+            "client {} not answered",
+            held.len()
+        );
+        held.push(s);
+    }
+    // Every client was answered; the server closed the longest idle to do it, and the newest
+    // are still open.
+    let mut closed = 0;
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        if matches!(s.read(&mut [0u8; 1]), Ok(0)) {
+            closed += 1;
+        }
+    }
+    eprintln!("{CLIENTS} clients against {LIMIT} descriptors: all answered, {closed} idle ones closed to make room");
+    assert!(closed >= CLIENTS - LIMIT as usize, "only {closed} closed");
+    let last = held.last_mut().unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    last.write_all(REQUEST).unwrap();
+    assert!(answer(last).starts_with(b"HTTP/1.1 200 OK\r\n"));
+}

@@ -70,6 +70,17 @@ pub const MAX_ADMISSION_WAITERS: usize = 256;
 pub const SLOW_HEAD_AGE: Duration = Duration::from_secs(1);
 /// The `Retry-After` of a 503 sent for want of an instance (ours).
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
+/// Parked connections closed, longest idle first, each time accepting fails for want of a
+/// descriptor (ours; nginx likewise closes idle keep-alive connections when it runs out of
+/// connections, 32 at a time).
+pub const SHED_ON_EMFILE: usize = 32;
+/// Descriptors kept free of connections: the listener, the poll, stdio, the code cache,
+/// wasmtime's own (ours).
+pub const DESCRIPTOR_RESERVE: u64 = 64;
+/// Descriptors a connection answered in an instance may hold at once: its socket, the
+/// listener's copy, the copy it lingers on, the instance's preopened directory, a file being
+/// sent (ours; a parked one holds one).
+pub const DESCRIPTORS_PER_ANSWER: u64 = 5;
 /// The longest pause after an accept error such as EMFILE (ours; nginx pauses accepting 500 ms).
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// At most one log line this often for a repeating condition (accept errors, 503s).
@@ -337,6 +348,8 @@ struct Serving {
     busy: Arc<Vec<u8>>,
     /// Keep-alive connections between requests (none when the lot could not be started).
     parking: Option<ParkingLot>,
+    /// The process's open-file limit when the server was bound.
+    descriptor_limit: u64,
 }
 
 /// Stops a serving `Server` from another thread (a signal handler, a test).
@@ -417,6 +430,7 @@ impl Server {
                 parking: parking
                     .inspect_err(|e| eprintln!("keep-alive connections will not be parked: {e}"))
                     .ok(),
+                descriptor_limit: open_file_limit().unwrap_or(u64::MAX),
             }
         });
         Ok(Self {
@@ -453,10 +467,17 @@ impl Server {
                     s
                 }
                 Err(e) => {
+                    // Out of descriptors: idle connections make room for a new one, as they
+                    // do for instances; only with none to close is there a pause.
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && serving.shed_parked() > 0 {
+                        continue;
+                    }
                     backoff.failed(&e);
                     continue;
                 }
             };
+            // Room for this one to be answered: idle connections go first.
+            while serving.short_of_descriptors() && serving.shed_parked() > 0 {}
             let id = serving.shared.next_id.fetch_add(1, Ordering::Relaxed);
             let phase = Arc::new(PhaseCell::default());
             match sock.try_clone() {
@@ -577,7 +598,7 @@ impl Serving {
     /// A worker's part: an instance slot, the guest over the connection, then close it or
     /// park it.
     fn answer(self: &Arc<Self>, id: u64, conn: Arrival, phase: Arc<PhaseCell>, idle_deadline: Option<Instant>) {
-        let result = if self.shared.admit(id, self.config.max_connections) {
+        let result = if self.shared.admit(id, self.max_answering()) {
             handle_connection(
                 &self.runtime,
                 &self.config,
@@ -650,6 +671,35 @@ impl Serving {
         }
         self.shared.unpark(conn.id, conn.stream.socket().try_clone().ok());
         self.dispatch(conn.id, Arrival::Back(conn.stream), conn.phase, conn.idle_deadline);
+    }
+
+    /// Most connections answered in instances at once: `max_connections`, and no more than
+    /// the descriptors allow (past it, idle ones are closed to make room, as for instances).
+    fn max_answering(&self) -> usize {
+        let by_descriptors = self.descriptor_limit.saturating_sub(DESCRIPTOR_RESERVE) / DESCRIPTORS_PER_ANSWER;
+        self.config
+            .max_connections
+            .min(usize::try_from(by_descriptors).unwrap_or(usize::MAX))
+            .max(1)
+    }
+
+    /// Whether the connections open (each answered one counted at `DESCRIPTORS_PER_ANSWER`,
+    /// with one more on its way) leave too few descriptors under the process's limit.
+    fn short_of_descriptors(&self) -> bool {
+        let open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+        let parked = (open.conns.len() - open.admitted) as u64;
+        let answered = open.admitted as u64 + 1;
+        parked + answered * DESCRIPTORS_PER_ANSWER + DESCRIPTOR_RESERVE > self.descriptor_limit
+    }
+
+    /// Close the `SHED_ON_EMFILE` parked connections idle longest; how many were closed.
+    fn shed_parked(&self) -> usize {
+        let shed = self.parking.iter().flat_map(|lot| lot.take_oldest(SHED_ON_EMFILE));
+        shed.map(|conn| {
+            let _ = conn.stream.socket().shutdown(Shutdown::Both);
+            self.shared.remove(conn.id);
+        })
+        .count()
     }
 
     /// Close every parked connection (the server stops).
@@ -911,6 +961,19 @@ fn handle_connection(
             result.map(|_| None).map_err(|e| (Some(peer), e))
         }
     }
+}
+
+/// This process's open-file limit.
+fn open_file_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(limit.rlim_cur)
 }
 
 /// Raise this process's open-file limit to its hard limit (each connection, parked or not,

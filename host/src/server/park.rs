@@ -136,6 +136,24 @@ impl ParkingLot {
         Ok(())
     }
 
+    /// Hand back up to `n` parked connections, those idle longest first (by their idle
+    /// deadlines; then any): to be closed when the server runs out of descriptors.
+    pub fn take_oldest(&self, n: usize) -> Vec<Parked> {
+        let mut lot = self.lot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids: Vec<u64> = lot.deadlines.iter().take(n).map(|&(_, id)| id).collect();
+        if ids.len() < n {
+            let more: Vec<u64> = lot
+                .parked
+                .keys()
+                .filter(|id| !ids.contains(id))
+                .take(n - ids.len())
+                .copied()
+                .collect();
+            ids.extend(more);
+        }
+        ids.into_iter().filter_map(|id| lot.take(&self.registry, id)).collect()
+    }
+
     /// Stop watching and hand back every parked connection (to be closed: the server stops).
     pub fn take_all(&self) -> Vec<Parked> {
         let mut lot = self.lot.lock().unwrap_or_else(|p| p.into_inner());
