@@ -211,9 +211,25 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_for
 /// `httplib serve PORT --bind 127.0.0.1 --directory DIR EXTRA...` run from `bin` (the
 /// `httplib_bin!()` of the calling test), once its banner is out: the process and the banner.
 pub fn cli_server(bin: &Path, dir: &Path, extra: &[&str]) -> (Peer, String) {
+    cli_server_in(Command::new(bin), dir, extra)
+}
+
+/// `cli_server`, the server allowed `limit` open files at most (soft and hard: it cannot
+/// raise them), as a system short of descriptors would have it.
+pub fn cli_server_with_open_file_limit(bin: &Path, dir: &Path, extra: &[&str], limit: u32) -> (Peer, String) {
+    let limited = format!(
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); os.execv(sys.argv[1], sys.argv[1:])"
+    );
+    let mut python = Command::new("python3");
+    python.args(["-c", &limited]).arg(bin);
+    cli_server_in(python, dir, extra)
+}
+
+/// `command` (the `httplib` command line, or what runs it) given `serve` and its arguments.
+fn cli_server_in(mut command: Command, dir: &Path, extra: &[&str]) -> (Peer, String) {
     use std::io::{BufRead, BufReader};
     let port = free_port();
-    let mut child = Command::new(bin)
+    let mut child = command
         .args(["serve", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
         .arg(dir)
         .args(extra)

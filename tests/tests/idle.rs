@@ -115,30 +115,8 @@ fn out_of_descriptors_the_longest_idle_connections_make_room_for_new_ones() {
     const LIMIT: u32 = 256;
     const CLIENTS: usize = 600;
     let dir = fixture_dir();
-    let port = free_port();
-    let limited = format!(
-        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({LIMIT}, {LIMIT})); os.execv(sys.argv[1], sys.argv[1:])"
-    );
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", &limited])
-        .arg(httplib_bin!())
-        .args([
-            "serve",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--protocol",
-            "HTTP/1.1",
-            "--directory",
-        ])
-        .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut banner).unwrap();
-    let _server = Peer { child, port };
+    let (server, _) = cli_server_with_open_file_limit(&httplib_bin!(), dir.path(), &["--protocol", "HTTP/1.1"], LIMIT);
+    let port = server.port;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 
     let mut held = Vec::new();
