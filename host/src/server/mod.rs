@@ -613,9 +613,7 @@ impl Serving {
                 Arrival::New(sock) => send_busy(sock, &self.busy),
                 Arrival::Back(mut stream) => {
                     let _ = stream.write_all(&self.busy);
-                    if let Ok(sock) = stream.socket().try_clone() {
-                        linger_close(sock);
-                    }
+                    close_stream(stream);
                 }
             }
             Ok(None)

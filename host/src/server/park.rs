@@ -118,6 +118,11 @@ impl ParkingLot {
         let Ok(token) = usize::try_from(id) else {
             return Err(Box::new(parked));
         };
+        // The watching thread sleeps until the soonest deadline: wake it only when this one
+        // is sooner (idle deadlines mostly come in order, so rarely).
+        let sooner = parked
+            .idle_deadline
+            .is_some_and(|deadline| lot.deadlines.first().is_none_or(|&(first, _)| deadline < first));
         if let Some(deadline) = parked.idle_deadline {
             lot.deadlines.insert((deadline, id));
         }
@@ -131,8 +136,9 @@ impl ParkingLot {
             return Err(Box::new(lot.take(&self.registry, id).expect("inserted above")));
         }
         drop(lot);
-        // The watching thread's timeout may need to be sooner now.
-        let _ = self.waker.wake();
+        if sooner {
+            let _ = self.waker.wake();
+        }
         Ok(())
     }
 

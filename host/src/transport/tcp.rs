@@ -82,16 +82,22 @@ impl PhaseCell {
         self.parked.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// The phase and how long it has lasted.
-    pub fn get(&self) -> (Phase, Duration) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let phase = match self.phase.load(Relaxed) {
+    /// The phase alone (no clock read: a served connection's every read asks).
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(std::sync::atomic::Ordering::Relaxed) {
             x if x == Phase::Idle as u8 => Phase::Idle,
             x if x == Phase::ReadingHead as u8 => Phase::ReadingHead,
             _ => Phase::Busy,
-        };
-        let since = self.since_ms.load(Relaxed);
-        (phase, Duration::from_millis(monotonic_ms().saturating_sub(since)))
+        }
+    }
+
+    /// The phase and how long it has lasted.
+    pub fn get(&self) -> (Phase, Duration) {
+        let since = self.since_ms.load(std::sync::atomic::Ordering::Relaxed);
+        (
+            self.phase(),
+            Duration::from_millis(monotonic_ms().saturating_sub(since)),
+        )
     }
 }
 
@@ -193,7 +199,7 @@ impl TcpStream {
     /// idle deadline), then say so. `None` when this read is not such a wait.
     fn idle_read(&mut self, max: usize, timeout: Option<Duration>) -> Option<Result<Vec<u8>, SocketError>> {
         let after = self.park_after?;
-        if self.phase.as_ref()?.get().0 != Phase::Idle {
+        if self.phase.as_ref()?.phase() != Phase::Idle {
             return None;
         }
         let now = Instant::now();
