@@ -1,9 +1,11 @@
 //! The listener: accepts connections and gives each its own store and instance of the guest,
 //! whose `handler` resource answers it, either entirely (SimpleHTTPRequestHandler over a
-//! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`).
+//! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`);
+//! `serve_async` runs it from async code, `park` holds idle keep-alive connections.
 
 mod embed;
 mod park;
+mod serve_async;
 
 pub use embed::{Exchange, RequestHandler};
 

@@ -1,5 +1,9 @@
 //! Driving the guest's http.client from host code: one store and instance per session, the
-//! guest's `connection` and `response` resources behind typed handles.
+//! guest's `connection` and `response` resources behind typed handles; `async_session` has
+//! the same for async hosts.
+
+mod async_session;
+pub use async_session::AsyncClientSession;
 
 use crate::bindings::Httplib;
 use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
@@ -37,6 +41,9 @@ pub enum ClientError {
     Http(HttpError, String),
     /// The guest trapped or the runtime failed.
     Runtime(anyhow::Error),
+    /// The session was cancelled (its cancel handle, or a dropped call of an
+    /// [`AsyncClientSession`]): its sockets are closed and its instance is gone.
+    Cancelled,
 }
 
 impl fmt::Display for ClientError {
@@ -44,6 +51,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Http(_, message) => f.write_str(message),
             ClientError::Runtime(e) => write!(f, "guest failure: {e:#}"),
+            ClientError::Cancelled => f.write_str("the session was cancelled"),
         }
     }
 }
