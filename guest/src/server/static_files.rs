@@ -221,8 +221,14 @@ enum Found {
 
 /// What is at `path`, asked before anything is opened: a FIFO, socket or device is not
 /// served (404, as nginx), and opening a FIFO for reading would wait for a writer forever.
+/// The path itself is looked at first, and followed only when it is a symlink: wasi's
+/// following `stat-at` costs the host three system calls where this takes one (strace of
+/// `httplib serve`: 12 calls a keep-alive request, 9 with this).
 fn find(path: &str) -> Option<Found> {
-    let meta = fs::metadata(path).ok()?;
+    let meta = match fs::symlink_metadata(path).ok()? {
+        m if m.file_type().is_symlink() => fs::metadata(path).ok()?,
+        m => m,
+    };
     if meta.is_dir() {
         return Some(Found::Dir);
     }
