@@ -223,7 +223,7 @@ enum Found {
 /// served (404, as nginx), and opening a FIFO for reading would wait for a writer forever.
 /// The path itself is looked at first, and followed only when it is a symlink: wasi's
 /// following `stat-at` costs the host three system calls where this takes one (strace of
-/// `httplib serve`: 12 calls a keep-alive request, 9 with this).
+/// `httplib serve`: 12 calls a keep-alive request, 10 with this).
 fn find(path: &str) -> Option<Found> {
     let meta = match fs::symlink_metadata(path).ok()? {
         m if m.file_type().is_symlink() => fs::metadata(path).ok()?,
