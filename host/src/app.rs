@@ -10,7 +10,7 @@ use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Compiled commands kept, by their bytes (ours; a server runs a few scripts over and over,
 /// and hashing a script's bytes on every request cost more than finding it by length and

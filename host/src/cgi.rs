@@ -8,6 +8,7 @@ use crate::app::CommandLoader;
 use crate::bindings::cgi::{CgiError, ScriptOutput};
 use crate::limits::{EPOCH_TICK, SessionLimits};
 use crate::policy::OutboundPolicy;
+use crate::runtime::Wait;
 use crate::view::{HostState, HttplibCtx, ScriptRunner};
 use anyhow::Result;
 use std::sync::Arc;
@@ -85,9 +86,10 @@ impl ScriptRunner for ScriptSandbox {
         let ticks = (MAX_SCRIPT_RUN.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         let command = pre
-            .instantiate(&mut store)
+            .instantiate_async(&mut store)
+            .wait()
             .map_err(|e| CgiError::NotRunnable(format!("{e:#}")))?;
-        let (exit_code, stopped) = match command.wasi_cli_run().call_run(&mut store) {
+        let (exit_code, stopped) = match command.wasi_cli_run().call_run(&mut store).wait() {
             Ok(Ok(())) => (0, None),
             Ok(Err(())) => (1, None),
             Err(e) => match e.downcast_ref::<I32Exit>() {

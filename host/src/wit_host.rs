@@ -1,6 +1,11 @@
 //! The host side of the guest's imports (`transport`, `types`, `cgi`), implemented on
 //! [`HttplibCtxView`] so that any store type can carry them: the only place WIT types meet the
 //! transport's, the policy's and the CGI sandbox's own, converted here at the edge.
+//!
+//! The imports that wait (`connect`, and the stream's `read`, `write`, `send-file`,
+//! `start-tls`; CGI's `run`) are `async` on the host, so that a readiness-driven transport
+//! can yield the guest's fiber there. Today's sockets are blocking: these futures complete
+//! on their first poll.
 
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
@@ -15,7 +20,7 @@ use wasmtime_wasi::OpenMode;
 use wasmtime_wasi::filesystem::Descriptor;
 
 impl wt::Host for HttplibCtxView<'_> {
-    fn connect(
+    async fn connect(
         &mut self,
         host: String,
         port: u16,
@@ -153,7 +158,7 @@ impl HttplibCtxView<'_> {
 }
 
 impl wt::HostTcpStream for HttplibCtxView<'_> {
-    fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
+    async fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
         self.going()?;
         let deadline = self.ctx.deadline();
         let result = self.stream(&s)?.read_by(len.min(MAX_READ) as usize, deadline);
@@ -167,7 +172,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         }
     }
 
-    fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
+    async fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
         self.going()?;
         let result = self.stream(&s)?.write_all(&data);
         self.returned_from_host();
@@ -177,7 +182,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         }
     }
 
-    fn send_file(
+    async fn send_file(
         &mut self,
         s: Resource<TcpStream>,
         file: Resource<Descriptor>,
@@ -208,7 +213,12 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         self.stream(&s)?.shutdown(how).map_err(ErrorCode::from)
     }
 
-    fn start_tls(&mut self, s: Resource<TcpStream>, host: String, options: wt::TlsOptions) -> Result<(), ErrorCode> {
+    async fn start_tls(
+        &mut self,
+        s: Resource<TcpStream>,
+        host: String,
+        options: wt::TlsOptions,
+    ) -> Result<(), ErrorCode> {
         let identities = self.ctx.identities.clone();
         let result = self
             .stream(&s)?
@@ -270,7 +280,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 impl crate::bindings::types::Host for HttplibCtxView<'_> {}
 
 impl wcgi::Host for HttplibCtxView<'_> {
-    fn run(
+    async fn run(
         &mut self,
         program: Vec<u8>,
         args: Vec<String>,

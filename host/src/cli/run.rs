@@ -6,6 +6,7 @@ use crate::app::CommandLoader;
 use crate::code_cache::CodeCache;
 use crate::limits::SessionLimits;
 use crate::policy::OutboundPolicy;
+use crate::runtime::Wait;
 use crate::runtime::{GUEST_WASM, HostState};
 use crate::view::HttplibCtx;
 use clap::Args;
@@ -98,11 +99,11 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let mut store = Store::new(loader.engine(), state);
     crate::runtime::configure_store(&mut store);
-    let command = match pre.instantiate(&mut store) {
+    let command = match pre.instantiate_async(&mut store).wait() {
         Ok(command) => command,
         Err(e) => return fail(format_args!("{name}: {e:#}")),
     };
-    match command.wasi_cli_run().call_run(&mut store) {
+    match command.wasi_cli_run().call_run(&mut store).wait() {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(())) => ExitCode::FAILURE,
         Err(e) => match e.downcast_ref::<I32Exit>() {

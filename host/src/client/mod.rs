@@ -9,6 +9,7 @@ use crate::bindings::Httplib;
 use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
 use crate::bindings::transport::TlsOptions;
 use crate::bindings::types::HttpError;
+use crate::runtime::Wait;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::OutboundPolicy;
 use crate::transport::tls::ClientIdentities;
@@ -22,7 +23,7 @@ use wasmtime_wasi::WasiCtx;
 /// Call a `connection` or `response` method of the guest and turn its http-error into ours.
 macro_rules! guest_call {
     ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {{
-        let r = $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*)?;
+        let r = $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*).wait()?;
         $self.check(r)
     }};
 }
@@ -30,7 +31,7 @@ macro_rules! guest_call {
 /// Call a `connection` or `response` method of the guest that cannot raise.
 macro_rules! guest_get {
     ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {
-        $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*)?
+        $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*).wait()?
     };
 }
 
@@ -203,7 +204,8 @@ impl<T: HttplibView + 'static> ClientSession<T> {
                 let message = self
                     .guest
                     .httplib_http_client()
-                    .call_error_message(&mut self.store, &e)?;
+                    .call_error_message(&mut self.store, &e)
+                    .wait()?;
                 Err(ClientError::Http(e, message))
             }
         }
@@ -214,7 +216,8 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         Ok(self
             .guest
             .httplib_http_client()
-            .call_reason_phrase(&mut self.store, code)?)
+            .call_reason_phrase(&mut self.store, code)
+            .wait()?)
     }
 
     /// http.client's status constants, e.g. ("NOT_FOUND", 404, "Not Found").
@@ -222,21 +225,26 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         Ok(self
             .guest
             .httplib_http_client()
-            .call_status_constants(&mut self.store)?)
+            .call_status_constants(&mut self.store)
+            .wait()?)
     }
 
     /// (`HTTP_PORT`, `HTTPS_PORT`).
     pub fn default_ports(&mut self) -> Result<(u16, u16)> {
         let client = self.guest.httplib_http_client();
         Ok((
-            client.call_http_port(&mut self.store)?,
-            client.call_https_port(&mut self.store)?,
+            client.call_http_port(&mut self.store).wait()?,
+            client.call_https_port(&mut self.store).wait()?,
         ))
     }
 
     /// Split an absolute http(s) URL as the guest does (`urllib.parse`'s reading).
     pub fn split_url(&mut self, url: &str) -> Result<UrlParts> {
-        let r = self.guest.httplib_http_client().call_split_url(&mut self.store, url)?;
+        let r = self
+            .guest
+            .httplib_http_client()
+            .call_split_url(&mut self.store, url)
+            .wait()?;
         self.check(r)
     }
 
@@ -248,10 +256,11 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         status: u16,
         location: Option<&str>,
     ) -> Result<Option<Redirect>> {
-        let r =
-            self.guest
-                .httplib_http_client()
-                .call_follow_redirect(&mut self.store, url, method, status, location)?;
+        let r = self
+            .guest
+            .httplib_http_client()
+            .call_follow_redirect(&mut self.store, url, method, status, location)
+            .wait()?;
         self.check(r)
     }
 
@@ -261,7 +270,8 @@ impl<T: HttplibView + 'static> ClientSession<T> {
             .guest
             .httplib_http_client()
             .connection()
-            .call_open(&mut self.store, host, port, options)?;
+            .call_open(&mut self.store, host, port, options)
+            .wait()?;
         Ok(Connection(self.check(r)?))
     }
 
@@ -379,7 +389,8 @@ impl<T: HttplibView + 'static> ClientSession<T> {
             .guest
             .httplib_http_client()
             .connection()
-            .call_getresponse(&mut self.store, c.0)?;
+            .call_getresponse(&mut self.store, c.0)
+            .wait()?;
         Ok(Response(self.check(r)?))
     }
 
@@ -391,7 +402,7 @@ impl<T: HttplibView + 'static> ClientSession<T> {
     /// Close the connection and release its handle.
     pub fn release(&mut self, c: Connection) -> Result<()> {
         self.close(c)?;
-        c.0.resource_drop(&mut self.store)?;
+        c.0.resource_drop_async(&mut self.store).wait()?;
         Ok(())
     }
 
@@ -464,10 +475,10 @@ impl<T: HttplibView + 'static> ClientSession<T> {
     pub fn framing(&mut self, r: Response) -> Result<(bool, bool, Option<u64>, String)> {
         let api = self.guest.httplib_http_client().response();
         Ok((
-            api.call_will_close(&mut self.store, r.0)?,
-            api.call_chunked(&mut self.store, r.0)?,
-            api.call_length(&mut self.store, r.0)?,
-            api.call_url(&mut self.store, r.0)?,
+            api.call_will_close(&mut self.store, r.0).wait()?,
+            api.call_chunked(&mut self.store, r.0).wait()?,
+            api.call_length(&mut self.store, r.0).wait()?,
+            api.call_url(&mut self.store, r.0).wait()?,
         ))
     }
 
@@ -476,8 +487,9 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         self.guest
             .httplib_http_client()
             .response()
-            .call_close(&mut self.store, r.0)?;
-        r.0.resource_drop(&mut self.store)?;
+            .call_close(&mut self.store, r.0)
+            .wait()?;
+        r.0.resource_drop_async(&mut self.store).wait()?;
         Ok(())
     }
 }

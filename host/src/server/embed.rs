@@ -5,6 +5,7 @@ use crate::bindings::Httplib;
 use crate::bindings::server::Request;
 use crate::bindings::types::HttpError;
 use crate::runtime::HostState;
+use crate::runtime::Wait;
 use crate::view::HttplibView;
 use anyhow::{Result, anyhow};
 use wasmtime::Store;
@@ -44,7 +45,7 @@ fn guest_err(e: HttpError) -> anyhow::Error {
 macro_rules! verb {
     ($self:ident, $call:ident $(, $arg:expr)*) => {{
         let api = $self.guest.httplib_http_server().handler();
-        api.$call(&mut *$self.store, $self.handler $(, $arg)*)?.map_err(guest_err)
+        api.$call(&mut *$self.store, $self.handler $(, $arg)*).wait()?.map_err(guest_err)
     }};
 }
 
@@ -126,49 +127,55 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
     /// `close_connection`.
     pub fn close_connection(&mut self) -> Result<bool> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_close_connection(&mut *self.store, self.handler)?)
+        Ok(api.call_close_connection(&mut *self.store, self.handler).wait()?)
     }
 
     /// Set `close_connection`.
     pub fn set_close_connection(&mut self, close: bool) -> Result<()> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_set_close_connection(&mut *self.store, self.handler, close)?)
+        Ok(api
+            .call_set_close_connection(&mut *self.store, self.handler, close)
+            .wait()?)
     }
 
     /// `log_message(message)`.
     pub fn log_message(&mut self, message: &str) -> Result<()> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_log_message(&mut *self.store, self.handler, message)?)
+        Ok(api.call_log_message(&mut *self.store, self.handler, message).wait()?)
     }
 
     /// `log_request(code, size)`.
     pub fn log_request(&mut self, code: Option<u16>, size: Option<u64>) -> Result<()> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_log_request(&mut *self.store, self.handler, code, size)?)
+        Ok(api
+            .call_log_request(&mut *self.store, self.handler, code, size)
+            .wait()?)
     }
 
     /// `log_error(message)`.
     pub fn log_error(&mut self, message: &str) -> Result<()> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_log_error(&mut *self.store, self.handler, message)?)
+        Ok(api.call_log_error(&mut *self.store, self.handler, message).wait()?)
     }
 
     /// `version_string()`: server_version and sys_version.
     pub fn version_string(&mut self) -> Result<String> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_version_string(&mut *self.store, self.handler)?)
+        Ok(api.call_version_string(&mut *self.store, self.handler).wait()?)
     }
 
     /// `date_time_string(timestamp)`: an IMF-fixdate, now when `None`.
     pub fn date_time_string(&mut self, timestamp: Option<i64>) -> Result<String> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_date_time_string(&mut *self.store, self.handler, timestamp)?)
+        Ok(api
+            .call_date_time_string(&mut *self.store, self.handler, timestamp)
+            .wait()?)
     }
 
     /// `address_string()`: the client's IP address.
     pub fn address_string(&mut self) -> Result<String> {
         let api = self.guest.httplib_http_server().handler();
-        Ok(api.call_address_string(&mut *self.store, self.handler)?)
+        Ok(api.call_address_string(&mut *self.store, self.handler).wait()?)
     }
 }
 
@@ -180,7 +187,7 @@ pub fn serve_with<T: HttplibView + 'static>(
     handler: ResourceAny,
 ) -> Result<()> {
     let api = guest.httplib_http_server().handler();
-    while let Some(request) = api.call_next_request(&mut *store, handler)?.map_err(guest_err)? {
+    while let Some(request) = api.call_next_request(&mut *store, handler).wait()?.map_err(guest_err)? {
         let mut ex = Exchange {
             store: &mut *store,
             guest,
@@ -188,7 +195,9 @@ pub fn serve_with<T: HttplibView + 'static>(
             request,
         };
         if !user.handle(&mut ex)? {
-            api.call_unsupported_method(&mut *store, handler)?.map_err(guest_err)?;
+            api.call_unsupported_method(&mut *store, handler)
+                .wait()?
+                .map_err(guest_err)?;
         }
     }
     Ok(())

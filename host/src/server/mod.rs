@@ -10,6 +10,7 @@ mod serve_async;
 pub use embed::{Exchange, RequestHandler};
 
 use crate::bindings::server::HandlerConfig;
+use crate::runtime::Wait;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::{OutboundPolicy, Phase, PhaseCell, TcpStream};
 use crate::wit_host::socket_address as tcp_to_wit;
@@ -1072,14 +1073,17 @@ fn serve_connection(
     };
     let stream = store.data_mut().table.push(stream)?;
     let api = guest.httplib_http_server().handler();
-    let handler = api.call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))?;
+    let handler = api
+        .call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))
+        .wait()?;
     let result = match &config.handler {
         None => api
-            .call_serve_directory(&mut store, handler)?
+            .call_serve_directory(&mut store, handler)
+            .wait()?
             .map_err(|e| anyhow::anyhow!("{e:?}")),
         Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
     };
-    handler.resource_drop(&mut store)?;
+    handler.resource_drop_async(&mut store).wait()?;
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }
