@@ -355,18 +355,32 @@ pub fn configure_store<T: HttplibView + 'static>(store: &mut Store<T>) {
     });
 }
 
-/// One ticker thread per engine (never one per instance); it ends when the engine is dropped.
+/// The engines whose epochs the process's ticker thread advances, and whether it runs.
+static TICKED: std::sync::Mutex<(Vec<wasmtime::EngineWeak>, bool)> = std::sync::Mutex::new((Vec::new(), false));
+
+/// Advance `engine`'s epoch every `EPOCH_TICK`. One ticker thread serves every engine of the
+/// process (the server's pooled and on-demand engines, CGI's, an embedder's: one thread, not
+/// one an engine, and never one an instance); it ends once every engine it ticks is dropped.
 pub fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    let _ = std::thread::Builder::new().name("httplib-epoch".into()).spawn(move || {
+    let mut ticked = TICKED.lock().unwrap_or_else(|p| p.into_inner());
+    ticked.0.push(engine.weak());
+    if ticked.1 {
+        return;
+    }
+    let started = std::thread::Builder::new().name("httplib-epoch".into()).spawn(|| {
         loop {
             std::thread::sleep(EPOCH_TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => return,
+            let mut ticked = TICKED.lock().unwrap_or_else(|p| p.into_inner());
+            ticked
+                .0
+                .retain(|weak| weak.upgrade().inspect(Engine::increment_epoch).is_some());
+            if ticked.0.is_empty() {
+                ticked.1 = false;
+                return;
             }
         }
     });
+    ticked.1 = started.is_ok();
 }
 
 /// Drive `future` to its end on this thread: the blocking API (`ClientSession`, the server's

@@ -77,7 +77,7 @@ fn ten_thousand_idle_keep_alive_connections_cost_almost_nothing() {
         rss_kib / 1024
     );
     assert!(rss_kib < 1024 * 1024, "RSS {rss_kib} KiB with {IDLE} idle connections");
-    // The accept loop, the parking lot, the spare workers (MIN_IDLE_WORKERS) and wasmtime's:
+    // The accept loop, the parking lot, the spare workers (one a core) and wasmtime's:
     // none of them per connection.
     assert!(threads <= 20, "{threads} threads with {IDLE} idle connections");
     // One descriptor a parked connection.

@@ -255,10 +255,20 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Most worker threads kept waiting for a next connection (ours). Threads are reused because
 /// creating and tearing one down (stack mappings, TLB shootdowns) cost more than the request.
 pub const MAX_IDLE_WORKERS: usize = 64;
-/// Idle workers kept however long they wait (ours); past them, a worker waits
-/// `WORKER_LINGER` for a next connection and then exits, so a flood's threads (their stacks
-/// and malloc arenas) are gone seconds after it.
-pub const MIN_IDLE_WORKERS: usize = 8;
+/// Idle workers kept however long they wait, at least (ours); past them (and past one a
+/// core, see `min_idle_workers`), a worker waits `WORKER_LINGER` for a next connection and
+/// then exits, so a flood's threads (their stacks and malloc arenas) are gone seconds after
+/// it. 8 kept a 2-core server at 15 threads when idle; one a core, as nginx's `worker_processes
+/// auto`, at 8.
+pub const MIN_IDLE_WORKERS: usize = 2;
+
+/// Idle workers kept: one a core, at least `MIN_IDLE_WORKERS`.
+fn min_idle_workers() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(MIN_IDLE_WORKERS, |n| n.get()))
+        .max(&MIN_IDLE_WORKERS)
+}
 /// How long a worker beyond `MIN_IDLE_WORKERS` waits for a next connection (ours).
 pub const WORKER_LINGER: Duration = Duration::from_secs(2);
 
@@ -320,7 +330,7 @@ impl Workers {
                             // Leave, unless only the kept few are idle. Taking ourselves out of
                             // the count fails when every idle worker is counted on: a job is
                             // on its way, and we wait for it.
-                            let spare = |n: usize| (n > MIN_IDLE_WORKERS).then(|| n - 1);
+                            let spare = |n: usize| (n > min_idle_workers()).then(|| n - 1);
                             if idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, spare).is_ok() {
                                 return;
                             }
