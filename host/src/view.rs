@@ -65,6 +65,9 @@ pub struct HttplibCtx {
     /// The served connection its guest left between requests to be parked (its stream, TLS
     /// state and all, outlives the instance).
     pub parked: Option<crate::transport::TcpStream>,
+    /// Whether this session's sockets yield to the caller's tokio reactor instead of blocking
+    /// (an `AsyncClientSession`'s).
+    yields: bool,
 }
 
 impl HttplibCtx {
@@ -81,6 +84,7 @@ impl HttplibCtx {
             deadline: None,
             sockets: Arc::default(),
             parked: None,
+            yields: false,
         }
     }
 
@@ -91,6 +95,16 @@ impl HttplibCtx {
         }
         self.limits = limits;
         self
+    }
+
+    /// Whether this session's sockets yield to the caller's tokio reactor.
+    pub(crate) fn yields(&self) -> bool {
+        self.yields
+    }
+
+    /// Make this session's new sockets non-blocking, waited on by the caller's tokio reactor.
+    pub(crate) fn set_yields(&mut self, yields: bool) {
+        self.yields = yields;
     }
 
     /// This session's limits.

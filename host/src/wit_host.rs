@@ -3,9 +3,9 @@
 //! transport's, the policy's and the CGI sandbox's own, converted here at the edge.
 //!
 //! The imports that wait (`connect`, and the stream's `read`, `write`, `send-file`,
-//! `start-tls`; CGI's `run`) are `async` on the host, so that a readiness-driven transport
-//! can yield the guest's fiber there. Today's sockets are blocking: these futures complete
-//! on their first poll.
+//! `start-tls`; CGI's `run`) are `async` on the host: a session that yields (see
+//! `transport::tcp`) awaits its sockets' readiness there, the guest's fiber suspended; a
+//! blocking socket's futures complete on their first poll.
 
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
@@ -46,7 +46,16 @@ impl wt::Host for HttplibCtxView<'_> {
         } else {
             Scheme::Http
         };
-        let destinations = self.ctx.policy.destinations(&host, port, scheme);
+        // Names are resolved by a blocking call: off the caller's executor when it yields.
+        let destinations = match self.ctx.yields() {
+            true => {
+                let (policy, name) = (self.ctx.policy.clone(), host.clone());
+                tokio::task::spawn_blocking(move || policy.destinations(&name, port, scheme))
+                    .await
+                    .map_err(|e| ErrorCode::Other(format!("name resolution: {e}")))?
+            }
+            false => self.ctx.policy.destinations(&host, port, scheme),
+        };
         self.returned_from_host();
         let destinations = destinations?;
         let source = options.source_address.map(|a| (a.host, a.port));
@@ -60,12 +69,15 @@ impl wt::Host for HttplibCtxView<'_> {
             let event = [host.clone(), port.to_string(), addr.ip().to_string(), tls.to_string()];
             policy.audit("http.client.connect", &event).map_err(SocketError::from)
         };
-        let stream = TcpStream::connect(&host, &destinations, timeout_ms, source, before_each).and_then(|mut s| {
-            if let Some(tls) = &options.tls {
-                s.start_tls(&host, &TlsSettings::from(tls), &self.ctx.identities)?;
-            }
-            Ok(s)
-        });
+        let yields = self.ctx.yields();
+        let connected = TcpStream::connect(&host, &destinations, timeout_ms, source, yields, before_each).await;
+        let stream = match (connected, &options.tls) {
+            (Ok(mut s), Some(tls)) => s
+                .start_tls(&host, &TlsSettings::from(tls), &self.ctx.identities)
+                .await
+                .map(|()| s),
+            (other, _) => other,
+        };
         self.returned_from_host();
         let stream = stream?;
         let ticket = self
@@ -161,7 +173,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
     async fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
         self.going()?;
         let deadline = self.ctx.deadline();
-        let result = self.stream(&s)?.read_by(len.min(MAX_READ) as usize, deadline);
+        let result = self.stream(&s)?.read_by(len.min(MAX_READ) as usize, deadline).await;
         self.returned_from_host();
         match result {
             // A cancelled session's sockets were shut down under it: say why, not "closed".
@@ -174,7 +186,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 
     async fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
         self.going()?;
-        let result = self.stream(&s)?.write_all(&data);
+        let result = self.stream(&s)?.write_all(&data).await;
         self.returned_from_host();
         match result {
             Err(_) if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
@@ -195,7 +207,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
             Ok(_) => return Err(ErrorCode::Other("send-file: not a file open for reading".into())),
             Err(e) => return Err(ErrorCode::Other(format!("send-file: bad file handle: {e}"))),
         };
-        let result = self.stream(&s)?.send_file(&file, offset, len);
+        let result = self.stream(&s)?.send_file(&file, offset, len).await;
         self.returned_from_host();
         result.map_err(ErrorCode::from)
     }
@@ -222,7 +234,8 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         let identities = self.ctx.identities.clone();
         let result = self
             .stream(&s)?
-            .start_tls(&host, &TlsSettings::from(&options), &identities);
+            .start_tls(&host, &TlsSettings::from(&options), &identities)
+            .await;
         self.returned_from_host();
         result.map_err(ErrorCode::from)
     }

@@ -1,9 +1,10 @@
 //! The async API (`AsyncClientSession`, `Server::serve_until`) driven from tokio's
-//! single-threaded runtime: calls are awaited without blocking the executor, and dropping a
-//! call's or the server's future closes its sockets and gives back its instances.
+//! single-threaded runtime: calls are awaited without blocking the executor (a session's
+//! guest yields at every would-block, on the runtime's one thread), and dropping a call's or
+//! the server's future closes its sockets and gives back its instances.
 
 use httplib_host::bindings::client::{Body, ConnectionOptions};
-use httplib_host::client::{AsyncClientSession, ClientError, ClientSession};
+use httplib_host::client::{AsyncClientSession, ClientError};
 use httplib_host::server::{Server, ServerConfig};
 use httplib_host::transport::OutboundPolicy;
 use httplib_host::view::{HttplibCtx, HttplibCtxView, HttplibView};
@@ -22,28 +23,27 @@ const PROMPTLY: Duration = Duration::from_secs(5);
 
 fn single_threaded() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .unwrap()
 }
 
 fn session() -> AsyncClientSession {
-    let s = ClientSession::new(&runtime(), OutboundPolicy::allow_only(["127.0.0.1:*"])).unwrap();
-    AsyncClientSession::new(s).unwrap()
+    AsyncClientSession::new(&runtime(), OutboundPolicy::allow_only(["127.0.0.1:*"])).unwrap()
 }
 
 /// GET `path` from `addr`: status and body.
-async fn get(s: &mut AsyncClientSession, addr: SocketAddr, path: &'static str) -> Result<(u16, Vec<u8>), ClientError> {
-    s.run(move |s| {
-        let c = s.open("127.0.0.1", Some(addr.port()), &ConnectionOptions::http())?;
-        s.request(c, "GET", path, &Body::None, &[])?;
-        let r = s.getresponse(c)?;
-        let status = s.status(r)?;
-        let body = s.read(r, None)?;
-        s.close(c)?;
-        Ok((status, body))
-    })
-    .await
+async fn get(s: &mut AsyncClientSession, addr: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), ClientError> {
+    let c = s
+        .open("127.0.0.1", Some(addr.port()), &ConnectionOptions::http())
+        .await?;
+    s.request(c, "GET", path, &Body::None, &[]).await?;
+    let r = s.getresponse(c).await?;
+    let status = s.status(r).await?;
+    let body = s.read(r, None).await?;
+    s.close_response(r).await?;
+    s.release(c).await?;
+    Ok((status, body))
 }
 
 /// A peer that answers each connection's request after `delay`, with "late".
@@ -188,28 +188,30 @@ fn dropping_a_call_closes_its_socket_and_returns_the_instance() {
         dropped,
     };
     let (store, guest) = runtime.instantiate_in(&pre, state).unwrap();
-    let mut s = AsyncClientSession::new(ClientSession::from_instance(store, guest)).unwrap();
 
     single_threaded().block_on(async move {
-        let call = s.run(move |s| {
-            let c = s.open("127.0.0.1", Some(port), &ConnectionOptions::http())?;
-            s.request(c, "GET", "/never", &Body::None, &[])?;
-            s.getresponse(c).map(|_| ())
-        });
+        let mut s = AsyncClientSession::from_instance(store, guest);
+        let c = s
+            .open("127.0.0.1", Some(port), &ConnectionOptions::http())
+            .await
+            .unwrap();
+        s.request(c, "GET", "/never", &Body::None, &[]).await.unwrap();
         let started = Instant::now();
-        assert!(tokio::time::timeout(Duration::from_millis(300), call).await.is_err());
+        let waited = tokio::time::timeout(Duration::from_millis(300), s.getresponse(c)).await;
+        assert!(waited.is_err(), "the peer never answers");
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(s.is_cancelled());
+        // The store went with the dropped call: at once, not when the session goes.
+        dropped_seen
+            .try_recv()
+            .expect("the session's store was dropped with the call");
 
         let (eof, after) = closed_seen
             .recv_timeout(PROMPTLY)
             .expect("the peer's socket was closed");
         assert!(eof, "the peer saw end-of-stream");
         assert!(after < PROMPTLY, "closed {after:?} after the request");
-        dropped_seen
-            .recv_timeout(PROMPTLY)
-            .expect("the session's store was dropped");
-        match s.run(|s| s.reason_phrase(200)).await {
+        match s.reason_phrase(200).await {
             Err(ClientError::Cancelled) => {}
             other => panic!("a call after cancelling: {other:?}"),
         }

@@ -539,3 +539,62 @@ print(c.sock.version().startswith("TLSv1."))
         "200 5242880 3 200 5242880 3 200 5242880 True\n"
     );
 }
+
+/// An async session over TLS on tokio's one-thread runtime: the handshake, the request and a
+/// 5 MiB body, each step awaiting its socket's readiness, while another task on the same
+/// thread keeps running; and an unknown issuer refused as the blocking session refuses it.
+#[test]
+fn an_async_session_speaks_tls_without_blocking_its_executor() {
+    use httplib_host::bindings::client::{Body, ConnectionOptions};
+    use httplib_host::bindings::transport::TlsOptions;
+    use httplib_host::client::{AsyncClientSession, ClientError};
+    use httplib_host::transport::OutboundPolicy;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
+    let big = std::fs::read(site.path().join("big.bin")).unwrap();
+    let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let ticks = Arc::new(AtomicU32::new(0));
+        let counted = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let mut s = AsyncClientSession::new(&runtime(), OutboundPolicy::allow_only(["localhost:*"])).unwrap();
+        let options = ConnectionOptions {
+            tls: Some(TlsOptions {
+                ca_certs: Some(ca),
+                ..TlsOptions::verified()
+            }),
+            ..ConnectionOptions::http()
+        };
+        let c = s.open("localhost", Some(peer.port), &options).await.unwrap();
+        s.request(c, "GET", "/big.bin", &Body::None, &[]).await.unwrap();
+        let r = s.getresponse(c).await.unwrap();
+        assert_eq!(s.status(r).await.unwrap(), 200);
+        let body = s.read(r, None).await.unwrap();
+        assert!(body == big, "{} bytes", body.len());
+        s.close_response(r).await.unwrap();
+        s.release(c).await.unwrap();
+        ticker.abort();
+        assert!(ticks.load(Ordering::Relaxed) > 0, "the other task never ran");
+
+        // Mozilla's roots do not know our CA.
+        let c = s
+            .open("localhost", Some(peer.port), &ConnectionOptions::https())
+            .await
+            .unwrap();
+        match s.request(c, "GET", "/hello.txt", &Body::None, &[]).await {
+            Err(ClientError::Http(_, message)) => assert!(message.contains("unknown issuer"), "{message}"),
+            other => panic!("an unknown issuer: {other:?}"),
+        }
+    });
+}

@@ -1,6 +1,7 @@
 //! Driving the guest's http.client from host code: one store and instance per session, the
-//! guest's `connection` and `response` resources behind typed handles; `async_session` has
-//! the same for async hosts.
+//! guest's `connection` and `response` resources behind typed handles. `async_session` is
+//! the session itself, each call a future; `ClientSession` waits for each on the caller's
+//! thread.
 
 mod async_session;
 pub use async_session::AsyncClientSession;
@@ -18,22 +19,6 @@ use std::fmt;
 use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
-use wasmtime_wasi::WasiCtx;
-
-/// Call a `connection` or `response` method of the guest and turn its http-error into ours.
-macro_rules! guest_call {
-    ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {{
-        let r = $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*).wait()?;
-        $self.check(r)
-    }};
-}
-
-/// Call a `connection` or `response` method of the guest that cannot raise.
-macro_rules! guest_get {
-    ($self:ident, $resource:ident, $call:ident, $handle:ident $(, $arg:expr)*) => {
-        $self.guest.httplib_http_client().$resource().$call(&mut $self.store, $handle.0 $(, $arg)*).wait()?
-    };
-}
 
 /// A failed client call: an http.client exception from the guest, or the guest itself failed.
 #[derive(Debug)]
@@ -80,11 +65,10 @@ pub struct Connection(ResourceAny);
 pub struct Response(ResourceAny);
 
 /// One guest instance used as an HTTP client, in a store of type `T` (httplib's own
-/// [`HostState`] unless an embedder brings its own, see [`crate::view`]).
-pub struct ClientSession<T: HttplibView + 'static = HostState> {
-    store: Store<T>,
-    guest: Httplib,
-}
+/// [`HostState`] unless an embedder brings its own, see [`crate::view`]): an
+/// [`AsyncClientSession`] whose calls are driven to their end on the caller's thread, its
+/// sockets blocking.
+pub struct ClientSession<T: HttplibView + 'static = HostState>(AsyncClientSession<T>);
 
 impl ConnectionOptions {
     /// HTTPConnection's defaults: no timeout, blocksize 8192, auto-open.
@@ -160,336 +144,119 @@ impl ClientSession<HostState> {
     /// A session with everything of httplib's context chosen: policy, identities, limits
     /// (see [`SessionLimits`](crate::view::SessionLimits)).
     pub fn with_context(runtime: &Runtime, ctx: HttplibCtx, debug: DebugOutput) -> anyhow::Result<Self> {
-        let mut wasi = WasiCtx::builder();
-        wasi.allow_blocking_current_thread(true).inherit_stderr();
-        match debug {
-            DebugOutput::Stdout => wasi.inherit_stdout(),
-            DebugOutput::Stderr => wasi.stdout(wasmtime_wasi::cli::stderr()),
-        };
-        let mut state = HostState::new(wasi.build(), OutboundPolicy::deny_all());
-        state.httplib = ctx;
-        let (store, guest) = runtime.instantiate(state)?;
-        Ok(Self { store, guest })
+        let (store, guest) = async_session::instantiate(runtime, ctx, debug)?;
+        Ok(Self::from_instance(store, guest))
     }
+}
+
+/// `ClientSession`'s calls: each `AsyncClientSession`'s, waited for.
+macro_rules! blocking {
+    ($( $(#[$doc:meta])* fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&mut self $(, $arg: $ty)*) -> $ret {
+                self.0.$name($($arg),*).wait()
+            }
+        )*
+    };
 }
 
 impl<T: HttplibView + 'static> ClientSession<T> {
     /// A session over an instance the embedder made in its own store (see
     /// [`Runtime::instantiate_in`]).
     pub fn from_instance(store: Store<T>, guest: Httplib) -> Self {
-        Self { store, guest }
+        Self(AsyncClientSession::over(store, guest, false))
     }
 
     /// A handle another thread can end this session with (its sockets closed, its calls
     /// failing with `limit-exceeded`).
     pub fn cancel_handle(&mut self) -> CancelHandle {
-        self.store.data_mut().httplib().ctx.cancel_handle()
+        self.0.cancel_handle()
     }
 
     /// The store, for the embedder's own data.
     pub fn store(&self) -> &Store<T> {
-        &self.store
+        self.0.store().expect("a blocking session's calls always end")
     }
 
     /// The store, mutably.
     pub fn store_mut(&mut self) -> &mut Store<T> {
-        &mut self.store
+        self.0.store_mut().expect("a blocking session's calls always end")
     }
 
-    /// Turn the guest's answer into ours, asking the guest how Python would word an error.
-    fn check<V>(&mut self, r: std::result::Result<V, HttpError>) -> Result<V> {
-        match r {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let message = self
-                    .guest
-                    .httplib_http_client()
-                    .call_error_message(&mut self.store, &e)
-                    .wait()?;
-                Err(ClientError::Http(e, message))
-            }
-        }
-    }
-
-    /// `http.client.responses[code]`.
-    pub fn reason_phrase(&mut self, code: u16) -> Result<Option<String>> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .call_reason_phrase(&mut self.store, code)
-            .wait()?)
-    }
-
-    /// http.client's status constants, e.g. ("NOT_FOUND", 404, "Not Found").
-    pub fn status_constants(&mut self) -> Result<Vec<StatusConstant>> {
-        Ok(self
-            .guest
-            .httplib_http_client()
-            .call_status_constants(&mut self.store)
-            .wait()?)
-    }
-
-    /// (`HTTP_PORT`, `HTTPS_PORT`).
-    pub fn default_ports(&mut self) -> Result<(u16, u16)> {
-        let client = self.guest.httplib_http_client();
-        Ok((
-            client.call_http_port(&mut self.store).wait()?,
-            client.call_https_port(&mut self.store).wait()?,
-        ))
-    }
-
-    /// Split an absolute http(s) URL as the guest does (`urllib.parse`'s reading).
-    pub fn split_url(&mut self, url: &str) -> Result<UrlParts> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .call_split_url(&mut self.store, url)
-            .wait()?;
-        self.check(r)
-    }
-
-    /// Where a response sends a client following redirects (see WIT `follow-redirect`).
-    pub fn follow_redirect(
-        &mut self,
-        url: &str,
-        method: &str,
-        status: u16,
-        location: Option<&str>,
-    ) -> Result<Option<Redirect>> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .call_follow_redirect(&mut self.store, url, method, status, location)
-            .wait()?;
-        self.check(r)
-    }
-
-    /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
-    pub fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_open(&mut self.store, host, port, options)
-            .wait()?;
-        Ok(Connection(self.check(r)?))
-    }
-
-    /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
-    pub fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
-        Ok(guest_get!(self, connection, call_set_debuglevel, c, level))
-    }
-
-    /// `request(method, url, body, headers)`.
-    pub fn request(
-        &mut self,
-        c: Connection,
-        method: &str,
-        url: &str,
-        body: &Body,
-        headers: &[(String, Vec<u8>)],
-    ) -> Result<()> {
-        self.request_with(c, method, url, body, headers, false)
-    }
-
-    /// `connect()`.
-    pub fn connect(&mut self, c: Connection) -> Result<()> {
-        guest_call!(self, connection, call_connect, c)
-    }
-
-    /// `request(method, url, body, headers, encode_chunked)`: with `encode_chunked` and the
-    /// caller's own Transfer-Encoding header, the body is chunk-encoded for it.
-    pub fn request_with(
-        &mut self,
-        c: Connection,
-        method: &str,
-        url: &str,
-        body: &Body,
-        headers: &[(String, Vec<u8>)],
-        encode_chunked: bool,
-    ) -> Result<()> {
-        guest_call!(
-            self,
-            connection,
-            call_request,
-            c,
-            method,
-            url,
-            body,
-            headers,
-            encode_chunked
-        )
-    }
-
-    /// `putrequest(method, url, skip_host, skip_accept_encoding)`.
-    pub fn putrequest(
-        &mut self,
-        c: Connection,
-        method: &str,
-        url: &str,
-        skip_host: bool,
-        skip_accept_encoding: bool,
-    ) -> Result<()> {
-        guest_call!(
-            self,
-            connection,
-            call_putrequest,
-            c,
-            method,
-            url,
-            skip_host,
-            skip_accept_encoding
-        )
-    }
-
-    /// `putheader(name, *values)`.
-    pub fn putheader(&mut self, c: Connection, name: &str, values: &[Vec<u8>]) -> Result<()> {
-        guest_call!(self, connection, call_putheader, c, name, values)
-    }
-
-    /// `endheaders(message_body, encode_chunked)`.
-    pub fn endheaders(&mut self, c: Connection, body: Option<&Body>, encode_chunked: bool) -> Result<()> {
-        guest_call!(self, connection, call_endheaders, c, body, encode_chunked)
-    }
-
-    /// `send(data)`.
-    pub fn send(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        guest_call!(self, connection, call_send, c, data)
-    }
-
-    /// `set_tunnel(host, port, headers)`.
-    pub fn set_tunnel(
-        &mut self,
-        c: Connection,
-        host: &str,
-        port: Option<u16>,
-        headers: &[(String, Vec<u8>)],
-    ) -> Result<()> {
-        guest_call!(self, connection, call_set_tunnel, c, host, port, headers)
-    }
-
-    /// `get_proxy_response_headers()`.
-    pub fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<HeaderList>> {
-        Ok(guest_get!(self, connection, call_get_proxy_response_headers, c))
-    }
-
-    /// One part of a `body::streamed` request body.
-    pub fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        guest_call!(self, connection, call_send_body, c, data)
-    }
-
-    /// The end of a `body::streamed` request body.
-    pub fn end_body(&mut self, c: Connection) -> Result<()> {
-        guest_call!(self, connection, call_end_body, c)
-    }
-
-    /// `getresponse()`: the status line and headers of the reply.
-    pub fn getresponse(&mut self, c: Connection) -> Result<Response> {
-        let r = self
-            .guest
-            .httplib_http_client()
-            .connection()
-            .call_getresponse(&mut self.store, c.0)
-            .wait()?;
-        Ok(Response(self.check(r)?))
-    }
-
-    /// `close()`: the connection can still be used again (it reconnects on demand).
-    pub fn close(&mut self, c: Connection) -> Result<()> {
-        Ok(guest_get!(self, connection, call_close, c))
-    }
-
-    /// Close the connection and release its handle.
-    pub fn release(&mut self, c: Connection) -> Result<()> {
-        self.close(c)?;
-        c.0.resource_drop_async(&mut self.store).wait()?;
-        Ok(())
-    }
-
-    /// `status`.
-    pub fn status(&mut self, r: Response) -> Result<u16> {
-        Ok(guest_get!(self, response, call_status, r))
-    }
-
-    /// `reason`.
-    pub fn reason(&mut self, r: Response) -> Result<String> {
-        Ok(guest_get!(self, response, call_reason, r))
-    }
-
-    /// `version`: 10 or 11.
-    pub fn version(&mut self, r: Response) -> Result<u8> {
-        Ok(guest_get!(self, response, call_version, r))
-    }
-
-    /// `getheaders()`: every header in arrival order.
-    pub fn headers(&mut self, r: Response) -> Result<HeaderList> {
-        Ok(guest_get!(self, response, call_headers, r))
-    }
-
-    /// The status line and headers exactly as received.
-    pub fn raw_head(&mut self, r: Response) -> Result<Vec<u8>> {
-        Ok(guest_get!(self, response, call_raw_head, r))
-    }
-
-    /// `getheader(name)`: every value of that name, joined with ", ".
-    pub fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>> {
-        Ok(guest_get!(self, response, call_getheader, r, name))
-    }
-
-    /// `read(amt)`.
-    pub fn read(&mut self, r: Response, amt: Option<u64>) -> Result<Vec<u8>> {
-        guest_call!(self, response, call_read, r, amt)
-    }
-
-    /// `read1(n)`: what one transport read brought, at most `n`.
-    pub fn read1(&mut self, r: Response, n: Option<u64>) -> Result<Vec<u8>> {
-        guest_call!(self, response, call_read1, r, n)
-    }
-
-    /// The body with its Content-Encoding undone, at most `amt` bytes a call (WIT `read-decoded`).
-    pub fn read_decoded(&mut self, r: Response, amt: u64) -> Result<Vec<u8>> {
-        guest_call!(self, response, call_read_decoded, r, amt)
-    }
-
-    /// `length`: body bytes still expected, when the framing says.
-    pub fn length(&mut self, r: Response) -> Result<Option<u64>> {
-        Ok(guest_get!(self, response, call_length, r))
-    }
-
-    /// `readline(limit)`.
-    pub fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>> {
-        guest_call!(self, response, call_readline, r, limit)
-    }
-
-    /// `peek(n)`.
-    pub fn peek(&mut self, r: Response, n: u64) -> Result<Vec<u8>> {
-        guest_call!(self, response, call_peek, r, n)
-    }
-
-    /// `isclosed()`.
-    pub fn isclosed(&mut self, r: Response) -> Result<bool> {
-        Ok(guest_get!(self, response, call_isclosed, r))
-    }
-
-    /// `will_close`, `chunked`, `length`, `url`.
-    pub fn framing(&mut self, r: Response) -> Result<(bool, bool, Option<u64>, String)> {
-        let api = self.guest.httplib_http_client().response();
-        Ok((
-            api.call_will_close(&mut self.store, r.0).wait()?,
-            api.call_chunked(&mut self.store, r.0).wait()?,
-            api.call_length(&mut self.store, r.0).wait()?,
-            api.call_url(&mut self.store, r.0).wait()?,
-        ))
-    }
-
-    /// Close the response and release its handle.
-    pub fn close_response(&mut self, r: Response) -> Result<()> {
-        self.guest
-            .httplib_http_client()
-            .response()
-            .call_close(&mut self.store, r.0)
-            .wait()?;
-        r.0.resource_drop_async(&mut self.store).wait()?;
-        Ok(())
+    blocking! {
+        /// `http.client.responses[code]`.
+        fn reason_phrase(&mut self, code: u16) -> Result<Option<String>>;
+        /// http.client's status constants, e.g. ("NOT_FOUND", 404, "Not Found").
+        fn status_constants(&mut self) -> Result<Vec<StatusConstant>>;
+        /// (`HTTP_PORT`, `HTTPS_PORT`).
+        fn default_ports(&mut self) -> Result<(u16, u16)>;
+        /// Split an absolute http(s) URL as the guest does (`urllib.parse`'s reading).
+        fn split_url(&mut self, url: &str) -> Result<UrlParts>;
+        /// Where a response sends a client following redirects (see WIT `follow-redirect`).
+        fn follow_redirect(&mut self, url: &str, method: &str, status: u16, location: Option<&str>) -> Result<Option<Redirect>>;
+        /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
+        fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection>;
+        /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
+        fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()>;
+        /// `request(method, url, body, headers)`.
+        fn request(&mut self, c: Connection, method: &str, url: &str, body: &Body, headers: &[(String, Vec<u8>)]) -> Result<()>;
+        /// `connect()`.
+        fn connect(&mut self, c: Connection) -> Result<()>;
+        /// `request(method, url, body, headers, encode_chunked)`: with `encode_chunked` and the
+        /// caller's own Transfer-Encoding header, the body is chunk-encoded for it.
+        fn request_with(&mut self, c: Connection, method: &str, url: &str, body: &Body, headers: &[(String, Vec<u8>)], encode_chunked: bool) -> Result<()>;
+        /// `putrequest(method, url, skip_host, skip_accept_encoding)`.
+        fn putrequest(&mut self, c: Connection, method: &str, url: &str, skip_host: bool, skip_accept_encoding: bool) -> Result<()>;
+        /// `putheader(name, *values)`.
+        fn putheader(&mut self, c: Connection, name: &str, values: &[Vec<u8>]) -> Result<()>;
+        /// `endheaders(message_body, encode_chunked)`.
+        fn endheaders(&mut self, c: Connection, body: Option<&Body>, encode_chunked: bool) -> Result<()>;
+        /// `send(data)`.
+        fn send(&mut self, c: Connection, data: &[u8]) -> Result<()>;
+        /// `set_tunnel(host, port, headers)`.
+        fn set_tunnel(&mut self, c: Connection, host: &str, port: Option<u16>, headers: &[(String, Vec<u8>)]) -> Result<()>;
+        /// `get_proxy_response_headers()`.
+        fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<HeaderList>>;
+        /// One part of a `body::streamed` request body.
+        fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()>;
+        /// The end of a `body::streamed` request body.
+        fn end_body(&mut self, c: Connection) -> Result<()>;
+        /// `getresponse()`: the status line and headers of the reply.
+        fn getresponse(&mut self, c: Connection) -> Result<Response>;
+        /// `close()`: the connection can still be used again (it reconnects on demand).
+        fn close(&mut self, c: Connection) -> Result<()>;
+        /// Close the connection and release its handle.
+        fn release(&mut self, c: Connection) -> Result<()>;
+        /// `status`.
+        fn status(&mut self, r: Response) -> Result<u16>;
+        /// `reason`.
+        fn reason(&mut self, r: Response) -> Result<String>;
+        /// `version`: 10 or 11.
+        fn version(&mut self, r: Response) -> Result<u8>;
+        /// `getheaders()`: every header in arrival order.
+        fn headers(&mut self, r: Response) -> Result<HeaderList>;
+        /// The status line and headers exactly as received.
+        fn raw_head(&mut self, r: Response) -> Result<Vec<u8>>;
+        /// `getheader(name)`: every value of that name, joined with ", ".
+        fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>>;
+        /// `read(amt)`.
+        fn read(&mut self, r: Response, amt: Option<u64>) -> Result<Vec<u8>>;
+        /// `read1(n)`: what one transport read brought, at most `n`.
+        fn read1(&mut self, r: Response, n: Option<u64>) -> Result<Vec<u8>>;
+        /// The body with its Content-Encoding undone, at most `amt` bytes a call (WIT `read-decoded`).
+        fn read_decoded(&mut self, r: Response, amt: u64) -> Result<Vec<u8>>;
+        /// `length`: body bytes still expected, when the framing says.
+        fn length(&mut self, r: Response) -> Result<Option<u64>>;
+        /// `readline(limit)`.
+        fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>>;
+        /// `peek(n)`.
+        fn peek(&mut self, r: Response, n: u64) -> Result<Vec<u8>>;
+        /// `isclosed()`.
+        fn isclosed(&mut self, r: Response) -> Result<bool>;
+        /// `will_close`, `chunked`, `length`, `url`.
+        fn framing(&mut self, r: Response) -> Result<(bool, bool, Option<u64>, String)>;
+        /// Close the response and release its handle.
+        fn close_response(&mut self, r: Response) -> Result<()>;
     }
 }

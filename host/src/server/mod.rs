@@ -625,7 +625,7 @@ impl Serving {
             match conn {
                 Arrival::New(sock) => send_busy(sock, &self.busy),
                 Arrival::Back(mut stream) => {
-                    let _ = stream.write_all(&self.busy);
+                    let _ = stream.write_all(&self.busy).wait();
                     close_stream(stream);
                 }
             }
@@ -1077,7 +1077,7 @@ fn serve_connection(
         Ok(instance) => instance,
         Err(e) => {
             // The pool ran dry after all (instances taken by others of this runtime): say so.
-            let _ = stream.write_all(busy);
+            let _ = stream.write_all(busy).wait();
             return Err(e);
         }
     };

@@ -1,5 +1,12 @@
 //! One TCP connection, plain or TLS-wrapped: connect with timeout and source address,
 //! reads, writes, timeouts, and the switch to TLS (at connect, after CONNECT, or on accept).
+//!
+//! Every operation that may wait is one code path with two ways of waiting. A blocking
+//! socket (the server's connections, `ClientSession`'s) waits in the system call, its
+//! timeouts the socket's own, and its futures complete on their first poll. A socket made
+//! by a session that yields (`AsyncClientSession`) is non-blocking and registered with the
+//! caller's tokio reactor: where the system call would block, the operation awaits the
+//! socket's readiness (with the same timeouts as deadlines), and the guest's fiber yields.
 
 use super::error::SocketError;
 use super::tls::{self, ClientIdentities, TlsSettings};
@@ -9,6 +16,18 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// A socket's descriptor, as tokio's reactor registers it (the socket itself is owned by
+/// the stream's `Wire`, and outlives the registration).
+struct Fd(std::os::fd::RawFd);
+
+impl std::os::fd::AsRawFd for Fd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0
+    }
+}
 
 /// The socket, and what wraps it.
 enum Wire {
@@ -21,7 +40,12 @@ enum Wire {
 
 /// A connected socket handed to a guest as a `tcp-stream` resource.
 pub struct TcpStream {
+    /// The socket's registration with the caller's reactor when it is non-blocking (see the
+    /// module); dropped before `wire`, which closes the socket.
+    ready: Option<AsyncFd<Fd>>,
     wire: Wire,
+    /// The write timeout the guest set: a non-blocking socket's writes wait this long.
+    write_timeout: Option<Duration>,
     /// Where a served connection's guest reports what it is doing (none for client streams).
     phase: Option<Arc<PhaseCell>>,
     /// The read timeout the guest set (a request deadline may shorten a single read).
@@ -118,7 +142,9 @@ impl TcpStream {
     pub fn new(sock: std::net::TcpStream) -> Self {
         let _ = sock.set_nodelay(true);
         Self {
+            ready: None,
             wire: Wire::Plain(sock),
+            write_timeout: None,
             phase: None,
             read_timeout: None,
             ticket: None,
@@ -142,22 +168,22 @@ impl TcpStream {
 
     /// `read`, but giving up at `deadline` if that comes before the read timeout: `Ok(None)`
     /// when it passed.
-    pub fn read_by(
+    pub async fn read_by(
         &mut self,
         max: usize,
         deadline: Option<std::time::Instant>,
     ) -> Result<Option<Vec<u8>>, SocketError> {
         let Some(deadline) = deadline else {
-            return self.read(max).map(Some);
+            return self.read(max).await.map(Some);
         };
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             return Ok(None);
         }
         if self.read_timeout.is_some_and(|t| t <= left) {
-            return self.read(max).map(Some);
+            return self.read(max).await.map(Some);
         }
-        match self.read_within(max, Some(left)) {
+        match self.read_within(max, Some(left)).await {
             Err(SocketError::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
             other => other.map(Some),
         }
@@ -197,7 +223,7 @@ impl TcpStream {
 
     /// Waiting for a next request (for up to `timeout`): wait at most until parking (or the
     /// idle deadline), then say so. `None` when this read is not such a wait.
-    fn idle_read(&mut self, max: usize, timeout: Option<Duration>) -> Option<Result<Vec<u8>, SocketError>> {
+    async fn idle_read(&mut self, max: usize, timeout: Option<Duration>) -> Option<Result<Vec<u8>, SocketError>> {
         let after = self.park_after?;
         if self.phase.as_ref()?.phase() != Phase::Idle {
             return None;
@@ -216,7 +242,7 @@ impl TcpStream {
         if let Err(e) = self.timeout_is(Some(wait)) {
             return Some(Err(e));
         }
-        Some(match self.read_once(max) {
+        Some(match self.read_once(max, None).await {
             Err(SocketError::Timeout) if park => {
                 if let Some(cell) = &self.phase {
                     cell.park(ends);
@@ -264,7 +290,9 @@ impl TcpStream {
         sock.set_read_timeout(None).map_err(io_error)?;
         sock.set_write_timeout(None).map_err(io_error)?;
         Ok(Self {
+            ready: None,
             wire: Wire::Server(Box::new(StreamOwned::new(conn, sock))),
+            write_timeout: None,
             phase: None,
             read_timeout: None,
             ticket: None,
@@ -276,7 +304,7 @@ impl TcpStream {
     }
 
     /// Become a TLS client to `host` over this (plain) stream, handshake included.
-    pub fn start_tls(
+    pub async fn start_tls(
         &mut self,
         host: &str,
         options: &TlsSettings,
@@ -299,14 +327,58 @@ impl TcpStream {
             }
         };
         let mut tls = StreamOwned::new(conn, sock);
-        let handshake = (|| {
-            while tls.conn.is_handshaking() {
-                tls.conn.complete_io(&mut tls.sock)?;
+        // One deadline for the whole handshake when the socket yields (a blocking one times
+        // out each read and write).
+        let deadline = self.read_timeout.and_then(|t| Instant::now().checked_add(t));
+        let handshake = loop {
+            if !tls.conn.is_handshaking() {
+                break Ok(());
             }
-            Ok::<(), std::io::Error>(())
-        })();
+            match tls.conn.complete_io(&mut tls.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let interest = if tls.conn.wants_write() {
+                        Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
+                    if let Err(e) = self.ready_for(interest, deadline).await {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(tls_error(e)),
+            }
+        };
         self.wire = Wire::Client(Box::new(tls));
-        handshake.map_err(tls_error)
+        handshake
+    }
+
+    /// Wait until the socket is ready for `interest`, at most until `deadline`. A blocking
+    /// socket only gets here when its own timeout ran out (the system call said it would
+    /// block): that is the timeout.
+    async fn ready_for(&self, interest: Interest, deadline: Option<Instant>) -> Result<(), SocketError> {
+        let Some(fd) = &self.ready else {
+            return Err(SocketError::Timeout);
+        };
+        let wait = async {
+            let mut guard = fd.ready(interest).await.map_err(io_error)?;
+            // Cleared before the caller tries again: readiness that comes after is a new event.
+            guard.clear_ready();
+            Ok(())
+        };
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), wait)
+                .await
+                .unwrap_or(Err(SocketError::Timeout)),
+            None => wait.await,
+        }
+    }
+
+    /// The deadline of a write starting now, on a socket that yields.
+    fn write_deadline(&self) -> Option<Instant> {
+        self.ready.as_ref()?;
+        self.write_timeout.and_then(|t| Instant::now().checked_add(t))
     }
 
     /// Whether the stream is TLS-wrapped.
@@ -325,12 +397,15 @@ impl TcpStream {
     }
 
     /// Connect to the first of `addrs` (resolved from `host` and checked by the policy) that
-    /// answers; `before_each` is asked before each attempt and may refuse it.
-    pub fn connect(
+    /// answers; `before_each` is asked before each attempt and may refuse it. With `yields`,
+    /// the socket is non-blocking and registered with the caller's tokio reactor (see the
+    /// module), and the connect itself awaits.
+    pub async fn connect(
         host: &str,
         addrs: &[SocketAddr],
         timeout_ms: Option<u64>,
         source: Option<(String, u16)>,
+        yields: bool,
         mut before_each: impl FnMut(SocketAddr) -> Result<(), SocketError>,
     ) -> Result<Self, SocketError> {
         let port = addrs.first().map_or(0, SocketAddr::port);
@@ -349,12 +424,20 @@ impl TcpStream {
                 last = refused;
                 continue;
             }
-            match connect_one(addr, timeout, source) {
-                Ok(sock) => {
+            let connected = match yields {
+                true => connect_one_yielding(addr, timeout, source).await,
+                false => connect_one(addr, timeout, source).map(|sock| (sock, None)),
+            };
+            match connected {
+                Ok((sock, ready)) => {
                     let mut s = Self::new(sock);
                     s.read_timeout = timeout;
-                    s.sock().set_read_timeout(timeout).ok();
-                    s.sock().set_write_timeout(timeout).ok();
+                    s.write_timeout = timeout;
+                    if ready.is_none() {
+                        s.sock().set_read_timeout(timeout).ok();
+                        s.sock().set_write_timeout(timeout).ok();
+                    }
+                    s.ready = ready;
                     return Ok(s);
                 }
                 // Name the address, as curl does ("connection to 127.0.0.1:1 refused").
@@ -367,25 +450,43 @@ impl TcpStream {
         Err(last)
     }
 
-    /// Up to `max` bytes, blocking until one arrives (or the read timeout); empty at end-of-stream.
-    pub fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
-        self.read_within(max, self.read_timeout)
+    /// Up to `max` bytes, waiting until one arrives (or the read timeout); empty at end-of-stream.
+    pub async fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
+        self.read_within(max, self.read_timeout).await
     }
 
     /// `read`, waiting at most `timeout`.
-    fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
-        if let Some(result) = self.idle_read(max, timeout) {
+    async fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
+        if let Some(result) = Box::pin(self.idle_read(max, timeout)).await {
             if result.is_ok() {
                 // The next request has begun: later idle waits are the guest's own.
                 self.idle_deadline = None;
             }
             return result;
         }
+        if self.ready.is_some() {
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            return self.read_once(max, deadline).await;
+        }
         self.timeout_is(timeout)?;
-        self.read_once(max)
+        self.read_once(max, None).await
     }
 
-    fn read_once(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
+    /// One read: what arrived, up to `max` (a socket that yields waits for some until `deadline`).
+    async fn read_once(&mut self, max: usize, deadline: Option<Instant>) -> Result<Vec<u8>, SocketError> {
+        loop {
+            match self.try_read(max) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::READABLE, deadline).await?,
+                // A TLS peer that closes without close_notify: end-of-stream, as curl and most servers treat it.
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof && self.is_tls() => return Ok(Vec::new()),
+                Err(e) => return Err(tls_error(e)),
+                Ok(data) => return Ok(data),
+            }
+        }
+    }
+
+    /// What one read system call (or TLS record) gives, without waiting for more.
+    fn try_read(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
         SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < max {
                 scratch.resize(max, 0);
@@ -396,36 +497,73 @@ impl TcpStream {
                     Wire::Plain(s) => s.read(buf),
                     Wire::Client(t) => t.read(buf),
                     Wire::Server(t) => t.read(buf),
-                    Wire::Switching => return Err(SocketError::Closed),
+                    Wire::Switching => return Err(ErrorKind::NotConnected.into()),
                 };
                 match result {
                     Ok(n) => return Ok(scratch[..n].to_vec()),
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    // A TLS peer that closes without close_notify: end-of-stream, as curl and most servers treat it.
-                    Err(e) if e.kind() == ErrorKind::UnexpectedEof && self.is_tls() => return Ok(Vec::new()),
-                    Err(e) => return Err(tls_error(e)),
+                    Err(e) => return Err(e),
                 }
             }
         })
     }
 
     /// Write all of `data` (TLS records flushed).
-    pub fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
+    pub async fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
+        let deadline = self.write_deadline();
+        let mut written = 0;
+        loop {
+            match self.try_write(&data[written..]) {
+                Ok(n) => {
+                    written += n;
+                    if written == data.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
+                Err(e) if e.kind() == ErrorKind::WriteZero => return Err(SocketError::Closed),
+                Err(e) => return Err(tls_error(e)),
+            }
+        }
+    }
+
+    /// Write what the socket takes now: plain bytes, or (TLS) records already made first and
+    /// then as much of `data` as rustls buffers, sent as far as the socket takes them. Under
+    /// TLS, all of `data` is written only once its records are out: the last call, with
+    /// nothing left of `data`, flushes (and says 0).
+    fn try_write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.wire {
-            Wire::Plain(s) => s.write_all(data).map_err(io_error),
-            Wire::Client(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
-            Wire::Server(t) => t.write_all(data).and_then(|()| t.flush()).map_err(tls_error),
-            Wire::Switching => Err(SocketError::Closed),
+            Wire::Plain(s) if data.is_empty() => Ok(0),
+            Wire::Plain(s) => match s.write(data)? {
+                0 => Err(ErrorKind::WriteZero.into()),
+                n => Ok(n),
+            },
+            Wire::Client(t) => tls_try_write(&mut t.conn, &mut t.sock, data),
+            Wire::Server(t) => tls_try_write(&mut t.conn, &mut t.sock, data),
+            Wire::Switching => Err(ErrorKind::NotConnected.into()),
         }
     }
 
     /// Send `len` bytes of `file` from `offset` and return how many went (fewer only at the
     /// file's end). On a plain socket on Linux this is sendfile(2): the bytes never leave the
     /// kernel. Under TLS they go through rustls in 64 KiB blocks.
-    pub fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, SocketError> {
+    pub async fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, SocketError> {
         #[cfg(target_os = "linux")]
-        if let Wire::Plain(s) = &self.wire {
-            return sendfile(s, file, offset, len).map_err(io_error);
+        if matches!(self.wire, Wire::Plain(_)) {
+            let deadline = self.write_deadline();
+            let mut sent = 0;
+            while sent < len {
+                let Wire::Plain(s) = &self.wire else { break };
+                match sendfile_once(s, file, offset + sent, len - sent) {
+                    Ok(0) => break, // the file ended before `len`
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
+                    Err(e) => return Err(io_error(e)),
+                }
+            }
+            return Ok(sent);
         }
         // Elsewhere (TLS, or not Linux) the host copies in blocks as large as TLS records go,
         // still never through guest memory.
@@ -441,7 +579,7 @@ impl TcpStream {
             if n == 0 {
                 break; // the file ended before `len`
             }
-            self.write_all(&block[..n])?;
+            self.write_all(&block[..n]).await?;
             sent += n as u64;
         }
         Ok(sent)
@@ -599,30 +737,94 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result
 #[cfg(target_os = "linux")]
 const MAX_SENDFILE_CHUNK: u64 = 0x7fff_f000;
 
-/// sendfile(2) until `len` bytes went or the file ended; the file's own position is untouched.
+/// One sendfile(2) call of up to `len` bytes from `offset`: how many went (0: the file
+/// ended). The file's own position is untouched.
 #[cfg(target_os = "linux")]
-fn sendfile(sock: &std::net::TcpStream, file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<u64> {
+fn sendfile_once(sock: &std::net::TcpStream, file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<u64> {
     use std::os::fd::AsRawFd;
-    let mut sent = 0;
-    while sent < len {
-        let mut position = libc::off_t::try_from(offset + sent)
-            .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "offset past what off_t holds"))?;
-        let chunk = (len - sent).min(MAX_SENDFILE_CHUNK) as usize;
-        // SAFETY: both descriptors are open for the duration of the call (we hold borrows of
-        // their owners), and `position` is a valid, exclusively borrowed off_t.
-        let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut position, chunk) };
-        match n {
-            0 => break, // the file ended before `len`
-            n if n > 0 => sent += n as u64,
-            _ => {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+    let mut position = libc::off_t::try_from(offset)
+        .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "offset past what off_t holds"))?;
+    let chunk = len.min(MAX_SENDFILE_CHUNK) as usize;
+    // SAFETY: both descriptors are open for the duration of the call (we hold borrows of
+    // their owners), and `position` is a valid, exclusively borrowed off_t.
+    let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut position, chunk) };
+    match n {
+        n if n >= 0 => Ok(n as u64),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// `TcpStream::try_write` under TLS: records already made go first, then `data` is buffered
+/// (as much as rustls takes) and its records sent as far as the socket takes them.
+fn tls_try_write<D>(
+    conn: &mut rustls::ConnectionCommon<D>,
+    sock: &mut std::net::TcpStream,
+    data: &[u8],
+) -> std::io::Result<usize> {
+    while conn.wants_write() {
+        conn.write_tls(sock)?;
+    }
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let n = conn.writer().write(data)?;
+    while conn.wants_write() {
+        match conn.write_tls(sock) {
+            Ok(_) => {}
+            // What was buffered goes with the next call.
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
         }
     }
-    Ok(sent)
+    Ok(n)
+}
+
+/// `connect_one` for a socket that yields: non-blocking, registered with the caller's tokio
+/// reactor, the connect awaited (for at most `timeout`).
+async fn connect_one_yielding(
+    addr: SocketAddr,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> std::io::Result<(std::net::TcpStream, Option<AsyncFd<Fd>>)> {
+    use std::os::fd::AsRawFd;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(src) = source {
+        socket.bind(&SockAddr::from(src))?;
+    }
+    socket.set_nonblocking(true)?;
+    let started = socket.connect(&SockAddr::from(addr));
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(std::io::Error::other(
+            "a session that yields needs a tokio runtime (with IO and time enabled) to run in",
+        ));
+    }
+    // SAFETY: the descriptor is `socket`'s, open until it is closed by the stream this
+    // returns, which drops its registration (`TcpStream::ready`, declared before `wire`)
+    // first; on the error paths below, `ready` is dropped before `socket` likewise.
+    let ready =
+        unsafe { AsyncFd::register_with_interest(Fd(socket.as_raw_fd()), Interest::READABLE | Interest::WRITABLE) }
+            .map_err(std::io::Error::from)?;
+    match started {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            let wait = async {
+                let mut guard = ready.writable().await?;
+                guard.clear_ready();
+                Ok::<(), std::io::Error>(())
+            };
+            match timeout {
+                Some(t) => tokio::time::timeout(t, wait)
+                    .await
+                    .map_err(|_| std::io::Error::from(ErrorKind::TimedOut))??,
+                None => wait.await?,
+            }
+            if let Some(e) = socket.take_error()? {
+                return Err(e);
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((socket.into(), Some(ready)))
 }
 
 /// An OS error as the transport's error code.
