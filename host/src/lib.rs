@@ -62,6 +62,10 @@
 //! # }
 //! ```
 //!
+//! From async code, [`client::AsyncClientSession`] has the same calls as futures: its sockets
+//! wait on the caller's tokio reactor, and a dropped call drops the session's store (sockets
+//! closed, instance returned); [`server::Server::serve_until`] serves until a future completes.
+//!
 //! Modules, lowest first: `policy`, `limits`, `code_cache` and `transport` (sockets and TLS,
 //! no WIT) know nothing above them; `bindings` are the generated WIT types; `view` is what a
 //! store gives httplib; `wit_host` implements the guest's imports on it; `runtime` compiles

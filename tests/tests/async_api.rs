@@ -279,3 +279,50 @@ fn dropping_the_server_future_closes_every_connection() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A session that yields keeps http.client's timeouts and errors: the connection's `timeout`
+/// ends a read that waits too long (a deadline on the socket's readiness, the executor
+/// free), and a refused connect is refused.
+#[test]
+fn a_yielding_sessions_timeouts_and_refusals_are_http_clients() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf);
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    single_threaded().block_on(async move {
+        let mut s = session();
+        let options = ConnectionOptions {
+            timeout_ms: Some(300),
+            ..ConnectionOptions::http()
+        };
+        let c = s.open("127.0.0.1", Some(port), &options).await.unwrap();
+        s.request(c, "GET", "/", &Body::None, &[]).await.unwrap();
+        let started = Instant::now();
+        match s.getresponse(c).await {
+            Err(ClientError::Http(_, message)) => assert!(message.contains("timed out"), "{message}"),
+            other => panic!("a silent peer: {other:?}"),
+        }
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        // A refused connect is http.client's ConnectionRefusedError, as in a blocking session.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let c = s
+            .open("127.0.0.1", Some(closed), &ConnectionOptions::http())
+            .await
+            .unwrap();
+        match s.request(c, "GET", "/", &Body::None, &[]).await {
+            Err(ClientError::Http(_, message)) => assert!(message.contains("refused"), "{message}"),
+            other => panic!("a closed port: {other:?}"),
+        }
+        // The session goes on after an exception, as http.client's does.
+        assert!(!s.is_cancelled());
+        assert_eq!(s.reason_phrase(404).await.unwrap().as_deref(), Some("Not Found"));
+    });
+}

@@ -632,14 +632,22 @@ impl TcpStream {
     pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
         let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
         self.read_timeout = t;
-        self.timeout_is(t)
+        match self.ready {
+            // A socket that yields waits by deadlines, not by the socket's own timeout.
+            Some(_) => Ok(()),
+            None => self.timeout_is(t),
+        }
     }
 
     /// The timeout of each write alone: a write (or sendfile) that makes no progress for this
     /// long fails with `timeout`.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
         let t = timeout.map(|t| t.max(Duration::from_millis(1)));
-        self.sock().set_write_timeout(t).map_err(io_error)
+        self.write_timeout = t;
+        match self.ready {
+            Some(_) => Ok(()),
+            None => self.sock().set_write_timeout(t).map_err(io_error),
+        }
     }
 
     /// The remote end's address.
