@@ -540,9 +540,10 @@ print(c.sock.version().startswith("TLSv1."))
     );
 }
 
-/// An async session over TLS on tokio's one-thread runtime: the handshake, the request and a
-/// 5 MiB body, each step awaiting its socket's readiness, while another task on the same
-/// thread keeps running; and an unknown issuer refused as the blocking session refuses it.
+/// An async session over TLS on tokio's one-thread runtime: the handshake (held back 300 ms
+/// by a relay), the request and a 5 MiB body, each step awaiting its socket's readiness,
+/// while another task on the same thread keeps running; and an unknown issuer refused as
+/// the blocking session refuses it.
 #[test]
 fn an_async_session_speaks_tls_without_blocking_its_executor() {
     use httplib_host::bindings::client::{Body, ConnectionOptions};
@@ -555,6 +556,29 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
     let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
     let big = std::fs::read(site.path().join("big.bin")).unwrap();
     let ca = std::fs::read(pki.path("ca.pem")).unwrap();
+    // In front of the server, a relay that holds its first answer (the ServerHello) back
+    // 300 ms: the handshake waits, and the ticker must run meanwhile.
+    let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_port = relay.local_addr().unwrap().port();
+    let upstream = peer.port;
+    std::thread::spawn(move || {
+        for client in relay.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut c_in, &mut s_out));
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut first = [0u8; 1];
+                if s_in.read_exact(&mut first).is_ok() {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    let _ = c_out.write_all(&first);
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -576,7 +600,7 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
             }),
             ..ConnectionOptions::http()
         };
-        let c = s.open("localhost", Some(peer.port), &options).await.unwrap();
+        let c = s.open("localhost", Some(relay_port), &options).await.unwrap();
         s.request(c, "GET", "/big.bin", &Body::None, &[]).await.unwrap();
         let r = s.getresponse(c).await.unwrap();
         assert_eq!(s.status(r).await.unwrap(), 200);
@@ -585,7 +609,9 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
         s.close_response(r).await.unwrap();
         s.release(c).await.unwrap();
         ticker.abort();
-        assert!(ticks.load(Ordering::Relaxed) > 0, "the other task never ran");
+        // 300 ms of handshake at 5 ms a tick: a blocked executor would have counted none.
+        let n = ticks.load(Ordering::Relaxed);
+        assert!(n >= 20, "the other task ran {n} times");
 
         // Mozilla's roots do not know our CA.
         let c = s
