@@ -564,7 +564,9 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
     std::thread::spawn(move || {
         for client in relay.incoming() {
             let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
             let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || std::io::copy(&mut c_in, &mut s_out));
             let (mut s_in, mut c_out) = (server, client);
@@ -613,6 +615,17 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
         let n = ticks.load(Ordering::Relaxed);
         assert!(n >= 20, "the other task ran {n} times");
 
+        // 8 MiB up to a peer that reads late: the socket fills, rustls holds records back, and
+        // they must still go before the answer is awaited.
+        let sink = tls_length_echo(&pki.path("server.pem"), &pki.path("server.key"));
+        let c = s.open("localhost", Some(sink.port), &options).await.unwrap();
+        let upload = vec![b'u'; 8 * 1024 * 1024];
+        s.request(c, "POST", "/", &Body::Bytes(upload), &[]).await.unwrap();
+        let r = s.getresponse(c).await.unwrap();
+        assert_eq!(s.read(r, None).await.unwrap(), b"8388608");
+        s.close_response(r).await.unwrap();
+        s.release(c).await.unwrap();
+
         // Mozilla's roots do not know our CA.
         let c = s
             .open("localhost", Some(peer.port), &ConnectionOptions::https())
@@ -623,4 +636,41 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
             other => panic!("an unknown issuer: {other:?}"),
         }
     });
+}
+
+/// A TLS peer (CPython's ssl) that waits half a second, reads each request's Content-Length
+/// body and answers with how many bytes it read.
+fn tls_length_echo(cert: &Path, key: &Path) -> Peer {
+    let port = free_port();
+    let script = r#"
+import http.server, ssl, sys, time
+port, cert, key = sys.argv[1:4]
+class Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        time.sleep(0.5)  # the sender's socket fills up meanwhile
+        n = len(self.rfile.read(int(self.headers["Content-Length"])))
+        body = str(n).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Echo)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .arg(cert)
+        .arg(key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    Peer { child, port }
 }

@@ -479,6 +479,7 @@ impl TcpStream {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::READABLE, deadline).await?,
                 // A TLS peer that closes without close_notify: end-of-stream, as curl and most servers treat it.
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof && self.is_tls() => return Ok(Vec::new()),
+                Err(e) if e.kind() == ErrorKind::NotConnected => return Err(SocketError::Closed),
                 Err(e) => return Err(tls_error(e)),
                 Ok(data) => return Ok(data),
             }
@@ -510,28 +511,39 @@ impl TcpStream {
 
     /// Write all of `data` (TLS records flushed).
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
-        let deadline = self.write_deadline();
+        // The write timeout is for a write making no progress, as a blocking socket's is.
+        let mut deadline = self.write_deadline();
         let mut written = 0;
-        loop {
+        while written < data.len() || self.tls_records_waiting() {
             match self.try_write(&data[written..]) {
                 Ok(n) => {
                     written += n;
-                    if written == data.len() {
-                        return Ok(());
-                    }
+                    deadline = self.write_deadline();
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
-                Err(e) if e.kind() == ErrorKind::WriteZero => return Err(SocketError::Closed),
+                Err(e) if e.kind() == ErrorKind::WriteZero || e.kind() == ErrorKind::NotConnected => {
+                    return Err(SocketError::Closed);
+                }
                 Err(e) => return Err(tls_error(e)),
             }
+        }
+        Ok(())
+    }
+
+    /// Whether TLS records are made and not yet sent (a socket that yields took part of them).
+    fn tls_records_waiting(&self) -> bool {
+        match &self.wire {
+            Wire::Client(t) => t.conn.wants_write(),
+            Wire::Server(t) => t.conn.wants_write(),
+            _ => false,
         }
     }
 
     /// Write what the socket takes now: plain bytes, or (TLS) records already made first and
     /// then as much of `data` as rustls buffers, sent as far as the socket takes them. Under
-    /// TLS, all of `data` is written only once its records are out: the last call, with
-    /// nothing left of `data`, flushes (and says 0).
+    /// TLS, all of `data` is written only once its records are out (`tls_records_waiting`):
+    /// a call with nothing left of `data` sends what waits (and says 0).
     fn try_write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.wire {
             Wire::Plain(s) if data.is_empty() => Ok(0),
@@ -551,13 +563,16 @@ impl TcpStream {
     pub async fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, SocketError> {
         #[cfg(target_os = "linux")]
         if matches!(self.wire, Wire::Plain(_)) {
-            let deadline = self.write_deadline();
+            let mut deadline = self.write_deadline();
             let mut sent = 0;
             while sent < len {
                 let Wire::Plain(s) = &self.wire else { break };
                 match sendfile_once(s, file, offset + sent, len - sent) {
                     Ok(0) => break, // the file ended before `len`
-                    Ok(n) => sent += n,
+                    Ok(n) => {
+                        sent += n;
+                        deadline = self.write_deadline();
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
                     Err(e) => return Err(io_error(e)),
