@@ -28,6 +28,11 @@ impl wt::Host for HttplibCtxView<'_> {
     ) -> Result<Resource<TcpStream>, ErrorCode> {
         self.going()?;
         self.ctx.room_for_socket().map_err(ErrorCode::LimitExceeded)?;
+        if self.ctx.yields() && tokio::runtime::Handle::try_current().is_err() {
+            return Err(ErrorCode::Other(
+                "an async session's sockets need a tokio runtime (with IO and time enabled) to run in".into(),
+            ));
+        }
         let words = |tls: bool| if tls { "tls" } else { "plain" };
         if let Some(t) = &options.tunnel {
             let target_scheme = if t.tls { Scheme::Https } else { Scheme::Http };

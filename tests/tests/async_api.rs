@@ -326,3 +326,18 @@ fn a_yielding_sessions_timeouts_and_refusals_are_http_clients() {
         assert_eq!(s.reason_phrase(404).await.unwrap().as_deref(), Some("Not Found"));
     });
 }
+
+/// An async session awaited outside any tokio runtime says what it needs, as an error (the
+/// host does not panic), and goes on.
+#[test]
+fn an_async_session_outside_tokio_is_an_error_not_a_panic() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = session();
+    let c = httplib_host::runtime::block_on(s.open("127.0.0.1", Some(port), &ConnectionOptions::http())).unwrap();
+    match httplib_host::runtime::block_on(s.request(c, "GET", "/", &Body::None, &[])) {
+        Err(ClientError::Http(_, message)) => assert!(message.contains("tokio runtime"), "{message}"),
+        other => panic!("outside tokio: {other:?}"),
+    }
+    assert!(!s.is_cancelled());
+}
