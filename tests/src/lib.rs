@@ -198,12 +198,19 @@ class Echo(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
 "#;
+    python_peer(script, port, &[])
+}
+
+/// A peer written in Python for a test: `python3 -c SCRIPT PORT ARGS...`, returned once
+/// it listens on 127.0.0.1:PORT.
+pub fn python_peer(script: &str, port: u16, args: &[&std::ffi::OsStr]) -> Peer {
     let child = Command::new("python3")
         .args(["-c", script, &port.to_string()])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("python3 runs");
+        .expect("python3 runs (the README's set-up installs it)");
     wait_for_port(port);
     Peer { child, port }
 }

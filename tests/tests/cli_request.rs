@@ -641,15 +641,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 "#;
-    let child = Command::new("python3")
-        .args(["-c", script, &port.to_string()])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
-    Peer { child, port }
+    python_peer(script, port, &[dir.as_ref()])
 }
 
 /// `--compressed`: gzip, deflate (zlib and raw) and br decoded in the guest to the bytes

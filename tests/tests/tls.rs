@@ -7,7 +7,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 /// A test CA, a server certificate for localhost and 127.0.0.1, one for another name, and an
@@ -89,17 +89,7 @@ ctx.set_alpn_protocols(["http/1.1"])
 httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
 httpd.serve_forever()
 "#;
-    let child = Command::new("python3")
-        .args(["-c", script, &port.to_string()])
-        .arg(cert)
-        .arg(key)
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
-    Peer { child, port }
+    python_peer(script, port, &[cert.as_ref(), key.as_ref(), dir.as_ref()])
 }
 
 fn httplib(args: &[&str]) -> Output {
@@ -663,14 +653,5 @@ ctx.load_cert_chain(cert, key)
 httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
 httpd.serve_forever()
 "#;
-    let child = Command::new("python3")
-        .args(["-c", script, &port.to_string()])
-        .arg(cert)
-        .arg(key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
-    Peer { child, port }
+    python_peer(script, port, &[cert.as_ref(), key.as_ref()])
 }
