@@ -27,8 +27,10 @@ pub enum ClientError {
     Http(HttpError, String),
     /// The guest trapped or the runtime failed.
     Runtime(anyhow::Error),
-    /// The session was cancelled (its cancel handle, or a dropped call of an
-    /// [`AsyncClientSession`]): its sockets are closed and its instance is gone.
+    /// A call of an [`AsyncClientSession`] was dropped before it ended: the session's store
+    /// went with it (sockets closed, instance returned), and it can make no more calls. (A
+    /// session ended by its cancel handle answers `limit-exceeded` instead, as http.client
+    /// errors.)
     Cancelled,
 }
 

@@ -457,7 +457,7 @@ impl TcpStream {
 
     /// `read`, waiting at most `timeout`.
     async fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
-        if let Some(result) = Box::pin(self.idle_read(max, timeout)).await {
+        if let Some(result) = self.idle_read(max, timeout).await {
             if result.is_ok() {
                 // The next request has begun: later idle waits are the guest's own.
                 self.idle_deadline = None;
