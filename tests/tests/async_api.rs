@@ -341,3 +341,37 @@ fn an_async_session_outside_tokio_is_an_error_not_a_panic() {
     }
     assert!(!s.is_cancelled());
 }
+
+/// An async session's sockets go through the same policy as a blocking session's: every
+/// spelling of loopback and the cloud-metadata address is refused before a socket opens,
+/// with names resolved off the executor.
+#[test]
+fn an_async_session_is_held_to_its_policy_in_every_spelling() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    single_threaded().block_on(async move {
+        let policy = OutboundPolicy::allow(["https://api.example.com"]).unwrap();
+        let mut s = AsyncClientSession::new(&runtime(), policy).unwrap();
+        for host in [
+            "127.0.0.1",
+            "127.1",
+            "2130706433",
+            "0x7f.0.0.1",
+            "::ffff:127.0.0.1",
+            "localhost",
+            "169.254.169.254",
+        ] {
+            let c = s.open(host, Some(port), &ConnectionOptions::http()).await.unwrap();
+            match s.request(c, "GET", "/", &Body::None, &[]).await {
+                Err(ClientError::Http(_, message)) => {
+                    assert!(message.contains("not allowed by the policy"), "{host}: {message}")
+                }
+                other => panic!("{host}: {other:?}"),
+            }
+            s.release(c).await.unwrap();
+        }
+    });
+    // Nothing reached the listener.
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "a refused destination was connected to");
+}
