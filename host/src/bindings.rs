@@ -24,7 +24,7 @@ wasmtime::component::bindgen!({
     with: {
         "httplib:http/transport.tcp-stream": crate::transport::TcpStream,
         // The files the guest opens are wasmtime-wasi's, in the same ResourceTable.
-        "wasi": wasmtime_wasi::p2::bindings::sync,
+        "wasi": wasmtime_wasi::p2::bindings,
     },
 });
 

@@ -292,9 +292,9 @@ impl HasData for HasHttplib {
     type Data<'a> = HttplibCtxView<'a>;
 }
 
-/// Add WASI 0.2 (synchronous) and httplib's own imports to `linker`: all the guest needs.
+/// Add WASI 0.2 (its async imports) and httplib's own imports to `linker`: all the guest needs.
 pub fn add_to_linker<T: HttplibView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
-    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
     add_only_httplib_to_linker(linker)
 }
 

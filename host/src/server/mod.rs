@@ -2,6 +2,8 @@
 //! whose `handler` resource answers it, either entirely (SimpleHTTPRequestHandler over a
 //! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`);
 //! `serve_async` runs it from async code, `park` holds idle keep-alive connections.
+//! Connections are tasks on `Reactor`: a single-threaded tokio runtime a core, each guest on
+//! a fiber that is suspended wherever its socket would block.
 
 mod embed;
 mod park;
@@ -20,10 +22,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 /// Where the served directory appears inside the guest.
@@ -344,6 +347,108 @@ impl Workers {
     }
 }
 
+/// Where the server's connections run: one thread a core (as nginx's `worker_processes
+/// auto`), each a single-threaded tokio runtime (IO and timers on) whose tasks are its
+/// connections. No task moves between threads (no work stealing, no cross-thread wake-ups:
+/// with tokio's multi-threaded runtime, wrk -t1 -c16 keep-alive was 48-50k requests/s against
+/// 63k with a thread per connection).
+struct Reactor {
+    threads: Vec<ReactorThread>,
+    /// Dropped with the reactor: each thread's runtime then ends (its tasks dropped).
+    _stop: tokio::sync::watch::Sender<()>,
+}
+
+/// One of the reactor's threads: where to spawn on it, and how many connections it holds.
+struct ReactorThread {
+    handle: tokio::runtime::Handle,
+    load: Arc<AtomicUsize>,
+}
+
+/// A connection counted on its reactor thread while its task lives (dropped with the task,
+/// however it ends).
+struct Load(Arc<AtomicUsize>);
+
+impl Load {
+    fn count(load: &Arc<AtomicUsize>) -> Self {
+        load.fetch_add(1, Ordering::Relaxed);
+        Self(load.clone())
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Reactor {
+    fn start() -> std::io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let mut threads = Vec::with_capacity(cores);
+        for _ in 0..cores {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            threads.push(ReactorThread {
+                handle: runtime.handle().clone(),
+                load: Default::default(),
+            });
+            let mut stopped = stopped.clone();
+            std::thread::Builder::new().name("httplib-io".into()).spawn(move || {
+                runtime.block_on(async move {
+                    let _ = stopped.changed().await;
+                });
+                // The runtime's tasks (connections still open) are dropped with it here.
+                runtime.shutdown_background();
+            })?;
+        }
+        Ok(Self { threads, _stop: stop })
+    }
+
+    /// The thread holding the fewest connections.
+    fn lightest(&self) -> usize {
+        (0..self.threads.len())
+            .min_by_key(|&i| self.threads[i].load.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Run a connection's task on the thread holding the fewest.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.spawn_on(self.lightest(), task);
+    }
+
+    fn spawn_on(&self, i: usize, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let thread = &self.threads[i];
+        let load = Load::count(&thread.load);
+        thread.handle.spawn(async move {
+            task.await;
+            drop(load);
+        });
+    }
+
+    /// Run a connection accepted on thread `me` there (no hand-off, no wake-up of another
+    /// thread), unless `me` holds more than one connection over the lightest: a burst of
+    /// connections (wrk opening 16 at once) wakes one thread first, which would otherwise
+    /// take them all while the others idle (wrk -t1 -c16 keep-alive: 40k requests/s with
+    /// every connection on one thread, against 62k with a thread per connection).
+    fn spawn_accepted(&self, me: usize, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let lightest = self.lightest();
+        let mine = self.threads[me].load.load(Ordering::Relaxed);
+        let least = self.threads[lightest].load.load(Ordering::Relaxed);
+        if mine <= least + 1 {
+            let load = Load::count(&self.threads[me].load);
+            tokio::spawn(async move {
+                task.await;
+                drop(load);
+            });
+        } else {
+            self.spawn_on(lightest, task);
+        }
+    }
+}
+
+/// The reactor thread that accepts connections.
+const ACCEPTOR: usize = 0;
+
 /// A bound listener ready to serve.
 pub struct Server {
     listener: TcpListener,
@@ -353,6 +458,12 @@ pub struct Server {
 
 /// What answering a connection takes, shared by the accept loop, the workers and the parking lot.
 struct Serving {
+    /// Where connections are answered: tasks on a few threads (one a core), each guest on a
+    /// fiber that yields whenever its socket would block. None when it could not be started
+    /// (connections then get threads of their own, as host code playing do_METHOD's do).
+    reactor: Option<Reactor>,
+    /// Wakes the reactor threads' accept loops when the server stops.
+    stop_accepting: tokio::sync::Notify,
     workers: Workers,
     runtime: Arc<Runtime>,
     config: Arc<ServerConfig>,
@@ -386,6 +497,7 @@ impl ShutdownHandle {
     /// Stop accepting; `serve` returns once its accept loop notices.
     pub fn shutdown(&self) {
         self.serving.shared.stopping.store(true, Ordering::SeqCst);
+        self.serving.stop_accepting.notify_waiters();
         // Wake the blocking accept with a connection of our own.
         let wake = if self.addr.ip().is_unspecified() {
             let ip: std::net::IpAddr = if self.addr.is_ipv6() {
@@ -435,6 +547,10 @@ impl Server {
                 }
             });
             Serving {
+                reactor: Reactor::start()
+                    .inspect_err(|e| eprintln!("connections will get a thread each: {e}"))
+                    .ok(),
+                stop_accepting: tokio::sync::Notify::new(),
                 workers: Workers::default(),
                 runtime,
                 config: Arc::new(config),
@@ -466,9 +582,24 @@ impl Server {
         }
     }
 
-    /// Accept until shut down, one thread (and one guest instance) per connection.
+    /// Accept until shut down, each connection a task on the reactor (a thread a connection
+    /// for host code playing do_METHOD), with a guest instance of its own.
     pub fn serve(&self) -> Result<()> {
         let serving = &self.serving;
+        if let (Some(reactor), None) = (&serving.reactor, &serving.config.handler) {
+            // One reactor thread accepts (see `accept_on_reactor`); this thread waits until
+            // it stops.
+            let listener = self.listener.try_clone()?;
+            listener.set_nonblocking(true)?;
+            let (done, stopped) = std::sync::mpsc::channel::<()>();
+            let serving = serving.clone();
+            reactor.threads[ACCEPTOR].handle.spawn(async move {
+                serving.accept_on_reactor(listener).await;
+                drop(done);
+            });
+            let _ = stopped.recv();
+            return Ok(());
+        }
         let mut backoff = AcceptBackoff::default();
         for conn in self.listener.incoming() {
             if serving.shared.stopping.load(Ordering::SeqCst) {
@@ -480,37 +611,15 @@ impl Server {
                     s
                 }
                 Err(e) => {
-                    // Out of descriptors: idle connections make room for a new one, as they
-                    // do for instances; only with none to close is there a pause.
-                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && serving.shed_parked() > 0 {
-                        continue;
+                    if let Some(pause) = serving.accept_failed(&e, &mut backoff) {
+                        std::thread::sleep(pause);
                     }
-                    backoff.failed(&e);
                     continue;
                 }
             };
-            // Room for this one to be answered: idle connections go first.
-            while serving.short_of_descriptors() && serving.shed_parked() > 0 {}
-            let id = serving.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let phase = Arc::new(PhaseCell::default());
-            match sock.try_clone() {
-                Ok(clone) => {
-                    let conn = Conn {
-                        sock: Some(clone),
-                        phase: phase.clone(),
-                        admitted: false,
-                        evicted: false,
-                    };
-                    let mut open = serving.shared.open.lock().unwrap_or_else(|p| p.into_inner());
-                    open.conns.insert(id, conn);
-                    open.peak = open.peak.max(open.conns.len());
-                }
-                Err(e) => {
-                    backoff.failed(&e);
-                    continue;
-                }
+            if let Some((id, phase)) = serving.opened(&sock, &mut backoff) {
+                serving.dispatch(id, Arrival::New(sock), phase, None);
             }
-            serving.dispatch(id, Arrival::New(sock), phase, None);
         }
         Ok(())
     }
@@ -598,20 +707,130 @@ enum Arrival {
 }
 
 impl Serving {
-    /// Answer a connection (new, or back from the parking lot) on a worker thread.
+    /// The accept loop, on reactor thread `ACCEPTOR`: each connection a task on this thread,
+    /// or on the lightest (see `Reactor::spawn_accepted`). One thread accepts: with every
+    /// thread waiting on the listener, each connection woke them all and all but one found
+    /// nothing (a failed accept4 and a context switch a connection, measured with strace).
+    /// A listener for each thread (SO_REUSEPORT, the kernel choosing the thread) was slower:
+    /// wrk -c32, a new connection per request, 12.3-12.4k requests/s against 12.5-13.1k.
+    async fn accept_on_reactor(self: Arc<Self>, listener: TcpListener) {
+        // SAFETY: the AsyncFd owns the listener: its descriptor stays open, the same one, for
+        // the registration's whole life.
+        let Ok(listener) = (unsafe { AsyncFd::register_with_interest(listener, tokio::io::Interest::READABLE) }) else {
+            return;
+        };
+        let mut backoff = AcceptBackoff::default();
+        loop {
+            let stopped = self.stop_accepting.notified();
+            let mut stopped = std::pin::pin!(stopped);
+            let accepted = std::future::poll_fn(|cx| {
+                loop {
+                    if stopped.as_mut().poll(cx).is_ready() || self.shared.stopping.load(Ordering::SeqCst) {
+                        return std::task::Poll::Ready(None);
+                    }
+                    let Ok(mut ready) = std::task::ready!(listener.poll_read_ready(cx)) else {
+                        return std::task::Poll::Ready(None);
+                    };
+                    match ready.try_io(|l| accept_nonblocking(l.get_ref())) {
+                        Ok(result) => return std::task::Poll::Ready(Some(result)),
+                        Err(_would_block) => continue,
+                    }
+                }
+            })
+            .await;
+            let sock = match accepted {
+                None => return,
+                Some(Ok(sock)) => {
+                    backoff.reset();
+                    sock
+                }
+                Some(Err(e)) => {
+                    if let Some(pause) = self.accept_failed(&e, &mut backoff) {
+                        tokio::time::sleep(pause).await;
+                    }
+                    continue;
+                }
+            };
+            if let (Some((id, phase)), Some(reactor)) = (self.opened(&sock, &mut backoff), &self.reactor) {
+                reactor.spawn_accepted(ACCEPTOR, self.clone().answer(id, Arrival::New(sock), phase, None, true));
+            }
+        }
+    }
+
+    /// An accept failed: out of descriptors, idle connections make room for a new one (as
+    /// they do for instances); only with none to close is there a pause (returned).
+    fn accept_failed(&self, e: &std::io::Error, backoff: &mut AcceptBackoff) -> Option<Duration> {
+        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && self.shed_parked() > 0 {
+            return None;
+        }
+        backoff.failed(e)
+    }
+
+    /// A new connection enters the open-connection table (room made for it first, idle
+    /// connections going); its id and phase cell, or none when it cannot be tracked.
+    fn opened(&self, sock: &std::net::TcpStream, backoff: &mut AcceptBackoff) -> Option<(u64, Arc<PhaseCell>)> {
+        while self.short_of_descriptors() && self.shed_parked() > 0 {}
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let phase = Arc::new(PhaseCell::default());
+        match sock.try_clone() {
+            Ok(clone) => {
+                let conn = Conn {
+                    sock: Some(clone),
+                    phase: phase.clone(),
+                    admitted: false,
+                    evicted: false,
+                };
+                let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
+                open.conns.insert(id, conn);
+                open.peak = open.peak.max(open.conns.len());
+                Some((id, phase))
+            }
+            Err(e) => {
+                if let Some(pause) = backoff.failed(&e) {
+                    std::thread::sleep(pause.min(Duration::from_millis(10)));
+                }
+                None
+            }
+        }
+    }
+
+    /// Answer a connection (new, or back from the parking lot): a task on the reactor, or a
+    /// worker thread for host code playing do_METHOD (its verbs block).
     fn dispatch(self: &Arc<Self>, id: u64, conn: Arrival, phase: Arc<PhaseCell>, idle_deadline: Option<Instant>) {
         let serving = self.clone();
-        let job: Job = Box::new(move || serving.answer(id, conn, phase, idle_deadline));
+        if let (Some(reactor), None) = (&self.reactor, &self.config.handler) {
+            return reactor.spawn(serving.answer(id, conn, phase, idle_deadline, true));
+        }
+        let job: Job = Box::new(move || serving.answer(id, conn, phase, idle_deadline, false).wait());
         if let Err(e) = self.workers.run(job) {
             eprintln!("cannot start a thread for a connection: {e}");
             self.shared.remove(id);
         }
     }
 
-    /// A worker's part: an instance slot, the guest over the connection, then close it or
-    /// park it.
-    fn answer(self: &Arc<Self>, id: u64, conn: Arrival, phase: Arc<PhaseCell>, idle_deadline: Option<Instant>) {
-        let result = if self.shared.admit(id, self.max_answering()) {
+    /// A connection's answer: an instance slot, the guest over the connection, then close it
+    /// or park it. `yields`: on the reactor (its socket waited on by readiness), or on a
+    /// thread of its own (a blocking socket).
+    async fn answer(
+        self: Arc<Self>,
+        id: u64,
+        conn: Arrival,
+        phase: Arc<PhaseCell>,
+        idle_deadline: Option<Instant>,
+        yields: bool,
+    ) {
+        let max = self.max_answering();
+        let admitted = match yields && !self.shared.try_admit(id, max) {
+            // Waiting for a slot (and choosing whom to evict) blocks: not on the reactor.
+            true => {
+                let serving = self.clone();
+                tokio::task::spawn_blocking(move || serving.shared.admit(id, max))
+                    .await
+                    .unwrap_or(false)
+            }
+            false => yields || self.shared.admit(id, max),
+        };
+        let result = if admitted {
             handle_connection(
                 &self.runtime,
                 &self.config,
@@ -619,26 +838,37 @@ impl Serving {
                 phase.clone(),
                 &self.busy,
                 idle_deadline,
+                yields,
             )
+            .await
         } else {
             self.shared.answered_busy();
             match conn {
+                Arrival::New(sock) if yields => {
+                    let busy = self.busy.clone();
+                    let _ = tokio::task::spawn_blocking(move || send_busy(sock, &busy)).await;
+                }
                 Arrival::New(sock) => send_busy(sock, &self.busy),
                 Arrival::Back(mut stream) => {
-                    let _ = stream.write_all(&self.busy).wait();
-                    close_stream(stream);
+                    let _ = stream.write_all(&self.busy).await;
+                    close_stream(stream, yields).await;
                 }
             }
             Ok(None)
         };
         match result {
             Ok(Some((stream, idle_deadline))) => {
-                return self.park(Parked {
-                    id,
-                    stream,
-                    phase,
-                    idle_deadline,
-                });
+                return self
+                    .park(
+                        Parked {
+                            id,
+                            stream,
+                            phase,
+                            idle_deadline,
+                        },
+                        yields,
+                    )
+                    .await;
             }
             Ok(None) => {}
             Err((peer, e)) => {
@@ -652,19 +882,22 @@ impl Serving {
 
     /// Between requests: give back the connection's instance slot and hold its stream in the
     /// parking lot (or close it, when the server is stopping or the lot cannot take it).
-    fn park(&self, conn: Parked) {
+    async fn park(&self, mut conn: Parked, yields: bool) {
         let id = conn.id;
+        // Watched by the lot now, not by this thread's reactor (whose epoll would otherwise
+        // wake for it too); resumed, it registers where it runs.
+        conn.stream.stop_yielding();
         let Some(lot) = self
             .parking
             .as_ref()
             .filter(|_| !self.shared.stopping.load(Ordering::SeqCst))
         else {
-            close_stream(conn.stream);
+            close_stream(conn.stream, yields).await;
             return self.shared.remove(id);
         };
         self.shared.release(id);
         if let Err(conn) = lot.park(conn) {
-            close_stream(conn.stream);
+            close_stream(conn.stream, yields).await;
             return self.shared.remove(id);
         }
         // Stopped while it was being parked: `drain` may have emptied the lot already.
@@ -722,11 +955,82 @@ impl Serving {
     }
 }
 
+/// Accept a connection already non-blocking (accept4's `SOCK_NONBLOCK`: no `ioctl` after it),
+/// registered with no reactor yet (its stream registers it once, `TcpStream::yielding`).
+fn accept_nonblocking(listener: &TcpListener) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: null address arguments are allowed (the peer's address is not wanted here);
+    // the returned descriptor is new and owned by nothing else.
+    let fd = unsafe {
+        libc::accept4(
+            listener.as_raw_fd(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by accept4, a connected stream socket nobody else owns.
+    Ok(unsafe { std::net::TcpStream::from_raw_fd(fd) })
+}
+
 /// Close a stream that was to be parked, lingering as any other.
-fn close_stream(stream: TcpStream) {
+async fn close_stream(stream: TcpStream, yields: bool) {
     if let Ok(sock) = stream.socket().try_clone() {
         drop(stream);
-        linger_close(sock);
+        linger(sock, yields).await;
+    }
+}
+
+/// `linger_close`, awaiting the socket's readiness when the connection yields.
+async fn linger(sock: std::net::TcpStream, yields: bool) {
+    if !yields {
+        return linger_close(sock);
+    }
+    let _ = sock.shutdown(Shutdown::Write);
+    // Most clients have closed (or sent all they will) by now: then no registration is needed.
+    let Some(mut drained) = drain_now(&sock) else {
+        return;
+    };
+    if sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let Ok(sock) = tokio::net::TcpStream::from_std(sock) else {
+        return;
+    };
+    while drained < LINGER_MAX_BYTES {
+        match tokio::time::timeout(LINGER_TIMEOUT, sock.readable()).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+        match sock.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// Read and drop what a closing peer has already sent, without waiting (`MSG_DONTWAIT`, so
+/// whatever the socket's mode and with no `ioctl` to set it): the bytes read, or `None` when
+/// the lingering is over (the peer closed, or sent `LINGER_MAX_BYTES`, or the socket failed).
+fn drain_now(sock: &std::net::TcpStream) -> Option<usize> {
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
+    let sock = socket2::SockRef::from(sock);
+    let mut drained = 0;
+    loop {
+        match sock.recv_with_flags(&mut buf, libc::MSG_DONTWAIT) {
+            Ok(0) => return None,
+            Ok(n) if drained + n >= LINGER_MAX_BYTES => return None,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(drained),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
     }
 }
 
@@ -759,6 +1063,19 @@ impl Shared {
     /// Take an instance slot for connection `id`: at once if fewer than `max` are taken; else
     /// close idle or slow connections to make room and wait up to `ADMISSION_WAIT` for one.
     /// `false` when none came (or too many are waiting already).
+    /// `admit` when a slot is free now and no one waits for one: no waiting, no eviction.
+    fn try_admit(&self, id: u64, max: usize) -> bool {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.admitted >= max || open.waiting > 0 {
+            return false;
+        }
+        open.admitted += 1;
+        if let Some(conn) = open.conns.get_mut(&id) {
+            conn.admitted = true;
+        }
+        true
+    }
+
     fn admit(&self, id: u64, max: usize) -> bool {
         let deadline = Instant::now() + ADMISSION_WAIT;
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -855,7 +1172,8 @@ impl AcceptBackoff {
         self.pause = None;
     }
 
-    fn failed(&mut self, e: &std::io::Error) {
+    /// Log `e` (throttled); the pause to take before accepting again, if any.
+    fn failed(&mut self, e: &std::io::Error) -> Option<Duration> {
         match self.log.count() {
             Some(1) => eprintln!("accept failed: {e}"),
             Some(n) => eprintln!("accept failed: {e} ({n} times since the last report)"),
@@ -870,8 +1188,9 @@ impl AcceptBackoff {
                 .pause
                 .map_or(Duration::from_millis(10), |p| (p * 2).min(ACCEPT_BACKOFF_MAX));
             self.pause = Some(pause);
-            std::thread::sleep(pause);
+            return Some(pause);
         }
+        None
     }
 }
 
@@ -946,13 +1265,14 @@ type Lost = (Option<SocketAddr>, anyhow::Error);
 
 /// Answer a connection in a fresh instance; whatever the guest does, only this connection is
 /// affected. `Some` when it is to be parked.
-fn handle_connection(
+async fn handle_connection(
     runtime: &Runtime,
     config: &ServerConfig,
     conn: Arrival,
     phase: Arc<PhaseCell>,
     busy: &[u8],
     idle_deadline: Option<Instant>,
+    yields: bool,
 ) -> std::result::Result<Option<ToPark>, Lost> {
     let sock = match &conn {
         Arrival::New(sock) => sock,
@@ -960,14 +1280,14 @@ fn handle_connection(
     };
     let peer = sock.peer_addr().map_err(|e| (None, e.into()))?;
     let linger = sock.try_clone().ok();
-    let result = serve_connection(runtime, config, conn, peer, phase.clone(), busy, idle_deadline);
+    let result = serve_connection(runtime, config, conn, peer, phase.clone(), busy, idle_deadline, yields).await;
     let parked = phase.take_park();
     match (result, parked) {
         // The dup goes without closing the connection; the stream is kept.
         (Ok(Some(stream)), Some(deadline)) => Ok(Some((stream, deadline))),
         (result, _) => {
             if let Some(sock) = linger {
-                linger_close(sock);
+                self::linger(sock, yields).await;
             }
             result.map(|_| None).map_err(|e| (Some(peer), e))
         }
@@ -1026,7 +1346,8 @@ fn linger_close(mut sock: std::net::TcpStream) {
 
 /// Run the guest over one accepted connection.
 /// Run the guest over one connection; `Some` is the stream its guest left to be parked.
-fn serve_connection(
+#[allow(clippy::too_many_arguments)]
+async fn serve_connection(
     runtime: &Runtime,
     config: &ServerConfig,
     conn: Arrival,
@@ -1034,12 +1355,18 @@ fn serve_connection(
     phase: Arc<PhaseCell>,
     busy: &[u8],
     idle_deadline: Option<Instant>,
+    yields: bool,
 ) -> Result<Option<TcpStream>> {
     let mut stream = match conn {
+        Arrival::Back(stream) if yields => stream.yielding().map_err(|e| anyhow::anyhow!("{e:?}"))?,
         Arrival::Back(stream) => stream,
         Arrival::New(sock) => {
+            let timeout = config.tls_handshake_timeout;
             let stream = match &config.tls {
-                Some(tls) => match TcpStream::accept_tls(sock, tls.clone(), config.tls_handshake_timeout) {
+                Some(tls) => match match yields {
+                    true => TcpStream::accept_tls_yielding(sock, tls.clone(), timeout).await,
+                    false => TcpStream::accept_tls(sock, tls.clone(), timeout),
+                } {
                     Ok(s) => s,
                     Err(e) => {
                         // A plaintext client or a broken handshake costs this connection only.
@@ -1049,6 +1376,7 @@ fn serve_connection(
                         return Ok(None);
                     }
                 },
+                None if yields => TcpStream::new(sock).yielding().map_err(|e| anyhow::anyhow!("{e:?}"))?,
                 None => TcpStream::new(sock),
             };
             let mut stream = stream.with_phase(phase);
@@ -1077,7 +1405,7 @@ fn serve_connection(
         Ok(instance) => instance,
         Err(e) => {
             // The pool ran dry after all (instances taken by others of this runtime): say so.
-            let _ = stream.write_all(busy).wait();
+            let _ = stream.write_all(busy).await;
             return Err(e);
         }
     };
@@ -1085,15 +1413,15 @@ fn serve_connection(
     let api = guest.httplib_http_server().handler();
     let handler = api
         .call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))
-        .wait()?;
+        .await?;
     let result = match &config.handler {
         None => api
             .call_serve_directory(&mut store, handler)
-            .wait()?
+            .await?
             .map_err(|e| anyhow::anyhow!("{e:?}")),
         Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
     };
-    handler.resource_drop_async(&mut store).wait()?;
+    handler.resource_drop_async(&mut store).await?;
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended with an error: {e:#}");
     }

@@ -1,8 +1,8 @@
 //! The server from async code: [`Server::serve_until`] answers connections until a shutdown
 //! future completes, then drains, all without blocking the caller's executor.
 //!
-//! The accept loop and the connections' workers run on threads of their own, as `serve`'s
-//! do; the caller's task waits on a oneshot channel. Dropping the future before it finished
+//! The connections run on the server's own reactor threads (and `serve` waits on a thread of
+//! its own), whatever runtime the caller's is; the caller's task waits on a oneshot channel. Dropping the future before it finished
 //! stops the server at once: it stops accepting, every open connection is closed (their
 //! guests see the sockets closed and end, returning their instances) and parked ones too.
 
