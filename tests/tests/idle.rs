@@ -108,6 +108,54 @@ fn ten_thousand_idle_keep_alive_connections_cost_almost_nothing() {
     assert_eq!(idle.len(), IDLE);
 }
 
+/// Connections mid-request at once: more than a thread-per-connection server would want to
+/// hold, far fewer than `MAX_CONNECTIONS` (2016), so none is evicted.
+const MID_REQUEST: usize = 500;
+
+#[test]
+fn connections_mid_request_hold_no_thread_each() {
+    let dir = fixture_dir();
+    let (server, _) = cli_server(&httplib_bin!(), dir.path(), &["--protocol", "HTTP/1.1"]);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+    let pid = server.child.id();
+    let (_, threads_before, _) = footprint(pid);
+
+    // Each has sent half a request head: its guest is reading it (an instance each, not
+    // parked), waiting for the rest.
+    let mut slow: Vec<TcpStream> = (0..MID_REQUEST)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (rss_kib, threads, _) = footprint(pid);
+    eprintln!(
+        "{MID_REQUEST} connections mid-request: {threads} server threads ({threads_before} before), RSS {} MiB",
+        rss_kib / 1024
+    );
+    // The reactor's threads (one a core), the parking lot, the epoch ticker and wasmtime's:
+    // with a thread a connection there were more than MID_REQUEST.
+    assert!(
+        threads <= 24,
+        "{threads} threads with {MID_REQUEST} connections mid-request"
+    );
+
+    // A new client is answered meanwhile.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(REQUEST).unwrap();
+    assert!(answer(&mut s).starts_with(b"HTTP/1.1 200 OK\r\n"));
+
+    // And every one of them, its head finished, is answered.
+    for s in &mut slow {
+        s.write_all(b"\r\n").unwrap();
+    }
+    for s in &mut slow {
+        assert!(answer(s).starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+}
+
 #[test]
 fn out_of_descriptors_the_longest_idle_connections_make_room_for_new_ones() {
     // A server allowed 256 descriptors, and 600 clients one after another, each answered once
