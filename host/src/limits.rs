@@ -5,8 +5,10 @@ use std::time::Duration;
 
 /// Default cap on one instance's linear memory (ours; a connection needs well under this).
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
-/// How often the engine's one epoch-ticker thread advances the epoch.
-pub const EPOCH_TICK: Duration = Duration::from_millis(100);
+/// How often the engine's one epoch-ticker thread advances the epoch (ours): a guest
+/// computing on an event-loop thread yields to the thread's other connections at least this
+/// often, and the CPU limit and cancellation are checked as often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// How long a guest may compute without calling the host before it is stopped (ours:
 /// generous for a protocol guest, which spends its life waiting on sockets).
 pub const MAX_GUEST_RUN_WITHOUT_HOST: Duration = Duration::from_secs(10);

@@ -140,3 +140,91 @@ fn cli_serve_exits_zero_on_sigterm_after_finishing_in_flight_responses() {
     idle.read_to_end(&mut got).unwrap();
     assert!(got.ends_with(b"hello, world\n"));
 }
+
+/// One keep-alive GET on `s`: the status line and the body's length (read to its end by
+/// Content-Length).
+fn keep_alive_get(s: &mut TcpStream, path: &str) -> (String, usize) {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed mid-head");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+    let len: usize = header(&head, "Content-Length").unwrap().parse().unwrap();
+    let mut body = got.len() - head_end;
+    while body < len {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed mid-body");
+        body += n;
+    }
+    (head.lines().next().unwrap_or_default().to_string(), len)
+}
+
+/// Entries in the directory the greedy clients list (nginx's autoindex and ours take tens of
+/// milliseconds over it, most of it one `read-directory` call in the host).
+const LISTED: usize = 20_000;
+/// How long the greedy clients keep asking.
+const GREEDY_FOR: Duration = Duration::from_secs(4);
+
+#[test]
+fn clients_listing_a_big_directory_over_and_over_do_not_hold_the_server() {
+    let dir = fixture_dir();
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).unwrap();
+    for i in 0..LISTED {
+        std::fs::File::create(big.join(format!("entry-{i:05}.txt"))).unwrap();
+    }
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let addr = server.local_addr();
+    // Two greedy clients, as many as the machine's reactor threads here: each asks for the
+    // listing again as soon as it has the last one, never leaving its guest idle.
+    let greedy: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let start = Instant::now();
+                let mut listings = 0;
+                while start.elapsed() < GREEDY_FOR {
+                    let (status, len) = keep_alive_get(&mut s, "/big/");
+                    assert!(status.contains(" 200 ") && len > LISTED * 20, "{status}, {len} bytes");
+                    listings += 1;
+                }
+                listings
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Meanwhile, small requests on connections of their own: each answered, none waiting
+    // anywhere near as long as the greedy clients keep going (without the guest yielding
+    // its thread, they waited all of it: 3 s of 3).
+    let small: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let start = Instant::now();
+                let (mut answered, mut worst) = (0, Duration::ZERO);
+                while start.elapsed() < GREEDY_FOR / 2 {
+                    let t = Instant::now();
+                    let (status, len) = keep_alive_get(&mut s, "/hello.txt");
+                    assert!(status.contains(" 200 ") && len == 13, "{status}, {len} bytes");
+                    worst = worst.max(t.elapsed());
+                    answered += 1;
+                }
+                (answered, worst)
+            })
+        })
+        .collect();
+    let small: Vec<(usize, Duration)> = small.into_iter().map(|t| t.join().unwrap()).collect();
+    let listings: Vec<usize> = greedy.into_iter().map(|t| t.join().unwrap()).collect();
+    eprintln!("{LISTED}-entry listings {listings:?}; small requests (answered, worst wait): {small:?}");
+    for (answered, worst) in small {
+        assert!(answered >= 5, "only {answered} small requests answered");
+        assert!(worst < GREEDY_FOR / 4, "a small request waited {worst:?}");
+    }
+}

@@ -1398,6 +1398,8 @@ async fn serve_connection(
     wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
     let policy = OutboundPolicy::deny_all();
     let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
+    // On the reactor, a guest computing long yields to the thread's other connections.
+    state.httplib.set_yields(yields);
     if !config.cgi_directories.is_empty() {
         state = state.with_scripts(runtime.script_sandbox()?, config.cgi_policy.clone());
     }
