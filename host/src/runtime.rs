@@ -1,7 +1,8 @@
 //! One engine, one compiled component, one pre-instantiated linker per process; a fresh
 //! store and instance for each client session or accepted connection.
 
-use crate::bindings::{Httplib, HttplibPre};
+use crate::bindings::exports::httplib::http::server::{Guest as ServerExports, GuestIndices as ServerIndices};
+use crate::bindings::{Httplib, HttplibIndices, HttplibPre};
 use crate::code_cache::CodeCache;
 pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_HOST};
 use crate::transport::OutboundPolicy;
@@ -9,7 +10,7 @@ pub use crate::view::HostState;
 use crate::view::HttplibView;
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Instance, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 
@@ -110,22 +111,42 @@ impl RuntimeOptions {
     }
 }
 
-/// The guest on a second engine whose instances are made on demand.
-struct Overflow {
+/// The guest pre-instantiated on an engine for httplib's own `HostState`, with where its
+/// exports are: a served connection loads only the server's (finding and type-checking every
+/// export of every interface at each instantiation was 8.7% of the server's CPU with a new
+/// connection per request; the server's alone, 3.2%).
+struct Prepared {
     engine: Engine,
     pre: HttplibPre<HostState>,
+    all: HttplibIndices,
+    server: ServerIndices,
+}
+
+impl Prepared {
+    fn new(engine: &Engine, component: &Component) -> Result<Self> {
+        let mut linker = Linker::new(engine);
+        crate::view::add_to_linker(&mut linker)?;
+        let pre = HttplibPre::new(linker.instantiate_pre(component)?)?;
+        Ok(Self {
+            engine: engine.clone(),
+            all: HttplibIndices::new(pre.instance_pre())?,
+            server: ServerIndices::new(pre.instance_pre())?,
+            pre,
+        })
+    }
 }
 
 /// The compiled guest, ready to instantiate cheaply and often.
 pub struct Runtime {
     engine: Engine,
     component: Component,
-    pre: HttplibPre<HostState>,
+    /// The guest ready to instantiate on `engine`.
+    prepared: Prepared,
     options: RuntimeOptions,
     /// Where compiled components are kept between runs (the guest's and CGI scripts').
     code_cache: CodeCache,
     /// Where instances come from when the pool is full (`RuntimeOptions::overflow`).
-    overflow: Option<Overflow>,
+    overflow: Option<Prepared>,
     /// The guest's bytes, for composing with CGI scripts that use its client.
     guest_wasm: Arc<[u8]>,
     /// The CGI sandbox, made the first time a server asks for it.
@@ -197,10 +218,7 @@ impl Runtime {
                 Ok(c) => c,
                 Err(_) => runtime.code_cache.component(&engine, GUEST_WASM)?,
             };
-            let mut linker = Linker::new(&engine);
-            crate::view::add_to_linker(&mut linker)?;
-            let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
-            runtime.overflow = Some(Overflow { engine, pre });
+            runtime.overflow = Some(Prepared::new(&engine, &component)?);
         }
         Ok(runtime)
     }
@@ -229,13 +247,11 @@ impl Runtime {
         let component = code_cache
             .component(&engine, wasm)
             .context("compiling the guest component")?;
-        let mut linker = Linker::new(&engine);
-        crate::view::add_to_linker(&mut linker)?;
-        let pre = HttplibPre::new(linker.instantiate_pre(&component)?)?;
+        let prepared = Prepared::new(&engine, &component)?;
         Ok(Self {
             engine,
             component,
-            pre,
+            prepared,
             options,
             code_cache,
             overflow: None,
@@ -277,12 +293,32 @@ impl Runtime {
     /// A new store and instance for `state`, with this runtime's memory cap.
     /// Past the pool's `max_instances`, from the on-demand engine when there is one.
     pub fn instantiate(&self, state: HostState) -> Result<(Store<HostState>, Httplib)> {
-        match self.try_instantiate(&self.engine, &self.pre, state) {
+        self.instantiate_loading(state, |at, store, instance| at.all.load(store, instance))
+    }
+
+    /// `instantiate`, with only the server's exports loaded (a served connection's).
+    pub(crate) fn instantiate_server(&self, state: HostState) -> Result<(Store<HostState>, ServerExports)> {
+        self.instantiate_loading(state, |at, store, instance| at.server.load(store, instance))
+    }
+
+    /// A new instance for `state` (see `instantiate`), and what `load` takes of its exports.
+    // The state comes back (large) only when the pool was full, for the overflow engine.
+    #[allow(clippy::result_large_err)]
+    fn instantiate_loading<G>(
+        &self,
+        state: HostState,
+        load: impl Fn(&Prepared, &mut Store<HostState>, &Instance) -> wasmtime::Result<G>,
+    ) -> Result<(Store<HostState>, G)> {
+        let attempt = |at: &Prepared, state| {
+            self.try_instantiate(&at.engine, state, |store| {
+                let instance = at.pre.instance_pre().instantiate_async(&mut *store).wait()?;
+                load(at, store, &instance)
+            })
+        };
+        match attempt(&self.prepared, state) {
             Ok(made) => Ok(made),
             Err((e, state)) => match (state, &self.overflow) {
-                (Some(state), Some(overflow)) => self
-                    .try_instantiate(&overflow.engine, &overflow.pre, state)
-                    .map_err(|(e, _)| e),
+                (Some(state), Some(overflow)) => attempt(overflow, state).map_err(|(e, _)| e),
                 _ => Err(e),
             },
         }
@@ -306,17 +342,19 @@ impl Runtime {
         pre: &HttplibPre<T>,
         data: T,
     ) -> Result<(Store<T>, Httplib)> {
-        self.try_instantiate(&self.engine, pre, data).map_err(|(e, _)| e)
+        self.try_instantiate(&self.engine, data, |store| pre.instantiate_async(store).wait())
+            .map_err(|(e, _)| e)
     }
 
-    /// `instantiate_in` on `engine`, handing `data` back when the pool was full.
+    /// A store for `data` on `engine` with httplib's limits, and what `instantiate` makes in
+    /// it; `data` is handed back when the pool was full.
     #[allow(clippy::type_complexity)]
-    fn try_instantiate<T: HttplibView + 'static>(
+    fn try_instantiate<T: HttplibView + 'static, G>(
         &self,
         engine: &Engine,
-        pre: &HttplibPre<T>,
         mut data: T,
-    ) -> std::result::Result<(Store<T>, Httplib), (anyhow::Error, Option<T>)> {
+        instantiate: impl FnOnce(&mut Store<T>) -> wasmtime::Result<G>,
+    ) -> std::result::Result<(Store<T>, G), (anyhow::Error, Option<T>)> {
         let ceiling = self.options.memory_limit.max(DEFAULT_MEMORY_LIMIT);
         let ctx = data.httplib().ctx;
         ctx.default_memory_limit(self.options.memory_limit);
@@ -333,10 +371,10 @@ impl Runtime {
         ctx.set_yields(false);
         let mut store = Store::new(engine, data);
         configure_store(&mut store);
-        match pre.instantiate_async(&mut store).wait() {
-            Ok(bindings) => {
+        match instantiate(&mut store) {
+            Ok(made) => {
                 store.data_mut().httplib().ctx.set_yields(yields);
-                Ok((store, bindings))
+                Ok((store, made))
             }
             Err(e) => {
                 let e = anyhow::Error::from(e);

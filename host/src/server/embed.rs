@@ -1,7 +1,7 @@
 //! Host code playing BaseHTTPRequestHandler's `do_METHOD`: the guest parses and validates each
 //! request and frames the response; the embedder decides what to answer through `Exchange`.
 
-use crate::bindings::Httplib;
+use crate::bindings::exports::httplib::http::server::Guest as ServerExports;
 use crate::bindings::server::Request;
 use crate::bindings::types::HttpError;
 use crate::runtime::HostState;
@@ -32,7 +32,7 @@ where
 /// One request being answered: the parsed request and BaseHTTPRequestHandler's verbs.
 pub struct Exchange<'a, T: HttplibView + 'static = HostState> {
     store: &'a mut Store<T>,
-    guest: &'a Httplib,
+    guest: &'a ServerExports,
     handler: ResourceAny,
     /// `command`, `path`, `request_version`, `requestline`, `headers`.
     pub request: Request,
@@ -44,7 +44,7 @@ fn guest_err(e: HttpError) -> anyhow::Error {
 
 macro_rules! verb {
     ($self:ident, $call:ident $(, $arg:expr)*) => {{
-        let api = $self.guest.httplib_http_server().handler();
+        let api = $self.guest.handler();
         api.$call(&mut *$self.store, $self.handler $(, $arg)*).wait()?.map_err(guest_err)
     }};
 }
@@ -126,13 +126,13 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 
     /// `close_connection`.
     pub fn close_connection(&mut self) -> Result<bool> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api.call_close_connection(&mut *self.store, self.handler).wait()?)
     }
 
     /// Set `close_connection`.
     pub fn set_close_connection(&mut self, close: bool) -> Result<()> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api
             .call_set_close_connection(&mut *self.store, self.handler, close)
             .wait()?)
@@ -140,13 +140,13 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 
     /// `log_message(message)`.
     pub fn log_message(&mut self, message: &str) -> Result<()> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api.call_log_message(&mut *self.store, self.handler, message).wait()?)
     }
 
     /// `log_request(code, size)`.
     pub fn log_request(&mut self, code: Option<u16>, size: Option<u64>) -> Result<()> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api
             .call_log_request(&mut *self.store, self.handler, code, size)
             .wait()?)
@@ -154,19 +154,19 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 
     /// `log_error(message)`.
     pub fn log_error(&mut self, message: &str) -> Result<()> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api.call_log_error(&mut *self.store, self.handler, message).wait()?)
     }
 
     /// `version_string()`: server_version and sys_version.
     pub fn version_string(&mut self) -> Result<String> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api.call_version_string(&mut *self.store, self.handler).wait()?)
     }
 
     /// `date_time_string(timestamp)`: an IMF-fixdate, now when `None`.
     pub fn date_time_string(&mut self, timestamp: Option<i64>) -> Result<String> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api
             .call_date_time_string(&mut *self.store, self.handler, timestamp)
             .wait()?)
@@ -174,7 +174,7 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 
     /// `address_string()`: the client's IP address.
     pub fn address_string(&mut self) -> Result<String> {
-        let api = self.guest.httplib_http_server().handler();
+        let api = self.guest.handler();
         Ok(api.call_address_string(&mut *self.store, self.handler).wait()?)
     }
 }
@@ -183,10 +183,10 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 pub fn serve_with<T: HttplibView + 'static>(
     user: &dyn RequestHandler<T>,
     store: &mut Store<T>,
-    guest: &Httplib,
+    guest: &ServerExports,
     handler: ResourceAny,
 ) -> Result<()> {
-    let api = guest.httplib_http_server().handler();
+    let api = guest.handler();
     while let Some(request) = api.call_next_request(&mut *store, handler).wait()?.map_err(guest_err)? {
         let mut ex = Exchange {
             store: &mut *store,

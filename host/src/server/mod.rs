@@ -1403,7 +1403,7 @@ async fn serve_connection(
     if !config.cgi_directories.is_empty() {
         state = state.with_scripts(runtime.script_sandbox()?, config.cgi_policy.clone());
     }
-    let (mut store, guest) = match runtime.instantiate(state) {
+    let (mut store, guest) = match runtime.instantiate_server(state) {
         Ok(instance) => instance,
         Err(e) => {
             // The pool ran dry after all (instances taken by others of this runtime): say so.
@@ -1412,7 +1412,7 @@ async fn serve_connection(
         }
     };
     let stream = store.data_mut().table.push(stream)?;
-    let api = guest.httplib_http_server().handler();
+    let api = guest.handler();
     let handler = api
         .call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config(config, local))
         .await?;
