@@ -956,7 +956,7 @@ impl Serving {
 }
 
 /// Accept a connection already non-blocking (accept4's `SOCK_NONBLOCK`: no `ioctl` after it),
-/// registered with no reactor yet (its stream registers it once, `TcpStream::yielding`).
+/// registered with no reactor yet (its stream registers it once, `TcpStream::yielding_nonblocking`).
 fn accept_nonblocking(listener: &TcpListener) -> std::io::Result<std::net::TcpStream> {
     use std::os::fd::{AsRawFd, FromRawFd};
     // SAFETY: null address arguments are allowed (the peer's address is not wanted here);
@@ -994,9 +994,7 @@ async fn linger(sock: std::net::TcpStream, yields: bool) {
     let Some(mut drained) = drain_now(&sock) else {
         return;
     };
-    if sock.set_nonblocking(true).is_err() {
-        return;
-    }
+    // Non-blocking already: a dup of a stream that yields shares its file status flags.
     let mut buf = vec![0u8; 16 * 1024];
     let Ok(sock) = tokio::net::TcpStream::from_std(sock) else {
         return;
@@ -1358,7 +1356,7 @@ async fn serve_connection(
     yields: bool,
 ) -> Result<Option<TcpStream>> {
     let mut stream = match conn {
-        Arrival::Back(stream) if yields => stream.yielding().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        Arrival::Back(stream) if yields => stream.yielding_nonblocking().map_err(|e| anyhow::anyhow!("{e:?}"))?,
         Arrival::Back(stream) => stream,
         Arrival::New(sock) => {
             let timeout = config.tls_handshake_timeout;
@@ -1376,7 +1374,10 @@ async fn serve_connection(
                         return Ok(None);
                     }
                 },
-                None if yields => TcpStream::new(sock).yielding().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+                // Non-blocking since accept4 (`accept_nonblocking`).
+                None if yields => TcpStream::new(sock)
+                    .yielding_nonblocking()
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?,
                 None => TcpStream::new(sock),
             };
             let mut stream = stream.with_phase(phase);

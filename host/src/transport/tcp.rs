@@ -356,10 +356,15 @@ impl TcpStream {
     /// This (accepted, or parked and resumed) stream made to yield: non-blocking, registered
     /// with the current tokio reactor, its timeouts deadlines (see the module). Must be called
     /// from inside a tokio runtime.
-    pub fn yielding(mut self) -> Result<Self, SocketError> {
-        let sock = self.sock();
-        sock.set_nonblocking(true).map_err(io_error)?;
-        self.ready = Some(register(sock)?);
+    pub fn yielding(self) -> Result<Self, SocketError> {
+        self.sock().set_nonblocking(true).map_err(io_error)?;
+        self.yielding_nonblocking()
+    }
+
+    /// `yielding` for a socket already non-blocking (accepted with accept4's
+    /// `SOCK_NONBLOCK`, or a yielding stream parked and resumed): no `ioctl` to set it again.
+    pub(crate) fn yielding_nonblocking(mut self) -> Result<Self, SocketError> {
+        self.ready = Some(register(self.sock())?);
         Ok(self)
     }
 
@@ -369,15 +374,16 @@ impl TcpStream {
         self.ready = None;
     }
 
-    /// `accept_tls` for a connection that yields: the handshake awaits the socket's readiness,
-    /// all of it within `timeout`.
+    /// `accept_tls` for a connection that yields (`sock` non-blocking already, as accept4's
+    /// `SOCK_NONBLOCK` makes it): the handshake awaits the socket's readiness, all of it
+    /// within `timeout`.
     pub async fn accept_tls_yielding(
         sock: std::net::TcpStream,
         config: Arc<rustls::ServerConfig>,
         timeout: Option<Duration>,
     ) -> Result<Self, SocketError> {
         let mut conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
-        let plain = Self::new(sock).yielding()?;
+        let plain = Self::new(sock).yielding_nonblocking()?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let Self { ready, wire, .. } = plain;
         let Wire::Plain(mut sock) = wire else {
