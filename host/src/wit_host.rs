@@ -312,11 +312,11 @@ impl wcgi::Host for HttplibCtxView<'_> {
         let run = move || sandbox.run(&program, &args, &env, stdin, &policy);
         // A script runs to its end (up to its time limit): not on a server's reactor thread,
         // whose other connections would wait for it.
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(_) => tokio::task::spawn_blocking(run)
+        let result = match self.ctx.yields() {
+            true => tokio::task::spawn_blocking(run)
                 .await
                 .unwrap_or_else(|e| Err(CgiError::NotRunnable(format!("the script's thread: {e}")))),
-            Err(_) => run(),
+            false => run(),
         };
         // Time spent in the script is not the guest's own computing.
         self.ctx.returned_from_host();

@@ -432,17 +432,10 @@ impl Reactor {
     /// every connection on one thread, against 62k with a thread per connection).
     fn spawn_accepted(&self, me: usize, task: impl std::future::Future<Output = ()> + Send + 'static) {
         let lightest = self.lightest();
-        let mine = self.threads[me].load.load(Ordering::Relaxed);
-        let least = self.threads[lightest].load.load(Ordering::Relaxed);
-        if mine <= least + 1 {
-            let load = Load::count(&self.threads[me].load);
-            tokio::spawn(async move {
-                task.await;
-                drop(load);
-            });
-        } else {
-            self.spawn_on(lightest, task);
-        }
+        let load = |i: usize| self.threads[i].load.load(Ordering::Relaxed);
+        let to = if load(me) <= load(lightest) + 1 { me } else { lightest };
+        // Spawned from thread `me` onto itself, it is queued there without waking anyone.
+        self.spawn_on(to, task);
     }
 }
 
@@ -617,8 +610,9 @@ impl Server {
                     continue;
                 }
             };
-            if let Some((id, phase)) = serving.opened(&sock, &mut backoff) {
-                serving.dispatch(id, Arrival::New(sock), phase, None);
+            match serving.opened(&sock, &mut backoff) {
+                Ok((id, phase)) => serving.dispatch(id, Arrival::New(sock), phase, None),
+                Err(pause) => std::thread::sleep(pause.unwrap_or_default()),
             }
         }
         Ok(())
@@ -751,8 +745,12 @@ impl Serving {
                     continue;
                 }
             };
-            if let (Some((id, phase)), Some(reactor)) = (self.opened(&sock, &mut backoff), &self.reactor) {
-                reactor.spawn_accepted(ACCEPTOR, self.clone().answer(id, Arrival::New(sock), phase, None, true));
+            match (self.opened(&sock, &mut backoff), &self.reactor) {
+                (Ok((id, phase)), Some(reactor)) => {
+                    reactor.spawn_accepted(ACCEPTOR, self.clone().answer(id, Arrival::New(sock), phase, None, true))
+                }
+                (Err(Some(pause)), _) => tokio::time::sleep(pause).await,
+                _ => {}
             }
         }
     }
@@ -767,8 +765,14 @@ impl Serving {
     }
 
     /// A new connection enters the open-connection table (room made for it first, idle
-    /// connections going); its id and phase cell, or none when it cannot be tracked.
-    fn opened(&self, sock: &std::net::TcpStream, backoff: &mut AcceptBackoff) -> Option<(u64, Arc<PhaseCell>)> {
+    /// connections going); its id and phase cell, or, when it cannot be tracked, the pause to
+    /// take before accepting again (if any): the caller sleeps its own way (the reactor's
+    /// accept loop must not block its thread).
+    fn opened(
+        &self,
+        sock: &std::net::TcpStream,
+        backoff: &mut AcceptBackoff,
+    ) -> Result<(u64, Arc<PhaseCell>), Option<Duration>> {
         while self.short_of_descriptors() && self.shed_parked() > 0 {}
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let phase = Arc::new(PhaseCell::default());
@@ -783,14 +787,9 @@ impl Serving {
                 let mut open = self.shared.open.lock().unwrap_or_else(|p| p.into_inner());
                 open.conns.insert(id, conn);
                 open.peak = open.peak.max(open.conns.len());
-                Some((id, phase))
+                Ok((id, phase))
             }
-            Err(e) => {
-                if let Some(pause) = backoff.failed(&e) {
-                    std::thread::sleep(pause.min(Duration::from_millis(10)));
-                }
-                None
-            }
+            Err(e) => Err(backoff.failed(&e)),
         }
     }
 
@@ -820,15 +819,16 @@ impl Serving {
         yields: bool,
     ) {
         let max = self.max_answering();
-        let admitted = match yields && !self.shared.try_admit(id, max) {
+        let admitted = if !yields {
+            self.shared.admit(id, max)
+        } else if self.shared.try_admit(id, max) {
+            true
+        } else {
             // Waiting for a slot (and choosing whom to evict) blocks: not on the reactor.
-            true => {
-                let serving = self.clone();
-                tokio::task::spawn_blocking(move || serving.shared.admit(id, max))
-                    .await
-                    .unwrap_or(false)
-            }
-            false => yields || self.shared.admit(id, max),
+            let serving = self.clone();
+            tokio::task::spawn_blocking(move || serving.shared.admit(id, max))
+                .await
+                .unwrap_or(false)
         };
         let result = if admitted {
             handle_connection(

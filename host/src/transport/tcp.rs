@@ -353,31 +353,25 @@ impl TcpStream {
         ready_for(self.ready.as_ref(), interest, deadline).await
     }
 
-    /// This (accepted, or parked and resumed) stream made to yield: non-blocking, registered
-    /// with the current tokio reactor, its timeouts deadlines (see the module). Must be called
-    /// from inside a tokio runtime.
-    pub fn yielding(self) -> Result<Self, SocketError> {
-        self.sock().set_nonblocking(true).map_err(io_error)?;
-        self.yielding_nonblocking()
-    }
-
-    /// `yielding` for a socket already non-blocking (accepted with accept4's
-    /// `SOCK_NONBLOCK`, or a yielding stream parked and resumed): no `ioctl` to set it again.
+    /// This served stream made to yield: registered with the current tokio reactor, its
+    /// timeouts deadlines (see the module). Its socket must be non-blocking already (accepted
+    /// with accept4's `SOCK_NONBLOCK`, or a yielding stream parked and resumed). Must be
+    /// called from inside a tokio runtime.
     pub(crate) fn yielding_nonblocking(mut self) -> Result<Self, SocketError> {
         self.ready = Some(register(self.sock())?);
         Ok(self)
     }
 
     /// Forget the stream's registration with its reactor (a connection being parked: whichever
-    /// reactor thread resumes it registers it there, `yielding`). It stays non-blocking.
-    pub fn stop_yielding(&mut self) {
+    /// reactor thread resumes it registers it there, `yielding_nonblocking`). It stays non-blocking.
+    pub(crate) fn stop_yielding(&mut self) {
         self.ready = None;
     }
 
     /// `accept_tls` for a connection that yields (`sock` non-blocking already, as accept4's
     /// `SOCK_NONBLOCK` makes it): the handshake awaits the socket's readiness, all of it
     /// within `timeout`.
-    pub async fn accept_tls_yielding(
+    pub(crate) async fn accept_tls_yielding(
         sock: std::net::TcpStream,
         config: Arc<rustls::ServerConfig>,
         timeout: Option<Duration>,
