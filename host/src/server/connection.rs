@@ -1,0 +1,183 @@
+//! One connection answered in an instance of its own: TLS terminated, the stream set up,
+//! a fresh store and guest, the guest's `handler` over the stream (the whole
+//! SimpleHTTPRequestHandler loop, or host code's `do_METHOD` verb by verb), then the close
+//! (lingering) or, when the guest left the connection between requests, its stream to park.
+
+use super::config::{GUEST_ROOT, ServerConfig};
+use super::embed;
+use super::linger::linger;
+use super::reactor::Mode;
+use crate::runtime::Runtime;
+use crate::transport::{PhaseCell, TcpStream};
+use crate::view::HostState;
+use crate::wit_host::socket_address as tcp_to_wit;
+use anyhow::Result;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+/// A connection to answer.
+pub(super) enum Arrival {
+    /// Just accepted.
+    New(std::net::TcpStream),
+    /// Back from the parking lot: its stream as its last guest left it (TLS state included).
+    Back(TcpStream),
+}
+
+impl Arrival {
+    /// The connection's socket.
+    pub fn socket(&self) -> &std::net::TcpStream {
+        match self {
+            Arrival::New(sock) => sock,
+            Arrival::Back(stream) => stream.socket(),
+        }
+    }
+}
+
+/// A connection's guest left it between requests to be parked: its stream, and when its idle
+/// wait ends.
+pub(super) type ToPark = (TcpStream, Option<Instant>);
+
+/// A connection lost to an error, with its peer's address for the log.
+pub(super) type Lost = (Option<SocketAddr>, anyhow::Error);
+
+/// What answering any connection of a server takes.
+pub(super) struct Answering<'a> {
+    pub runtime: &'a Runtime,
+    pub config: &'a ServerConfig,
+    /// The guest's 503 answer, for when the pool runs dry after all.
+    pub busy: &'a [u8],
+    pub mode: Mode,
+}
+
+impl Answering<'_> {
+    /// Answer a connection in a fresh instance; whatever the guest does, only this connection
+    /// is affected. `Some` when it is to be parked (else it was closed, lingering).
+    pub async fn answer(
+        &self,
+        conn: Arrival,
+        phase: Arc<PhaseCell>,
+        idle_deadline: Option<Instant>,
+    ) -> std::result::Result<Option<ToPark>, Lost> {
+        let sock = conn.socket();
+        let peer = sock.peer_addr().map_err(|e| (None, e.into()))?;
+        let dup = sock.try_clone().ok();
+        let result = self.serve(conn, peer, phase.clone(), idle_deadline).await;
+        match (result, phase.take_park()) {
+            // The dup goes without closing the connection; the stream is kept.
+            (Ok(Some(stream)), Some(deadline)) => Ok(Some((stream, deadline))),
+            (result, _) => {
+                if let Some(sock) = dup {
+                    linger(sock, self.mode).await;
+                }
+                result.map(|_| None).map_err(|e| (Some(peer), e))
+            }
+        }
+    }
+
+    /// The stream the guest gets: a new connection's, TLS terminated (within the handshake
+    /// timeout) and its send timeout set; a parked one's as it was. `None` when the TLS
+    /// handshake failed (logged: it costs this connection only).
+    async fn stream(&self, conn: Arrival, peer: SocketAddr, phase: Arc<PhaseCell>) -> Result<Option<TcpStream>> {
+        let config = self.config;
+        let sock = match conn {
+            Arrival::Back(stream) => {
+                return Ok(Some(match self.mode {
+                    Mode::Reactor => stream.yielding_nonblocking()?,
+                    Mode::Thread => stream,
+                }));
+            }
+            Arrival::New(sock) => sock,
+        };
+        let timeout = config.tls_handshake_timeout;
+        let stream = match (&config.tls, self.mode) {
+            (Some(tls), Mode::Reactor) => TcpStream::accept_tls_yielding(sock, tls.clone(), timeout).await,
+            (Some(tls), Mode::Thread) => TcpStream::accept_tls(sock, tls.clone(), timeout),
+            // Non-blocking since accept4 (`accept::accept_nonblocking`).
+            (None, Mode::Reactor) => TcpStream::new(sock).yielding_nonblocking(),
+            (None, Mode::Thread) => Ok(TcpStream::new(sock)),
+        };
+        let mut stream = match stream {
+            Ok(s) => s.with_phase(phase),
+            Err(e) if config.tls.is_some() => {
+                // A plaintext client or a broken handshake costs this connection only.
+                if config.log_requests {
+                    eprintln!("TLS handshake with {peer} failed: {e}");
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        stream.set_write_timeout(config.send_timeout)?;
+        Ok(Some(stream))
+    }
+
+    /// The store data of a served connection's instance: the served directory preopened
+    /// read-only, stderr for the log, no outbound connections, CGI when configured.
+    fn state(&self) -> Result<HostState> {
+        let config = self.config;
+        let mut wasi = WasiCtx::builder();
+        // File reads happen on this connection's own thread: without this, every WASI file call
+        // is handed to a blocking pool and back (measured: most of a small request's cost).
+        wasi.allow_blocking_current_thread(true);
+        wasi.inherit_stderr();
+        wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
+        let policy = crate::policy::OutboundPolicy::deny_all();
+        let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
+        // On the reactor, a guest computing long yields to the thread's other connections.
+        state.httplib.set_yields(self.mode.yields());
+        if !config.cgi_directories.is_empty() {
+            state = state.with_scripts(self.runtime.script_sandbox()?, config.cgi_policy.clone());
+        }
+        Ok(state)
+    }
+
+    /// Run the guest over one connection; `Some` is the stream its guest left to be parked.
+    async fn serve(
+        &self,
+        conn: Arrival,
+        peer: SocketAddr,
+        phase: Arc<PhaseCell>,
+        idle_deadline: Option<Instant>,
+    ) -> Result<Option<TcpStream>> {
+        let Some(mut stream) = self.stream(conn, peer, phase).await? else {
+            return Ok(None);
+        };
+        let local = stream.local_address().ok();
+        if let Some(after) = self.config.park_after {
+            stream = stream.with_parking(after, idle_deadline);
+        }
+        let state = self.state()?;
+        let (mut store, guest) = match self.runtime.instantiate_server(state) {
+            Ok(instance) => instance,
+            Err(e) => {
+                // The pool ran dry after all (instances taken by others of this runtime): say so.
+                let _ = stream.write_all(self.busy).await;
+                return Err(e);
+            }
+        };
+        let stream = store.data_mut().table.push(stream)?;
+        let api = guest.handler();
+        let handler = api
+            .call_constructor(
+                &mut store,
+                stream,
+                &tcp_to_wit(peer),
+                &self.config.handler_config(local),
+            )
+            .await?;
+        let result = match &self.config.handler {
+            None => api
+                .call_serve_directory(&mut store, handler)
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e:?}")),
+            Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
+        };
+        handler.resource_drop_async(&mut store).await?;
+        if let Err(e) = result {
+            tracing::debug!(%peer, "connection ended with an error: {e:#}");
+        }
+        Ok(store.data_mut().httplib.parked.take())
+    }
+}
