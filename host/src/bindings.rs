@@ -1,5 +1,5 @@
 //! Host-side bindings of the `httplib` world. The transport's `tcp-stream` resource is our
-//! `transport::TcpStream` (which knows nothing of these bindings), kept in each store's
+//! `stream::GuestStream` (which knows nothing of these bindings), kept in each store's
 //! `ResourceTable`; the imports' host side is in `wit_host`.
 //!
 //! The engine runs with wasmtime's async support: every export is called with `call_async`
@@ -22,7 +22,7 @@ wasmtime::component::bindgen!({
     },
     exports: { default: async },
     with: {
-        "httplib:http/transport.tcp-stream": crate::transport::TcpStream,
+        "httplib:http/transport.tcp-stream": crate::stream::GuestStream,
         // The files the guest opens are wasmtime-wasi's, in the same ResourceTable.
         "wasi": wasmtime_wasi::p2::bindings,
     },

@@ -86,6 +86,7 @@ pub mod limits;
 pub mod policy;
 pub mod runtime;
 pub mod server;
+pub mod stream;
 pub mod transport;
 pub mod view;
 pub mod wit_host;

@@ -5,7 +5,7 @@ use crate::bindings::exports::httplib::http::server::{Guest as ServerExports, Gu
 use crate::bindings::{Httplib, HttplibIndices, HttplibPre};
 use crate::code_cache::CodeCache;
 pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_HOST};
-use crate::transport::OutboundPolicy;
+use crate::transport::{OutboundPolicy, WaitBy};
 pub use crate::view::HostState;
 use crate::view::HttplibView;
 use anyhow::{Context, Result};
@@ -367,13 +367,13 @@ impl Runtime {
         // Instantiating is waited for on this thread (`wait`), so its start functions must not
         // yield to an executor at an epoch tick: on a reactor thread, the wake-up a tokio
         // `yield_now` defers would never come (the thread is the one waiting).
-        let yields = ctx.yields();
-        ctx.set_yields(false);
+        let waits = ctx.waits_by();
+        ctx.wait_by(WaitBy::Blocking);
         let mut store = Store::new(engine, data);
         configure_store(&mut store);
         match instantiate(&mut store) {
             Ok(made) => {
-                store.data_mut().httplib().ctx.set_yields(yields);
+                store.data_mut().httplib().ctx.wait_by(waits);
                 Ok((store, made))
             }
             Err(e) => {
@@ -396,7 +396,7 @@ pub fn configure_store<T: HttplibView + 'static>(store: &mut Store<T>) {
         let ctx = &ctx.data_mut().httplib().ctx;
         if ctx.must_stop() {
             Ok(UpdateDeadline::Interrupt)
-        } else if ctx.yields() {
+        } else if ctx.waits_by() == WaitBy::Readiness {
             // A guest computing on an event loop (a served connection on the reactor, an
             // async session) lets the loop's other tasks run each tick, and the loop poll its
             // sockets (tokio's `yield_now`). Without it, two clients asking for a

@@ -13,6 +13,8 @@ pub use crate::limits::{
     SessionLimits,
 };
 use crate::policy::OutboundPolicy;
+use crate::stream::ServedStream;
+use crate::transport::WaitBy;
 pub use crate::transport::sockets::CancelHandle;
 use crate::transport::sockets::{SessionSockets, SocketTicket};
 use crate::transport::tls::ClientIdentities;
@@ -64,10 +66,10 @@ pub struct HttplibCtx {
     sockets: Arc<SessionSockets>,
     /// The served connection its guest left between requests to be parked (its stream, TLS
     /// state and all, outlives the instance).
-    pub parked: Option<crate::transport::TcpStream>,
-    /// Whether this session's sockets yield to the caller's tokio reactor instead of blocking
-    /// (an `AsyncClientSession`'s).
-    yields: bool,
+    parked: Option<ServedStream>,
+    /// How this session's sockets wait: blocking, or by readiness in the caller's tokio
+    /// reactor (an `AsyncClientSession`'s, a served connection's on the server's reactor).
+    waits: WaitBy,
 }
 
 impl HttplibCtx {
@@ -84,7 +86,7 @@ impl HttplibCtx {
             deadline: None,
             sockets: Arc::default(),
             parked: None,
-            yields: false,
+            waits: WaitBy::Blocking,
         }
     }
 
@@ -97,14 +99,25 @@ impl HttplibCtx {
         self
     }
 
-    /// Whether this session's sockets yield to the caller's tokio reactor.
-    pub(crate) fn yields(&self) -> bool {
-        self.yields
+    /// How this session's sockets wait; a guest whose sockets wait by readiness also
+    /// yields to its executor while it computes (see `runtime::configure_store`).
+    pub(crate) fn waits_by(&self) -> WaitBy {
+        self.waits
     }
 
-    /// Make this session's new sockets non-blocking, waited on by the caller's tokio reactor.
-    pub(crate) fn set_yields(&mut self, yields: bool) {
-        self.yields = yields;
+    /// Make this session's new sockets wait `waits` (see `waits_by`).
+    pub(crate) fn wait_by(&mut self, waits: WaitBy) {
+        self.waits = waits;
+    }
+
+    /// The guest dropped a served stream it left to be parked: keep it for the listener.
+    pub(crate) fn leave_parked(&mut self, stream: ServedStream) {
+        self.parked = Some(stream);
+    }
+
+    /// The served stream the guest left to be parked, if it did.
+    pub(crate) fn take_parked(&mut self) -> Option<ServedStream> {
+        self.parked.take()
     }
 
     /// This session's limits.

@@ -11,8 +11,9 @@ use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
 use crate::policy::{PolicyError, Scheme};
+use crate::stream::{GuestStream, Phase};
 use crate::transport::tls::TlsSettings;
-use crate::transport::{MAX_READ, Phase, SocketError, TcpStream};
+use crate::transport::{MAX_READ, SocketError, TcpStream, WaitBy};
 use crate::view::HttplibCtxView;
 use std::net::SocketAddr;
 use wasmtime::component::Resource;
@@ -25,10 +26,11 @@ impl wt::Host for HttplibCtxView<'_> {
         host: String,
         port: u16,
         options: wt::ConnectOptions,
-    ) -> Result<Resource<TcpStream>, ErrorCode> {
+    ) -> Result<Resource<GuestStream>, ErrorCode> {
         self.going()?;
         self.ctx.room_for_socket().map_err(ErrorCode::LimitExceeded)?;
-        if self.ctx.yields() && tokio::runtime::Handle::try_current().is_err() {
+        let waits = self.ctx.waits_by();
+        if waits == WaitBy::Readiness && tokio::runtime::Handle::try_current().is_err() {
             return Err(ErrorCode::Other(
                 "an async session's sockets need a tokio runtime (with IO and time enabled) to run in".into(),
             ));
@@ -52,14 +54,14 @@ impl wt::Host for HttplibCtxView<'_> {
             Scheme::Http
         };
         // Names are resolved by a blocking call: off the caller's executor when it yields.
-        let destinations = match self.ctx.yields() {
-            true => {
+        let destinations = match waits {
+            WaitBy::Readiness => {
                 let (policy, name) = (self.ctx.policy.clone(), host.clone());
                 tokio::task::spawn_blocking(move || policy.destinations(&name, port, scheme))
                     .await
                     .map_err(|e| ErrorCode::Other(format!("name resolution: {e}")))?
             }
-            false => self.ctx.policy.destinations(&host, port, scheme),
+            WaitBy::Blocking => self.ctx.policy.destinations(&host, port, scheme),
         };
         self.returned_from_host();
         let destinations = destinations?;
@@ -74,8 +76,7 @@ impl wt::Host for HttplibCtxView<'_> {
             let event = [host.clone(), port.to_string(), addr.ip().to_string(), tls.to_string()];
             policy.audit("http.client.connect", &event).map_err(SocketError::from)
         };
-        let yields = self.ctx.yields();
-        let connected = TcpStream::connect(&host, &destinations, timeout_ms, source, yields, before_each).await;
+        let connected = TcpStream::connect(&host, &destinations, timeout_ms, source, waits, before_each).await;
         let stream = match (connected, &options.tls) {
             (Ok(mut s), Some(tls)) => s
                 .start_tls(&host, &TlsSettings::from(tls), &self.ctx.identities)
@@ -92,7 +93,7 @@ impl wt::Host for HttplibCtxView<'_> {
         let stream = stream.with_ticket(ticket);
         self.going()?;
         self.table
-            .push(stream)
+            .push(GuestStream::Client(stream))
             .map_err(|e| ErrorCode::Other(format!("resource table: {e}")))
     }
 
@@ -167,7 +168,7 @@ impl HttplibCtxView<'_> {
         self.ctx.check_going().map_err(ErrorCode::LimitExceeded)
     }
 
-    fn stream(&mut self, r: &Resource<TcpStream>) -> Result<&mut TcpStream, ErrorCode> {
+    fn stream(&mut self, r: &Resource<GuestStream>) -> Result<&mut GuestStream, ErrorCode> {
         self.table
             .get_mut(r)
             .map_err(|e| ErrorCode::Other(format!("bad stream handle: {e}")))
@@ -175,10 +176,10 @@ impl HttplibCtxView<'_> {
 }
 
 impl wt::HostTcpStream for HttplibCtxView<'_> {
-    async fn read(&mut self, s: Resource<TcpStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
+    async fn read(&mut self, s: Resource<GuestStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
         self.going()?;
         let deadline = self.ctx.deadline();
-        let result = self.stream(&s)?.read_by(len.min(MAX_READ) as usize, deadline).await;
+        let result = self.stream(&s)?.read(len.min(MAX_READ) as usize, deadline).await;
         self.returned_from_host();
         match result {
             // A cancelled session's sockets were shut down under it: say why, not "closed".
@@ -189,9 +190,9 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         }
     }
 
-    async fn write(&mut self, s: Resource<TcpStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
+    async fn write(&mut self, s: Resource<GuestStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
         self.going()?;
-        let result = self.stream(&s)?.write_all(&data).await;
+        let result = self.stream(&s)?.tcp().write_all(&data).await;
         self.returned_from_host();
         match result {
             Err(_) if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
@@ -201,7 +202,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 
     async fn send_file(
         &mut self,
-        s: Resource<TcpStream>,
+        s: Resource<GuestStream>,
         file: Resource<Descriptor>,
         offset: u64,
         len: u64,
@@ -212,16 +213,16 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
             Ok(_) => return Err(ErrorCode::Other("send-file: not a file open for reading".into())),
             Err(e) => return Err(ErrorCode::Other(format!("send-file: bad file handle: {e}"))),
         };
-        let result = self.stream(&s)?.send_file(&file, offset, len).await;
+        let result = self.stream(&s)?.tcp().send_file(&file, offset, len).await;
         self.returned_from_host();
         result.map_err(ErrorCode::from)
     }
 
-    fn flush(&mut self, s: Resource<TcpStream>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.flush().map_err(ErrorCode::from)
+    fn flush(&mut self, s: Resource<GuestStream>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.tcp().flush().map_err(ErrorCode::from)
     }
 
-    fn shutdown(&mut self, s: Resource<TcpStream>, how: ShutdownType) -> Result<(), ErrorCode> {
+    fn shutdown(&mut self, s: Resource<GuestStream>, how: ShutdownType) -> Result<(), ErrorCode> {
         let how = match how {
             ShutdownType::Receive => std::net::Shutdown::Read,
             ShutdownType::Send => std::net::Shutdown::Write,
@@ -232,36 +233,40 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 
     async fn start_tls(
         &mut self,
-        s: Resource<TcpStream>,
+        s: Resource<GuestStream>,
         host: String,
         options: wt::TlsOptions,
     ) -> Result<(), ErrorCode> {
         let identities = self.ctx.identities.clone();
         let result = self
             .stream(&s)?
+            .tcp()
             .start_tls(&host, &TlsSettings::from(&options), &identities)
             .await;
         self.returned_from_host();
         result.map_err(ErrorCode::from)
     }
 
-    fn alpn_protocol(&mut self, s: Resource<TcpStream>) -> Option<String> {
-        self.stream(&s).ok()?.alpn_protocol()
+    fn alpn_protocol(&mut self, s: Resource<GuestStream>) -> Option<String> {
+        self.stream(&s).ok()?.tcp().alpn_protocol()
     }
 
-    fn is_tls(&mut self, s: Resource<TcpStream>) -> bool {
-        self.stream(&s).is_ok_and(|s| s.is_tls())
+    fn is_tls(&mut self, s: Resource<GuestStream>) -> bool {
+        self.stream(&s).is_ok_and(|s| s.tcp().is_tls())
     }
 
-    fn set_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.set_timeout(timeout_ms).map_err(ErrorCode::from)
+    fn set_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+        self.stream(&s)?.tcp().set_timeout(timeout_ms).map_err(ErrorCode::from)
     }
 
-    fn set_read_timeout(&mut self, s: Resource<TcpStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.set_read_timeout(timeout_ms).map_err(ErrorCode::from)
+    fn set_read_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
+        self.stream(&s)?
+            .tcp()
+            .set_read_timeout(timeout_ms)
+            .map_err(ErrorCode::from)
     }
 
-    fn set_phase(&mut self, s: Resource<TcpStream>, phase: wt::ServerPhase) {
+    fn set_phase(&mut self, s: Resource<GuestStream>, phase: wt::ServerPhase) {
         if let Ok(s) = self.stream(&s) {
             s.set_phase(match phase {
                 wt::ServerPhase::AwaitingRequest => Phase::Idle,
@@ -271,25 +276,28 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         }
     }
 
-    fn peer_address(&mut self, s: Resource<TcpStream>) -> Result<SocketAddress, ErrorCode> {
+    fn peer_address(&mut self, s: Resource<GuestStream>) -> Result<SocketAddress, ErrorCode> {
         self.stream(&s)?
+            .tcp()
             .peer_address()
             .map(socket_address)
             .map_err(ErrorCode::from)
     }
 
-    fn local_address(&mut self, s: Resource<TcpStream>) -> Result<SocketAddress, ErrorCode> {
+    fn local_address(&mut self, s: Resource<GuestStream>) -> Result<SocketAddress, ErrorCode> {
         self.stream(&s)?
+            .tcp()
             .local_address()
             .map(socket_address)
             .map_err(ErrorCode::from)
     }
 
-    fn drop(&mut self, s: Resource<TcpStream>) -> wasmtime::Result<()> {
-        let stream = self.table.delete(s)?;
-        if stream.is_parked() {
+    fn drop(&mut self, s: Resource<GuestStream>) -> wasmtime::Result<()> {
+        if let GuestStream::Served(stream) = self.table.delete(s)?
+            && stream.is_parked()
+        {
             // Not closed: the listener keeps it for the connection's next request.
-            self.ctx.parked = Some(stream);
+            self.ctx.leave_parked(stream);
         }
         Ok(())
     }
@@ -312,11 +320,11 @@ impl wcgi::Host for HttplibCtxView<'_> {
         let run = move || sandbox.run(&program, &args, &env, stdin, &policy);
         // A script runs to its end (up to its time limit): not on a server's reactor thread,
         // whose other connections would wait for it.
-        let result = match self.ctx.yields() {
-            true => tokio::task::spawn_blocking(run)
+        let result = match self.ctx.waits_by() {
+            WaitBy::Readiness => tokio::task::spawn_blocking(run)
                 .await
                 .unwrap_or_else(|e| Err(CgiError::NotRunnable(format!("the script's thread: {e}")))),
-            false => run(),
+            WaitBy::Blocking => run(),
         };
         // Time spent in the script is not the guest's own computing.
         self.ctx.returned_from_host();

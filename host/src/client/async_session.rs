@@ -18,7 +18,7 @@ use crate::bindings::Httplib;
 use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
 use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
-use crate::transport::OutboundPolicy;
+use crate::transport::{OutboundPolicy, WaitBy};
 use crate::view::{CancelHandle, HttplibCtx, HttplibView};
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtx;
@@ -95,13 +95,13 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
     /// A session over an instance the embedder made in its own store (see
     /// [`Runtime::instantiate_in`]); its sockets yield to the caller's tokio reactor.
     pub fn from_instance(store: Store<T>, guest: Httplib) -> Self {
-        Self::over(store, guest, true)
+        Self::over(store, guest, WaitBy::Readiness)
     }
 
     /// A session whose sockets yield (an `AsyncClientSession`'s own), or block (`ClientSession`'s).
-    pub(super) fn over(mut store: Store<T>, guest: Httplib, yields: bool) -> Self {
+    pub(super) fn over(mut store: Store<T>, guest: Httplib, waits: WaitBy) -> Self {
         let ctx = store.data_mut().httplib().ctx;
-        ctx.set_yields(yields);
+        ctx.wait_by(waits);
         let cancel = ctx.cancel_handle();
         Self {
             store: Some(store),

@@ -167,7 +167,11 @@ impl<T: HttplibView + 'static> ClientSession<T> {
     /// A session over an instance the embedder made in its own store (see
     /// [`Runtime::instantiate_in`]).
     pub fn from_instance(store: Store<T>, guest: Httplib) -> Self {
-        Self(AsyncClientSession::over(store, guest, false))
+        Self(AsyncClientSession::over(
+            store,
+            guest,
+            crate::transport::WaitBy::Blocking,
+        ))
     }
 
     /// A handle another thread can end this session with (its sockets closed, its calls

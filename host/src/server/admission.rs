@@ -6,7 +6,7 @@
 use super::accept::LogThrottle;
 use super::reactor::Mode;
 use super::sys::release_free_memory;
-use crate::transport::{Phase, PhaseCell};
+use crate::stream::{Phase, PhaseCell};
 use std::collections::HashMap;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

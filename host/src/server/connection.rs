@@ -8,7 +8,8 @@ use super::embed;
 use super::linger::linger;
 use super::reactor::Mode;
 use crate::runtime::Runtime;
-use crate::transport::{PhaseCell, TcpStream};
+use crate::stream::{GuestStream, PhaseCell, ServedStream};
+use crate::transport::{TcpStream, WaitBy};
 use crate::view::HostState;
 use crate::wit_host::socket_address as tcp_to_wit;
 use anyhow::Result;
@@ -63,11 +64,10 @@ impl Answering<'_> {
         let sock = conn.socket();
         let peer = sock.peer_addr().map_err(|e| (None, e.into()))?;
         let dup = sock.try_clone().ok();
-        let result = self.serve(conn, peer, phase.clone(), idle_deadline).await;
-        match (result, phase.take_park()) {
+        match self.serve(conn, peer, phase, idle_deadline).await {
             // The dup goes without closing the connection; the stream is kept.
-            (Ok(Some(stream)), Some(deadline)) => Ok(Some((stream, deadline))),
-            (result, _) => {
+            Ok(Some(parked)) => Ok(Some(parked)),
+            result => {
                 if let Some(sock) = dup {
                     linger(sock, self.mode).await;
                 }
@@ -79,27 +79,27 @@ impl Answering<'_> {
     /// The stream the guest gets: a new connection's, TLS terminated (within the handshake
     /// timeout) and its send timeout set; a parked one's as it was. `None` when the TLS
     /// handshake failed (logged: it costs this connection only).
-    async fn stream(&self, conn: Arrival, peer: SocketAddr, phase: Arc<PhaseCell>) -> Result<Option<TcpStream>> {
+    async fn stream(&self, conn: Arrival, peer: SocketAddr) -> Result<Option<TcpStream>> {
         let config = self.config;
+        let waits = self.waits();
         let sock = match conn {
             Arrival::Back(stream) => {
-                return Ok(Some(match self.mode {
-                    Mode::Reactor => stream.yielding_nonblocking()?,
-                    Mode::Thread => stream,
+                return Ok(Some(match waits {
+                    WaitBy::Readiness => stream.wait_by_readiness()?,
+                    WaitBy::Blocking => stream,
                 }));
             }
             Arrival::New(sock) => sock,
         };
         let timeout = config.tls_handshake_timeout;
-        let stream = match (&config.tls, self.mode) {
-            (Some(tls), Mode::Reactor) => TcpStream::accept_tls_yielding(sock, tls.clone(), timeout).await,
-            (Some(tls), Mode::Thread) => TcpStream::accept_tls(sock, tls.clone(), timeout),
+        let stream = match (&config.tls, waits) {
+            (Some(tls), waits) => TcpStream::accept_tls(sock, tls.clone(), timeout, waits).await,
             // Non-blocking since accept4 (`accept::accept_nonblocking`).
-            (None, Mode::Reactor) => TcpStream::new(sock).yielding_nonblocking(),
-            (None, Mode::Thread) => Ok(TcpStream::new(sock)),
+            (None, WaitBy::Readiness) => TcpStream::new(sock).wait_by_readiness(),
+            (None, WaitBy::Blocking) => Ok(TcpStream::new(sock)),
         };
         let mut stream = match stream {
-            Ok(s) => s.with_phase(phase),
+            Ok(s) => s,
             Err(e) if config.tls.is_some() => {
                 // A plaintext client or a broken handshake costs this connection only.
                 if config.log_requests {
@@ -111,6 +111,14 @@ impl Answering<'_> {
         };
         stream.set_write_timeout(config.send_timeout)?;
         Ok(Some(stream))
+    }
+
+    /// How this connection's socket waits.
+    fn waits(&self) -> WaitBy {
+        match self.mode {
+            Mode::Reactor => WaitBy::Readiness,
+            Mode::Thread => WaitBy::Blocking,
+        }
     }
 
     /// The store data of a served connection's instance: the served directory preopened
@@ -126,7 +134,7 @@ impl Answering<'_> {
         let policy = crate::policy::OutboundPolicy::deny_all();
         let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
         // On the reactor, a guest computing long yields to the thread's other connections.
-        state.httplib.set_yields(self.mode.yields());
+        state.httplib.wait_by(self.waits());
         if !config.cgi_directories.is_empty() {
             state = state.with_scripts(self.runtime.script_sandbox()?, config.cgi_policy.clone());
         }
@@ -140,11 +148,12 @@ impl Answering<'_> {
         peer: SocketAddr,
         phase: Arc<PhaseCell>,
         idle_deadline: Option<Instant>,
-    ) -> Result<Option<TcpStream>> {
-        let Some(mut stream) = self.stream(conn, peer, phase).await? else {
+    ) -> Result<Option<ToPark>> {
+        let Some(stream) = self.stream(conn, peer).await? else {
             return Ok(None);
         };
         let local = stream.local_address().ok();
+        let mut stream = ServedStream::new(stream, phase);
         if let Some(after) = self.config.park_after {
             stream = stream.with_parking(after, idle_deadline);
         }
@@ -153,11 +162,11 @@ impl Answering<'_> {
             Ok(instance) => instance,
             Err(e) => {
                 // The pool ran dry after all (instances taken by others of this runtime): say so.
-                let _ = stream.write_all(self.busy).await;
+                let _ = stream.tcp().write_all(self.busy).await;
                 return Err(e);
             }
         };
-        let stream = store.data_mut().table.push(stream)?;
+        let stream = store.data_mut().table.push(GuestStream::Served(stream))?;
         let api = guest.handler();
         let handler = api
             .call_constructor(
@@ -178,6 +187,10 @@ impl Answering<'_> {
         if let Err(e) = result {
             tracing::debug!(%peer, "connection ended with an error: {e:#}");
         }
-        Ok(store.data_mut().httplib.parked.take())
+        Ok(store
+            .data_mut()
+            .httplib
+            .take_parked()
+            .and_then(ServedStream::into_parked))
     }
 }

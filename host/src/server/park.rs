@@ -3,7 +3,8 @@
 //! bytes arrive, the client closes, or their idle time runs out. Each then goes back to the
 //! listener (`resume`), which answers it in a fresh instance as it would a new connection.
 
-use crate::transport::{PhaseCell, TcpStream};
+use crate::stream::PhaseCell;
+use crate::transport::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::{BTreeSet, HashMap};

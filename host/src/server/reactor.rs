@@ -21,13 +21,6 @@ pub(super) enum Mode {
     Thread,
 }
 
-impl Mode {
-    /// Whether the connection's guest yields to an executor (see `HttplibCtx::set_yields`).
-    pub fn yields(self) -> bool {
-        self == Mode::Reactor
-    }
-}
-
 /// The reactor thread that accepts connections.
 pub(super) const ACCEPTOR: usize = 0;
 

@@ -12,7 +12,7 @@ use super::park::{Parked, ParkingLot};
 use super::reactor::{ACCEPTOR, Mode, Reactor};
 use super::workers::{Job, Workers};
 use crate::runtime::{Runtime, block_on};
-use crate::transport::PhaseCell;
+use crate::stream::PhaseCell;
 use std::net::{Shutdown, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -287,7 +287,7 @@ impl Serving {
         let id = conn.id;
         // Watched by the lot now, not by this thread's reactor (whose epoll would otherwise
         // wake for it too); resumed, it registers where it runs.
-        conn.stream.stop_yielding();
+        conn.stream.leave_reactor();
         let Some(lot) = self.parking.as_ref().filter(|_| !self.admission.is_stopping()) else {
             close_stream(conn.stream, mode).await;
             return self.admission.remove(id);

@@ -9,7 +9,7 @@ pub mod tls;
 
 pub use crate::policy::{AuditHook, OutboundPolicy};
 pub use error::SocketError;
-pub use tcp::{Phase, PhaseCell, TcpStream};
+pub use tcp::{TcpStream, WaitBy};
 
 /// Largest single read handed to the guest (bounds the allocation a guest can ask for).
 pub const MAX_READ: u64 = 1024 * 1024;

@@ -1,134 +1,75 @@
 //! One TCP connection, plain or TLS-wrapped: connect with timeout and source address,
 //! reads, writes, timeouts, and the switch to TLS (at connect, after CONNECT, or on accept).
 //!
-//! Every operation that may wait is one code path with two ways of waiting. A blocking
-//! socket (the server's connections, `ClientSession`'s) waits in the system call, its
-//! timeouts the socket's own, and its futures complete on their first poll. A socket made
-//! by a session that yields (`AsyncClientSession`) is non-blocking and registered with the
-//! caller's tokio reactor: where the system call would block, the operation awaits the
-//! socket's readiness (with the same timeouts as deadlines), and the guest's fiber yields.
+//! A stream's state is two enums. `Wire` is what the bytes go through: the socket alone, or
+//! a rustls connection (client or server) over it. `Waiting` is how an operation waits when
+//! the socket has nothing for it: `Blocking` waits in the system call, its timeouts the
+//! socket's own (its futures complete on their first poll); `Readiness` is a non-blocking
+//! socket registered with the caller's tokio reactor, awaited (with the same timeouts as
+//! deadlines) so that the guest's fiber yields. Every operation is one code path over both.
 
 use super::error::SocketError;
+use super::sockets::SocketTicket;
 use super::tls::{self, ClientIdentities, TlsSettings};
-use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use rustls::{ClientConnection, Connection, ServerConnection};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+/// How a stream's operations wait (see the module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitBy {
+    /// In the system call: a blocking socket.
+    Blocking,
+    /// By readiness in the caller's tokio reactor: a non-blocking socket, the guest's fiber
+    /// suspended meanwhile.
+    Readiness,
+}
+
 /// A socket's descriptor, as tokio's reactor registers it (the socket itself is owned by
-/// the stream's `Wire`, and outlives the registration).
+/// the stream, and outlives the registration).
 struct Fd(std::os::fd::RawFd);
 
-impl std::os::fd::AsRawFd for Fd {
+impl AsRawFd for Fd {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0
     }
 }
 
-/// The socket, and what wraps it.
+/// What the bytes go through.
 enum Wire {
-    Plain(std::net::TcpStream),
-    Client(Box<StreamOwned<ClientConnection, std::net::TcpStream>>),
-    Server(Box<StreamOwned<ServerConnection, std::net::TcpStream>>),
-    /// Only while switching to TLS.
-    Switching,
+    Plain,
+    /// A TLS client or server connection over the socket.
+    Tls(Box<Connection>),
 }
 
-/// A connected socket handed to a guest as a `tcp-stream` resource.
+/// How the stream waits, with what that needs.
+enum Waiting {
+    /// A blocking socket, and the read timeout set on it now (none: not known), so an
+    /// unchanged one costs no system call.
+    Blocking {
+        socket_read_timeout: Option<Option<Duration>>,
+    },
+    /// A non-blocking socket's registration with the caller's reactor.
+    Readiness(AsyncFd<Fd>),
+}
+
+/// A connected socket handed to a guest as (part of) a `tcp-stream` resource.
 pub struct TcpStream {
-    /// The socket's registration with the caller's reactor when it is non-blocking (see the
-    /// module); dropped before `wire`, which closes the socket.
-    ready: Option<AsyncFd<Fd>>,
+    /// Declared before `sock`: a registration is dropped before the socket closes.
+    waiting: Waiting,
     wire: Wire,
-    /// The write timeout the guest set: a non-blocking socket's writes wait this long.
-    write_timeout: Option<Duration>,
-    /// Where a served connection's guest reports what it is doing (none for client streams).
-    phase: Option<Arc<PhaseCell>>,
-    /// The read timeout the guest set (a request deadline may shorten a single read).
+    sock: std::net::TcpStream,
+    /// The timeouts the guest set: a read (write) that waits longer fails with `timeout`.
     read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     /// This socket's place among its session's open sockets (client streams).
-    ticket: Option<super::sockets::SocketTicket>,
-    /// A served plain connection waiting for its next request longer than this gives up (the
-    /// guest sees it closed and ends, freeing its instance and thread) and is parked by the
-    /// listener until bytes arrive (`with_parking`; none: waits as long as the guest says).
-    park_after: Option<Duration>,
-    /// A resumed connection's idle wait, begun before it was parked, ends here.
-    idle_deadline: Option<Instant>,
-    /// Left to be parked: the guest's closing of it is not the connection's end.
-    parked: bool,
-    /// The read timeout the socket has now (none: not known), so an unchanged one costs no
-    /// system call.
-    socket_timeout: Option<Option<Duration>>,
-}
-
-/// What a served connection's guest is doing, and since when: the listener reads it to choose
-/// which connections to close when every instance is taken.
-#[derive(Debug, Default)]
-pub struct PhaseCell {
-    phase: std::sync::atomic::AtomicU8,
-    since_ms: std::sync::atomic::AtomicU64,
-    /// Set when the stream gave up waiting for a next request to be parked (see
-    /// `TcpStream::parking`): when its idle wait must end (none: never).
-    parked: std::sync::Mutex<Option<Option<Instant>>>,
-}
-
-/// A server connection's phase, as its guest reports it (WIT `server-phase`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Not yet reported: being set up, or answering. Never closed to make room.
-    Busy,
-    /// Between requests, nothing of the next one arrived.
-    Idle,
-    /// Part of a request head arrived.
-    ReadingHead,
-}
-
-impl PhaseCell {
-    /// Record `phase`, starting now.
-    pub fn set(&self, phase: Phase) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.phase.store(phase as u8, Relaxed);
-        self.since_ms.store(monotonic_ms(), Relaxed);
-    }
-
-    /// The connection's guest has stopped waiting for its next request so that it may be
-    /// parked; that wait must end at `idle_deadline`.
-    fn park(&self, idle_deadline: Option<Instant>) {
-        *self.parked.lock().unwrap_or_else(|p| p.into_inner()) = Some(idle_deadline);
-    }
-
-    /// Whether the connection was left to be parked, and its idle deadline (once: it is reset).
-    pub fn take_park(&self) -> Option<Option<Instant>> {
-        self.parked.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// The phase alone (no clock read: a served connection's every read asks).
-    pub fn phase(&self) -> Phase {
-        match self.phase.load(std::sync::atomic::Ordering::Relaxed) {
-            x if x == Phase::Idle as u8 => Phase::Idle,
-            x if x == Phase::ReadingHead as u8 => Phase::ReadingHead,
-            _ => Phase::Busy,
-        }
-    }
-
-    /// The phase and how long it has lasted.
-    pub fn get(&self) -> (Phase, Duration) {
-        let since = self.since_ms.load(std::sync::atomic::Ordering::Relaxed);
-        (
-            self.phase(),
-            Duration::from_millis(monotonic_ms().saturating_sub(since)),
-        )
-    }
-}
-
-/// Milliseconds on a process-wide monotonic clock.
-fn monotonic_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
+    ticket: Option<SocketTicket>,
 }
 
 thread_local! {
@@ -138,180 +79,79 @@ thread_local! {
 }
 
 impl TcpStream {
-    /// Wrap an accepted or connected socket; Nagle off (we write whole header blocks).
+    /// Wrap a blocking accepted or connected socket; Nagle off (we write whole header blocks).
     pub fn new(sock: std::net::TcpStream) -> Self {
         let _ = sock.set_nodelay(true);
-        Self::new_wire(Wire::Plain(sock))
-    }
-
-    /// A stream over `wire`, nothing else set.
-    fn new_wire(wire: Wire) -> Self {
         Self {
-            ready: None,
-            wire,
-            write_timeout: None,
-            phase: None,
+            waiting: Waiting::Blocking {
+                socket_read_timeout: None,
+            },
+            wire: Wire::Plain,
+            sock,
             read_timeout: None,
+            write_timeout: None,
             ticket: None,
-            park_after: None,
-            idle_deadline: None,
-            parked: false,
-            socket_timeout: None,
         }
     }
 
     /// Count this socket among its session's open ones until it is dropped.
-    pub(crate) fn with_ticket(mut self, ticket: super::sockets::SocketTicket) -> Self {
+    pub(crate) fn with_ticket(mut self, ticket: SocketTicket) -> Self {
         self.ticket = Some(ticket);
         self
     }
 
     /// The socket itself (for the session's table of open sockets, and the parking lot).
-    pub(crate) fn socket(&self) -> &std::net::TcpStream {
-        self.sock()
+    pub fn socket(&self) -> &std::net::TcpStream {
+        &self.sock
     }
 
-    /// `read`, but giving up at `deadline` if that comes before the read timeout: `Ok(None)`
-    /// when it passed.
-    pub async fn read_by(
-        &mut self,
-        max: usize,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<Option<Vec<u8>>, SocketError> {
-        let Some(deadline) = deadline else {
-            return self.read(max).await.map(Some);
+    /// How this stream waits.
+    pub fn waits_by(&self) -> WaitBy {
+        match self.waiting {
+            Waiting::Blocking { .. } => WaitBy::Blocking,
+            Waiting::Readiness(_) => WaitBy::Readiness,
+        }
+    }
+
+    /// This stream made to wait by readiness: registered with the current tokio reactor, its
+    /// timeouts deadlines (see the module). Its socket must be non-blocking already (accepted
+    /// with accept4's `SOCK_NONBLOCK`, or a stream that waited so before). Must be called
+    /// from inside a tokio runtime.
+    pub fn wait_by_readiness(mut self) -> Result<Self, SocketError> {
+        self.waiting = Waiting::Readiness(register(&self.sock)?);
+        Ok(self)
+    }
+
+    /// Forget the stream's registration with its reactor (a connection being parked:
+    /// whichever reactor resumes it registers it there). It stays non-blocking.
+    pub fn leave_reactor(&mut self) {
+        self.waiting = Waiting::Blocking {
+            socket_read_timeout: None,
         };
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Ok(None);
-        }
-        if self.read_timeout.is_some_and(|t| t <= left) {
-            return self.read(max).await.map(Some);
-        }
-        match self.read_within(max, Some(left)).await {
-            Err(SocketError::Timeout) if std::time::Instant::now() >= deadline => Ok(None),
-            other => other.map(Some),
-        }
     }
 
-    /// Report this (served) connection's phase to `cell`.
-    pub fn with_phase(mut self, cell: Arc<PhaseCell>) -> Self {
-        self.phase = Some(cell);
-        self
-    }
-
-    /// Park this served connection when its guest waits more than `after` for a
-    /// next request; `idle_deadline` ends a wait that began before it was last parked.
-    pub fn with_parking(mut self, after: Duration, idle_deadline: Option<Instant>) -> Self {
-        if matches!(self.wire, Wire::Plain(_) | Wire::Server(_)) && self.phase.is_some() {
-            self.park_after = Some(after);
-            self.idle_deadline = idle_deadline;
-            self.parked = false;
-        }
-        self
-    }
-
-    /// Whether this stream was left to be parked (its guest's wait for a next request ended).
-    pub fn is_parked(&self) -> bool {
-        self.parked
-    }
-
-    /// The socket's read timeout, set only when it changes.
-    fn timeout_is(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
-        if self.socket_timeout != Some(timeout) {
-            self.socket_timeout = None;
-            self.sock().set_read_timeout(timeout).map_err(io_error)?;
-            self.socket_timeout = Some(timeout);
-        }
-        Ok(())
-    }
-
-    /// Waiting for a next request (for up to `timeout`): wait at most until parking (or the
-    /// idle deadline), then say so. `None` when this read is not such a wait.
-    async fn idle_read(&mut self, max: usize, timeout: Option<Duration>) -> Option<Result<Vec<u8>, SocketError>> {
-        let after = self.park_after?;
-        if self.phase.as_ref()?.phase() != Phase::Idle {
-            return None;
-        }
-        let now = Instant::now();
-        let ends = self.idle_deadline.or_else(|| timeout.map(|t| now + t));
-        let park = ends.is_none_or(|end| end > now + after);
-        let wait = if park {
-            after
-        } else {
-            ends.map_or(after, |end| end.saturating_duration_since(now))
-        };
-        if wait.is_zero() {
-            return Some(Err(SocketError::Timeout));
-        }
-        let deadline = match self.ready {
-            Some(_) => Some(now + wait),
-            None => {
-                if let Err(e) = self.timeout_is(Some(wait)) {
-                    return Some(Err(e));
-                }
-                None
-            }
-        };
-        Some(match self.read_once(max, deadline).await {
-            Err(SocketError::Timeout) if park => {
-                if let Some(cell) = &self.phase {
-                    cell.park(ends);
-                }
-                self.parked = true;
-                Err(SocketError::Closed)
-            }
-            other => other,
-        })
-    }
-
-    /// Record the phase the guest reports.
-    pub fn set_phase(&self, phase: Phase) {
-        if let Some(cell) = &self.phase {
-            cell.set(phase);
-        }
-    }
-
-    fn sock(&self) -> &std::net::TcpStream {
-        match &self.wire {
-            Wire::Plain(s) => s,
-            Wire::Client(t) => &t.sock,
-            Wire::Server(t) => &t.sock,
-            Wire::Switching => unreachable!("a stream is never observed mid-switch"),
-        }
+    /// The read timeout the guest set.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
     }
 
     /// An accepted socket, TLS-terminated with `config`; the whole handshake completes (or
     /// fails) within `timeout` (when given) before any guest sees the stream, however the
-    /// client paces it.
-    pub fn accept_tls(
+    /// client paces it. `Readiness` needs `sock` non-blocking (accept4's `SOCK_NONBLOCK`).
+    pub async fn accept_tls(
         sock: std::net::TcpStream,
         config: Arc<rustls::ServerConfig>,
         timeout: Option<Duration>,
+        wait: WaitBy,
     ) -> Result<Self, SocketError> {
-        let _ = sock.set_nodelay(true);
-        let mut conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
-        let mut io = Deadline {
-            sock: &sock,
-            deadline: timeout.and_then(|t| std::time::Instant::now().checked_add(t)),
+        let conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
+        let mut stream = match wait {
+            WaitBy::Blocking => Self::new(sock),
+            WaitBy::Readiness => Self::new(sock).wait_by_readiness()?,
         };
-        while conn.is_handshaking() {
-            conn.complete_io(&mut io).map_err(tls_error)?;
-        }
-        sock.set_read_timeout(None).map_err(io_error)?;
-        sock.set_write_timeout(None).map_err(io_error)?;
-        Ok(Self {
-            ready: None,
-            wire: Wire::Server(Box::new(StreamOwned::new(conn, sock))),
-            write_timeout: None,
-            phase: None,
-            read_timeout: None,
-            ticket: None,
-            park_after: None,
-            idle_deadline: None,
-            parked: false,
-            socket_timeout: None,
-        })
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        stream.handshake(Connection::Server(conn), deadline).await?;
+        Ok(stream)
     }
 
     /// Become a TLS client to `host` over this (plain) stream, handshake included.
@@ -321,105 +161,105 @@ impl TcpStream {
         options: &TlsSettings,
         identities: &ClientIdentities,
     ) -> Result<(), SocketError> {
+        if self.is_tls() {
+            return Err(SocketError::Tls("the stream is already TLS".into()));
+        }
         let config = tls::client_config(options, identities)?;
         let name = tls::server_name(host, options)?;
-        let sock = match std::mem::replace(&mut self.wire, Wire::Switching) {
-            Wire::Plain(s) => s,
-            other => {
-                self.wire = other;
-                return Err(SocketError::Tls("the stream is already TLS".into()));
-            }
-        };
-        let conn = match ClientConnection::new(config, name) {
-            Ok(c) => c,
-            Err(e) => {
-                self.wire = Wire::Plain(sock);
-                return Err(SocketError::Tls(tls::describe_rustls(&e)));
-            }
-        };
-        let mut tls = StreamOwned::new(conn, sock);
-        // One deadline for the whole handshake when the socket yields (a blocking one times
-        // out each read and write).
+        let conn = ClientConnection::new(config, name).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
+        // One deadline for the whole handshake.
         let deadline = self.read_timeout.and_then(|t| Instant::now().checked_add(t));
-        let done = handshake(&mut tls.conn, &mut tls.sock, self.ready.as_ref(), deadline).await;
-        self.wire = Wire::Client(Box::new(tls));
-        done
+        self.handshake(Connection::Client(conn), deadline).await
+    }
+
+    /// Drive a TLS handshake over this plain stream to its end by `deadline`, and wrap the
+    /// stream in it. A blocking socket's reads and writes are each given what is left of the
+    /// deadline; one that waits by readiness awaits it until then.
+    async fn handshake(&mut self, mut conn: Connection, deadline: Option<Instant>) -> Result<(), SocketError> {
+        while conn.is_handshaking() {
+            if let Waiting::Blocking { socket_read_timeout } = &mut self.waiting {
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                if left.is_some_and(|l| l.is_zero()) {
+                    return Err(SocketError::Timeout);
+                }
+                *socket_read_timeout = None;
+                self.sock.set_read_timeout(left).map_err(io_error)?;
+                self.sock.set_write_timeout(left).map_err(io_error)?;
+            }
+            match conn.complete_io(&mut self.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let interest = if conn.wants_write() {
+                        Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
+                    self.ready_for(interest, deadline).await?;
+                }
+                Err(e) => return Err(tls_error(e)),
+            }
+        }
+        if let Waiting::Blocking { .. } = self.waiting {
+            self.sock.set_read_timeout(self.read_timeout).map_err(io_error)?;
+            self.sock.set_write_timeout(self.write_timeout).map_err(io_error)?;
+        }
+        self.wire = Wire::Tls(Box::new(conn));
+        Ok(())
     }
 
     /// Wait until the socket is ready for `interest`, at most until `deadline`. A blocking
     /// socket only gets here when its own timeout ran out (the system call said it would
     /// block): that is the timeout.
     async fn ready_for(&self, interest: Interest, deadline: Option<Instant>) -> Result<(), SocketError> {
-        ready_for(self.ready.as_ref(), interest, deadline).await
-    }
-
-    /// This served stream made to yield: registered with the current tokio reactor, its
-    /// timeouts deadlines (see the module). Its socket must be non-blocking already (accepted
-    /// with accept4's `SOCK_NONBLOCK`, or a yielding stream parked and resumed). Must be
-    /// called from inside a tokio runtime.
-    pub(crate) fn yielding_nonblocking(mut self) -> Result<Self, SocketError> {
-        self.ready = Some(register(self.sock())?);
-        Ok(self)
-    }
-
-    /// Forget the stream's registration with its reactor (a connection being parked: whichever
-    /// reactor thread resumes it registers it there, `yielding_nonblocking`). It stays non-blocking.
-    pub(crate) fn stop_yielding(&mut self) {
-        self.ready = None;
-    }
-
-    /// `accept_tls` for a connection that yields (`sock` non-blocking already, as accept4's
-    /// `SOCK_NONBLOCK` makes it): the handshake awaits the socket's readiness, all of it
-    /// within `timeout`.
-    pub(crate) async fn accept_tls_yielding(
-        sock: std::net::TcpStream,
-        config: Arc<rustls::ServerConfig>,
-        timeout: Option<Duration>,
-    ) -> Result<Self, SocketError> {
-        let mut conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
-        let plain = Self::new(sock).yielding_nonblocking()?;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let Self { ready, wire, .. } = plain;
-        let Wire::Plain(mut sock) = wire else {
-            unreachable!("a new stream is plain")
+        let Waiting::Readiness(fd) = &self.waiting else {
+            return Err(SocketError::Timeout);
         };
-        handshake(&mut conn, &mut sock, ready.as_ref(), deadline).await?;
-        let mut stream = Self::new_wire(Wire::Server(Box::new(StreamOwned::new(conn, sock))));
-        stream.ready = ready;
-        Ok(stream)
+        let wait = async {
+            let mut guard = fd.ready(interest).await.map_err(io_error)?;
+            // Cleared before the caller tries again: readiness that comes after is a new event.
+            guard.clear_ready();
+            Ok(())
+        };
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), wait)
+                .await
+                .unwrap_or(Err(SocketError::Timeout)),
+            None => wait.await,
+        }
     }
 
-    /// The deadline of a write starting now, on a socket that yields.
-    fn write_deadline(&self) -> Option<Instant> {
-        self.ready.as_ref()?;
-        self.write_timeout.and_then(|t| Instant::now().checked_add(t))
+    /// The deadline of an operation starting now that may wait `timeout`, on a socket that
+    /// waits by readiness (a blocking one's timeout is the socket's own).
+    fn deadline(&self, timeout: Option<Duration>) -> Option<Instant> {
+        match self.waiting {
+            Waiting::Readiness(_) => timeout.and_then(|t| Instant::now().checked_add(t)),
+            Waiting::Blocking { .. } => None,
+        }
     }
 
     /// Whether the stream is TLS-wrapped.
     pub fn is_tls(&self) -> bool {
-        matches!(self.wire, Wire::Client(_) | Wire::Server(_))
+        matches!(self.wire, Wire::Tls(_))
     }
 
     /// The ALPN protocol agreed in the handshake.
     pub fn alpn_protocol(&self) -> Option<String> {
-        let proto = match &self.wire {
-            Wire::Client(t) => t.conn.alpn_protocol(),
-            Wire::Server(t) => t.conn.alpn_protocol(),
-            _ => None,
-        };
-        proto.map(|p| String::from_utf8_lossy(p).into_owned())
+        match &self.wire {
+            Wire::Tls(conn) => conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+            Wire::Plain => None,
+        }
     }
 
     /// Connect to the first of `addrs` (resolved from `host` and checked by the policy) that
-    /// answers; `before_each` is asked before each attempt and may refuse it. With `yields`,
-    /// the socket is non-blocking and registered with the caller's tokio reactor (see the
-    /// module), and the connect itself awaits.
+    /// answers; `before_each` is asked before each attempt and may refuse it. Waiting by
+    /// `Readiness`, the connect itself awaits.
     pub async fn connect(
         host: &str,
         addrs: &[SocketAddr],
         timeout_ms: Option<u64>,
         source: Option<(String, u16)>,
-        yields: bool,
+        wait: WaitBy,
         mut before_each: impl FnMut(SocketAddr) -> Result<(), SocketError>,
     ) -> Result<Self, SocketError> {
         let port = addrs.first().map_or(0, SocketAddr::port);
@@ -438,20 +278,14 @@ impl TcpStream {
                 last = refused;
                 continue;
             }
-            let connected = match yields {
-                true => connect_one_yielding(addr, timeout, source).await,
-                false => connect_one(addr, timeout, source).map(|sock| (sock, None)),
+            let connected = match wait {
+                WaitBy::Readiness => connect_one_by_readiness(addr, timeout, source).await,
+                WaitBy::Blocking => connect_one(addr, timeout, source).map(Self::new),
             };
             match connected {
-                Ok((sock, ready)) => {
-                    let mut s = Self::new(sock);
-                    s.read_timeout = timeout;
-                    s.write_timeout = timeout;
-                    if ready.is_none() {
-                        s.sock().set_read_timeout(timeout).ok();
-                        s.sock().set_write_timeout(timeout).ok();
-                    }
-                    s.ready = ready;
+                Ok(mut s) => {
+                    s.set_read_timeout(timeout_ms)?;
+                    s.set_write_timeout(timeout)?;
                     return Ok(s);
                 }
                 // Name the address, as curl does ("connection to 127.0.0.1:1 refused").
@@ -469,25 +303,35 @@ impl TcpStream {
         self.read_within(max, self.read_timeout).await
     }
 
-    /// `read`, waiting at most `timeout`.
-    async fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
-        if let Some(result) = self.idle_read(max, timeout).await {
-            if result.is_ok() {
-                // The next request has begun: later idle waits are the guest's own.
-                self.idle_deadline = None;
-            }
-            return result;
+    /// `read`, but giving up at `deadline` if that comes before the read timeout: `Ok(None)`
+    /// when it passed.
+    pub async fn read_by(&mut self, max: usize, deadline: Option<Instant>) -> Result<Option<Vec<u8>>, SocketError> {
+        let Some(deadline) = deadline else {
+            return self.read(max).await.map(Some);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
         }
-        if self.ready.is_some() {
-            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-            return self.read_once(max, deadline).await;
+        if self.read_timeout.is_some_and(|t| t <= left) {
+            return self.read(max).await.map(Some);
         }
-        self.timeout_is(timeout)?;
-        self.read_once(max, None).await
+        match self.read_within(max, Some(left)).await {
+            Err(SocketError::Timeout) if Instant::now() >= deadline => Ok(None),
+            other => other.map(Some),
+        }
     }
 
-    /// One read: what arrived, up to `max` (a socket that yields waits for some until `deadline`).
-    async fn read_once(&mut self, max: usize, deadline: Option<Instant>) -> Result<Vec<u8>, SocketError> {
+    /// `read`, waiting at most `timeout` (none: for ever) instead of the read timeout.
+    pub async fn read_within(&mut self, max: usize, timeout: Option<Duration>) -> Result<Vec<u8>, SocketError> {
+        if let Waiting::Blocking { socket_read_timeout } = &mut self.waiting
+            && *socket_read_timeout != Some(timeout)
+        {
+            *socket_read_timeout = None;
+            self.sock.set_read_timeout(timeout).map_err(io_error)?;
+            *socket_read_timeout = Some(timeout);
+        }
+        let deadline = self.deadline(timeout);
         // Always the system call first, even after a read that emptied the kernel's buffer
         // (nginx waits for readiness then): under load the next request is mostly there by
         // the time the task runs again, and a wait that was not needed costs the guest's fiber
@@ -513,10 +357,8 @@ impl TcpStream {
             loop {
                 let buf = &mut scratch[..max];
                 let result = match &mut self.wire {
-                    Wire::Plain(s) => s.read(buf),
-                    Wire::Client(t) => t.read(buf),
-                    Wire::Server(t) => t.read(buf),
-                    Wire::Switching => return Err(ErrorKind::NotConnected.into()),
+                    Wire::Plain => self.sock.read(buf),
+                    Wire::Tls(conn) => tls_read(conn, &mut self.sock, buf),
                 };
                 match result {
                     Ok(n) => return Ok(scratch[..n].to_vec()),
@@ -530,13 +372,13 @@ impl TcpStream {
     /// Write all of `data` (TLS records flushed).
     pub async fn write_all(&mut self, data: &[u8]) -> Result<(), SocketError> {
         // The write timeout is for a write making no progress, as a blocking socket's is.
-        let mut deadline = self.write_deadline();
+        let mut deadline = self.deadline(self.write_timeout);
         let mut written = 0;
         while written < data.len() || self.tls_records_waiting() {
             match self.try_write(&data[written..]) {
                 Ok(n) => {
                     written += n;
-                    deadline = self.write_deadline();
+                    deadline = self.deadline(self.write_timeout);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
@@ -549,12 +391,12 @@ impl TcpStream {
         Ok(())
     }
 
-    /// Whether TLS records are made and not yet sent (a socket that yields took part of them).
+    /// Whether TLS records are made and not yet sent (a socket that waits by readiness took
+    /// part of them).
     fn tls_records_waiting(&self) -> bool {
         match &self.wire {
-            Wire::Client(t) => t.conn.wants_write(),
-            Wire::Server(t) => t.conn.wants_write(),
-            _ => false,
+            Wire::Tls(conn) => conn.wants_write(),
+            Wire::Plain => false,
         }
     }
 
@@ -564,14 +406,12 @@ impl TcpStream {
     /// a call with nothing left of `data` sends what waits (and says 0).
     fn try_write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.wire {
-            Wire::Plain(s) if data.is_empty() => Ok(0),
-            Wire::Plain(s) => match s.write(data)? {
+            Wire::Plain if data.is_empty() => Ok(0),
+            Wire::Plain => match self.sock.write(data)? {
                 0 => Err(ErrorKind::WriteZero.into()),
                 n => Ok(n),
             },
-            Wire::Client(t) => tls_try_write(&mut t.conn, &mut t.sock, data),
-            Wire::Server(t) => tls_try_write(&mut t.conn, &mut t.sock, data),
-            Wire::Switching => Err(ErrorKind::NotConnected.into()),
+            Wire::Tls(conn) => tls_try_write(conn, &mut self.sock, data),
         }
     }
 
@@ -580,16 +420,15 @@ impl TcpStream {
     /// kernel. Under TLS they go through rustls in 64 KiB blocks.
     pub async fn send_file(&mut self, file: &std::fs::File, offset: u64, len: u64) -> Result<u64, SocketError> {
         #[cfg(target_os = "linux")]
-        if matches!(self.wire, Wire::Plain(_)) {
-            let mut deadline = self.write_deadline();
+        if let Wire::Plain = self.wire {
+            let mut deadline = self.deadline(self.write_timeout);
             let mut sent = 0;
             while sent < len {
-                let Wire::Plain(s) = &self.wire else { break };
-                match sendfile_once(s, file, offset + sent, len - sent) {
+                match sendfile_once(&self.sock, file, offset + sent, len - sent) {
                     Ok(0) => break, // the file ended before `len`
                     Ok(n) => {
                         sent += n;
-                        deadline = self.write_deadline();
+                        deadline = self.deadline(self.write_timeout);
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => self.ready_for(Interest::WRITABLE, deadline).await?,
@@ -621,34 +460,26 @@ impl TcpStream {
     /// Flush buffered TLS records.
     pub fn flush(&mut self) -> Result<(), SocketError> {
         match &mut self.wire {
-            Wire::Plain(s) => s.flush().map_err(io_error),
-            Wire::Client(t) => t.flush().map_err(tls_error),
-            Wire::Server(t) => t.flush().map_err(tls_error),
-            Wire::Switching => Err(SocketError::Closed),
+            Wire::Plain => self.sock.flush().map_err(io_error),
+            Wire::Tls(conn) => {
+                while conn.wants_write() {
+                    conn.write_tls(&mut self.sock).map_err(tls_error)?;
+                }
+                Ok(())
+            }
         }
     }
 
     /// Close one or both directions (a TLS close_notify first when writing stops).
     pub fn shutdown(&mut self, how: Shutdown) -> Result<(), SocketError> {
-        if self.parked {
-            // The listener keeps the connection open for its next request.
-            return Ok(());
-        }
-        if how != Shutdown::Read {
+        if how != Shutdown::Read
+            && let Wire::Tls(conn) = &mut self.wire
+        {
             // Tell a TLS peer the stream ends (close_notify) before the TCP FIN.
-            match &mut self.wire {
-                Wire::Client(t) => {
-                    t.conn.send_close_notify();
-                    let _ = t.flush();
-                }
-                Wire::Server(t) => {
-                    t.conn.send_close_notify();
-                    let _ = t.flush();
-                }
-                _ => {}
-            }
+            conn.send_close_notify();
+            let _ = self.flush();
         }
-        match self.sock().shutdown(how) {
+        match self.sock.shutdown(how) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotConnected => Ok(()),
             Err(e) => Err(io_error(e)),
@@ -661,15 +492,10 @@ impl TcpStream {
         self.set_write_timeout(timeout_ms.map(Duration::from_millis))
     }
 
-    /// The timeout of each read alone.
+    /// The timeout of each read alone (set on a blocking socket by the next read).
     pub fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), SocketError> {
-        let t = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
-        self.read_timeout = t;
-        match self.ready {
-            // A socket that yields waits by deadlines, not by the socket's own timeout.
-            Some(_) => Ok(()),
-            None => self.timeout_is(t),
-        }
+        self.read_timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(1)));
+        Ok(())
     }
 
     /// The timeout of each write alone: a write (or sendfile) that makes no progress for this
@@ -677,196 +503,47 @@ impl TcpStream {
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), SocketError> {
         let t = timeout.map(|t| t.max(Duration::from_millis(1)));
         self.write_timeout = t;
-        match self.ready {
-            Some(_) => Ok(()),
-            None => self.sock().set_write_timeout(t).map_err(io_error),
+        match self.waiting {
+            Waiting::Readiness(_) => Ok(()),
+            Waiting::Blocking { .. } => self.sock.set_write_timeout(t).map_err(io_error),
         }
     }
 
     /// The remote end's address.
     pub fn peer_address(&self) -> Result<SocketAddr, SocketError> {
-        self.sock().peer_addr().map_err(io_error)
+        self.sock.peer_addr().map_err(io_error)
     }
 
     /// This end's address.
     pub fn local_address(&self) -> Result<SocketAddr, SocketError> {
-        self.sock().local_addr().map_err(io_error)
+        self.sock.local_addr().map_err(io_error)
     }
 }
 
-/// A socket whose every read and write must end by `deadline` (a TLS handshake's), if any.
-struct Deadline<'a> {
-    sock: &'a std::net::TcpStream,
-    deadline: Option<std::time::Instant>,
-}
-
-impl Deadline<'_> {
-    /// What is left (none: no deadline), or a timeout error once nothing is.
-    fn left(&self) -> std::io::Result<Option<Duration>> {
-        let Some(deadline) = self.deadline else {
-            return Ok(None);
-        };
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return Err(std::io::Error::new(ErrorKind::TimedOut, "handshake deadline passed"));
-        }
-        Ok(Some(left))
+/// rustls's `Stream::read` over a connection and its socket: plaintext already there, else
+/// pending records out, records in until plaintext is there (or the socket would block, or
+/// ended), then the plaintext.
+fn tls_read(conn: &mut Connection, sock: &mut std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    // Plaintext already decrypted goes first, with no IO (which could block on a write).
+    match conn.reader().read(buf) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => return other,
     }
-}
-
-impl Read for Deadline<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.sock.set_read_timeout(self.left()?)?;
-        (&mut &*self.sock).read(buf)
+    if conn.is_handshaking() || conn.wants_write() {
+        conn.complete_io(sock)?;
     }
-}
-
-impl Write for Deadline<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.sock.set_write_timeout(self.left()?)?;
-        (&mut &*self.sock).write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A TLS-layer failure as a transport error whose words name the cause.
-fn tls_error(e: std::io::Error) -> SocketError {
-    let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
-    if is_tls {
-        SocketError::Tls(tls::describe(&e))
-    } else {
-        io_error(e)
-    }
-}
-
-fn connect_one(
-    addr: SocketAddr,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> std::io::Result<std::net::TcpStream> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if let Some(src) = source {
-        socket.bind(&SockAddr::from(src))?;
-    }
-    match timeout {
-        Some(t) => socket.connect_timeout(&SockAddr::from(addr), t)?,
-        None => socket.connect(&SockAddr::from(addr))?,
-    }
-    Ok(socket.into())
-}
-
-/// A socket address for the guest: the IP as text, no brackets.
-/// Block size when the host copies a file to a stream itself (ours: CPython's COPY_BUFSIZE,
-/// four TLS records).
-const SEND_FILE_BLOCK: usize = 64 * 1024;
-
-/// Read at `offset` without moving the file's position (pread on Unix).
-fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::FileExt::read_at(file, buf, offset)
-    }
-    #[cfg(windows)]
-    {
-        std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-    }
-}
-
-/// Most one sendfile(2) call moves (Linux's own cap is 0x7ffff000 bytes).
-#[cfg(target_os = "linux")]
-const MAX_SENDFILE_CHUNK: u64 = 0x7fff_f000;
-
-/// One sendfile(2) call of up to `len` bytes from `offset`: how many went (0: the file
-/// ended). The file's own position is untouched.
-#[cfg(target_os = "linux")]
-fn sendfile_once(sock: &std::net::TcpStream, file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<u64> {
-    use std::os::fd::AsRawFd;
-    let mut position = libc::off_t::try_from(offset)
-        .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "offset past what off_t holds"))?;
-    let chunk = len.min(MAX_SENDFILE_CHUNK) as usize;
-    // SAFETY: both descriptors are open for the duration of the call (we hold borrows of
-    // their owners), and `position` is a valid, exclusively borrowed off_t.
-    let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut position, chunk) };
-    match n {
-        n if n >= 0 => Ok(n as u64),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-/// Wait until the socket registered as `ready` is ready for `interest`, at most until
-/// `deadline`. A blocking socket (none registered) only gets here when its own timeout ran
-/// out (the system call said it would block): that is the timeout.
-async fn ready_for(
-    ready: Option<&AsyncFd<Fd>>,
-    interest: Interest,
-    deadline: Option<Instant>,
-) -> Result<(), SocketError> {
-    let Some(fd) = ready else {
-        return Err(SocketError::Timeout);
-    };
-    let wait = async {
-        let mut guard = fd.ready(interest).await.map_err(io_error)?;
-        // Cleared before the caller tries again: readiness that comes after is a new event.
-        guard.clear_ready();
-        Ok(())
-    };
-    match deadline {
-        Some(d) => tokio::time::timeout_at(d.into(), wait)
-            .await
-            .unwrap_or(Err(SocketError::Timeout)),
-        None => wait.await,
-    }
-}
-
-/// Register a non-blocking `sock` with the current tokio reactor.
-fn register(sock: &std::net::TcpStream) -> Result<AsyncFd<Fd>, SocketError> {
-    use std::os::fd::AsRawFd;
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(SocketError::Other(
-            "a stream that yields needs a tokio runtime (with IO and time enabled) to run in".into(),
-        ));
-    }
-    // SAFETY: the descriptor is `sock`'s, which the stream holding this registration owns and
-    // closes only after dropping it (`TcpStream::ready` is declared before `wire`).
-    unsafe { AsyncFd::register_with_interest(Fd(sock.as_raw_fd()), Interest::READABLE | Interest::WRITABLE) }
-        .map_err(|e| io_error(e.into()))
-}
-
-/// Drive a TLS handshake to its end: on a blocking socket in the system calls (its own
-/// timeouts), on one registered as `ready` by awaiting readiness until `deadline`.
-async fn handshake<D>(
-    conn: &mut rustls::ConnectionCommon<D>,
-    sock: &mut std::net::TcpStream,
-    ready: Option<&AsyncFd<Fd>>,
-    deadline: Option<Instant>,
-) -> Result<(), SocketError> {
-    while conn.is_handshaking() {
-        match conn.complete_io(sock) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                let interest = if conn.wants_write() {
-                    Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                ready_for(ready, interest, deadline).await?;
-            }
-            Err(e) => return Err(tls_error(e)),
+    while conn.wants_read() {
+        let (read, written) = conn.complete_io(sock)?;
+        if read == 0 && written == 0 {
+            break;
         }
     }
-    Ok(())
+    conn.reader().read(buf)
 }
 
 /// `TcpStream::try_write` under TLS: records already made go first, then `data` is buffered
 /// (as much as rustls takes) and its records sent as far as the socket takes them.
-fn tls_try_write<D>(
-    conn: &mut rustls::ConnectionCommon<D>,
-    sock: &mut std::net::TcpStream,
-    data: &[u8],
-) -> std::io::Result<usize> {
+fn tls_try_write(conn: &mut Connection, sock: &mut std::net::TcpStream, data: &[u8]) -> std::io::Result<usize> {
     while conn.wants_write() {
         conn.write_tls(sock)?;
     }
@@ -885,52 +562,111 @@ fn tls_try_write<D>(
     Ok(n)
 }
 
-/// `connect_one` for a socket that yields: non-blocking, registered with the caller's tokio
-/// reactor, the connect awaited (for at most `timeout`).
-async fn connect_one_yielding(
-    addr: SocketAddr,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> std::io::Result<(std::net::TcpStream, Option<AsyncFd<Fd>>)> {
-    use std::os::fd::AsRawFd;
+/// A TLS-layer failure as a transport error whose words name the cause.
+fn tls_error(e: std::io::Error) -> SocketError {
+    let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
+    if is_tls {
+        SocketError::Tls(tls::describe(&e))
+    } else {
+        io_error(e)
+    }
+}
+
+/// A new socket to `addr` (bound to `source` first, when given).
+fn new_socket(addr: SocketAddr, source: Option<SocketAddr>) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if let Some(src) = source {
         socket.bind(&SockAddr::from(src))?;
     }
+    Ok(socket)
+}
+
+/// A blocking connect, in at most `timeout`.
+fn connect_one(
+    addr: SocketAddr,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> std::io::Result<std::net::TcpStream> {
+    let socket = new_socket(addr, source)?;
+    match timeout {
+        Some(t) => socket.connect_timeout(&SockAddr::from(addr), t)?,
+        None => socket.connect(&SockAddr::from(addr))?,
+    }
+    Ok(socket.into())
+}
+
+/// A connect that waits by readiness: the socket non-blocking, registered with the caller's
+/// tokio reactor, the connect awaited (for at most `timeout`).
+async fn connect_one_by_readiness(
+    addr: SocketAddr,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> std::io::Result<TcpStream> {
+    let socket = new_socket(addr, source)?;
     socket.set_nonblocking(true)?;
     let started = socket.connect(&SockAddr::from(addr));
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(std::io::Error::other(
-            "a session that yields needs a tokio runtime (with IO and time enabled) to run in",
-        ));
-    }
-    // SAFETY: the descriptor is `socket`'s, open until it is closed by the stream this
-    // returns, which drops its registration (`TcpStream::ready`, declared before `wire`)
-    // first; on the error paths below, `ready` is dropped before `socket` likewise.
-    let ready =
-        unsafe { AsyncFd::register_with_interest(Fd(socket.as_raw_fd()), Interest::READABLE | Interest::WRITABLE) }
-            .map_err(std::io::Error::from)?;
+    // Registered before the socket is handed to the stream, which then owns both (see `register`).
+    let sock: std::net::TcpStream = socket.into();
+    let stream = TcpStream::new(sock)
+        .wait_by_readiness()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     match started {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            let wait = async {
-                let mut guard = ready.writable().await?;
-                guard.clear_ready();
-                Ok::<(), std::io::Error>(())
-            };
-            match timeout {
-                Some(t) => tokio::time::timeout(t, wait)
-                    .await
-                    .map_err(|_| std::io::Error::from(ErrorKind::TimedOut))??,
-                None => wait.await?,
-            }
-            if let Some(e) = socket.take_error()? {
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            stream
+                .ready_for(Interest::WRITABLE, deadline)
+                .await
+                .map_err(|_| std::io::Error::from(ErrorKind::TimedOut))?;
+            if let Some(e) = stream.sock.take_error()? {
                 return Err(e);
             }
         }
         Err(e) => return Err(e),
     }
-    Ok((socket.into(), Some(ready)))
+    Ok(stream)
+}
+
+/// Block size when the host copies a file to a stream itself (ours: CPython's COPY_BUFSIZE,
+/// four TLS records).
+const SEND_FILE_BLOCK: usize = 64 * 1024;
+
+/// Read at `offset` without moving the file's position (pread on Unix).
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+/// Most one sendfile(2) call moves (Linux's own cap is 0x7ffff000 bytes).
+#[cfg(target_os = "linux")]
+const MAX_SENDFILE_CHUNK: u64 = 0x7fff_f000;
+
+/// One sendfile(2) call of up to `len` bytes from `offset`: how many went (0: the file
+/// ended). The file's own position is untouched.
+#[cfg(target_os = "linux")]
+fn sendfile_once(sock: &std::net::TcpStream, file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<u64> {
+    let mut position = libc::off_t::try_from(offset)
+        .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "offset past what off_t holds"))?;
+    let chunk = len.min(MAX_SENDFILE_CHUNK) as usize;
+    // SAFETY: both descriptors are open for the duration of the call (we hold borrows of
+    // their owners), and `position` is a valid, exclusively borrowed off_t.
+    let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut position, chunk) };
+    match n {
+        n if n >= 0 => Ok(n as u64),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// Register a non-blocking `sock` with the current tokio reactor.
+fn register(sock: &std::net::TcpStream) -> Result<AsyncFd<Fd>, SocketError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(SocketError::Other(
+            "a stream that waits by readiness needs a tokio runtime (with IO and time enabled) to run in".into(),
+        ));
+    }
+    // SAFETY: the descriptor is `sock`'s, which the stream holding this registration owns and
+    // closes only after dropping it (`TcpStream::waiting` is declared before `sock`).
+    unsafe { AsyncFd::register_with_interest(Fd(sock.as_raw_fd()), Interest::READABLE | Interest::WRITABLE) }
+        .map_err(|e| io_error(e.into()))
 }
 
 /// An OS error as the transport's error code.
@@ -944,3 +680,6 @@ pub fn io_error(e: std::io::Error) -> SocketError {
         _ => SocketError::Other(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests;
