@@ -4,13 +4,9 @@
 
 use crate::client::{Body, Connection, ConnectionOptions};
 use crate::io::testing::ScriptedStream;
-use crate::proto::Headers;
 use crate::proto::chunked::{ChunkedDecoder, Decoded};
-use crate::proto::headers::{FieldBlock, FieldLine};
-use crate::proto::limits::{MAX_LINE, MAX_REQUEST_HEAD};
-use crate::proto::line::{Line, find_line};
-use crate::proto::response_parse::{ResponseParse, ResponseScanner};
-use crate::proto::status_line::{StatusLine, parse_status_line};
+use crate::proto::limits::MAX_REQUEST_HEAD;
+use crate::proto::response_parse::{ResponseParse, ResponseScanner, by_line};
 use crate::server::{Handler, HandlerConfig};
 use crate::transport::{ConnectOptions, Stream, Transport, TransportError};
 use std::cell::RefCell;
@@ -108,33 +104,12 @@ impl Transport for OneAnswer {
 /// The client's response reading (status line, 1xx, headers, framing, body) over `data` as
 /// the server's answer to a GET (or a HEAD, by the first byte's low bit). Nothing panics; a
 /// body read whole agrees with Content-Length when the response was framed by it.
-/// A response head read line by line, as the client reads what the fast path steps aside
-/// from: (status line, fields), or None where that reading raises.
-pub fn response_by_line(head: &[u8]) -> Option<(StatusLine, Headers)> {
-    let Line::Complete(n) = find_line(head, MAX_LINE) else {
-        return None;
-    };
-    let status = parse_status_line(&head[..n]).ok()?;
-    let mut block = FieldBlock::new();
-    let mut rest = &head[n..];
-    while let Line::Complete(n) = find_line(rest, MAX_LINE) {
-        if block.push_line(&rest[..n]).ok()? == FieldLine::End {
-            break;
-        }
-        rest = &rest[n..];
-    }
-    Some((status, block.headers))
-}
-
 /// Where the client's fast paths take a head, they read it as the line reader does: the whole
 /// input at once (httparse over all of it) and `piece` bytes at a time (the scanner).
 fn response_paths_agree(input: &[u8], piece: usize) {
     let at_once = ResponseScanner::new().feed(&mut bytes::BytesMut::from(input));
     if let ResponseParse::Complete { status, headers } = &at_once {
-        assert_eq!(
-            Some((status.clone(), headers.clone())),
-            response_by_line(headers.source())
-        );
+        assert_eq!(Some((status.clone(), headers.clone())), by_line(headers.source()));
     }
     let mut scanner = ResponseScanner::new();
     let mut grown = ResponseParse::Partial;

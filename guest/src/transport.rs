@@ -114,3 +114,32 @@ pub trait Transport {
         GuestLimits::default()
     }
 }
+
+/// What a script left behind (WIT `cgi.script-output`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: u8,
+    /// Why the host stopped it, when it did.
+    pub stopped: Option<String>,
+}
+
+/// Why a script could not be started (WIT `cgi.cgi-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptError {
+    Disabled,
+    NotRunnable(String),
+}
+
+/// The host's script sandbox (WIT `cgi.run`): CGI scripts, each a WebAssembly command
+/// component, run in a store of their own.
+pub trait ScriptRunner {
+    fn run(
+        &self,
+        program: &[u8],
+        args: &[String],
+        env: &[(String, String)],
+        stdin: &[u8],
+    ) -> Result<ScriptOutput, ScriptError>;
+}

@@ -89,6 +89,7 @@ pub mod server;
 pub mod stream;
 pub mod transport;
 pub mod view;
+mod wait;
 pub mod wit_host;
 
 pub use runtime::{HostState, Runtime, RuntimeOptions};

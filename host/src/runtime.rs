@@ -8,6 +8,8 @@ pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_
 use crate::transport::{OutboundPolicy, WaitBy};
 pub use crate::view::HostState;
 use crate::view::HttplibView;
+use crate::wait::Wait;
+pub use crate::wait::block_on;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use wasmtime::component::{Component, Instance, Linker};
@@ -436,47 +438,3 @@ pub fn start_epoch_ticker(engine: &Engine) {
     });
     ticked.1 = started.is_ok();
 }
-
-/// Drive `future` to its end on this thread: the blocking API (`ClientSession`, the server's
-/// workers, CGI) over the async one. Host imports that would wait on a socket complete on
-/// their first poll when the socket is blocking, so this rarely parks; a future that does
-/// pend unparks it when it is woken. Reentrant: a CGI script's instance runs inside its
-/// server guest's call.
-pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    /// Wakes the thread blocked in `block_on`.
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    thread_local! {
-        static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    }
-    // No tokio runtime is entered: WASI's imports are wasmtime-wasi's synchronous ones,
-    // which enter its runtime themselves (and could not from inside one).
-    let mut future = std::pin::pin!(future);
-    WAKER.with(|waker| {
-        let mut cx = Context::from_waker(waker);
-        loop {
-            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                return out;
-            }
-            std::thread::park();
-        }
-    })
-}
-
-/// `future.wait()`: [`block_on`] written after the call it waits for.
-pub trait Wait: std::future::Future + Sized {
-    /// Drive this future to its end on this thread.
-    fn wait(self) -> Self::Output {
-        block_on(self)
-    }
-}
-
-impl<F: std::future::Future> Wait for F {}

@@ -238,7 +238,7 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        crate::runtime::block_on(f)
+        crate::wait::block_on(f)
     }
 
     #[test]

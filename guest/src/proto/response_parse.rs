@@ -12,8 +12,9 @@
 
 use super::Headers;
 use super::headers::FieldSpans;
+use super::headers::{FieldBlock, FieldLine};
 use super::limits::{MAX_HEADERS, MAX_LINE};
-use super::line::trim_eol;
+use super::line::{Line, find_line, trim_eol};
 use super::status_line::{StatusLine, parse_status_line};
 use bytes::BytesMut;
 
@@ -135,14 +136,32 @@ fn whole_head(buf: &mut BytesMut, len: usize) -> ResponseParse {
     }
 }
 
+/// A response head read line by line, as the client reads what the fast path steps aside
+/// from: (status line, fields), or None where that reading raises.
+pub fn by_line(head: &[u8]) -> Option<(StatusLine, Headers)> {
+    let Line::Complete(n) = find_line(head, MAX_LINE) else {
+        return None;
+    };
+    let status = parse_status_line(&head[..n]).ok()?;
+    let mut block = FieldBlock::new();
+    let mut rest = &head[n..];
+    while let Line::Complete(n) = find_line(rest, MAX_LINE) {
+        if block.push_line(&rest[..n]).ok()? == FieldLine::End {
+            break;
+        }
+        rest = &rest[n..];
+    }
+    Some((status, block.headers))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::BytesMut;
 
-    /// The line reader's answer for a whole head (see `fuzz::response_by_line`).
+    /// The line reader's answer for a whole head (see `by_line`).
     fn line_by_line(head: &[u8]) -> (StatusLine, Headers) {
-        crate::fuzz::response_by_line(head).expect("the line reader takes it")
+        by_line(head).expect("the line reader takes it")
     }
 
     /// `scanner.feed` over a buffer holding `bytes`: a head it takes, it takes off the front,

@@ -8,6 +8,7 @@ use crate::proto::cgi::{ServerSide, environment, header_block, is_component, scr
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::pyrepr::py_repr;
 use crate::proto::translate_path::translate_path;
+use crate::transport::{ScriptError, ScriptOutput};
 use std::fs;
 
 /// Largest script file read (ours: a component this size is already a big program).
@@ -19,34 +20,6 @@ pub const MAX_SCRIPT_INPUT: u64 = 8 * 1024 * 1024;
 /// A body over `MAX_SCRIPT_INPUT` is read and dropped up to this much, so the client, still
 /// sending, reads the 413 instead of a reset; a longer one is cut off (ours).
 pub const MAX_DISCARDED_INPUT: u64 = 64 * 1024 * 1024;
-
-/// What a script left behind (WIT `cgi.script-output`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScriptOutput {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit_code: u8,
-    /// Why the host stopped it, when it did.
-    pub stopped: Option<String>,
-}
-
-/// Why a script could not be started (WIT `cgi.cgi-error`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScriptError {
-    Disabled,
-    NotRunnable(String),
-}
-
-/// The host's script sandbox.
-pub trait ScriptRunner {
-    fn run(
-        &self,
-        program: &[u8],
-        args: &[String],
-        env: &[(String, String)],
-        stdin: &[u8],
-    ) -> Result<ScriptOutput, ScriptError>;
-}
 
 impl Handler {
     /// `run_cgi` for a request under the CGI directory `dir`, `rest` being what follows it.

@@ -1,6 +1,5 @@
 //! BaseHTTPRequestHandler: the request loop, parse_request, and the response verbs.
 
-use super::cgi::ScriptRunner;
 use crate::clock::now_secs;
 use crate::error::HttpError;
 use crate::io::BufStream;
@@ -17,7 +16,7 @@ use crate::proto::request_line::RequestLine;
 use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
 use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
-use crate::transport::{ServerPhase, Stream, TransportError};
+use crate::transport::{ScriptRunner, ServerPhase, Stream, TransportError};
 use std::time::{Duration, Instant};
 
 /// Most unread request body the server reads and discards to keep a connection alive;

@@ -6,5 +6,5 @@ mod cgi;
 mod handler;
 mod static_files;
 
-pub use cgi::{ScriptError, ScriptOutput, ScriptRunner};
+pub use crate::transport::{ScriptError, ScriptOutput, ScriptRunner};
 pub use handler::{Handler, HandlerConfig, Request, busy_response};

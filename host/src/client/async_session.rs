@@ -13,42 +13,16 @@
 //! the guest is unwound, its sockets are closed and its instance goes back to the pool at
 //! once. Every later call answers [`ClientError::Cancelled`].
 
-use super::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
+use super::types::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
 use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
+use crate::bindings::exports::httplib::http::client::Guest as ClientExports;
 use crate::bindings::types::HttpError;
 use crate::runtime::{HostState, Runtime};
 use crate::transport::{OutboundPolicy, WaitBy};
 use crate::view::{CancelHandle, HttplibCtx, HttplibView};
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtx;
-
-/// One call of the guest with the session's store taken out for it (see the module): `$store`
-/// names it in `$future`, which is awaited.
-macro_rules! call {
-    ($self:ident, $store:ident => $future:expr) => {{
-        let mut taken = $self.store.take().ok_or(ClientError::Cancelled)?;
-        let $store = &mut taken;
-        let out = $future.await;
-        $self.store = Some(taken);
-        out?
-    }};
-}
-
-/// A `connection` or `response` method of the guest that may raise an http.client exception.
-macro_rules! raising {
-    ($self:ident, $resource:ident . $method:ident ($($arg:expr),*)) => {{
-        let r = call!($self, store => $self.guest.httplib_http_client().$resource().$method(store, $($arg),*));
-        $self.check(r).await
-    }};
-}
-
-/// A `connection` or `response` method of the guest that cannot raise.
-macro_rules! getting {
-    ($self:ident, $resource:ident . $method:ident ($($arg:expr),*)) => {
-        Ok::<_, ClientError>(call!($self, store => $self.guest.httplib_http_client().$resource().$method(store, $($arg),*)))
-    };
-}
 
 /// One guest instance used as an HTTP client, each call a future (see the module), in a
 /// store of type `T` (httplib's own [`HostState`] unless an embedder brings its own).
@@ -132,12 +106,28 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         self.store.as_mut()
     }
 
-    /// Turn the guest's answer into ours, asking the guest how Python would word an error.
-    async fn check<V>(&mut self, r: std::result::Result<V, HttpError>) -> Result<V> {
-        match r {
+    /// One call of the guest: `f` gets the store, taken out of the session for the call's
+    /// length (see the module), and the guest's client exports.
+    async fn call<R>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Store<T>, &ClientExports) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        let mut store = self.store.take().ok_or(ClientError::Cancelled)?;
+        let out = f(&mut store, self.guest.httplib_http_client()).await;
+        self.store = Some(store);
+        Ok(out?)
+    }
+
+    /// `call` for a method that may raise an http.client exception: the guest's answer made
+    /// ours, with the words Python would print for an error (asked of the guest).
+    async fn raising<R>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Store<T>, &ClientExports) -> wasmtime::Result<std::result::Result<R, HttpError>>,
+    ) -> Result<R> {
+        match self.call(f).await? {
             Ok(v) => Ok(v),
             Err(e) => {
-                let message = call!(self, store => self.guest.httplib_http_client().call_error_message(store, &e));
+                let message = self.call(async |s, api| api.call_error_message(s, &e).await).await?;
                 Err(ClientError::Http(e, message))
             }
         }
@@ -145,25 +135,24 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
 
     /// `http.client.responses[code]`.
     pub async fn reason_phrase(&mut self, code: u16) -> Result<Option<String>> {
-        Ok(call!(self, store => self.guest.httplib_http_client().call_reason_phrase(store, code)))
+        self.call(async |s, api| api.call_reason_phrase(s, code).await).await
     }
 
     /// http.client's status constants, e.g. ("NOT_FOUND", 404, "Not Found").
     pub async fn status_constants(&mut self) -> Result<Vec<StatusConstant>> {
-        Ok(call!(self, store => self.guest.httplib_http_client().call_status_constants(store)))
+        self.call(async |s, api| api.call_status_constants(s).await).await
     }
 
     /// (`HTTP_PORT`, `HTTPS_PORT`).
     pub async fn default_ports(&mut self) -> Result<(u16, u16)> {
-        let http = call!(self, store => self.guest.httplib_http_client().call_http_port(store));
-        let https = call!(self, store => self.guest.httplib_http_client().call_https_port(store));
+        let http = self.call(async |s, api| api.call_http_port(s).await).await?;
+        let https = self.call(async |s, api| api.call_https_port(s).await).await?;
         Ok((http, https))
     }
 
     /// Split an absolute http(s) URL as the guest does (`urllib.parse`'s reading).
     pub async fn split_url(&mut self, url: &str) -> Result<UrlParts> {
-        let r = call!(self, store => self.guest.httplib_http_client().call_split_url(store, url));
-        self.check(r).await
+        self.raising(async |s, api| api.call_split_url(s, url).await).await
     }
 
     /// Where a response sends a client following redirects (see WIT `follow-redirect`).
@@ -174,21 +163,21 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         status: u16,
         location: Option<&str>,
     ) -> Result<Option<Redirect>> {
-        let r = call!(self, store => self
-            .guest
-            .httplib_http_client()
-            .call_follow_redirect(store, url, method, status, location));
-        self.check(r).await
+        self.raising(async |s, api| api.call_follow_redirect(s, url, method, status, location).await)
+            .await
     }
 
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
     pub async fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection> {
-        raising!(self, connection.call_open(host, port, options)).map(Connection)
+        self.raising(async |s, api| api.connection().call_open(s, host, port, options).await)
+            .await
+            .map(Connection)
     }
 
     /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
     pub async fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
-        getting!(self, connection.call_set_debuglevel(c.0, level))
+        self.call(async |s, api| api.connection().call_set_debuglevel(s, c.0, level).await)
+            .await
     }
 
     /// `request(method, url, body, headers)`.
@@ -205,7 +194,8 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
 
     /// `connect()`.
     pub async fn connect(&mut self, c: Connection) -> Result<()> {
-        raising!(self, connection.call_connect(c.0))
+        self.raising(async |s, api| api.connection().call_connect(s, c.0).await)
+            .await
     }
 
     /// `request(method, url, body, headers, encode_chunked)`: with `encode_chunked` and the
@@ -219,10 +209,12 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         headers: &[(String, Vec<u8>)],
         encode_chunked: bool,
     ) -> Result<()> {
-        raising!(
-            self,
-            connection.call_request(c.0, method, url, body, headers, encode_chunked)
-        )
+        self.raising(async |s, api| {
+            api.connection()
+                .call_request(s, c.0, method, url, body, headers, encode_chunked)
+                .await
+        })
+        .await
     }
 
     /// `putrequest(method, url, skip_host, skip_accept_encoding)`.
@@ -234,25 +226,30 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         skip_host: bool,
         skip_accept_encoding: bool,
     ) -> Result<()> {
-        raising!(
-            self,
-            connection.call_putrequest(c.0, method, url, skip_host, skip_accept_encoding)
-        )
+        self.raising(async |s, api| {
+            api.connection()
+                .call_putrequest(s, c.0, method, url, skip_host, skip_accept_encoding)
+                .await
+        })
+        .await
     }
 
     /// `putheader(name, *values)`.
     pub async fn putheader(&mut self, c: Connection, name: &str, values: &[Vec<u8>]) -> Result<()> {
-        raising!(self, connection.call_putheader(c.0, name, values))
+        self.raising(async |s, api| api.connection().call_putheader(s, c.0, name, values).await)
+            .await
     }
 
     /// `endheaders(message_body, encode_chunked)`.
     pub async fn endheaders(&mut self, c: Connection, body: Option<&Body>, encode_chunked: bool) -> Result<()> {
-        raising!(self, connection.call_endheaders(c.0, body, encode_chunked))
+        self.raising(async |s, api| api.connection().call_endheaders(s, c.0, body, encode_chunked).await)
+            .await
     }
 
     /// `send(data)`.
     pub async fn send(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        raising!(self, connection.call_send(c.0, data))
+        self.raising(async |s, api| api.connection().call_send(s, c.0, data).await)
+            .await
     }
 
     /// `set_tunnel(host, port, headers)`.
@@ -263,119 +260,143 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         port: Option<u16>,
         headers: &[(String, Vec<u8>)],
     ) -> Result<()> {
-        raising!(self, connection.call_set_tunnel(c.0, host, port, headers))
+        self.raising(async |s, api| api.connection().call_set_tunnel(s, c.0, host, port, headers).await)
+            .await
     }
 
     /// `get_proxy_response_headers()`.
     pub async fn proxy_response_headers(&mut self, c: Connection) -> Result<Option<HeaderList>> {
-        getting!(self, connection.call_get_proxy_response_headers(c.0))
+        self.call(async |s, api| api.connection().call_get_proxy_response_headers(s, c.0).await)
+            .await
     }
 
     /// One part of a `body::streamed` request body.
     pub async fn send_body(&mut self, c: Connection, data: &[u8]) -> Result<()> {
-        raising!(self, connection.call_send_body(c.0, data))
+        self.raising(async |s, api| api.connection().call_send_body(s, c.0, data).await)
+            .await
     }
 
     /// The end of a `body::streamed` request body.
     pub async fn end_body(&mut self, c: Connection) -> Result<()> {
-        raising!(self, connection.call_end_body(c.0))
+        self.raising(async |s, api| api.connection().call_end_body(s, c.0).await)
+            .await
     }
 
     /// `getresponse()`: the status line and headers of the reply.
     pub async fn getresponse(&mut self, c: Connection) -> Result<Response> {
-        raising!(self, connection.call_getresponse(c.0)).map(Response)
+        self.raising(async |s, api| api.connection().call_getresponse(s, c.0).await)
+            .await
+            .map(Response)
     }
 
     /// `close()`: the connection can still be used again (it reconnects on demand).
     pub async fn close(&mut self, c: Connection) -> Result<()> {
-        getting!(self, connection.call_close(c.0))
+        self.call(async |s, api| api.connection().call_close(s, c.0).await)
+            .await
     }
 
     /// Close the connection and release its handle.
     pub async fn release(&mut self, c: Connection) -> Result<()> {
         self.close(c).await?;
-        call!(self, store => c.0.resource_drop_async(store));
+        self.call(async |s, _| c.0.resource_drop_async(s).await).await?;
         Ok(())
     }
 
     /// `status`.
     pub async fn status(&mut self, r: Response) -> Result<u16> {
-        getting!(self, response.call_status(r.0))
+        self.call(async |s, api| api.response().call_status(s, r.0).await).await
     }
 
     /// `reason`.
     pub async fn reason(&mut self, r: Response) -> Result<String> {
-        getting!(self, response.call_reason(r.0))
+        self.call(async |s, api| api.response().call_reason(s, r.0).await).await
     }
 
     /// `version`: 10 or 11.
     pub async fn version(&mut self, r: Response) -> Result<u8> {
-        getting!(self, response.call_version(r.0))
+        self.call(async |s, api| api.response().call_version(s, r.0).await)
+            .await
     }
 
     /// `getheaders()`: every header in arrival order.
     pub async fn headers(&mut self, r: Response) -> Result<HeaderList> {
-        getting!(self, response.call_headers(r.0))
+        self.call(async |s, api| api.response().call_headers(s, r.0).await)
+            .await
     }
 
     /// The status line and headers exactly as received.
     pub async fn raw_head(&mut self, r: Response) -> Result<Vec<u8>> {
-        getting!(self, response.call_raw_head(r.0))
+        self.call(async |s, api| api.response().call_raw_head(s, r.0).await)
+            .await
     }
 
     /// `getheader(name)`: every value of that name, joined with ", ".
     pub async fn getheader(&mut self, r: Response, name: &str) -> Result<Option<String>> {
-        getting!(self, response.call_getheader(r.0, name))
+        self.call(async |s, api| api.response().call_getheader(s, r.0, name).await)
+            .await
     }
 
     /// `read(amt)`.
     pub async fn read(&mut self, r: Response, amt: Option<u64>) -> Result<Vec<u8>> {
-        raising!(self, response.call_read(r.0, amt))
+        self.raising(async |s, api| api.response().call_read(s, r.0, amt).await)
+            .await
     }
 
     /// `read1(n)`: what one transport read brought, at most `n`.
     pub async fn read1(&mut self, r: Response, n: Option<u64>) -> Result<Vec<u8>> {
-        raising!(self, response.call_read1(r.0, n))
+        self.raising(async |s, api| api.response().call_read1(s, r.0, n).await)
+            .await
     }
 
     /// The body with its Content-Encoding undone, at most `amt` bytes a call (WIT `read-decoded`).
     pub async fn read_decoded(&mut self, r: Response, amt: u64) -> Result<Vec<u8>> {
-        raising!(self, response.call_read_decoded(r.0, amt))
+        self.raising(async |s, api| api.response().call_read_decoded(s, r.0, amt).await)
+            .await
     }
 
     /// `length`: body bytes still expected, when the framing says.
     pub async fn length(&mut self, r: Response) -> Result<Option<u64>> {
-        getting!(self, response.call_length(r.0))
+        self.call(async |s, api| api.response().call_length(s, r.0).await).await
     }
 
     /// `readline(limit)`.
     pub async fn readline(&mut self, r: Response, limit: Option<u64>) -> Result<Vec<u8>> {
-        raising!(self, response.call_readline(r.0, limit))
+        self.raising(async |s, api| api.response().call_readline(s, r.0, limit).await)
+            .await
     }
 
     /// `peek(n)`.
     pub async fn peek(&mut self, r: Response, n: u64) -> Result<Vec<u8>> {
-        raising!(self, response.call_peek(r.0, n))
+        self.raising(async |s, api| api.response().call_peek(s, r.0, n).await)
+            .await
     }
 
     /// `isclosed()`.
     pub async fn isclosed(&mut self, r: Response) -> Result<bool> {
-        getting!(self, response.call_isclosed(r.0))
+        self.call(async |s, api| api.response().call_isclosed(s, r.0).await)
+            .await
     }
 
     /// `will_close`, `chunked`, `length`, `url`.
     pub async fn framing(&mut self, r: Response) -> Result<(bool, bool, Option<u64>, String)> {
-        let will_close = getting!(self, response.call_will_close(r.0))?;
-        let chunked = getting!(self, response.call_chunked(r.0))?;
-        let length = getting!(self, response.call_length(r.0))?;
-        let url = getting!(self, response.call_url(r.0))?;
+        let will_close = self
+            .call(async |s, api| api.response().call_will_close(s, r.0).await)
+            .await?;
+        let chunked = self
+            .call(async |s, api| api.response().call_chunked(s, r.0).await)
+            .await?;
+        let length = self
+            .call(async |s, api| api.response().call_length(s, r.0).await)
+            .await?;
+        let url = self.call(async |s, api| api.response().call_url(s, r.0).await).await?;
         Ok((will_close, chunked, length, url))
     }
 
     /// Close the response and release its handle.
     pub async fn close_response(&mut self, r: Response) -> Result<()> {
-        getting!(self, response.call_close(r.0))?;
-        call!(self, store => r.0.resource_drop_async(store));
+        self.call(async |s, api| api.response().call_close(s, r.0).await)
+            .await?;
+        self.call(async |s, _| r.0.resource_drop_async(s).await).await?;
         Ok(())
     }
 }
