@@ -29,11 +29,13 @@ pub enum HttpError {
     ConnectionReset(String),
     Timeout,
     Tls(String),
+    CertificateVerification(String),
     Denied(String),
     NameUnresolvable(String),
     Io(String),
     ContentDecoding(String),
     LimitExceeded(String),
+    Cancelled,
 }
 
 impl From<ProtoError> for HttpError {
@@ -64,6 +66,8 @@ impl From<TransportError> for HttpError {
             TransportError::Timeout => HttpError::Timeout,
             TransportError::NameUnresolvable(m) => HttpError::NameUnresolvable(m),
             TransportError::Tls(m) => HttpError::Tls(m),
+            TransportError::Certificate(m) => HttpError::CertificateVerification(m),
+            TransportError::Cancelled => HttpError::Cancelled,
             TransportError::Denied(m) => HttpError::Denied(m),
             TransportError::LimitExceeded(m) => HttpError::LimitExceeded(m),
             TransportError::Closed => HttpError::ConnectionReset("stream closed".into()),
@@ -112,11 +116,13 @@ impl fmt::Display for HttpError {
             ConnectionReset(m) => write!(f, "ConnectionResetError: {m}"),
             Timeout => write!(f, "TimeoutError: timed out"),
             Tls(m) => write!(f, "SSLError: {m}"),
+            CertificateVerification(m) => write!(f, "SSLCertVerificationError: {m}"),
             Denied(m) => write!(f, "PermissionError: denied by host policy: {m}"),
             NameUnresolvable(m) => write!(f, "gaierror: name does not resolve: {m}"),
             Io(m) => write!(f, "OSError: {m}"),
             ContentDecoding(m) => write!(f, "DecodeError: {m}"),
             LimitExceeded(m) => write!(f, "LimitExceeded: {m}"),
+            Cancelled => write!(f, "CancelledError: the session was cancelled"),
         }
     }
 }

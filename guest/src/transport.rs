@@ -11,8 +11,12 @@ pub enum TransportError {
     Timeout,
     NameUnresolvable(String),
     Tls(String),
+    /// The peer's certificate failed verification.
+    Certificate(String),
     Denied(String),
     LimitExceeded(String),
+    /// The host cancelled the session.
+    Cancelled,
     Closed,
     Other(String),
 }
@@ -25,6 +29,8 @@ impl fmt::Display for TransportError {
             TransportError::Timeout => write!(f, "timed out"),
             TransportError::NameUnresolvable(m) => write!(f, "name does not resolve: {m}"),
             TransportError::Tls(m) => write!(f, "TLS: {m}"),
+            TransportError::Certificate(m) => write!(f, "TLS certificate: {m}"),
+            TransportError::Cancelled => write!(f, "the session was cancelled"),
             TransportError::Denied(m) => write!(f, "denied: {m}"),
             TransportError::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
             TransportError::Closed => write!(f, "stream closed"),

@@ -14,10 +14,10 @@ pub use crate::limits::{
 };
 use crate::policy::OutboundPolicy;
 use crate::stream::ServedStream;
-use crate::transport::WaitBy;
 pub use crate::transport::sockets::CancelHandle;
 use crate::transport::sockets::{SessionSockets, SocketTicket};
 use crate::transport::tls::ClientIdentities;
+use crate::transport::{SocketError, WaitBy};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -141,9 +141,9 @@ impl HttplibCtx {
     }
 
     /// Refuse the operation when the session was cancelled or its request is past its deadline.
-    pub(crate) fn check_going(&self) -> Result<(), String> {
+    pub(crate) fn check_going(&self) -> Result<(), SocketError> {
         if self.cancelled() {
-            return Err("the session was cancelled".into());
+            return Err(SocketError::Cancelled);
         }
         match self.deadline {
             Some(d) if Instant::now() >= d => Err(self.deadline_passed()),
@@ -151,9 +151,12 @@ impl HttplibCtx {
         }
     }
 
-    pub(crate) fn deadline_passed(&self) -> String {
+    /// The request in flight outlasted the session's deadline.
+    pub(crate) fn deadline_passed(&self) -> SocketError {
         let secs = self.limits.request_deadline.unwrap_or_default().as_secs_f64();
-        format!("the request took longer than the session's deadline of {secs} s")
+        SocketError::LimitExceeded(format!(
+            "the request took longer than the session's deadline of {secs} s"
+        ))
     }
 
     /// The deadline of the request in flight.
@@ -167,13 +170,17 @@ impl HttplibCtx {
     }
 
     /// Take a place for a new socket, or say which limit is in the way.
-    pub(crate) fn admit_socket(&self, sock: &std::net::TcpStream) -> Result<SocketTicket, String> {
-        self.sockets.admit(sock, self.limits.max_connections)
+    pub(crate) fn admit_socket(&self, sock: &std::net::TcpStream) -> Result<SocketTicket, SocketError> {
+        self.sockets
+            .admit(sock, self.limits.max_connections)
+            .map_err(SocketError::LimitExceeded)
     }
 
     /// Whether another socket may be opened now.
-    pub(crate) fn room_for_socket(&self) -> Result<(), String> {
-        self.sockets.room(self.limits.max_connections)
+    pub(crate) fn room_for_socket(&self) -> Result<(), SocketError> {
+        self.sockets
+            .room(self.limits.max_connections)
+            .map_err(SocketError::LimitExceeded)
     }
 
     /// The same, with client certificates the guest may name.

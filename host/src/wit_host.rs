@@ -3,14 +3,15 @@
 //! transport's, the policy's and the CGI sandbox's own, converted here at the edge.
 //!
 //! The imports that wait (`connect`, and the stream's `read`, `write`, `send-file`,
-//! `start-tls`; CGI's `run`) are `async` on the host: a session that yields (see
-//! `transport::tcp`) awaits its sockets' readiness there, the guest's fiber suspended; a
-//! blocking socket's futures complete on their first poll.
+//! `start-tls`; CGI's `run`) are `async` on the host: a session whose sockets wait by
+//! readiness (see `transport::tcp`) awaits them there, the guest's fiber suspended; a
+//! blocking socket's futures complete on their first poll. A bad resource handle traps.
 
+use crate::bindings::TransportFailure;
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
-use crate::policy::{PolicyError, Scheme};
+use crate::policy::Scheme;
 use crate::stream::{GuestStream, Phase};
 use crate::transport::tls::TlsSettings;
 use crate::transport::{MAX_READ, SocketError, TcpStream, WaitBy};
@@ -20,20 +21,24 @@ use wasmtime::component::Resource;
 use wasmtime_wasi::OpenMode;
 use wasmtime_wasi::filesystem::Descriptor;
 
+/// A transport import's result on the host.
+type TransportResult<T> = Result<T, TransportFailure>;
+
 impl wt::Host for HttplibCtxView<'_> {
     async fn connect(
         &mut self,
         host: String,
         port: u16,
         options: wt::ConnectOptions,
-    ) -> Result<Resource<GuestStream>, ErrorCode> {
+    ) -> TransportResult<Resource<GuestStream>> {
         self.going()?;
-        self.ctx.room_for_socket().map_err(ErrorCode::LimitExceeded)?;
+        self.ctx.room_for_socket()?;
         let waits = self.ctx.waits_by();
         if waits == WaitBy::Readiness && tokio::runtime::Handle::try_current().is_err() {
-            return Err(ErrorCode::Other(
+            return Err(SocketError::Other(
                 "an async session's sockets need a tokio runtime (with IO and time enabled) to run in".into(),
-            ));
+            )
+            .into());
         }
         let words = |tls: bool| if tls { "tls" } else { "plain" };
         if let Some(t) = &options.tunnel {
@@ -45,26 +50,32 @@ impl wt::Host for HttplibCtxView<'_> {
                 t.port.to_string(),
                 words(t.tls).into(),
             ];
-            self.ctx.policy.audit("http.client.tunnel", &event)?;
-            self.ctx.policy.check_tunnel(&t.host, t.port, target_scheme)?;
+            self.ctx
+                .policy
+                .audit("http.client.tunnel", &event)
+                .map_err(SocketError::from)?;
+            self.ctx
+                .policy
+                .check_tunnel(&t.host, t.port, target_scheme)
+                .map_err(SocketError::from)?;
         }
         let scheme = if options.tls.is_some() {
             Scheme::Https
         } else {
             Scheme::Http
         };
-        // Names are resolved by a blocking call: off the caller's executor when it yields.
+        // Names are resolved by a blocking call: off the caller's executor when it waits by readiness.
         let destinations = match waits {
             WaitBy::Readiness => {
                 let (policy, name) = (self.ctx.policy.clone(), host.clone());
                 tokio::task::spawn_blocking(move || policy.destinations(&name, port, scheme))
                     .await
-                    .map_err(|e| ErrorCode::Other(format!("name resolution: {e}")))?
+                    .map_err(|e| SocketError::Other(format!("name resolution: {e}")))?
             }
             WaitBy::Blocking => self.ctx.policy.destinations(&host, port, scheme),
         };
         self.returned_from_host();
-        let destinations = destinations?;
+        let destinations = destinations.map_err(SocketError::from)?;
         let source = options.source_address.map(|a| (a.host, a.port));
         // No timeout asked for: the session's default, so a silent peer cannot hold it for ever.
         let timeout_ms = options
@@ -86,40 +97,34 @@ impl wt::Host for HttplibCtxView<'_> {
         };
         self.returned_from_host();
         let stream = stream?;
-        let ticket = self
-            .ctx
-            .admit_socket(stream.socket())
-            .map_err(ErrorCode::LimitExceeded)?;
+        let ticket = self.ctx.admit_socket(stream.socket())?;
         let stream = stream.with_ticket(ticket);
         self.going()?;
-        self.table
-            .push(GuestStream::Client(stream))
-            .map_err(|e| ErrorCode::Other(format!("resource table: {e}")))
+        Ok(self.table.push(GuestStream::Client(stream))?)
     }
 
-    fn audit(&mut self, event: String, args: Vec<String>) -> Result<(), ErrorCode> {
+    fn audit(&mut self, event: String, args: Vec<String>) -> TransportResult<()> {
         if event == "http.client.send" {
             self.ctx.request_sent();
         }
-        Ok(self.ctx.policy.audit(&event, &args)?)
+        Ok(self.ctx.policy.audit(&event, &args).map_err(SocketError::from)?)
     }
 
-    fn session_limits(&mut self) -> wt::GuestLimits {
+    fn session_limits(&mut self) -> wasmtime::Result<wt::GuestLimits> {
         let limits = self.ctx.limits();
         let memory = limits.memory.unwrap_or(crate::limits::DEFAULT_MEMORY_LIMIT) as u64;
-        wt::GuestLimits {
+        Ok(wt::GuestLimits {
             max_response_body: limits.max_response_body,
             max_read_all: memory / crate::view::READ_ALL_MEMORY_DIVISOR,
-        }
+        })
+    }
+
+    fn convert_error_code(&mut self, failure: TransportFailure) -> wasmtime::Result<ErrorCode> {
+        Ok(ErrorCode::from(failure.downcast()?))
     }
 }
 
-impl From<PolicyError> for ErrorCode {
-    fn from(e: PolicyError) -> Self {
-        SocketError::from(e).into()
-    }
-}
-
+/// The transport's error as the guest's `error-code`: the one conversion.
 impl From<SocketError> for ErrorCode {
     fn from(e: SocketError) -> Self {
         match e {
@@ -128,8 +133,10 @@ impl From<SocketError> for ErrorCode {
             SocketError::Timeout => ErrorCode::Timeout,
             SocketError::NameUnresolvable(m) => ErrorCode::NameUnresolvable(m),
             SocketError::Tls(m) => ErrorCode::Tls(m),
+            SocketError::Certificate(m) => ErrorCode::Certificate(m),
             SocketError::Denied(m) => ErrorCode::Denied(m),
             SocketError::LimitExceeded(m) => ErrorCode::LimitExceeded(m),
+            SocketError::Cancelled => ErrorCode::Cancelled,
             SocketError::Closed => ErrorCode::Closed,
             SocketError::Other(m) => ErrorCode::Other(m),
         }
@@ -164,40 +171,42 @@ impl HttplibCtxView<'_> {
     }
 
     /// Refuse when the session was cancelled or the request is past its deadline.
-    fn going(&self) -> Result<(), ErrorCode> {
-        self.ctx.check_going().map_err(ErrorCode::LimitExceeded)
+    fn going(&self) -> Result<(), SocketError> {
+        self.ctx.check_going()
     }
 
-    fn stream(&mut self, r: &Resource<GuestStream>) -> Result<&mut GuestStream, ErrorCode> {
-        self.table
-            .get_mut(r)
-            .map_err(|e| ErrorCode::Other(format!("bad stream handle: {e}")))
+    /// The stream behind a handle; a bad handle traps.
+    fn stream(&mut self, r: &Resource<GuestStream>) -> wasmtime::Result<&mut GuestStream> {
+        Ok(self.table.get_mut(r)?)
+    }
+
+    /// What a socket did, unless its session was cancelled meanwhile: the cancel handle shut
+    /// it under the call, so whatever it says (end-of-stream, reset), the session was cancelled.
+    fn unless_cancelled<T>(&self, result: Result<T, SocketError>) -> TransportResult<T> {
+        match result {
+            _ if self.ctx.cancelled() => Err(SocketError::Cancelled.into()),
+            other => Ok(other?),
+        }
     }
 }
 
 impl wt::HostTcpStream for HttplibCtxView<'_> {
-    async fn read(&mut self, s: Resource<GuestStream>, len: u64) -> Result<Vec<u8>, ErrorCode> {
+    async fn read(&mut self, s: Resource<GuestStream>, len: u64) -> TransportResult<Vec<u8>> {
         self.going()?;
         let deadline = self.ctx.deadline();
         let result = self.stream(&s)?.read(len.min(MAX_READ) as usize, deadline).await;
         self.returned_from_host();
-        match result {
-            // A cancelled session's sockets were shut down under it: say why, not "closed".
-            _ if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
-            Ok(Some(data)) => Ok(data),
-            Ok(None) => Err(ErrorCode::LimitExceeded(self.ctx.deadline_passed())),
-            Err(e) => Err(e.into()),
+        match self.unless_cancelled(result)? {
+            Some(data) => Ok(data),
+            None => Err(self.ctx.deadline_passed().into()),
         }
     }
 
-    async fn write(&mut self, s: Resource<GuestStream>, data: Vec<u8>) -> Result<(), ErrorCode> {
+    async fn write(&mut self, s: Resource<GuestStream>, data: Vec<u8>) -> TransportResult<()> {
         self.going()?;
         let result = self.stream(&s)?.tcp().write_all(&data).await;
         self.returned_from_host();
-        match result {
-            Err(_) if self.ctx.cancelled() => Err(ErrorCode::LimitExceeded("the session was cancelled".into())),
-            other => other.map_err(ErrorCode::from),
-        }
+        self.unless_cancelled(result)
     }
 
     async fn send_file(
@@ -206,29 +215,28 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         file: Resource<Descriptor>,
         offset: u64,
         len: u64,
-    ) -> Result<u64, ErrorCode> {
+    ) -> TransportResult<u64> {
         // Only a file this instance opened for reading (its preopens' permissions applied).
-        let file = match self.table.get(&file) {
-            Ok(Descriptor::File(f)) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
-            Ok(_) => return Err(ErrorCode::Other("send-file: not a file open for reading".into())),
-            Err(e) => return Err(ErrorCode::Other(format!("send-file: bad file handle: {e}"))),
+        let file = match self.table.get(&file)? {
+            Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
+            _ => return Err(SocketError::Other("send-file: not a file open for reading".into()).into()),
         };
         let result = self.stream(&s)?.tcp().send_file(&file, offset, len).await;
         self.returned_from_host();
-        result.map_err(ErrorCode::from)
+        Ok(result?)
     }
 
-    fn flush(&mut self, s: Resource<GuestStream>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.tcp().flush().map_err(ErrorCode::from)
+    fn flush(&mut self, s: Resource<GuestStream>) -> TransportResult<()> {
+        Ok(self.stream(&s)?.tcp().flush()?)
     }
 
-    fn shutdown(&mut self, s: Resource<GuestStream>, how: ShutdownType) -> Result<(), ErrorCode> {
+    fn shutdown(&mut self, s: Resource<GuestStream>, how: ShutdownType) -> TransportResult<()> {
         let how = match how {
             ShutdownType::Receive => std::net::Shutdown::Read,
             ShutdownType::Send => std::net::Shutdown::Write,
             ShutdownType::Both => std::net::Shutdown::Both,
         };
-        self.stream(&s)?.shutdown(how).map_err(ErrorCode::from)
+        Ok(self.stream(&s)?.shutdown(how)?)
     }
 
     async fn start_tls(
@@ -236,7 +244,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         s: Resource<GuestStream>,
         host: String,
         options: wt::TlsOptions,
-    ) -> Result<(), ErrorCode> {
+    ) -> TransportResult<()> {
         let identities = self.ctx.identities.clone();
         let result = self
             .stream(&s)?
@@ -244,52 +252,40 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
             .start_tls(&host, &TlsSettings::from(&options), &identities)
             .await;
         self.returned_from_host();
-        result.map_err(ErrorCode::from)
+        Ok(result?)
     }
 
-    fn alpn_protocol(&mut self, s: Resource<GuestStream>) -> Option<String> {
-        self.stream(&s).ok()?.tcp().alpn_protocol()
+    fn alpn_protocol(&mut self, s: Resource<GuestStream>) -> wasmtime::Result<Option<String>> {
+        Ok(self.stream(&s)?.tcp().alpn_protocol())
     }
 
-    fn is_tls(&mut self, s: Resource<GuestStream>) -> bool {
-        self.stream(&s).is_ok_and(|s| s.tcp().is_tls())
+    fn is_tls(&mut self, s: Resource<GuestStream>) -> wasmtime::Result<bool> {
+        Ok(self.stream(&s)?.tcp().is_tls())
     }
 
-    fn set_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
-        self.stream(&s)?.tcp().set_timeout(timeout_ms).map_err(ErrorCode::from)
+    fn set_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> TransportResult<()> {
+        Ok(self.stream(&s)?.tcp().set_timeout(timeout_ms)?)
     }
 
-    fn set_read_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
-        self.stream(&s)?
-            .tcp()
-            .set_read_timeout(timeout_ms)
-            .map_err(ErrorCode::from)
+    fn set_read_timeout(&mut self, s: Resource<GuestStream>, timeout_ms: Option<u64>) -> TransportResult<()> {
+        Ok(self.stream(&s)?.tcp().set_read_timeout(timeout_ms)?)
     }
 
-    fn set_phase(&mut self, s: Resource<GuestStream>, phase: wt::ServerPhase) {
-        if let Ok(s) = self.stream(&s) {
-            s.set_phase(match phase {
-                wt::ServerPhase::AwaitingRequest => Phase::Idle,
-                wt::ServerPhase::ReadingRequest => Phase::ReadingHead,
-                wt::ServerPhase::Responding => Phase::Busy,
-            });
-        }
+    fn set_phase(&mut self, s: Resource<GuestStream>, phase: wt::ServerPhase) -> wasmtime::Result<()> {
+        self.stream(&s)?.set_phase(match phase {
+            wt::ServerPhase::AwaitingRequest => Phase::Idle,
+            wt::ServerPhase::ReadingRequest => Phase::ReadingHead,
+            wt::ServerPhase::Responding => Phase::Busy,
+        });
+        Ok(())
     }
 
-    fn peer_address(&mut self, s: Resource<GuestStream>) -> Result<SocketAddress, ErrorCode> {
-        self.stream(&s)?
-            .tcp()
-            .peer_address()
-            .map(socket_address)
-            .map_err(ErrorCode::from)
+    fn peer_address(&mut self, s: Resource<GuestStream>) -> TransportResult<SocketAddress> {
+        Ok(socket_address(self.stream(&s)?.tcp().peer_address()?))
     }
 
-    fn local_address(&mut self, s: Resource<GuestStream>) -> Result<SocketAddress, ErrorCode> {
-        self.stream(&s)?
-            .tcp()
-            .local_address()
-            .map(socket_address)
-            .map_err(ErrorCode::from)
+    fn local_address(&mut self, s: Resource<GuestStream>) -> TransportResult<SocketAddress> {
+        Ok(socket_address(self.stream(&s)?.tcp().local_address()?))
     }
 
     fn drop(&mut self, s: Resource<GuestStream>) -> wasmtime::Result<()> {
@@ -312,9 +308,9 @@ impl wcgi::Host for HttplibCtxView<'_> {
         args: Vec<String>,
         env: Vec<(String, String)>,
         stdin: Vec<u8>,
-    ) -> Result<ScriptOutput, CgiError> {
+    ) -> wasmtime::Result<Result<ScriptOutput, CgiError>> {
         let Some(sandbox) = self.ctx.scripts.clone() else {
-            return Err(CgiError::Disabled);
+            return Ok(Err(CgiError::Disabled));
         };
         let policy = self.ctx.script_policy.clone();
         let run = move || sandbox.run(&program, &args, &env, stdin, &policy);
@@ -328,6 +324,43 @@ impl wcgi::Host for HttplibCtxView<'_> {
         };
         // Time spent in the script is not the guest's own computing.
         self.ctx.returned_from_host();
-        result
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::OutboundPolicy;
+    use crate::view::HttplibCtx;
+    use wasmtime::component::ResourceTable;
+
+    #[test]
+    fn a_bad_handle_traps_and_a_socket_error_reaches_the_guest_as_its_case() {
+        let mut ctx = HttplibCtx::new(OutboundPolicy::deny_all());
+        let mut table = ResourceTable::new();
+        let mut view = HttplibCtxView {
+            ctx: &mut ctx,
+            table: &mut table,
+        };
+        // No stream has handle 7: every method traps, none answers for it.
+        assert!(wt::HostTcpStream::is_tls(&mut view, Resource::new_borrow(7)).is_err());
+        assert!(wt::HostTcpStream::set_phase(&mut view, Resource::new_borrow(7), wt::ServerPhase::Responding).is_err());
+        let failure = wt::HostTcpStream::flush(&mut view, Resource::new_borrow(7)).unwrap_err();
+        assert!(
+            wt::Host::convert_error_code(&mut view, failure).is_err(),
+            "a trap, not an error code"
+        );
+        // A socket's own failure is the guest's error-code, case for case.
+        let refused = TransportFailure::from(SocketError::Certificate("expired".into()));
+        assert_eq!(
+            wt::Host::convert_error_code(&mut view, refused).unwrap(),
+            ErrorCode::Certificate("expired".into())
+        );
+        let cancelled = TransportFailure::from(SocketError::Cancelled);
+        assert_eq!(
+            wt::Host::convert_error_code(&mut view, cancelled).unwrap(),
+            ErrorCode::Cancelled
+        );
     }
 }

@@ -29,43 +29,97 @@ export!(Component);
 
 // ---- transport: WIT imports behind the guest's traits ----
 
-impl From<wt::ErrorCode> for TransportError {
-    fn from(e: wt::ErrorCode) -> Self {
-        match e {
-            wt::ErrorCode::ConnectionRefused(m) => TransportError::ConnectionRefused(m),
-            wt::ErrorCode::ConnectionReset(m) => TransportError::ConnectionReset(m),
-            wt::ErrorCode::Timeout => TransportError::Timeout,
-            wt::ErrorCode::NameUnresolvable(m) => TransportError::NameUnresolvable(m),
-            wt::ErrorCode::Tls(m) => TransportError::Tls(m),
-            wt::ErrorCode::Denied(m) => TransportError::Denied(m),
-            wt::ErrorCode::LimitExceeded(m) => TransportError::LimitExceeded(m),
-            wt::ErrorCode::Closed => TransportError::Closed,
-            wt::ErrorCode::Other(m) => TransportError::Other(m),
+// ---- conversions: each WIT type the guest mirrors, its cases or fields listed once ----
+
+/// `From` both ways between a WIT variant and the guest's mirror of it: cases with one
+/// payload of the same type on both sides, cases without one, and any others written out.
+macro_rules! mirror_variant {
+    (
+        $wit:ident <=> $ours:ident,
+        payload { $($p:ident),* $(,)? }
+        bare { $($b:ident),* $(,)? }
+        to_ours { $($wpat:pat => $oexpr:expr,)* }
+        to_wit { $($opat:pat => $wexpr:expr,)* }
+    ) => {
+        impl From<$wit> for $ours {
+            fn from(e: $wit) -> Self {
+                match e {
+                    $($wit::$p(m) => $ours::$p(m),)*
+                    $($wit::$b => $ours::$b,)*
+                    $($wpat => $oexpr,)*
+                }
+            }
         }
+        impl From<$ours> for $wit {
+            fn from(e: $ours) -> Self {
+                match e {
+                    $($ours::$p(m) => $wit::$p(m),)*
+                    $($ours::$b => $wit::$b,)*
+                    $($opat => $wexpr,)*
+                }
+            }
+        }
+    };
+}
+
+/// `From` between a WIT record and the guest's mirror of it, field by field: `both` ways, or
+/// `to_ours` alone.
+macro_rules! mirror_record {
+    (to_ours $wit:ty, $ours:ty { $($f:ident),* $(,)? }) => {
+        impl From<$wit> for $ours {
+            fn from(x: $wit) -> Self {
+                Self { $($f: x.$f),* }
+            }
+        }
+    };
+    (both $wit:ty, $ours:ty { $($f:ident),* $(,)? }) => {
+        mirror_record!(to_ours $wit, $ours { $($f),* });
+        impl From<$ours> for $wit {
+            fn from(x: $ours) -> Self {
+                Self { $($f: x.$f),* }
+            }
+        }
+    };
+}
+
+use wt::ErrorCode;
+use wtypes::HttpError as WitHttpError;
+
+mirror_variant! {
+    ErrorCode <=> TransportError,
+    payload { ConnectionRefused, ConnectionReset, NameUnresolvable, Tls, Certificate, Denied, LimitExceeded, Other }
+    bare { Timeout, Cancelled, Closed }
+    to_ours {}
+    to_wit {}
+}
+
+mirror_variant! {
+    WitHttpError <=> Error,
+    payload {
+        HttpException, InvalidUrl, UnknownProtocol, ImproperConnectionState, CannotSendRequest,
+        CannotSendHeader, ResponseNotReady, BadStatusLine, LineTooLong, RemoteDisconnected,
+        InvalidHeader, InvalidArgument, ConnectionRefused, ConnectionReset, Tls,
+        CertificateVerification, Denied, NameUnresolvable, Io, ContentDecoding, LimitExceeded,
+    }
+    bare { NotConnected, UnknownTransferEncoding, UnimplementedFileMode, TooManyHeaders, Timeout, Cancelled }
+    to_ours {
+        WitHttpError::IncompleteRead(r) => Error::IncompleteRead { partial: r.partial, expected: r.expected },
+    }
+    to_wit {
+        Error::IncompleteRead { partial, expected } => WitHttpError::IncompleteRead(wtypes::IncompleteRead { partial, expected }),
     }
 }
 
-fn tls_to_wit(t: &tp::TlsOptions) -> wt::TlsOptions {
-    wt::TlsOptions {
-        server_name: t.server_name.clone(),
-        verify: t.verify,
-        ca_certs: t.ca_certs.clone(),
-        system_roots: t.system_roots,
-        client_identity: t.client_identity.clone(),
-        alpn_protocols: t.alpn_protocols.clone(),
-    }
-}
+mirror_record!(both wt::TlsOptions, tp::TlsOptions {
+    server_name, verify, ca_certs, system_roots, client_identity, alpn_protocols,
+});
 
-fn tls_from_wit(t: wt::TlsOptions) -> tp::TlsOptions {
-    tp::TlsOptions {
-        server_name: t.server_name,
-        verify: t.verify,
-        ca_certs: t.ca_certs,
-        system_roots: t.system_roots,
-        client_identity: t.client_identity,
-        alpn_protocols: t.alpn_protocols,
-    }
-}
+mirror_record!(to_ours ws::HandlerConfig, server::HandlerConfig {
+    protocol_version, server_version, sys_version, directory, error_message_format,
+    error_content_type, extensions_map, index_pages, log_requests, timeout_ms,
+    idle_timeout_ms, head_timeout_ms, body_timeout_ms, expect_continue, cgi_directories,
+    server_name, server_port,
+});
 
 /// A host `tcp-stream` as the guest's `Stream`.
 struct WitStream(wt::TcpStream);
@@ -94,7 +148,7 @@ impl tp::Stream for WitStream {
         })
     }
     fn start_tls(&mut self, host: &str, options: &tp::TlsOptions) -> Result<(), TransportError> {
-        Ok(self.0.start_tls(host, &tls_to_wit(options))?)
+        Ok(self.0.start_tls(host, &options.clone().into())?)
     }
     fn send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, TransportError> {
         match open_preopened(path) {
@@ -137,7 +191,7 @@ impl tp::Transport for WitTransport {
                 host: h.clone(),
                 port: *p,
             }),
-            tls: o.tls.as_ref().map(tls_to_wit),
+            tls: o.tls.clone().map(Into::into),
             tunnel: o.tunnel.as_ref().map(|(host, port, tls)| wt::TunnelTarget {
                 host: host.clone(),
                 port: *port,
@@ -178,81 +232,6 @@ impl server::ScriptRunner for WitScripts {
             }),
             Err(wcgi::CgiError::Disabled) => Err(server::ScriptError::Disabled),
             Err(wcgi::CgiError::NotRunnable(why)) => Err(server::ScriptError::NotRunnable(why)),
-        }
-    }
-}
-
-// ---- errors: the one conversion to the WIT variant ----
-
-impl From<Error> for wtypes::HttpError {
-    fn from(e: Error) -> Self {
-        use wtypes::HttpError as W;
-        match e {
-            Error::HttpException(m) => W::HttpException(m),
-            Error::NotConnected => W::NotConnected,
-            Error::InvalidUrl(m) => W::InvalidUrl(m),
-            Error::UnknownProtocol(m) => W::UnknownProtocol(m),
-            Error::UnknownTransferEncoding => W::UnknownTransferEncoding,
-            Error::UnimplementedFileMode => W::UnimplementedFileMode,
-            Error::IncompleteRead { partial, expected } => {
-                W::IncompleteRead(wtypes::IncompleteRead { partial, expected })
-            }
-            Error::ImproperConnectionState(m) => W::ImproperConnectionState(m),
-            Error::CannotSendRequest(m) => W::CannotSendRequest(m),
-            Error::CannotSendHeader(m) => W::CannotSendHeader(m),
-            Error::ResponseNotReady(m) => W::ResponseNotReady(m),
-            Error::BadStatusLine(m) => W::BadStatusLine(m),
-            Error::LineTooLong(m) => W::LineTooLong(m),
-            Error::TooManyHeaders => W::TooManyHeaders,
-            Error::RemoteDisconnected(m) => W::RemoteDisconnected(m),
-            Error::InvalidHeader(m) => W::InvalidHeader(m),
-            Error::InvalidArgument(m) => W::InvalidArgument(m),
-            Error::ConnectionRefused(m) => W::ConnectionRefused(m),
-            Error::ConnectionReset(m) => W::ConnectionReset(m),
-            Error::Timeout => W::Timeout,
-            Error::Tls(m) => W::Tls(m),
-            Error::Denied(m) => W::Denied(m),
-            Error::NameUnresolvable(m) => W::NameUnresolvable(m),
-            Error::Io(m) => W::Io(m),
-            Error::ContentDecoding(m) => W::ContentDecoding(m),
-            Error::LimitExceeded(m) => W::LimitExceeded(m),
-        }
-    }
-}
-
-impl From<wtypes::HttpError> for Error {
-    fn from(e: wtypes::HttpError) -> Self {
-        use wtypes::HttpError as W;
-        match e {
-            W::HttpException(m) => Error::HttpException(m),
-            W::NotConnected => Error::NotConnected,
-            W::InvalidUrl(m) => Error::InvalidUrl(m),
-            W::UnknownProtocol(m) => Error::UnknownProtocol(m),
-            W::UnknownTransferEncoding => Error::UnknownTransferEncoding,
-            W::UnimplementedFileMode => Error::UnimplementedFileMode,
-            W::IncompleteRead(r) => Error::IncompleteRead {
-                partial: r.partial,
-                expected: r.expected,
-            },
-            W::ImproperConnectionState(m) => Error::ImproperConnectionState(m),
-            W::CannotSendRequest(m) => Error::CannotSendRequest(m),
-            W::CannotSendHeader(m) => Error::CannotSendHeader(m),
-            W::ResponseNotReady(m) => Error::ResponseNotReady(m),
-            W::BadStatusLine(m) => Error::BadStatusLine(m),
-            W::LineTooLong(m) => Error::LineTooLong(m),
-            W::TooManyHeaders => Error::TooManyHeaders,
-            W::RemoteDisconnected(m) => Error::RemoteDisconnected(m),
-            W::InvalidHeader(m) => Error::InvalidHeader(m),
-            W::InvalidArgument(m) => Error::InvalidArgument(m),
-            W::ConnectionRefused(m) => Error::ConnectionRefused(m),
-            W::ConnectionReset(m) => Error::ConnectionReset(m),
-            W::Timeout => Error::Timeout,
-            W::Tls(m) => Error::Tls(m),
-            W::Denied(m) => Error::Denied(m),
-            W::NameUnresolvable(m) => Error::NameUnresolvable(m),
-            W::Io(m) => Error::Io(m),
-            W::ContentDecoding(m) => Error::ContentDecoding(m),
-            W::LimitExceeded(m) => Error::LimitExceeded(m),
         }
     }
 }
@@ -349,7 +328,7 @@ impl wc::GuestConnection for ConnectionResource {
             timeout_ms: o.timeout_ms,
             source_address: o.source_address.map(|a| (a.host, a.port)),
             blocksize: (o.blocksize as usize).max(1),
-            tls: o.tls.map(tls_from_wit),
+            tls: o.tls.map(Into::into),
             auto_open: o.auto_open,
         };
         let conn = wit(client::Connection::new(Rc::new(WitTransport), &host, port, options))?;
@@ -487,36 +466,13 @@ impl ws::Guest for Component {
     type Handler = HandlerResource;
 
     fn busy_response(config: ws::HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
-        server::busy_response(&handler_config(config), retry_after_secs)
-    }
-}
-
-/// The WIT handler-config as the server's.
-fn handler_config(c: ws::HandlerConfig) -> server::HandlerConfig {
-    server::HandlerConfig {
-        protocol_version: c.protocol_version,
-        server_version: c.server_version,
-        sys_version: c.sys_version,
-        directory: c.directory,
-        error_message_format: c.error_message_format,
-        error_content_type: c.error_content_type,
-        extensions_map: c.extensions_map,
-        index_pages: c.index_pages,
-        log_requests: c.log_requests,
-        timeout_ms: c.timeout_ms,
-        idle_timeout_ms: c.idle_timeout_ms,
-        head_timeout_ms: c.head_timeout_ms,
-        body_timeout_ms: c.body_timeout_ms,
-        expect_continue: c.expect_continue,
-        cgi_directories: c.cgi_directories,
-        server_name: c.server_name,
-        server_port: c.server_port,
+        server::busy_response(&config.into(), retry_after_secs)
     }
 }
 
 impl ws::GuestHandler for HandlerResource {
     fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
-        let config = handler_config(c);
+        let config = server::HandlerConfig::from(c);
         let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
         HandlerResource(RefCell::new(handler.with_scripts(Box::new(WitScripts))))
     }

@@ -84,6 +84,8 @@ mirror! {
         ConnectionReset,
         /// `ssl.SSLError`.
         Tls,
+        /// `ssl.SSLCertVerificationError`: the server's certificate failed verification.
+        CertificateVerification,
         /// The host's policy refused the destination (`PermissionError`).
         Denied,
         /// `socket.gaierror`.
@@ -106,6 +108,8 @@ mirror! {
         TooManyHeaders,
         /// `TimeoutError`.
         Timeout,
+        /// The host cancelled the session.
+        Cancelled,
     }
 }
 

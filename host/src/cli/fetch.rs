@@ -527,7 +527,7 @@ fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
         | E::HttpException(_) => exit::WEIRD_SERVER_REPLY,
         E::IncompleteRead(_) => exit::PARTIAL_FILE,
         E::Timeout => exit::OPERATION_TIMEDOUT,
-        E::Tls(m) if m.contains("certificate") => exit::PEER_FAILED_VERIFICATION,
+        E::CertificateVerification(_) => exit::PEER_FAILED_VERIFICATION,
         E::Tls(_) => exit::SSL_CONNECT_ERROR,
         E::RemoteDisconnected(_) => exit::GOT_NOTHING,
         E::ConnectionReset(_) => exit::RECV_ERROR,

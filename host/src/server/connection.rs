@@ -180,7 +180,7 @@ impl Answering<'_> {
             None => api
                 .call_serve_directory(&mut store, handler)
                 .await?
-                .map_err(|e| anyhow::anyhow!("{e:?}")),
+                .map_err(anyhow::Error::from),
             Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
         };
         handler.resource_drop_async(&mut store).await?;

@@ -39,7 +39,7 @@ pub struct Exchange<'a, T: HttplibView + 'static = HostState> {
 }
 
 fn guest_err(e: HttpError) -> anyhow::Error {
-    anyhow!("{e:?}")
+    anyhow::Error::from(e)
 }
 
 macro_rules! verb {

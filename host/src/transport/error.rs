@@ -16,10 +16,14 @@ pub enum SocketError {
     NameUnresolvable(String),
     /// The TLS handshake or record layer failed; the cause in words.
     Tls(String),
+    /// The peer's certificate failed verification; the cause in words.
+    Certificate(String),
     /// The policy or the audit hook refused it.
     Denied(String),
-    /// A session limit was reached, or the session was cancelled.
+    /// A session limit was reached; the limit in words.
     LimitExceeded(String),
+    /// The session was cancelled (its cancel handle).
+    Cancelled,
     /// The stream was already shut down.
     Closed,
     /// Anything else, described.
@@ -32,12 +36,14 @@ impl fmt::Display for SocketError {
             SocketError::ConnectionRefused(m)
             | SocketError::ConnectionReset(m)
             | SocketError::Tls(m)
+            | SocketError::Certificate(m)
             | SocketError::Denied(m)
             | SocketError::LimitExceeded(m)
             | SocketError::Other(m) => f.write_str(m),
             SocketError::NameUnresolvable(name) => write!(f, "{name} does not resolve"),
             SocketError::Timeout => f.write_str("timed out"),
             SocketError::Closed => f.write_str("the stream is closed"),
+            SocketError::Cancelled => f.write_str("the session was cancelled"),
         }
     }
 }

@@ -144,7 +144,7 @@ impl TcpStream {
         timeout: Option<Duration>,
         wait: WaitBy,
     ) -> Result<Self, SocketError> {
-        let conn = ServerConnection::new(config).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
+        let conn = ServerConnection::new(config).map_err(|e| tls::error(&e))?;
         let mut stream = match wait {
             WaitBy::Blocking => Self::new(sock),
             WaitBy::Readiness => Self::new(sock).wait_by_readiness()?,
@@ -166,7 +166,7 @@ impl TcpStream {
         }
         let config = tls::client_config(options, identities)?;
         let name = tls::server_name(host, options)?;
-        let conn = ClientConnection::new(config, name).map_err(|e| SocketError::Tls(tls::describe_rustls(&e)))?;
+        let conn = ClientConnection::new(config, name).map_err(|e| tls::error(&e))?;
         // One deadline for the whole handshake.
         let deadline = self.read_timeout.and_then(|t| Instant::now().checked_add(t));
         self.handshake(Connection::Client(conn), deadline).await
@@ -564,11 +564,9 @@ fn tls_try_write(conn: &mut Connection, sock: &mut std::net::TcpStream, data: &[
 
 /// A TLS-layer failure as a transport error whose words name the cause.
 fn tls_error(e: std::io::Error) -> SocketError {
-    let is_tls = e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>());
-    if is_tls {
-        SocketError::Tls(tls::describe(&e))
-    } else {
-        io_error(e)
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => tls::error(tls),
+        None => io_error(e),
     }
 }
 

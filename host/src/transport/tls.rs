@@ -206,11 +206,12 @@ pub fn server_name(host: &str, options: &TlsSettings) -> Result<ServerName<'stat
     ServerName::try_from(name.to_string()).map_err(|_| SocketError::Tls(format!("invalid server name {name:?}")))
 }
 
-/// A handshake or record failure in one line that names the cause.
-pub fn describe(e: &std::io::Error) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls) => describe_rustls(tls),
-        None => e.to_string(),
+/// A rustls failure as a transport error: a certificate that failed verification is
+/// `Certificate` (Python's `SSLCertVerificationError`), anything else `Tls`; in words.
+pub fn error(e: &rustls::Error) -> SocketError {
+    match e {
+        rustls::Error::InvalidCertificate(_) => SocketError::Certificate(describe_rustls(e)),
+        _ => SocketError::Tls(describe_rustls(e)),
     }
 }
 
