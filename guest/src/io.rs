@@ -1,7 +1,6 @@
 //! A buffered reader/writer over a transport `Stream`: lines with limits, exact reads, peeks.
 
-use crate::proto::body::{BodyDecoder, BodyRead};
-use crate::proto::chunked::{ChunkedDecoder, Decoded};
+use crate::proto::body::{BodyDecoder, BodyRead, Decode};
 use crate::transport::{ServerPhase, Stream, TransportError};
 use bytes::{Buf, BytesMut};
 use std::time::{Duration, Instant};
@@ -173,72 +172,22 @@ impl BufStream {
     }
 
     /// Up to `max` bytes (at least 1) of the body `body` frames: the one read loop of both
-    /// roles. Length and until-close bodies come straight from `read_some` (no copy through
-    /// the buffer when it is empty); chunked ones through the chunk parser over the buffer.
+    /// roles. The decoder says what the buffered bytes are; this only fills the buffer. A
+    /// piece that is a whole transport read goes up as the transport's own buffer (no copy).
     pub fn read_body(&mut self, body: &mut BodyDecoder, max: usize) -> Result<BodyRead, TransportError> {
-        let max = max.max(1);
-        match body {
-            BodyDecoder::Done => Ok(BodyRead::End),
-            BodyDecoder::Length(left) => {
-                let want = max.min(usize::try_from(*left).unwrap_or(usize::MAX));
-                if want == 0 {
-                    *body = BodyDecoder::Done;
-                    return Ok(BodyRead::End);
-                }
-                let data = self.read_some(want)?;
-                if data.is_empty() {
-                    return Ok(BodyRead::Cut { left: Some(*left) });
-                }
-                *left -= data.len() as u64;
-                if *left == 0 {
-                    *body = BodyDecoder::Done;
-                }
-                Ok(BodyRead::Data(data))
-            }
-            BodyDecoder::UntilClose => {
-                let data = self.read_some(max)?;
-                if data.is_empty() {
-                    *body = BodyDecoder::Done;
-                    return Ok(BodyRead::End);
-                }
-                Ok(BodyRead::Data(data))
-            }
-            BodyDecoder::Chunked(decoder) => match self.next_chunk_data(decoder)? {
-                Ok(k) => {
-                    // Data(k) was decided over the whole buffer; hand out at most `max`.
-                    let take = k.min(max);
-                    if take < k {
-                        decoder.unread(k - take);
-                    }
-                    Ok(BodyRead::Data(self.take(take)))
-                }
-                Err(BodyRead::End) => {
-                    *body = BodyDecoder::Done;
-                    Ok(BodyRead::End)
-                }
-                Err(other) => Ok(other),
-            },
-        }
-    }
-
-    /// Run the chunk parser over the buffer (reading more as it needs) to the next data: its
-    /// length, at the buffer's start; or what ended the search (`End` with the last chunk and
-    /// trailers consumed, `Cut`, `Bad`).
-    fn next_chunk_data(&mut self, decoder: &mut ChunkedDecoder) -> Result<Result<usize, BodyRead>, TransportError> {
         loop {
-            match decoder.decode(self.buffered()) {
-                Ok(Decoded::NeedMore) => {
-                    if self.fill()? == 0 {
-                        return Ok(Err(BodyRead::Cut { left: None }));
-                    }
+            match body.decode(self.buffered(), self.eof, max) {
+                Decode::Data(n) => return Ok(BodyRead::Data(self.take(n))),
+                Decode::Skip(n) => self.consume(n),
+                Decode::NeedMore { want } => {
+                    self.fill_up_to(want.min(MAX_DIRECT_READ))?;
                 }
-                Ok(Decoded::Skip(k)) => self.consume(k),
-                Ok(Decoded::Data(k)) => return Ok(Ok(k)),
-                Ok(Decoded::End(k)) => {
-                    self.consume(k);
-                    return Ok(Err(BodyRead::End));
+                Decode::End(n) => {
+                    self.consume(n);
+                    return Ok(BodyRead::End);
                 }
-                Err(e) => return Ok(Err(BodyRead::Bad(e))),
+                Decode::Cut { left } => return Ok(BodyRead::Cut { left }),
+                Decode::Bad(e) => return Ok(BodyRead::Bad(e)),
             }
         }
     }
@@ -246,28 +195,24 @@ impl BufStream {
     /// Up to `n` bytes (at least 1) of the body's next bytes, without consuming them
     /// (`peek`): what is buffered, after one read when nothing is. `End` at its end.
     pub fn peek_body(&mut self, body: &mut BodyDecoder, n: usize) -> Result<BodyRead, TransportError> {
-        let n = n.max(1);
-        let cap = match body {
-            BodyDecoder::Done => return Ok(BodyRead::End),
-            BodyDecoder::Chunked(decoder) => match self.next_chunk_data(decoder)? {
-                Ok(k) => {
-                    decoder.unread(k);
-                    k
+        loop {
+            match body.decode(self.buffered(), self.eof, n) {
+                Decode::Data(k) => {
+                    body.unread(k);
+                    return Ok(BodyRead::Data(self.buffered()[..k].to_vec()));
                 }
-                Err(BodyRead::End) => {
-                    *body = BodyDecoder::Done;
+                Decode::Skip(k) => self.consume(k),
+                Decode::NeedMore { want } => {
+                    self.fill_up_to(want.min(MAX_DIRECT_READ))?;
+                }
+                Decode::End(k) => {
+                    self.consume(k);
                     return Ok(BodyRead::End);
                 }
-                Err(other) => return Ok(other),
-            },
-            BodyDecoder::Length(left) => usize::try_from(*left).unwrap_or(usize::MAX),
-            BodyDecoder::UntilClose => usize::MAX,
-        };
-        if self.buffered().is_empty() && self.fill()? == 0 {
-            return Ok(BodyRead::Cut { left: body.left() });
+                Decode::Cut { left } => return Ok(BodyRead::Cut { left }),
+                Decode::Bad(e) => return Ok(BodyRead::Bad(e)),
+            }
         }
-        let k = self.buffered().len().min(cap).min(n);
-        Ok(BodyRead::Data(self.buffered()[..k].to_vec()))
     }
 
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {

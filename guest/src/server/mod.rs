@@ -8,3 +8,6 @@ mod static_files;
 
 pub use crate::transport::{ScriptError, ScriptOutput, ScriptRunner};
 pub use handler::{Handler, HandlerConfig, Request, busy_response};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,340 @@
+//! The request loop per state, over a scripted stream (as ureq-proto's `server/test/state_*`):
+//! awaiting a request, reading its head, reading its body, answering, and between requests.
+//! Each script is what the client sends, piece by piece, and where the host says a read timed
+//! out; what the handler wrote and the phases it reported are checked.
+
+use super::{Handler, HandlerConfig};
+use crate::error::HttpError;
+use crate::transport::{ServerPhase, Stream, TlsOptions, TransportError};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// One thing the peer (or the host) does when the handler reads.
+#[derive(Debug, Clone)]
+enum Step {
+    /// These bytes arrive.
+    Send(&'static [u8]),
+    /// The read times out (the host's deadline passed).
+    Timeout,
+}
+
+/// What the handler did, seen from the other end.
+#[derive(Default)]
+struct Seen {
+    output: Vec<u8>,
+    phases: Vec<ServerPhase>,
+    read_timeouts: Vec<Option<u64>>,
+    shut: bool,
+}
+
+/// A stream that plays `steps` in order, then end-of-stream.
+struct Script {
+    steps: VecDeque<Step>,
+    seen: Rc<RefCell<Seen>>,
+}
+
+impl Stream for Script {
+    fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+        match self.steps.pop_front() {
+            None => Ok(Vec::new()),
+            Some(Step::Timeout) => Err(TransportError::Timeout),
+            Some(Step::Send(bytes)) if bytes.len() > max => {
+                self.steps.push_front(Step::Send(&bytes[max..]));
+                Ok(bytes[..max].to_vec())
+            }
+            Some(Step::Send(bytes)) => Ok(bytes.to_vec()),
+        }
+    }
+    fn write(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.seen.borrow_mut().output.extend_from_slice(data);
+        Ok(())
+    }
+    fn shutdown_send(&mut self) -> Result<(), TransportError> {
+        self.seen.borrow_mut().shut = true;
+        Ok(())
+    }
+    fn set_timeout(&mut self, _: Option<u64>) -> Result<(), TransportError> {
+        Ok(())
+    }
+    fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
+        self.seen.borrow_mut().read_timeouts.push(timeout_ms);
+        Ok(())
+    }
+    fn set_phase(&mut self, phase: ServerPhase) {
+        self.seen.borrow_mut().phases.push(phase);
+    }
+    fn start_tls(&mut self, _: &str, _: &TlsOptions) -> Result<(), TransportError> {
+        Err(TransportError::Tls("not here".into()))
+    }
+}
+
+/// A handler (HTTP/1.1, no log, the given waits) over `steps`.
+fn handler(steps: &[Step]) -> (Handler, Rc<RefCell<Seen>>) {
+    let seen = Rc::new(RefCell::new(Seen::default()));
+    let script = Script {
+        steps: steps.iter().cloned().collect(),
+        seen: seen.clone(),
+    };
+    let config = HandlerConfig {
+        protocol_version: "HTTP/1.1".into(),
+        log_requests: false,
+        idle_timeout_ms: Some(75_000),
+        head_timeout_ms: Some(60_000),
+        body_timeout_ms: Some(30_000),
+        ..HandlerConfig::default()
+    };
+    (Handler::new(Box::new(script), "127.0.0.1", config), seen)
+}
+
+fn output(seen: &Rc<RefCell<Seen>>) -> String {
+    String::from_utf8_lossy(&seen.borrow().output).into_owned()
+}
+
+/// Answer the current request with 200 and `body` (as a `do_GET` would).
+fn answer(h: &mut Handler, body: &str) {
+    h.send_response(200, None).unwrap();
+    h.send_header("Content-Length", &body.len().to_string()).unwrap();
+    h.end_headers().unwrap();
+    h.write(body.as_bytes()).unwrap();
+}
+
+// ---- awaiting a request ----
+
+#[test]
+fn awaiting_a_client_that_closes_ends_the_connection_quietly() {
+    let (mut h, seen) = handler(&[]);
+    assert!(!h.next_request().unwrap());
+    assert_eq!(output(&seen), "");
+    assert_eq!(
+        seen.borrow().phases,
+        [ServerPhase::AwaitingRequest, ServerPhase::Responding]
+    );
+    assert_eq!(
+        seen.borrow().read_timeouts.first(),
+        Some(&Some(75_000)),
+        "the idle timeout"
+    );
+}
+
+#[test]
+fn awaiting_a_silent_client_times_out_quietly() {
+    let (mut h, seen) = handler(&[Step::Timeout]);
+    assert!(!h.next_request().unwrap());
+    assert_eq!(output(&seen), "", "no 408 to a connection that never began a request");
+}
+
+// ---- reading the head ----
+
+#[test]
+fn a_head_trickled_a_byte_at_a_time_is_one_request() {
+    let bytes: &'static [u8] = b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-Y: z\r\n\r\n";
+    let steps: Vec<Step> = (0..bytes.len()).map(|i| Step::Send(&bytes[i..i + 1])).collect();
+    let (mut h, seen) = handler(&steps);
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.request.command, "GET");
+    assert_eq!(h.request.path, "/a?b");
+    assert_eq!(h.request.request_version, "HTTP/1.1");
+    assert_eq!(h.request.headers.get_joined("x-y").as_deref(), Some("z"));
+    assert!(!h.close_connection);
+    let phases = seen.borrow().phases.clone();
+    assert_eq!(
+        phases,
+        [
+            ServerPhase::AwaitingRequest,
+            ServerPhase::ReadingRequest,
+            ServerPhase::Responding
+        ]
+    );
+}
+
+#[test]
+fn a_head_that_stops_arriving_gets_408_and_the_connection_closes() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost"), Step::Timeout]);
+    assert!(!h.next_request().unwrap());
+    let out = output(&seen);
+    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
+    assert!(out.contains("\r\nConnection: close\r\n"), "{out}");
+}
+
+#[test]
+fn a_head_cut_by_the_end_of_the_stream_is_dropped_unanswered() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\nHo")]);
+    assert!(!h.next_request().unwrap());
+    assert_eq!(output(&seen), "");
+}
+
+#[test]
+fn malformed_heads_are_answered_and_close() {
+    let too_long: &'static [u8] = Box::leak(
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000))
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let cases: [(&'static [u8], &str); 4] = [
+        (b"GET / HTTP/1.1 extra\r\n\r\n", "HTTP/1.1 400 "),
+        (b"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 "),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 400 ",
+        ),
+        (too_long, "HTTP/1.1 414 "),
+    ];
+    for (request, status) in cases {
+        let (mut h, seen) = handler(&[
+            Step::Send(request),
+            Step::Send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ]);
+        assert!(!h.next_request().unwrap(), "{status}");
+        let out = output(&seen);
+        assert!(out.starts_with(status), "{status}: {}", &out[..out.len().min(200)]);
+        assert!(!out.contains("/next"), "the request after a rejected one is never read");
+    }
+}
+
+// ---- reading the body ----
+
+#[test]
+fn a_content_length_body_is_read_to_its_end_and_no_further() {
+    let (mut h, _) = handler(&[
+        Step::Send(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello"),
+        Step::Send(b" world"),
+        Step::Send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ]);
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.body_length(), Some(11));
+    let mut body = Vec::new();
+    loop {
+        let piece = h.read_body(4).unwrap();
+        if piece.is_empty() {
+            break;
+        }
+        assert!(piece.len() <= 4);
+        body.extend(piece);
+    }
+    assert_eq!(body, b"hello world");
+    answer(&mut h, "ok");
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.request.path, "/next");
+}
+
+#[test]
+fn a_chunked_body_is_decoded_and_its_trailers_dropped() {
+    let (mut h, _) = handler(&[
+        Step::Send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+        Step::Send(b"lo\r\n6;ext=1\r\n world\r\n0\r\nT: x\r\n\r\n"),
+    ]);
+    assert!(h.next_request().unwrap());
+    let mut body = Vec::new();
+    loop {
+        let piece = h.read_body(1 << 16).unwrap();
+        if piece.is_empty() {
+            break;
+        }
+        body.extend(piece);
+    }
+    assert_eq!(body, b"hello world");
+}
+
+#[test]
+fn a_body_cut_short_is_incomplete_and_closes_the_connection() {
+    let (mut h, seen) = handler(&[Step::Send(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+    )]);
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.read_body(100).unwrap(), b"abc");
+    assert_eq!(
+        h.read_body(100),
+        Err(HttpError::IncompleteRead {
+            partial: 0,
+            expected: Some(7)
+        })
+    );
+    assert!(h.close_connection);
+    assert_eq!(
+        seen.borrow().read_timeouts.last(),
+        Some(&Some(30_000)),
+        "the body timeout"
+    );
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_read() {
+    let (mut h, seen) = handler(&[Step::Send(
+        b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    )]);
+    assert!(h.next_request().unwrap());
+    assert_eq!(output(&seen), "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+// ---- between requests ----
+
+#[test]
+fn a_small_unread_body_is_drained_and_the_connection_kept() {
+    let (mut h, _) = handler(&[
+        Step::Send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"),
+        Step::Send(b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ]);
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "ignored your body");
+    assert!(h.next_request().unwrap(), "the body was drained, not read as a request");
+    assert_eq!(h.request.path, "/second");
+}
+
+#[test]
+fn a_large_unread_body_closes_the_connection_instead() {
+    let (mut h, _) = handler(&[Step::Send(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\nxx",
+    )]);
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "no");
+    assert!(!h.next_request().unwrap());
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let (mut h, seen) = handler(&[Step::Send(
+        b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )]);
+    let mut paths = Vec::new();
+    while h.next_request().unwrap() {
+        let path = h.request.path.clone();
+        answer(&mut h, &path);
+        paths.push(path);
+    }
+    assert_eq!(paths, ["/1", "/2", "/3"]);
+    let out = output(&seen);
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 3);
+    assert!(out.ends_with("\r\n\r\n/3"), "{out}");
+}
+
+#[test]
+fn http_1_0_and_connection_close_end_after_one_answer() {
+    for request in [
+        &b"GET / HTTP/1.0\r\n\r\nGET /again HTTP/1.0\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let (mut h, _) = handler(&[Step::Send(request)]);
+        assert!(h.next_request().unwrap());
+        assert!(h.close_connection);
+        answer(&mut h, "once");
+        assert!(!h.next_request().unwrap());
+    }
+}
+
+#[test]
+fn an_unsupported_method_gets_cpythons_501() {
+    let (mut h, seen) = handler(&[Step::Send(b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    h.unsupported_method().unwrap();
+    let out = output(&seen);
+    assert!(out.starts_with("HTTP/1.1 501 Unsupported method ('BREW')\r\n"), "{out}");
+}
+
+#[test]
+fn an_http_1_1_request_without_host_is_400() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\n\r\n")]);
+    assert!(!h.next_request().unwrap());
+    let out = output(&seen);
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+}
