@@ -8,33 +8,66 @@ use std::fmt;
 /// An http.client exception, by class (mirrors WIT `types.http-error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
+    /// `HTTPException` itself, with its message.
     HttpException(String),
+    /// `NotConnected`: no connection and auto-open is off.
     NotConnected,
+    /// `InvalidURL`.
     InvalidUrl(String),
+    /// `UnknownProtocol`: the status line named an unsupported version.
     UnknownProtocol(String),
+    /// `UnknownTransferEncoding`.
     UnknownTransferEncoding,
+    /// `UnimplementedFileMode`.
     UnimplementedFileMode,
-    IncompleteRead { partial: u64, expected: Option<u64> },
+    /// `IncompleteRead(partial, expected)`.
+    IncompleteRead {
+        /// Body bytes that arrived.
+        partial: u64,
+        /// Bytes still expected, when the framing says.
+        expected: Option<u64>,
+    },
+    /// `ImproperConnectionState`.
     ImproperConnectionState(String),
+    /// `CannotSendRequest`.
     CannotSendRequest(String),
+    /// `CannotSendHeader`.
     CannotSendHeader(String),
+    /// `ResponseNotReady`.
     ResponseNotReady(String),
+    /// `BadStatusLine`.
     BadStatusLine(String),
+    /// `LineTooLong`: what was being read.
     LineTooLong(String),
+    /// `HTTPException("got more than 100 headers")`.
     TooManyHeaders,
+    /// `RemoteDisconnected`.
     RemoteDisconnected(String),
+    /// `ValueError` for an illegal header name or value.
     InvalidHeader(String),
+    /// `ValueError` / `TypeError` for another bad argument.
     InvalidArgument(String),
+    /// `ConnectionRefusedError`.
     ConnectionRefused(String),
+    /// `ConnectionResetError` / `BrokenPipeError`.
     ConnectionReset(String),
+    /// `TimeoutError`.
     Timeout,
+    /// `ssl.SSLError`.
     Tls(String),
+    /// `ssl.SSLCertVerificationError`.
     CertificateVerification(String),
+    /// The host's policy refused it (`PermissionError`).
     Denied(String),
+    /// `socket.gaierror`.
     NameUnresolvable(String),
+    /// Another `OSError`.
     Io(String),
+    /// The Content-Encoding could not be undone (urllib3's `DecodeError`).
     ContentDecoding(String),
+    /// A limit of the session was reached.
     LimitExceeded(String),
+    /// The host cancelled the session.
     Cancelled,
 }
 

@@ -49,6 +49,7 @@ fn scanner_paths_agree(input: &[u8], piece: usize) {
     assert_eq!(grown, at_once, "fed {piece} bytes at a time against all at once");
 }
 
+/// The server's request loop over arbitrary bytes: no panic, and every answer well framed.
 pub fn request_head(data: &[u8]) {
     let (piece, input) = split_piece(data);
     scanner_paths_agree(input, piece);
@@ -124,6 +125,7 @@ fn response_paths_agree(input: &[u8], piece: usize) {
     }
 }
 
+/// The client's response reading over arbitrary bytes: the fast and line-aware paths agree.
 pub fn response_head(data: &[u8]) {
     let (piece, input) = split_piece(data);
     response_paths_agree(input, piece);

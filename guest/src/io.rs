@@ -35,6 +35,7 @@ pub struct BufStream {
 }
 
 impl BufStream {
+    /// A buffer over `stream`, reading `read_size` bytes at a time.
     pub fn new(stream: Box<dyn Stream>, read_size: usize) -> Self {
         Self {
             stream,
@@ -80,6 +81,7 @@ impl BufStream {
         &mut self.buf
     }
 
+    /// Drop the first `n` buffered bytes.
     pub fn consume(&mut self, n: usize) {
         self.buf.advance(n);
     }
@@ -215,6 +217,7 @@ impl BufStream {
         }
     }
 
+    /// Write all of `data`.
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {
         self.stream.write(data)
     }
@@ -224,10 +227,12 @@ impl BufStream {
         self.stream.send_file(path, offset, len)
     }
 
+    /// Half-close for writing.
     pub fn shutdown_send(&mut self) -> Result<(), TransportError> {
         self.stream.shutdown_send()
     }
 
+    /// The transport's read and write timeout.
     pub fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
         self.stream.set_timeout(timeout_ms)?;
         self.read_timeout = Some(timeout_ms);
@@ -252,14 +257,20 @@ pub mod testing {
     use std::cell::RefCell;
     use std::rc::Rc;
 
+    /// Scripted input, recorded output.
     pub struct ScriptedStream {
+        /// What the peer sends.
         pub input: Vec<u8>,
+        /// How many bytes each read hands out at most.
         pub piece: usize,
+        /// How much of `input` was read.
         pub pos: usize,
+        /// What the handler wrote.
         pub output: Rc<RefCell<Vec<u8>>>,
     }
 
     impl ScriptedStream {
+        /// A stream over `input` in pieces of `piece`, and where its output goes.
         pub fn new(input: &[u8], piece: usize) -> (Self, Rc<RefCell<Vec<u8>>>) {
             let output = Rc::new(RefCell::new(Vec::new()));
             (

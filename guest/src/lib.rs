@@ -5,6 +5,7 @@
 //! (guest/component), the only one with wit-bindgen's generated (unsafe) code.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod client;
 pub mod clock;

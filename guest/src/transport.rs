@@ -6,18 +6,27 @@ use std::fmt;
 /// Why a transport operation failed (mirrors WIT `transport.error-code`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
+    /// The peer refused the connection.
     ConnectionRefused(String),
+    /// The peer reset the connection.
     ConnectionReset(String),
+    /// A read or write timed out.
     Timeout,
+    /// The host name does not resolve.
     NameUnresolvable(String),
+    /// The TLS handshake or record layer failed.
     Tls(String),
     /// The peer's certificate failed verification.
     Certificate(String),
+    /// The host's policy refused it.
     Denied(String),
+    /// A limit of the session was reached.
     LimitExceeded(String),
     /// The host cancelled the session.
     Cancelled,
+    /// The stream was shut down.
     Closed,
+    /// Any other failure.
     Other(String),
 }
 
@@ -42,19 +51,28 @@ impl fmt::Display for TransportError {
 /// TLS settings for a connection (mirrors WIT `transport.tls-options`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
+    /// The name sent in SNI and verified; the connect host when none.
     pub server_name: Option<String>,
+    /// Verify the certificate chain and name.
     pub verify: bool,
+    /// Extra trusted roots, PEM.
     pub ca_certs: Option<Vec<u8>>,
+    /// The system's trust store instead of Mozilla's roots.
     pub system_roots: bool,
+    /// The name of a client identity the host holds.
     pub client_identity: Option<String>,
+    /// ALPN protocols to offer.
     pub alpn_protocols: Vec<String>,
 }
 
 /// How to open a connection (mirrors WIT `transport.connect-options`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectOptions {
+    /// Connect and I/O timeout in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// The (host, port) to bind first.
     pub source_address: Option<(String, u16)>,
+    /// Wrap the connection in TLS.
     pub tls: Option<TlsOptions>,
     /// The CONNECT target (host, port, TLS through it) when this connection is to a proxy.
     pub tunnel: Option<(String, u16, bool)>,
@@ -63,8 +81,11 @@ pub struct ConnectOptions {
 /// What a server connection is doing (mirrors WIT `transport.server-phase`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerPhase {
+    /// Between requests.
     AwaitingRequest,
+    /// Part of a head arrived.
     ReadingRequest,
+    /// Reading the body or answering.
     Responding,
 }
 
@@ -76,6 +97,7 @@ pub trait Stream {
     fn write(&mut self, data: &[u8]) -> Result<(), TransportError>;
     /// Half-close for writing (the peer sees end-of-stream).
     fn shutdown_send(&mut self) -> Result<(), TransportError>;
+    /// The timeout of reads and writes.
     fn set_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError>;
     /// The timeout of reads alone.
     fn set_read_timeout(&mut self, timeout_ms: Option<u64>) -> Result<(), TransportError> {
@@ -113,7 +135,9 @@ impl Default for GuestLimits {
 
 /// Opening connections and raising audit events.
 pub trait Transport {
+    /// Connect to `host:port`, through the host's policy.
     fn connect(&self, host: &str, port: u16, options: &ConnectOptions) -> Result<Box<dyn Stream>, TransportError>;
+    /// Raise an audit event the host may refuse.
     fn audit(&self, event: &str, args: &[String]) -> Result<(), TransportError>;
     /// The session's limits the guest applies (none, unless the host says).
     fn limits(&self) -> GuestLimits {
@@ -124,8 +148,11 @@ pub trait Transport {
 /// What a script left behind (WIT `cgi.script-output`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScriptOutput {
+    /// What the script wrote to stdout.
     pub stdout: Vec<u8>,
+    /// What it wrote to stderr.
     pub stderr: Vec<u8>,
+    /// Its exit status.
     pub exit_code: u8,
     /// Why the host stopped it, when it did.
     pub stopped: Option<String>,
@@ -134,13 +161,16 @@ pub struct ScriptOutput {
 /// Why a script could not be started (WIT `cgi.cgi-error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScriptError {
+    /// This server runs no scripts.
     Disabled,
+    /// Not a runnable component, and why.
     NotRunnable(String),
 }
 
 /// The host's script sandbox (WIT `cgi.run`): CGI scripts, each a WebAssembly command
 /// component, run in a store of their own.
 pub trait ScriptRunner {
+    /// Run `program` with `args`, `env` and `stdin` to its end.
     fn run(
         &self,
         program: &[u8],

@@ -9,8 +9,9 @@
 use anyhow::Result;
 use httplib_host::bindings::client::{Body, ConnectionOptions};
 use httplib_host::client::ClientSession;
-use httplib_host::transport::{AuditHook, OutboundPolicy};
-use httplib_host::view::{HttplibCtx, HttplibCtxView, HttplibView, SessionLimits};
+use httplib_host::limits::SessionLimits;
+use httplib_host::policy::{AuditHook, OutboundPolicy};
+use httplib_host::view::{HttplibCtx, HttplibCtxView, HttplibView};
 use httplib_host::{Runtime, view};
 use std::io::Write;
 use std::sync::{Arc, Mutex};

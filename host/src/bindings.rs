@@ -4,7 +4,7 @@
 //!
 //! As wasi-http's bindings do: every import is trappable (a bad resource handle traps the
 //! guest instead of becoming an error it could misread), and a function that fails with
-//! the transport's `error-code` fails with [`TransportFailure`] on the host: the
+//! the transport's `error-code` fails with `TransportFailure` on the host: the
 //! transport's own `SocketError`, or a trap, converted to the WIT case in one place.
 //!
 //! The engine runs with wasmtime's async support: every export is called with `call_async`

@@ -4,7 +4,7 @@
 //!
 //! A plugin host embeds it in its own store: its store type carries httplib's
 //! [`view::HttplibCtx`] beside its own data, a [`policy::OutboundPolicy`] says where sockets
-//! may go (the default: nowhere), [`view::SessionLimits`] bound each session, and every
+//! may go (the default: nowhere), [`limits::SessionLimits`] bound each session, and every
 //! connection is audited. This runs as a doc test, with no network: the plugin may reach one
 //! origin, so loopback is refused before a socket is opened.
 //!
@@ -12,7 +12,8 @@
 //! use httplib_host::bindings::client::{Body, ConnectionOptions};
 //! use httplib_host::client::ClientSession;
 //! use httplib_host::policy::OutboundPolicy;
-//! use httplib_host::view::{self, HttplibCtx, HttplibCtxView, HttplibView, SessionLimits};
+//! use httplib_host::limits::SessionLimits;
+//! use httplib_host::view::{self, HttplibCtx, HttplibCtxView, HttplibView};
 //! use httplib_host::wasmtime::component::{Linker, ResourceTable};
 //! use httplib_host::wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 //! use httplib_host::Runtime;
@@ -72,27 +73,33 @@
 //! and instantiates the guest; `client` and `server` drive its exports; `cli` is the
 //! `httplib` command line.
 
-pub mod app;
+mod app;
 /// The generated host bindings of the `httplib:http` WIT package.
 /// (Item docs come from the WIT where bindgen carries them.)
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod cgi;
-pub mod cli;
+#[cfg(feature = "cli")]
+mod cli;
 pub mod client;
-pub mod code_cache;
+mod code_cache;
 pub mod compose;
 pub mod limits;
 pub mod policy;
-pub mod runtime;
+mod runtime;
 pub mod server;
 pub mod stream;
 pub mod transport;
 pub mod view;
 mod wait;
-pub mod wit_host;
+mod wit_host;
 
-pub use runtime::{HostState, Runtime, RuntimeOptions};
+pub use app::CommandLoader;
+/// The `httplib` command line, as the binary runs it (the `cli` feature, on by default).
+#[cfg(feature = "cli")]
+pub use cli::main as cli_main;
+pub use runtime::{GUEST_WASM, Runtime, RuntimeOptions, configure_store, start_epoch_ticker};
+pub use wait::block_on;
 /// The wasmtime this crate is built on (an embedder's `Linker<T>` and `Store<T>` must be its).
 pub use wasmtime;
 /// The wasmtime-wasi this crate is built on.

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    httplib_host::cli::main()
+    httplib_host::cli_main()
 }

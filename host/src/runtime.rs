@@ -4,12 +4,12 @@
 use crate::bindings::exports::httplib::http::server::{Guest as ServerExports, GuestIndices as ServerIndices};
 use crate::bindings::{Httplib, HttplibIndices, HttplibPre};
 use crate::code_cache::CodeCache;
-pub use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK, MAX_GUEST_RUN_WITHOUT_HOST};
-use crate::transport::{OutboundPolicy, WaitBy};
-pub use crate::view::HostState;
+use crate::limits::{DEFAULT_MEMORY_LIMIT, EPOCH_TICK};
+use crate::policy::OutboundPolicy;
+use crate::transport::WaitBy;
+use crate::view::HostState;
 use crate::view::HttplibView;
 use crate::wait::Wait;
-pub use crate::wait::block_on;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use wasmtime::component::{Component, Instance, Linker};

@@ -8,10 +8,7 @@
 
 use crate::bindings::cgi::{CgiError, ScriptOutput};
 use crate::bindings::{cgi, transport, types};
-pub use crate::limits::{
-    CANCEL_GRACE, DEFAULT_IO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_DEADLINE, READ_ALL_MEMORY_DIVISOR,
-    SessionLimits,
-};
+use crate::limits::{CANCEL_GRACE, SessionLimits};
 use crate::policy::OutboundPolicy;
 use crate::stream::ServedStream;
 pub use crate::transport::sockets::CancelHandle;

@@ -115,7 +115,7 @@ impl wt::Host for HttplibCtxView<'_> {
         let memory = limits.memory.unwrap_or(crate::limits::DEFAULT_MEMORY_LIMIT) as u64;
         Ok(wt::GuestLimits {
             max_response_body: limits.max_response_body,
-            max_read_all: memory / crate::view::READ_ALL_MEMORY_DIVISOR,
+            max_read_all: memory / crate::limits::READ_ALL_MEMORY_DIVISOR,
         })
     }
 

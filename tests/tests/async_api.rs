@@ -5,8 +5,8 @@
 
 use httplib_host::bindings::client::{Body, ConnectionOptions};
 use httplib_host::client::{AsyncClientSession, ClientError};
+use httplib_host::policy::OutboundPolicy;
 use httplib_host::server::{Server, ServerConfig};
-use httplib_host::transport::OutboundPolicy;
 use httplib_host::view::{HttplibCtx, HttplibCtxView, HttplibView};
 use httplib_host::wasmtime::component::{Linker, ResourceTable};
 use httplib_host::wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -334,8 +334,8 @@ fn an_async_session_outside_tokio_is_an_error_not_a_panic() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut s = session();
-    let c = httplib_host::runtime::block_on(s.open("127.0.0.1", Some(port), &ConnectionOptions::http())).unwrap();
-    match httplib_host::runtime::block_on(s.request(c, "GET", "/", &Body::None, &[])) {
+    let c = httplib_host::block_on(s.open("127.0.0.1", Some(port), &ConnectionOptions::http())).unwrap();
+    match httplib_host::block_on(s.request(c, "GET", "/", &Body::None, &[])) {
         Err(ClientError::Http(_, message)) => assert!(message.contains("tokio runtime"), "{message}"),
         other => panic!("outside tokio: {other:?}"),
     }

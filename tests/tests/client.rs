@@ -5,7 +5,7 @@ use httplib_host::bindings::client::Body;
 use httplib_host::bindings::client::ConnectionOptions;
 use httplib_host::bindings::types::HttpError;
 use httplib_host::client::{ClientError, ClientSession};
-use httplib_host::transport::OutboundPolicy;
+use httplib_host::policy::OutboundPolicy;
 use httplib_tests::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -413,7 +413,7 @@ fn served_connections_run_under_the_servers_limits() {
     let starved = server(
         dir.path(),
         ServerConfig {
-            limits: httplib_host::view::SessionLimits {
+            limits: httplib_host::limits::SessionLimits {
                 memory: Some(64 * 1024),
                 ..Default::default()
             },

@@ -5,8 +5,9 @@
 use httplib_host::bindings::client::{Body, ConnectionOptions};
 use httplib_host::bindings::types::HttpError;
 use httplib_host::client::{ClientError, ClientSession, DebugOutput};
-use httplib_host::transport::OutboundPolicy;
-use httplib_host::view::{HttplibCtx, SessionLimits};
+use httplib_host::limits::SessionLimits;
+use httplib_host::policy::OutboundPolicy;
+use httplib_host::view::HttplibCtx;
 use httplib_tests::*;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -244,7 +245,7 @@ fn a_runtime_on_the_embedders_engine() {
     let mut config = Config::new();
     config.epoch_interruption(true);
     let engine = Engine::new(&config).unwrap();
-    httplib_host::runtime::start_epoch_ticker(&engine);
+    httplib_host::start_epoch_ticker(&engine);
     let runtime = Runtime::from_engine(&engine, RuntimeOptions::default()).unwrap();
     assert!(Engine::same(runtime.engine(), &engine));
     let ctx = HttplibCtx::new(OutboundPolicy::allow_only(["127.0.0.1:*"]));

@@ -5,7 +5,7 @@
 use httplib_host::bindings::client::{Body, ConnectionOptions};
 use httplib_host::bindings::types::HttpError;
 use httplib_host::client::{ClientError, ClientSession};
-use httplib_host::transport::{AuditHook, OutboundPolicy};
+use httplib_host::policy::{AuditHook, OutboundPolicy};
 use httplib_tests::*;
 use std::io::Read;
 use std::net::TcpListener;

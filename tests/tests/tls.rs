@@ -539,7 +539,7 @@ fn an_async_session_speaks_tls_without_blocking_its_executor() {
     use httplib_host::bindings::client::{Body, ConnectionOptions};
     use httplib_host::bindings::transport::TlsOptions;
     use httplib_host::client::{AsyncClientSession, ClientError};
-    use httplib_host::transport::OutboundPolicy;
+    use httplib_host::policy::OutboundPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};
     let pki = Pki::new();
     let site = fixture_dir();

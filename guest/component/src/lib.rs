@@ -4,18 +4,24 @@
 //! generated glue): httplib-guest forbids it.
 
 #![cfg(target_arch = "wasm32")]
+#![deny(missing_docs)]
 
-wit_bindgen::generate!({
-    path: "wit",
-    world: "httplib",
-    generate_all,
-});
+/// wit-bindgen's bindings of the `httplib` world (generated, undocumented: the WIT is the doc).
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "httplib",
+        generate_all,
+    });
+}
 
-use exports::httplib::http::client as wc;
-use exports::httplib::http::server as ws;
-use httplib::http::cgi as wcgi;
-use httplib::http::transport as wt;
-use httplib::http::types as wtypes;
+use bindings::exports::httplib::http::client as wc;
+use bindings::exports::httplib::http::server as ws;
+use bindings::httplib::http::cgi as wcgi;
+use bindings::httplib::http::transport as wt;
+use bindings::httplib::http::types as wtypes;
+use bindings::wasi;
 use httplib_guest::client::{self, Body};
 use httplib_guest::error::HttpError as Error;
 use httplib_guest::server;
@@ -25,7 +31,7 @@ use std::rc::Rc;
 use wasi::filesystem::types as wfs;
 
 struct Component;
-export!(Component);
+bindings::export!(Component with_types_in bindings);
 
 // ---- transport: WIT imports behind the guest's traits ----
 

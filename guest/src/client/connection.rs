@@ -20,10 +20,15 @@ const METHODS_EXPECTING_BODY: [&str; 3] = ["PATCH", "POST", "PUT"];
 /// The constructor arguments of HTTPConnection / HTTPSConnection.
 #[derive(Debug, Clone)]
 pub struct ConnectionOptions {
+    /// Blocking operations time out after this many milliseconds (none: never).
     pub timeout_ms: Option<u64>,
+    /// The (host, port) to bind before connecting (`source_address`).
     pub source_address: Option<(String, u16)>,
+    /// Bytes sent or read at a time (`blocksize`, CPython's 8192).
     pub blocksize: usize,
+    /// Present for `HTTPSConnection`: how to verify the server.
     pub tls: Option<TlsOptions>,
+    /// Connect on demand when a request is sent (`auto_open`).
     pub auto_open: bool,
 }
 
@@ -42,9 +47,13 @@ impl Default for ConnectionOptions {
 /// A request body as `request()` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// `body=None`.
     None,
+    /// Bytes, sent with Content-Length.
     Bytes(Vec<u8>),
+    /// A `str`, encoded as ISO-8859-1, sent with Content-Length.
     Text(String),
+    /// An iterable of chunks, chunk-encoded unless the caller framed it.
     Chunks(Vec<Vec<u8>>),
     /// Parts follow through `send_body`, ended by `end_body`.
     Stream,
@@ -86,7 +95,9 @@ struct Tunnel {
 /// HTTPConnection.
 pub struct Connection {
     transport: Rc<dyn Transport>,
+    /// The host this connection talks to (`host`).
     pub host: String,
+    /// The port this connection talks to (`port`).
     pub port: u16,
     default_port: u16,
     options: ConnectionOptions,
@@ -125,6 +136,7 @@ impl Connection {
         })
     }
 
+    /// `set_debuglevel(level)`: above 0, CPython's `send:`, `reply:` and `header:` lines.
     pub fn set_debuglevel(&mut self, level: u32) {
         self.debuglevel = level;
     }
@@ -146,6 +158,7 @@ impl Connection {
         Ok(())
     }
 
+    /// `get_proxy_response_headers()`: the CONNECT reply's headers, once tunnelled.
     pub fn proxy_response_headers(&self) -> Option<&Headers> {
         self.proxy_response_headers.as_ref()
     }

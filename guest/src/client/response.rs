@@ -30,10 +30,15 @@ enum Reading {
 
 /// One response, reading from the connection's stream until its body ends.
 pub struct Response {
+    /// `status`.
     pub status: u16,
+    /// `reason`.
     pub reason: std::borrow::Cow<'static, str>,
+    /// `version`: 10 or 11.
     pub version: u8,
+    /// `headers` / `msg`, in arrival order.
     pub headers: Headers,
+    /// `url`: the request target this answers.
     pub url: String,
     /// The final status line and header lines as received, blank line included, when they
     /// were read line by line (else `headers.source()` is the head: `raw_head()`).
@@ -128,10 +133,12 @@ impl Response {
         }
     }
 
+    /// `will_close`: the connection closes after this response.
     pub fn will_close(&self) -> bool {
         self.framing.will_close
     }
 
+    /// `chunked`: the body is chunk-encoded.
     pub fn chunked(&self) -> bool {
         self.framing.chunked
     }
@@ -350,6 +357,7 @@ impl Response {
         }
     }
 
+    /// The connection's debug level (`set_debuglevel`).
     pub fn debuglevel(&self) -> u32 {
         self.debuglevel
     }

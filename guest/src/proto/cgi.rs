@@ -119,11 +119,17 @@ pub fn split_script(dir: &str, rest: &str, is_dir: impl Fn(&str) -> bool) -> Scr
 /// What the environment is made from besides the request's headers.
 #[derive(Debug, Clone)]
 pub struct ServerSide<'a> {
+    /// `SERVER_SOFTWARE`: the server's version string.
     pub server_software: &'a str,
+    /// `SERVER_NAME`.
     pub server_name: &'a str,
+    /// `SERVER_PORT`.
     pub server_port: u16,
+    /// `SERVER_PROTOCOL`.
     pub protocol_version: &'a str,
+    /// `REQUEST_METHOD`.
     pub method: &'a str,
+    /// `REMOTE_ADDR`.
     pub remote_addr: &'a str,
     /// The served directory (PATH_TRANSLATED is PATH_INFO under it).
     pub document_root: &'a str,

@@ -14,8 +14,11 @@ const QUOTE_SAFE: &AsciiSet = &NON_ALPHANUMERIC
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The entry's name as the file system has it.
     pub name: String,
+    /// Whether it is a directory (listed with a trailing `/`).
     pub is_dir: bool,
+    /// Whether it is a symbolic link (listed with a trailing `@`).
     pub is_symlink: bool,
 }
 
@@ -33,6 +36,7 @@ pub struct Listing {
 const SUFFIX: &str = "\n</ul>\n<hr>\n</body>\n</html>\n";
 
 impl Listing {
+    /// The listing of `request_path` with `entries`, sorted as CPython sorts them.
     pub fn new(request_path: &str, mut entries: Vec<Entry>) -> Self {
         entries.sort_by_cached_key(|e| e.name.to_lowercase());
         let path = request_path.split(['?', '#']).next().unwrap_or("");

@@ -6,6 +6,7 @@ use super::Headers;
 /// How a response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResponseFraming {
+    /// Whether the body is chunk-encoded.
     pub chunked: bool,
     /// Body length when known; `Some(0)` for bodiless responses.
     pub length: Option<u64>,
@@ -106,8 +107,11 @@ pub fn parse_content_length(value: &[u8]) -> Option<u64> {
 /// How a request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestBody {
+    /// No body.
     None,
+    /// A Content-Length body of this many bytes.
     Length(u64),
+    /// A chunked body.
     Chunked,
 }
 
@@ -145,6 +149,7 @@ pub struct RequestFraming<'a> {
 }
 
 impl<'a> RequestFraming<'a> {
+    /// A `Transfer-Encoding` field's value.
     pub fn transfer_encoding(&mut self, value: &'a [u8]) {
         self.te = true;
         if let Some(c) = value
@@ -156,6 +161,7 @@ impl<'a> RequestFraming<'a> {
         }
     }
 
+    /// A `Content-Length` field's value.
     pub fn content_length(&mut self, value: &[u8]) {
         self.cl = true;
         for part in value.split(|&b| b == b',') {
@@ -172,6 +178,7 @@ impl<'a> RequestFraming<'a> {
         }
     }
 
+    /// The request's body framing, or why it is refused.
     pub fn finish(self) -> Result<RequestBody, FramingError> {
         if let Some(e) = self.error {
             return Err(e);

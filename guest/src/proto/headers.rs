@@ -118,6 +118,7 @@ fn at(offset: usize) -> u32 {
 }
 
 impl Headers {
+    /// No fields.
     pub fn new() -> Self {
         Self::default()
     }
@@ -154,6 +155,7 @@ impl Headers {
         self.store.bytes()
     }
 
+    /// Add a field at the end.
     pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<[u8]>) {
         let bytes = self.store.owned();
         let start = at(bytes.len());
@@ -181,10 +183,12 @@ impl Headers {
         last[3] = at(bytes.len());
     }
 
+    /// How many fields.
     pub fn len(&self) -> usize {
         self.fields.len()
     }
 
+    /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -225,6 +229,7 @@ impl Headers {
         self.get_all(name).next()
     }
 
+    /// Whether a field of this name (case-insensitive) is present.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
@@ -325,6 +330,7 @@ mod tests {
 /// counted, as `http.client._read_headers` counts it) is "got more than 100 headers".
 #[derive(Debug, Default)]
 pub struct FieldBlock {
+    /// The fields read so far.
     pub headers: Headers,
     lines: usize,
 }
@@ -339,6 +345,7 @@ pub enum FieldLine {
 }
 
 impl FieldBlock {
+    /// An empty block.
     pub fn new() -> Self {
         Self::default()
     }

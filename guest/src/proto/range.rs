@@ -8,7 +8,12 @@ pub enum ByteRange {
     /// All of it (200): no Range, one this server ignores, or an `If-Range` that no longer holds.
     Whole,
     /// Bytes `start..=end` (206).
-    Part { start: u64, end: u64 },
+    Part {
+        /// The first byte's offset.
+        start: u64,
+        /// The last byte's offset (included).
+        end: u64,
+    },
     /// Nothing of it can be sent (416, `Content-Range: bytes */len`).
     Unsatisfiable,
 }

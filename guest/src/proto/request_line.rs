@@ -80,7 +80,9 @@ impl RequestLine {
 /// Why a request line must be refused: the status and message of `send_error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// The status to answer with.
     pub code: u16,
+    /// Its message.
     pub message: String,
     /// `requestline` as far as it was understood (for the log line).
     pub requestline: String,
@@ -93,7 +95,9 @@ pub struct Rejection {
 pub enum Parsed {
     /// A blank line: CPython gives up on the request silently (`return False`).
     Blank,
+    /// A request line to go on with.
     Request(RequestLine),
+    /// A request line refused, with the answer to send.
     Reject(Rejection),
 }
 

@@ -39,7 +39,9 @@ pub struct RequestHead {
 pub enum ConnectionField {
     /// None was sent.
     Absent,
+    /// `Connection: close`.
     Close,
+    /// `Connection: keep-alive`.
     KeepAlive,
     /// Anything else (a list such as "keep-alive, Upgrade" included, as in CPython).
     Other,

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 pub struct StatusLine {
     /// 10 for HTTP/1.0 (and 0.9), 11 for HTTP/1.x.
     pub version: u8,
+    /// The status code.
     pub status: u16,
     /// The reason phrase, stripped of surrounding whitespace (the standard phrase of the
     /// status, when it is that, costs no allocation).

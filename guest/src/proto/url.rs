@@ -11,8 +11,11 @@ const NON_ASCII: &AsciiSet = &AsciiSet::EMPTY;
 /// An absolute http(s) URL split for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlParts {
+    /// `http` or `https`.
     pub scheme: String,
+    /// The host, without brackets or port.
     pub host: String,
+    /// The explicit port, or the scheme's default.
     pub port: u16,
     /// Path and query; "/" when the URL has no path. The fragment is dropped.
     pub target: String,

@@ -26,15 +26,25 @@ pub const MAX_DRAIN: u64 = 1024 * 1024;
 /// The handler's class attributes.
 #[derive(Debug, Clone)]
 pub struct HandlerConfig {
+    /// `protocol_version`: "HTTP/1.0" or "HTTP/1.1".
     pub protocol_version: String,
+    /// `server_version`.
     pub server_version: String,
+    /// `sys_version`.
     pub sys_version: String,
+    /// The guest path of the directory served.
     pub directory: String,
+    /// `error_message_format`; CPython's page when none.
     pub error_message_format: Option<String>,
+    /// `error_content_type`; CPython's when none.
     pub error_content_type: Option<String>,
+    /// `extensions_map` additions: (".ext", "type/subtype").
     pub extensions_map: Vec<(String, String)>,
+    /// `index_pages`; CPython's when empty.
     pub index_pages: Vec<String>,
+    /// Log a line per request to stderr.
     pub log_requests: bool,
+    /// CPython's `timeout`: a cap on every wait, and on each read and write.
     pub timeout_ms: Option<u64>,
     /// Between requests: how long to wait for the next one (none: no limit).
     pub idle_timeout_ms: Option<u64>,
@@ -48,6 +58,7 @@ pub struct HandlerConfig {
     pub cgi_directories: Vec<String>,
     /// `server.server_name` and `server.server_port` (a script's SERVER_NAME and SERVER_PORT).
     pub server_name: String,
+    /// `server.server_port`.
     pub server_port: u16,
 }
 
@@ -78,10 +89,15 @@ impl Default for HandlerConfig {
 /// The request being answered (the handler's instance variables).
 #[derive(Debug, Clone, Default)]
 pub struct Request {
+    /// `command`.
     pub command: String,
+    /// `path`: the target, query included.
     pub path: String,
+    /// `request_version`.
     pub request_version: String,
+    /// `requestline`, without its CRLF.
     pub requestline: String,
+    /// `headers`, in arrival order.
     pub headers: Headers,
     /// The previous head's room for its fields' places.
     fields_room: FieldSpans,
@@ -113,8 +129,11 @@ impl Request {
 pub struct Handler {
     stream: BufStream,
     client_host: String,
+    /// The class attributes.
     pub config: HandlerConfig,
+    /// The request being answered.
     pub request: Request,
+    /// `close_connection`.
     pub close_connection: bool,
     headers_buffer: Vec<u8>,
     body: BodyDecoder,
@@ -123,6 +142,7 @@ pub struct Handler {
 }
 
 impl Handler {
+    /// A handler for the connection `stream` from `client_host`.
     pub fn new(stream: Box<dyn Stream>, client_host: &str, config: HandlerConfig) -> Self {
         let mut stream = BufStream::new(stream, crate::proto::limits::COPY_BUFSIZE);
         if config.timeout_ms.is_some() {
@@ -461,14 +481,17 @@ impl Handler {
         }
     }
 
+    /// `version_string()`.
     pub fn version_string(&self) -> String {
         format!("{} {}", self.config.server_version, self.config.sys_version)
     }
 
+    /// `log_date_time_string()`.
     pub fn log_date_time_string(&self) -> String {
         log_date_time_string(now_secs())
     }
 
+    /// `address_string()`: the client's address.
     pub fn address_string(&self) -> String {
         self.client_host.clone()
     }

@@ -4,8 +4,8 @@
 use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
 use crate::bindings::transport::TlsOptions;
 use crate::client::{ClientError, ClientSession, Connection, DebugOutput, Response};
+use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
-use crate::transport::OutboundPolicy;
 use crate::transport::tls::{ClientIdentities, Identity};
 use clap::Args;
 use std::fs::File;

@@ -46,7 +46,7 @@ impl ClientSession<HostState> {
     }
 
     /// A session with everything of httplib's context chosen: policy, identities, limits
-    /// (see [`SessionLimits`](crate::view::SessionLimits)).
+    /// (see [`SessionLimits`](crate::limits::SessionLimits)).
     pub fn with_context(runtime: &Runtime, ctx: HttplibCtx, debug: DebugOutput) -> anyhow::Result<Self> {
         let (store, guest) = async_session::instantiate(runtime, ctx, debug)?;
         Ok(Self::from_instance(store, guest))

@@ -14,7 +14,7 @@ pub enum ClientError {
     Http(HttpError, String),
     /// The guest trapped or the runtime failed.
     Runtime(anyhow::Error),
-    /// A call of an [`AsyncClientSession`] was dropped before it ended: the session's store
+    /// A call of an [`AsyncClientSession`](super::AsyncClientSession) was dropped before it ended: the session's store
     /// went with it (sockets closed, instance returned), and it can make no more calls. (A
     /// session ended by its cancel handle answers `limit-exceeded` instead, as http.client
     /// errors.)

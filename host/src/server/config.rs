@@ -3,8 +3,8 @@
 //! it to the guest's `handler-config`.
 
 use crate::bindings::server::HandlerConfig;
+use crate::limits::SessionLimits;
 use crate::policy::OutboundPolicy;
-use crate::view::SessionLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use crate::bindings::exports::httplib::http::server::Guest as ServerExports;
 use crate::bindings::server::Request;
 use crate::bindings::types::HttpError;
-use crate::runtime::HostState;
+use crate::view::HostState;
 use crate::view::HttplibView;
 use crate::wait::Wait;
 use anyhow::{Result, anyhow};

@@ -3,11 +3,10 @@
 //! (`wit_host` converts at the edge).
 
 mod error;
-pub mod sockets;
+pub(crate) mod sockets;
 mod tcp;
 pub mod tls;
 
-pub use crate::policy::{AuditHook, OutboundPolicy};
 pub use error::SocketError;
 pub use tcp::{TcpStream, WaitBy};
 

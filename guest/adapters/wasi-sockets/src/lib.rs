@@ -7,6 +7,7 @@
 //! httplib's destination policy lives in httplib's host, not here.
 
 #![cfg(target_arch = "wasm32")]
+#![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 #[allow(missing_docs, unsafe_code)]
