@@ -34,14 +34,9 @@ pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables one component instance may hold.
 pub const MAX_TABLES_PER_COMPONENT: u32 = 8;
 /// Linear memory kept resident (its dirty pages reset in place, not decommitted) when an
-/// instance's slot is reused (ours). The guest's memory starts with its 128 KiB stack, then
-/// its 261 KiB of data (the image, copy-on-write), then the heap: with only the stack kept
-/// (128 KiB), every instance took a copy-on-write or zero-page fault on each page of data and
-/// heap it wrote, each a TLB shootdown across the server's threads (`do_wp_page` and its
-/// IPIs were 10% of the server's CPU, wrk -c32 with a new connection per request). Keeping
-/// 1 MiB: 9.1-9.3k -> 12.1-12.5k requests/s (512 KiB gave the same; keep-alive unchanged,
-/// 65-68k), server RSS after the run 41 -> 47 MiB. Only pages an instance wrote stay
-/// resident, so a flood keeps at most this much per pooled slot.
+/// instance's slot is reused (ours): the guest's stack, data and first heap pages, so a new
+/// instance takes no page fault on them (bench/PROFILE.md, "Tuning record"). Only pages an
+/// instance wrote stay resident, so a flood keeps at most this much per pooled slot.
 pub const KEEP_RESIDENT: usize = 1024 * 1024;
 /// Decommits batched into one call when a slot is returned (ours).
 pub const DECOMMIT_BATCH: usize = 64;
@@ -77,12 +72,9 @@ impl Default for RuntimeOptions {
     }
 }
 
-/// Pooled instances of `httplib serve` (ours): bench/'s 32 connections stay on warm slots
-/// (wrk -c32, a new connection per request: 8,585 requests/s against 8,749 with 128 pooled;
-/// -c64, half of them made on demand: 7,577 against 8,196), and a flood leaves little
-/// behind (2000 idle connections closed: 32-33 MiB resident 5 s later, against 17.5 MiB
-/// before; 66 MiB with 128 pooled, 598 MiB with the 2048-slot pool and no trim). More
-/// connections get instances made on demand.
+/// Pooled instances of `httplib serve` (ours): bench/'s 32 connections stay on warm slots,
+/// and a flood leaves little behind (bench/PROFILE.md, "Tuning record"). More connections
+/// get instances made on demand.
 pub const SERVER_POOLED_INSTANCES: u32 = 32;
 
 /// Instances a command-line client run needs: its session, and one spare (ours).
@@ -183,17 +175,13 @@ impl Runtime {
             .max_memory_size(options.memory_limit.max(DEFAULT_MEMORY_LIMIT))
             .linear_memory_keep_resident(KEEP_RESIDENT)
             // Reset only the pages an instance dirtied (Linux 6.7's PAGEMAP_SCAN; where the
-            // kernel lacks it, the whole kept-resident prefix is reset as before). wrk -c32, a
-            // new connection per request: 11.8-13.1k -> 14.7-15.6k requests/s, RSS after the
-            // run 46-47 -> 37-39 MiB; keep-alive unchanged (61-66k).
+            // kernel lacks it, the whole kept-resident prefix is reset as before).
             .pagemap_scan(wasmtime::Enabled::Auto)
             .table_keep_resident(64 * 1024)
             .decommit_batch_size(DECOMMIT_BATCH);
         if options.overflow {
             // One memory slot an instance (the guest has one memory): every slot a flood
-            // touches keeps its stack and image pages resident (`KEEP_RESIDENT`), and with
-            // twice as many slots as instances a flood touched 51 of them, not 32 (measured
-            // after 2000 idle connections closed: 43 MiB resident against 36 MiB). An
+            // touches keeps its pages resident (`KEEP_RESIDENT`), so no spare slots. An
             // instance needing more (a composed CGI script) comes from the overflow engine.
             pool.total_memories(instances);
         }

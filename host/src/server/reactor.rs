@@ -2,9 +2,8 @@
 //! event loop most run on: one thread a core (as nginx's `worker_processes auto`), each a
 //! single-threaded tokio runtime (IO and timers on) whose tasks are its connections.
 //!
-//! No task moves between threads (no work stealing, no cross-thread wake-ups: with tokio's
-//! multi-threaded runtime, wrk -t1 -c16 keep-alive was 48-50k requests/s against 63k with a
-//! thread per connection; see bench/PROFILE.md).
+//! No task moves between threads: no work stealing, no cross-thread wake-ups (tokio's
+//! multi-threaded runtime was slower; bench/PROFILE.md, "Tuning record").
 
 use std::future::Future;
 use std::sync::Arc;
@@ -107,8 +106,7 @@ impl Reactor {
     /// Run a connection accepted on thread `me` there (no hand-off, no wake-up of another
     /// thread), unless `me` holds more than one connection over the lightest: a burst of
     /// connections (wrk opening 16 at once) wakes one thread first, which would otherwise
-    /// take them all while the others idle (wrk -t1 -c16 keep-alive: 40k requests/s with
-    /// every connection on one thread, against 62k with a thread per connection).
+    /// take them all while the others idle.
     pub fn spawn_accepted(&self, me: usize, task: impl Future<Output = ()> + Send + 'static) {
         let lightest = self.lightest();
         let load = |i: usize| self.threads[i].load.load(Ordering::Relaxed);

@@ -133,9 +133,7 @@ impl Serving {
     /// The accept loop, on reactor thread `ACCEPTOR`: each connection a task on this thread,
     /// or on the lightest (see `Reactor::spawn_accepted`). One thread accepts: with every
     /// thread waiting on the listener, each connection woke them all and all but one found
-    /// nothing (a failed accept4 and a context switch a connection, measured with strace).
-    /// A listener for each thread (SO_REUSEPORT, the kernel choosing the thread) was slower:
-    /// wrk -c32, a new connection per request, 12.3-12.4k requests/s against 12.5-13.1k.
+    /// nothing; a listener a thread (SO_REUSEPORT) was slower (bench/PROFILE.md, "Tuning record").
     async fn accept_on_reactor(self: Arc<Self>, listener: TcpListener) {
         // SAFETY: the AsyncFd owns the listener: its descriptor stays open, the same one, for
         // the registration's whole life.

@@ -32,8 +32,7 @@ mod stream;
 
 use bindings::exports::httplib::http::cgi::{self, CgiError, ScriptOutput};
 use bindings::exports::httplib::http::transport::{self, ConnectOptions, ErrorCode, GuestLimits};
-use bindings::exports::httplib::http::types::SocketAddress;
-use stream::Stream;
+use stream::{NO_TLS, Stream};
 
 /// Timeout for connecting, and each read and write, when the caller set none: the same as
 /// httplib's host (`DEFAULT_IO_TIMEOUT`, curl's 300 s connect timeout).
@@ -41,11 +40,6 @@ pub const DEFAULT_IO_TIMEOUT_MS: u64 = 300_000;
 /// Most bytes a whole-body `read()` may gather: what httplib's host allows by default (its
 /// 64 MiB memory cap over `READ_ALL_MEMORY_DIVISOR`, 4).
 pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
-/// Why https cannot work here, in words for the `tls` error.
-pub const NO_TLS: &str = "TLS is not available: this component was composed with the wasi-sockets adapter, \
-                          which speaks plain TCP over wasi:sockets (run it under httplib, or compose it \
-                          without the adapter, for https)";
-
 struct Adapter;
 
 impl transport::Guest for Adapter {
@@ -81,9 +75,4 @@ impl cgi::Guest for Adapter {
     ) -> Result<ScriptOutput, CgiError> {
         Err(CgiError::Disabled)
     }
-}
-
-/// `host` (without brackets) and `port` as WIT's socket address.
-fn socket_address(host: String, port: u16) -> SocketAddress {
-    SocketAddress { host, port }
 }

@@ -1,0 +1,111 @@
+//! The options of `httplib get` and `httplib request`, as clap reads them.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Redirects `-L` follows before giving up (curl's `--max-redirs` default; urllib stops at 10).
+pub const DEFAULT_MAX_REDIRS: u32 = 50;
+/// The name under which `--cert` is registered with the host.
+pub(super) const CLIENT_IDENTITY: &str = "cli";
+
+/// The options `get` and `request` share.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Write the body to FILE instead of stdout ("-" is stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the status line and headers before the body.
+    #[arg(short = 'i', long = "include")]
+    pub include: bool,
+    /// Exit 22, without the body, when the status is 400 or more.
+    #[arg(short = 'f', long = "fail")]
+    pub fail: bool,
+    /// Seconds before connecting or reading gives up.
+    #[arg(long = "timeout", value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// set_debuglevel(1): print http.client's send:, reply: and header: lines (to stderr, as curl's -v).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Trust the CA certificates in this PEM file too (https).
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Verify against the system's trust store instead of the bundled Mozilla roots (https).
+    #[arg(long = "system-roots")]
+    pub system_roots: bool,
+    /// Skip certificate and host name verification (https).
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+    /// Present this client certificate chain (PEM; may hold the key too).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) for --cert.
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Basic authentication as "user:password" for every URL (a URL's own user:password@ is
+    /// used for that URL otherwise).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    pub user: Option<String>,
+    /// HEAD: show the status line and headers only (as curl -I).
+    #[arg(short = 'I', long = "head")]
+    pub head: bool,
+    /// Send this User-Agent.
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    pub user_agent: Option<String>,
+    /// Print no error messages (curl -s); -S prints them again.
+    #[arg(short = 's', long = "silent")]
+    pub silent: bool,
+    /// With -s, still print error messages.
+    #[arg(short = 'S', long = "show-error")]
+    pub show_error: bool,
+    /// Write the body to a file named after the URL's last path segment (curl -O).
+    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
+    pub remote_name: bool,
+    /// After each transfer print FORMAT, with %{http_code}, %{size_download} (bytes written:
+    /// decoded ones with --compressed), %{time_total} and %{url_effective} filled in and \n,
+    /// \t as newline and tab (curl -w).
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub write_out: Option<String>,
+    /// Follow redirects (301, 302, 303, 307, 308): the Location resolved against the URL,
+    /// POST made GET after 301/302/303 as curl does, credentials kept to the first origin.
+    #[arg(short = 'L', long = "location")]
+    pub location: bool,
+    /// With -L, the most redirects to follow (-1: no limit).
+    #[arg(long = "max-redirs", value_name = "NUM", default_value_t = DEFAULT_MAX_REDIRS as i64, allow_negative_numbers = true)]
+    pub max_redirs: i64,
+    /// Ask for a compressed body (Accept-Encoding: deflate, gzip, br) and write it decoded.
+    #[arg(long = "compressed")]
+    pub compressed: bool,
+    /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// The http:// URLs.
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+}
+
+/// `httplib request`: the shared options plus a method and a body.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// The request method (default GET, or POST with a body).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Body as text, @FILE or @- for stdin (newlines of a file dropped, as curl does), sent as
+    /// a form; repeated, the parts are joined with "&".
+    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "data_binary")]
+    pub data: Vec<String>,
+    /// Body as bytes, @FILE, or @- for stdin, sent as it is.
+    #[arg(long = "data-binary", value_name = "DATA")]
+    pub data_binary: Option<String>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// What to send.
+pub(super) enum Payload {
+    None,
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}

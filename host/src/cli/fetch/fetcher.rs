@@ -1,0 +1,290 @@
+//! One session's transfers: connections reused while URLs keep to the same origin and
+//! proxy, requests sent, redirects followed, bodies copied to the output.
+
+use super::args::{FetchArgs, Payload};
+use super::failure::ClientErrorOrIo;
+use super::output::{READ_CHUNK, progress_meter};
+use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
+use crate::bindings::transport::TlsOptions;
+use crate::client::{ClientSession, Connection, Response};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// What `--compressed` asks for: the codings the guest decodes (`read-decoded`); curl 7.88
+/// asks for "deflate, gzip, br, zstd" where built with them.
+pub(super) const ACCEPT_ENCODING: &str = "deflate, gzip, br";
+/// Size of each part of a file body streamed to the server.
+const SEND_CHUNK: usize = 256 * 1024;
+
+/// `Authorization: Basic …` from `-u`, else from the URL's `user:password@` (which the
+/// guest's split-url hands over percent-decoded, as urllib reads it); none when neither is
+/// there or the header was given with -H.
+fn basic_auth(user: Option<&str>, userinfo: Option<&str>, headers: &[(String, Vec<u8>)]) -> Option<(String, Vec<u8>)> {
+    use base64::Engine;
+    if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+        return None;
+    }
+    let credentials = user.or(userinfo)?;
+    let credentials = if credentials.contains(':') {
+        credentials.to_string()
+    } else {
+        format!("{credentials}:")
+    };
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    Some(("Authorization".into(), value.into_bytes()))
+}
+
+/// One session's connections, reused while URLs keep to the same scheme, host, port and proxy.
+pub(super) struct Fetcher<'a> {
+    pub(super) session: &'a mut ClientSession,
+    /// The body goes to a terminal nobody asked for explicitly: refuse binary, as curl does.
+    pub(super) guard_terminal: bool,
+    pub(super) current: Option<((String, String, u16), Connection)>,
+    /// Show a progress meter on stderr (a file is written, stderr is a terminal, no -s).
+    pub(super) progress: bool,
+    pub(super) args: &'a FetchArgs,
+    pub(super) tls: TlsOptions,
+}
+
+type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// What one URL's transfer ended with.
+pub(super) struct Transfer {
+    /// The last response's status.
+    pub(super) status: u16,
+    /// Body bytes written.
+    pub(super) size: u64,
+    /// The URL that answered last (after redirects): curl's `url_effective`.
+    pub(super) url: String,
+}
+
+impl Fetcher<'_> {
+    /// The connection for `url`: direct, to the proxy (http), or tunnelled through it (https).
+    fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<Connection> {
+        let key = (url.scheme.clone(), url.host.clone(), url.port);
+        if let Some((k, c)) = &self.current
+            && *k == key
+        {
+            return Ok(*c);
+        }
+        if let Some((_, old)) = self.current.take() {
+            self.session.release(old)?;
+        }
+        let https = url.scheme == "https";
+        let options = ConnectionOptions {
+            timeout_ms: self.args.timeout.map(|s| (s * 1000.0).max(1.0) as u64),
+            tls: https.then(|| self.tls.clone()),
+            ..ConnectionOptions::http()
+        };
+        let c = match proxy {
+            None => self.session.open(&url.host, Some(url.port), &options)?,
+            Some(p) if https => {
+                let c = self.session.open(&p.host, Some(p.port), &options)?;
+                self.session.set_tunnel(c, &url.host, Some(url.port), &[])?;
+                c
+            }
+            Some(p) => self.session.open(&p.host, Some(p.port), &options)?,
+        };
+        if self.args.verbose {
+            self.session.set_debuglevel(c, 1)?;
+        }
+        self.current = Some((key, c));
+        Ok(c)
+    }
+
+    /// One request (and with -L, the redirects it leads to) and its whole response.
+    pub(super) fn fetch(
+        &mut self,
+        url: &str,
+        method: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+        out: &mut dyn Write,
+    ) -> FetchResult<Transfer> {
+        let (mut url, mut method) = (url.to_string(), method.to_string());
+        let mut payload = payload;
+        let mut headers = headers.to_vec();
+        // Credentials (-u, a URL's user:password@, -H Authorization) stay with the first origin.
+        let mut user = self.args.user.clone();
+        let mut redirects = 0;
+        loop {
+            let (response, status) = self.send(&url, &method, payload, &headers, user.as_deref())?;
+            if self.args.include || self.args.head {
+                self.write_head(response, out)?;
+            }
+            let next = match self.args.location {
+                true => {
+                    let location = self.session.getheader(response, "location")?;
+                    self.session
+                        .follow_redirect(&url, &method, status, location.as_deref())?
+                }
+                false => None,
+            };
+            let Some(next) = next else {
+                if self.args.fail && status >= 400 {
+                    self.session.close_response(response)?;
+                    return Ok(Transfer { status, size: 0, url });
+                }
+                let size = self.copy_body(response, out)?;
+                self.session.close_response(response)?;
+                return Ok(Transfer { status, size, url });
+            };
+            if self.args.max_redirs >= 0 && redirects >= self.args.max_redirs {
+                self.session.close_response(response)?;
+                return Err(Box::new(ClientErrorOrIo::TooManyRedirects(redirects)));
+            }
+            redirects += 1;
+            // The redirect's own body is read and dropped, so the connection can be reused.
+            while !self.session.read1(response, Some(READ_CHUNK))?.is_empty() {}
+            self.session.close_response(response)?;
+            if !next.keep_body {
+                payload = &Payload::None;
+                headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("content-type") && !n.eq_ignore_ascii_case("content-length")
+                });
+            }
+            if !next.same_origin {
+                user = None;
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie"));
+            }
+            url = next.url;
+            method = next.method;
+        }
+    }
+
+    /// Send one request; its response, with the status read.
+    fn send(
+        &mut self,
+        url: &str,
+        method: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+        user: Option<&str>,
+    ) -> FetchResult<(Response, u16)> {
+        let parts = self.session.split_url(url)?;
+        let with_auth;
+        let headers = match basic_auth(user, parts.userinfo.as_deref(), headers) {
+            Some(auth) => {
+                with_auth = [headers, &[auth]].concat();
+                &with_auth[..]
+            }
+            None => headers,
+        };
+        let proxy = match &self.args.proxy {
+            Some(p) => Some(self.session.split_url(p)?),
+            None => None,
+        };
+        let c = self.connection(&parts, proxy.as_ref())?;
+        // Plain HTTP through a proxy asks it for the absolute URL (RFC 9112 3.2.2).
+        let target = if proxy.is_some() && parts.scheme == "http" {
+            let host = if parts.host.contains(':') {
+                format!("[{}]", parts.host)
+            } else {
+                parts.host.clone()
+            };
+            format!("http://{host}:{}{}", parts.port, parts.target)
+        } else {
+            parts.target.clone()
+        };
+        match payload {
+            Payload::None => self.session.request(c, method, &target, &Body::None, headers)?,
+            Payload::Bytes(b) => self
+                .session
+                .request(c, method, &target, &Body::Bytes(b.clone()), headers)?,
+            Payload::File(path) => self.send_file(c, method, &target, path, headers)?,
+        }
+        let response = self.session.getresponse(c)?;
+        let status = self.session.status(response)?;
+        Ok((response, status))
+    }
+
+    /// A file body: Content-Length from its size, then streamed in parts.
+    fn send_file(
+        &mut self,
+        c: Connection,
+        method: &str,
+        target: &str,
+        path: &PathBuf,
+        headers: &[(String, Vec<u8>)],
+    ) -> FetchResult<()> {
+        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let len = file.metadata()?.len();
+        let mut headers = headers.to_vec();
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+            headers.push(("Content-Length".into(), len.to_string().into_bytes()));
+        }
+        self.session.request(c, method, target, &Body::Streamed, &headers)?;
+        let mut buf = vec![0u8; SEND_CHUNK];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.session.send_body(c, &buf[..n])?;
+        }
+        self.session.end_body(c)?;
+        Ok(())
+    }
+
+    /// `-i`: the status line and headers, as they arrived.
+    fn write_head(&mut self, r: Response, out: &mut dyn Write) -> FetchResult<()> {
+        out.write_all(&self.session.raw_head(r)?)?;
+        Ok(())
+    }
+
+    /// The body to `out`; how many bytes it held.
+    fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<u64, ClientErrorOrIo> {
+        let meter = match self.progress {
+            // With --compressed the length is of the coded bytes, not of those counted.
+            true => Some(progress_meter(match self.args.compressed {
+                true => None,
+                false => self.session.length(r)?,
+            })),
+            false => None,
+        };
+        let copied = self.copy_body_to(r, out, meter.as_ref());
+        if let Some(meter) = meter {
+            match copied {
+                Ok(_) => meter.finish(),
+                Err(_) => meter.abandon(),
+            }
+        }
+        copied
+    }
+
+    fn copy_body_to(
+        &mut self,
+        r: Response,
+        out: &mut dyn Write,
+        meter: Option<&indicatif::ProgressBar>,
+    ) -> Result<u64, ClientErrorOrIo> {
+        let mut size = 0;
+        loop {
+            let data = match self.args.compressed {
+                true => self.session.read_decoded(r, READ_CHUNK)?,
+                false => self.session.read1(r, Some(READ_CHUNK))?,
+            };
+            if data.is_empty() {
+                return Ok(size);
+            }
+            if size == 0 && self.guard_terminal && data.contains(&0) {
+                return Err(ClientErrorOrIo::BinaryToTerminal);
+            }
+            out.write_all(&data)?;
+            size += data.len() as u64;
+            if let Some(meter) = meter {
+                meter.inc(data.len() as u64);
+            }
+        }
+    }
+
+    pub(super) fn finish(&mut self) {
+        if let Some((_, c)) = self.current.take() {
+            let _ = self.session.release(c);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! `httplib get` and `httplib request`: curl-like fetching through the guest's HTTPConnection.
+//! Bodies stream to stdout or `-o FILE`; URLs to the same host and port share one connection.
+
+mod args;
+mod failure;
+mod fetcher;
+mod output;
+
+pub use args::{FetchArgs, RequestArgs};
+pub use failure::EXIT_CODES_HELP;
+
+use crate::bindings::transport::TlsOptions;
+use crate::client::{ClientSession, DebugOutput};
+use crate::policy::OutboundPolicy;
+use crate::runtime::Runtime;
+use crate::transport::tls::{ClientIdentities, Identity};
+use args::{CLIENT_IDENTITY, Payload};
+use failure::{exit, exit_code, is_broken_pipe};
+use fetcher::{ACCEPT_ENCODING, Fetcher, Transfer};
+use output::{PartFile, remote_name, say, write_out};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub fn get(args: FetchArgs) -> ExitCode {
+    let method = if args.head { "HEAD" } else { "GET" };
+    run(method, Payload::None, None, args)
+}
+
+/// `@-` (stdin) or `@FILE`: the bytes; anything else is the text itself.
+fn data_arg(arg: &str) -> Result<Vec<u8>, String> {
+    match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("stdin: {e}"))?;
+            Ok(bytes)
+        }
+        Some(path) => std::fs::read(path).map_err(|e| format!("{path}: {e}")),
+        None => Ok(arg.as_bytes().to_vec()),
+    }
+}
+
+pub fn request(args: RequestArgs) -> ExitCode {
+    let (payload, form) = if !args.data.is_empty() {
+        let mut parts = Vec::new();
+        for d in &args.data {
+            match data_arg(d) {
+                Ok(mut bytes) => {
+                    if d.starts_with('@') {
+                        bytes.retain(|&b| b != b'\r' && b != b'\n');
+                    }
+                    parts.push(bytes);
+                }
+                Err(e) => return usage_error(&e),
+            }
+        }
+        (Payload::Bytes(parts.join(&b'&')), true)
+    } else {
+        match args.data_binary.as_deref() {
+            Some(d) if d.starts_with('@') && d != "@-" => (Payload::File(PathBuf::from(&d[1..])), false),
+            Some(d) => match data_arg(d) {
+                Ok(bytes) => (Payload::Bytes(bytes), false),
+                Err(e) => return usage_error(&e),
+            },
+            None => (Payload::None, false),
+        }
+    };
+    let method = args.method.unwrap_or_else(|| {
+        match (&payload, args.fetch.head) {
+            (Payload::None, true) => "HEAD",
+            (Payload::None, false) => "GET",
+            _ => "POST",
+        }
+        .into()
+    });
+    let content_type = form.then_some("application/x-www-form-urlencoded");
+    run(&method, payload, content_type, args.fetch)
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("httplib: {message}");
+    ExitCode::from(2)
+}
+
+fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchArgs) -> ExitCode {
+    let mut headers = Vec::new();
+    // curl's rules: "Name: value" adds, "Name:" removes a header we would add, "Name;" sends it empty.
+    let mut removed = Vec::new();
+    for h in &args.headers {
+        match h.split_once(':') {
+            Some((name, value)) if value.trim().is_empty() => removed.push(name.trim().to_ascii_lowercase()),
+            Some((name, value)) => headers.push((name.trim().to_string(), value.trim().as_bytes().to_vec())),
+            None => match h.strip_suffix(';') {
+                Some(name) => headers.push((name.trim().to_string(), Vec::new())),
+                None => return usage_error(&format!("bad header {h:?}: use 'Name: value'")),
+            },
+        }
+    }
+    let user_agent = args
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("httplib/{}", env!("CARGO_PKG_VERSION")));
+    let defaults = [
+        ("Content-Type", content_type.map(str::to_string)),
+        ("User-Agent", Some(user_agent)),
+        ("Accept", Some("*/*".to_string())),
+        ("Accept-Encoding", args.compressed.then(|| ACCEPT_ENCODING.to_string())),
+    ];
+    for (name, value) in defaults {
+        let Some(value) = value else { continue };
+        let given = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if !given && !removed.contains(&name.to_ascii_lowercase()) {
+            headers.push((name.into(), value.into_bytes()));
+        }
+    }
+    let output = match (&args.output, args.remote_name) {
+        (Some(path), _) if path.as_os_str() == "-" => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => match remote_name(&args.urls[0]) {
+            Some(name) => Some(PathBuf::from(name)),
+            None => {
+                say(&args, "Remote file name has no length!");
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        },
+        (None, false) => None,
+    };
+    let mut output = match &output {
+        Some(path) => match PartFile::create(path) {
+            Ok(part) => Some(part),
+            Err(e) => {
+                say(&args, &format!("cannot write {}: {e}", path.display()));
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        },
+        None => None,
+    };
+    let code = match &mut output {
+        Some(part) => fetch_all(method, &payload, &headers, &args, &mut part.file),
+        None => fetch_all(method, &payload, &headers, &args, &mut std::io::stdout().lock()),
+    };
+    if let Some(part) = output {
+        // FILE changes only when everything succeeded; otherwise it keeps what it held.
+        if code == ExitCode::SUCCESS {
+            if let Err(e) = part.keep() {
+                eprintln!("httplib: writing the body: {e}");
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        } else {
+            part.discard();
+        }
+    }
+    code
+}
+
+/// Everything after the output is chosen: the runtime, the session, each URL in turn.
+fn fetch_all(
+    method: &str,
+    payload: &Payload,
+    headers: &[(String, Vec<u8>)],
+    args: &FetchArgs,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::client()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("httplib: cannot load the guest component: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut identities = ClientIdentities::default();
+    if let Some(cert) = &args.cert {
+        match Identity::from_pem_files(cert, args.key.as_deref(), None) {
+            Ok(id) => {
+                identities.0.insert(CLIENT_IDENTITY.into(), id);
+            }
+            Err(e) => return usage_error(&format!("--cert: {e:#}")),
+        }
+    }
+    let ca_certs = match &args.cacert {
+        Some(path) => match std::fs::read(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => return usage_error(&format!("--cacert {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let identities = Arc::new(identities);
+    let session =
+        ClientSession::with_debug_output(&runtime, OutboundPolicy::allow_all(), identities, DebugOutput::Stderr);
+    let mut session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("httplib: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tls = TlsOptions {
+        verify: !args.insecure,
+        system_roots: args.system_roots,
+        ca_certs,
+        client_identity: args.cert.is_some().then(|| CLIENT_IDENTITY.to_string()),
+        ..TlsOptions::verified()
+    };
+    use std::io::IsTerminal;
+    let output_is_file = args.remote_name || args.output.as_ref().is_some_and(|o| o.as_os_str() != "-");
+    let mut fetcher = Fetcher {
+        session: &mut session,
+        guard_terminal: args.output.is_none() && !args.remote_name && std::io::stdout().is_terminal(),
+        current: None,
+        progress: output_is_file && !args.silent && std::io::stderr().is_terminal(),
+        args,
+        tls,
+    };
+    let mut failed_status = false;
+    for url in &args.urls {
+        let started = std::time::Instant::now();
+        match fetcher.fetch(url, method, payload, headers, out) {
+            Ok(Transfer { status, size, url }) => {
+                if let Some(format) = &args.write_out {
+                    let _ = out.flush();
+                    print!("{}", write_out(format, &url, status, size, started.elapsed()));
+                }
+                if args.fail && status >= 400 {
+                    say(args, &format!("The requested URL returned error: {status}"));
+                    failed_status = true;
+                }
+            }
+            Err(e) => {
+                let _ = out.flush();
+                let code = exit_code(e.as_ref());
+                if is_broken_pipe(e.as_ref()) {
+                    // The reader is gone (`| head`): nothing more to say to anyone.
+                    return ExitCode::from(code);
+                }
+                say(args, &e.to_string());
+                if code == exit::URL_MALFORMAT && !url.contains("://") {
+                    say(args, &format!("a URL starts with its scheme: http://{url}"));
+                }
+                return ExitCode::from(code);
+            }
+        }
+    }
+    fetcher.finish();
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            say(args, &format!("writing the body: {e}"));
+        }
+        return ExitCode::from(exit::WRITE_ERROR);
+    }
+    if failed_status {
+        ExitCode::from(exit::HTTP_RETURNED_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
