@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 /// Largest single transport read for body data (ours; the host caps reads at 1 MiB too).
 pub const MAX_DIRECT_READ: usize = 1024 * 1024;
 
+/// Whether the body's data is taken off the buffer (`read_body`) or only looked at (`peek_body`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taking {
+    Consume,
+    Peek,
+}
+
 /// What `read_line` returned.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LineRead {
@@ -177,38 +184,34 @@ impl BufStream {
     /// roles. The decoder says what the buffered bytes are; this only fills the buffer. A
     /// piece that is a whole transport read goes up as the transport's own buffer (no copy).
     pub fn read_body(&mut self, body: &mut BodyDecoder, max: usize) -> Result<BodyRead, TransportError> {
+        self.next_body(body, max, Taking::Consume)
+    }
+
+    /// Up to `n` bytes (at least 1) of the body's next bytes, without consuming them
+    /// (`peek`): what is buffered, after one read when nothing is. `End` at its end.
+    pub fn peek_body(&mut self, body: &mut BodyDecoder, n: usize) -> Result<BodyRead, TransportError> {
+        self.next_body(body, n, Taking::Peek)
+    }
+
+    /// The body's next data, taken or only looked at; framing before it is consumed either way.
+    fn next_body(&mut self, body: &mut BodyDecoder, max: usize, taking: Taking) -> Result<BodyRead, TransportError> {
         loop {
             match body.decode(self.buffered(), self.eof, max) {
-                Decode::Data(n) => return Ok(BodyRead::Data(self.take(n))),
+                Decode::Data(n) => {
+                    return Ok(BodyRead::Data(match taking {
+                        Taking::Consume => self.take(n),
+                        Taking::Peek => {
+                            body.unread(n);
+                            self.buffered()[..n].to_vec()
+                        }
+                    }));
+                }
                 Decode::Skip(n) => self.consume(n),
                 Decode::NeedMore { want } => {
                     self.fill_up_to(want.min(MAX_DIRECT_READ))?;
                 }
                 Decode::End(n) => {
                     self.consume(n);
-                    return Ok(BodyRead::End);
-                }
-                Decode::Cut { left } => return Ok(BodyRead::Cut { left }),
-                Decode::Bad(e) => return Ok(BodyRead::Bad(e)),
-            }
-        }
-    }
-
-    /// Up to `n` bytes (at least 1) of the body's next bytes, without consuming them
-    /// (`peek`): what is buffered, after one read when nothing is. `End` at its end.
-    pub fn peek_body(&mut self, body: &mut BodyDecoder, n: usize) -> Result<BodyRead, TransportError> {
-        loop {
-            match body.decode(self.buffered(), self.eof, n) {
-                Decode::Data(k) => {
-                    body.unread(k);
-                    return Ok(BodyRead::Data(self.buffered()[..k].to_vec()));
-                }
-                Decode::Skip(k) => self.consume(k),
-                Decode::NeedMore { want } => {
-                    self.fill_up_to(want.min(MAX_DIRECT_READ))?;
-                }
-                Decode::End(k) => {
-                    self.consume(k);
                     return Ok(BodyRead::End);
                 }
                 Decode::Cut { left } => return Ok(BodyRead::Cut { left }),
