@@ -1,5 +1,5 @@
 //! Addresses as the policy compares them: every spelling the system resolver accepts for an
-//! IP literal brought to one `IpAddr`, and the ranges a wildcard rule never grants.
+//! IP literal brought to one `IpAddr` (the ranges a wildcard rule never grants are `special`'s).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -107,61 +107,6 @@ fn inet_aton(text: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(addr | last))
 }
 
-/// The special range an address lies in, with its prefix length: loopback, link-local (the
-/// cloud metadata addresses among them), private (RFC 1918, RFC 6598 shared, fc00::/7),
-/// unspecified and "this network", multicast, reserved. A wildcard rule never grants these;
-/// only a rule naming the address, its name, or a range at least as narrow does.
-pub fn special_range(ip: IpAddr) -> Option<(&'static str, u8)> {
-    match canonical(ip) {
-        IpAddr::V4(v4) => {
-            let in_range = |net: [u8; 4], len: u8| {
-                let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
-                u32::from(v4) & mask == u32::from(Ipv4Addr::from(net)) & mask
-            };
-            const V4: &[([u8; 4], u8, &str)] = &[
-                ([0, 0, 0, 0], 8, "unspecified (\"this network\")"),
-                ([127, 0, 0, 0], 8, "loopback"),
-                ([10, 0, 0, 0], 8, "private"),
-                ([172, 16, 0, 0], 12, "private"),
-                ([192, 168, 0, 0], 16, "private"),
-                ([100, 64, 0, 0], 10, "shared (carrier-grade NAT)"),
-                ([169, 254, 0, 0], 16, "link-local"),
-                ([224, 0, 0, 0], 4, "multicast"),
-                ([240, 0, 0, 0], 4, "reserved"),
-            ];
-            V4.iter()
-                .find(|(net, len, _)| in_range(*net, *len))
-                .map(|(_, len, what)| (*what, *len))
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let in_range = |net: u128, len: u8| {
-                let mask = if len == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - u32::from(len))
-                };
-                bits & mask == net & mask
-            };
-            const V6: &[(u128, u8, &str)] = &[
-                (0, 128, "unspecified"),
-                (1, 128, "loopback"),
-                (0xfe80 << 112, 10, "link-local"),
-                (0xfec0 << 112, 10, "site-local"),
-                (0xfc00 << 112, 7, "private (unique local)"),
-                (0xff00 << 112, 8, "multicast"),
-            ];
-            if let Some((_, len, what)) = V6.iter().find(|(net, len, _)| in_range(*net, *len)) {
-                return Some((what, *len));
-            }
-            // IPv4 carried inside IPv6 (IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96)
-            // reaches that IPv4 address: judge it by that.
-            let embedded = (in_range(0, 96) || in_range(0x0064_ff9b << 96, 96)).then(|| Ipv4Addr::from(bits as u32));
-            embedded.and_then(|v4| special_range(IpAddr::V4(v4)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,31 +142,5 @@ mod tests {
             assert!(matches!(Host::parse(name), Host::Name(_)), "{name}");
         }
         assert_eq!(Host::parse("0xdeadbeef"), Host::Ip("222.173.190.239".parse().unwrap()));
-    }
-
-    #[test]
-    fn special_ranges() {
-        for (ip, what) in [
-            ("127.0.0.1", "loopback"),
-            ("0.0.0.0", "unspecified (\"this network\")"),
-            ("10.1.2.3", "private"),
-            ("172.31.0.1", "private"),
-            ("192.168.1.1", "private"),
-            ("169.254.169.254", "link-local"),
-            ("100.100.100.200", "shared (carrier-grade NAT)"),
-            ("::1", "loopback"),
-            ("::", "unspecified"),
-            ("fe80::1", "link-local"),
-            ("fd00:ec2::254", "private (unique local)"),
-            ("::ffff:10.0.0.1", "private"),
-            ("::127.0.0.1", "loopback"),
-            ("64:ff9b::a9fe:a9fe", "link-local"),
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(special_range(ip).map(|s| s.0), Some(what), "{ip}");
-        }
-        for ip in ["93.184.216.34", "172.32.0.1", "2606:4700::1111", "8.8.8.8"] {
-            assert_eq!(special_range(ip.parse().unwrap()), None, "{ip}");
-        }
     }
 }

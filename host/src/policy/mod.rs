@@ -18,9 +18,11 @@
 
 mod address;
 mod rule;
+mod special;
 
-pub use address::{Host, special_range};
+pub use address::Host;
 pub use rule::{Rule, Scheme};
+pub use special::{SpecialRange, special_range};
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -174,7 +176,7 @@ fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, PolicyError> {
 /// "connection to https://localhost:8080 (127.0.0.1, a loopback address) is not allowed".
 fn refusal(host: &Host, port: u16, scheme: Scheme, resolved: &[SocketAddr]) -> String {
     let describe = |ip: IpAddr| match special_range(ip) {
-        Some((what, _)) => format!("{ip}, {what}"),
+        Some(special) => format!("{ip}, {}", special.name),
         None => ip.to_string(),
     };
     let addresses: Vec<String> = resolved.iter().map(|a| describe(a.ip())).collect();

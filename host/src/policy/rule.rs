@@ -1,6 +1,7 @@
 //! One allow rule of a destination policy, `[scheme://]host[:port]`, and what it grants.
 
-use super::address::{Host, canonical, parse_ip, special_range};
+use super::address::{Host, canonical, parse_ip};
+use super::special::special_range;
 use std::net::IpAddr;
 
 /// Whether a connection carries TLS (`https`) or not (`http`); a proxy connection is `http`,
@@ -136,9 +137,7 @@ impl Rule {
             }
             HostPattern::Name(name) => matches!(host, Host::Name(n) if n == name),
             HostPattern::Ip(ip) => canonical(*ip) == addr,
-            HostPattern::Net(net, len) => {
-                in_net(addr, *net, *len) && special.is_none_or(|(_, special_len)| *len >= special_len)
-            }
+            HostPattern::Net(net, len) => in_net(addr, *net, *len) && special.is_none_or(|s| *len >= s.prefix_len),
         }
     }
 
@@ -229,6 +228,28 @@ mod tests {
         assert!(!grants("0.0.0.0/0", "x", "127.0.0.1", 80, Http));
         assert!(grants("0.0.0.0/0", "x", "8.8.8.8", 80, Http));
         assert!(!grants("::/0", "x", "::1", 80, Http));
+        // Each address the third hardening review connected to under http://*:*, and the
+        // rule that names it.
+        for (addr, naming) in [
+            ("64:ff9b:1::a9fe:a9fe", "[64:ff9b:1::a9fe:a9fe]"),
+            ("2002:a9fe:a9fe::1", "2002:a9fe:a9fe::/48"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001::/32"),
+            ("::ffff:0:a9fe:a9fe", "[::ffff:0:a9fe:a9fe]"),
+            ("198.18.0.1", "198.18.0.0/15"),
+            ("192.0.0.1", "192.0.0.1"),
+            ("192.0.2.1", "192.0.2.0/24"),
+            ("203.0.113.7", "203.0.113.7"),
+            ("2001:db8::1", "2001:db8::/32"),
+            ("100::1", "[100::1]"),
+        ] {
+            assert!(!grants("*:*", "x", addr, 80, Http), "{addr}");
+            assert!(!grants("0.0.0.0/0", "x", addr, 80, Http), "{addr}");
+            assert!(!grants("::/0", "x", addr, 80, Http), "{addr}");
+            assert!(grants(naming, "x", addr, 80, Http), "{naming} names {addr}");
+        }
+        // A range wider than the special one does not name it.
+        assert!(!grants("2002::/16", "x", "2002:a9fe:a9fe::1", 80, Http));
+        assert!(!grants("198.0.0.0/8", "x", "198.18.0.1", 80, Http));
         // Rules that name the address, its name, or its range grant it.
         assert!(grants("localhost:8080", "localhost", "127.0.0.1", 8080, Http));
         assert!(grants("localhost:8080", "LOCALHOST.", "::1", 8080, Http));
