@@ -115,14 +115,58 @@ pub enum RequestBody {
     Chunked,
 }
 
-/// Why a request's framing is refused (answered 400, then the connection closes).
+/// Why a request's framing is refused: its status (400, or 501 for a transfer coding the
+/// server does not implement) and why, in words; the connection closes after the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FramingError(pub &'static str);
+pub struct FramingError {
+    /// 400 Bad Request, or 501 Not Implemented.
+    pub code: u16,
+    /// Why.
+    pub why: &'static str,
+}
+
+const fn bad(why: &'static str) -> FramingError {
+    FramingError { code: 400, why }
+}
+
+/// Optional whitespace around a field value or a list element: SP and HTAB only (RFC 9110
+/// 5.6.3). Any other control character makes a framing field invalid.
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+/// Whether `value` holds a control character other than HTAB (RFC 9110 5.5: none belongs in
+/// a field value; a lenient reader that trims them lets "Content-Length: \x0c5" through).
+fn has_control(value: &[u8]) -> bool {
+    value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// A request's Content-Length element: ASCII digits between SP/HTAB, fitting a u64.
+fn request_content_length(element: &[u8]) -> Option<u64> {
+    let digits = trim_ows(element);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let digit = d.is_ascii_digit().then(|| u64::from(d - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
+}
 
 /// The server's framing of a request, refusing anything ambiguous (RFC 9112 6.1, 6.3):
 /// Content-Length together with Transfer-Encoding, a Content-Length that is invalid or repeated
-/// with different values, a Transfer-Encoding whose last coding is not chunked.
-pub fn request_body(headers: &Headers) -> Result<RequestBody, FramingError> {
+/// with different values, control characters in either, a Transfer-Encoding sent twice, with
+/// chunked twice or not last, or in an HTTP/1.0 request (400); a transfer coding other than
+/// chunked (501, as nginx: no other is implemented).
+pub fn request_body(headers: &Headers, version: (u32, u32)) -> Result<RequestBody, FramingError> {
     let mut framing = RequestFraming::default();
     for (name, value) in headers.iter_raw() {
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -131,66 +175,101 @@ pub fn request_body(headers: &Headers) -> Result<RequestBody, FramingError> {
             framing.content_length(value);
         }
     }
-    framing.finish()
+    framing.finish(version)
 }
 
 /// `request_body` a field at a time, for a reader already passing over the fields: it is
 /// handed every Transfer-Encoding and Content-Length value in order, then `finish` decides.
 #[derive(Debug, Default)]
-pub struct RequestFraming<'a> {
-    te: bool,
+pub struct RequestFraming {
+    /// How many Transfer-Encoding fields.
+    te_fields: u32,
+    /// chunked was among the codings, and is the last so far.
+    chunked_last: bool,
     cl: bool,
-    /// The last coding of the Transfer-Encoding fields so far.
-    last_coding: Option<&'a [u8]>,
     /// The Content-Length every value so far agrees on.
     length: Option<u64>,
-    /// The first Content-Length problem.
+    /// The first problem that is a 400.
     error: Option<FramingError>,
+    /// A coding other than chunked (a 501 unless there is a 400).
+    unknown_coding: bool,
 }
 
-impl<'a> RequestFraming<'a> {
+impl RequestFraming {
+    fn refuse(&mut self, e: FramingError) {
+        self.error.get_or_insert(e);
+    }
+
     /// A `Transfer-Encoding` field's value.
-    pub fn transfer_encoding(&mut self, value: &'a [u8]) {
-        self.te = true;
-        if let Some(c) = value
+    pub fn transfer_encoding(&mut self, value: &[u8]) {
+        self.te_fields += 1;
+        if self.te_fields > 1 {
+            return self.refuse(bad("repeated Transfer-Encoding"));
+        }
+        if has_control(value) {
+            return self.refuse(bad("control character in Transfer-Encoding"));
+        }
+        let mut codings = value
             .split(|&b| b == b',')
-            .map(<[u8]>::trim_ascii)
-            .rfind(|c| !c.is_empty())
-        {
-            self.last_coding = Some(c);
+            .map(trim_ows)
+            .filter(|c| !c.is_empty())
+            .peekable();
+        if codings.peek().is_none() {
+            return self.refuse(bad("empty Transfer-Encoding"));
+        }
+        for coding in codings {
+            let name = trim_ows(coding.split(|&b| b == b';').next().unwrap_or_default());
+            if self.chunked_last {
+                // Something after chunked: the body's end could not be found.
+                return self.refuse(match name.eq_ignore_ascii_case(b"chunked") {
+                    true => bad("chunked applied twice"),
+                    false => bad("Transfer-Encoding does not end in chunked"),
+                });
+            }
+            if name.eq_ignore_ascii_case(b"chunked") {
+                self.chunked_last = true;
+            } else {
+                self.unknown_coding = true;
+            }
         }
     }
 
     /// A `Content-Length` field's value.
     pub fn content_length(&mut self, value: &[u8]) {
         self.cl = true;
+        if has_control(value) {
+            return self.refuse(bad("control character in Content-Length"));
+        }
         for part in value.split(|&b| b == b',') {
-            if self.error.is_some() {
-                return;
-            }
-            match parse_content_length(part) {
-                None => self.error = Some(FramingError("invalid Content-Length")),
+            match request_content_length(part) {
+                None => return self.refuse(bad("invalid Content-Length")),
                 Some(n) if self.length.is_some_and(|l| l != n) => {
-                    self.error = Some(FramingError("conflicting Content-Length"))
+                    return self.refuse(bad("conflicting Content-Length"));
                 }
                 Some(n) => self.length = Some(n),
             }
         }
     }
 
-    /// The request's body framing, or why it is refused.
-    pub fn finish(self) -> Result<RequestBody, FramingError> {
+    /// The body framing of a request of HTTP `version`, or why it is refused.
+    pub fn finish(self, version: (u32, u32)) -> Result<RequestBody, FramingError> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if self.te {
-            if self.cl {
-                return Err(FramingError("Content-Length with Transfer-Encoding"));
+        if self.te_fields > 0 {
+            if version < (1, 1) {
+                return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
             }
-            return match self.last_coding {
-                Some(c) if c.eq_ignore_ascii_case(b"chunked") => Ok(RequestBody::Chunked),
-                _ => Err(FramingError("Transfer-Encoding does not end in chunked")),
-            };
+            if self.cl {
+                return Err(bad("Content-Length with Transfer-Encoding"));
+            }
+            if self.unknown_coding {
+                return Err(FramingError {
+                    code: 501,
+                    why: "unknown Transfer-Encoding",
+                });
+            }
+            return Ok(RequestBody::Chunked);
         }
         Ok(match self.length {
             None | Some(0) => RequestBody::None,
@@ -278,25 +357,100 @@ mod tests {
         assert!(!check_close(10, &headers(&[("Proxy-Connection", "keep-alive")])));
     }
 
+    /// `request_body` of an HTTP/1.1 request with these fields.
+    fn framed(pairs: &[(&str, &str)]) -> Result<RequestBody, FramingError> {
+        request_body(&headers(pairs), (1, 1))
+    }
+
+    fn refused(pairs: &[(&str, &str)]) -> (u16, &'static str) {
+        let e = framed(pairs).unwrap_err();
+        (e.code, e.why)
+    }
+
     #[test]
     fn request_rules() {
-        assert_eq!(request_body(&headers(&[])), Ok(RequestBody::None));
+        assert_eq!(framed(&[]), Ok(RequestBody::None));
+        assert_eq!(framed(&[("Content-Length", "5")]), Ok(RequestBody::Length(5)));
+        assert_eq!(framed(&[("Content-Length", " \t5\t ")]), Ok(RequestBody::Length(5)));
         assert_eq!(
-            request_body(&headers(&[("Content-Length", "5")])),
+            framed(&[("Content-Length", "5"), ("content-length", "5")]),
             Ok(RequestBody::Length(5))
         );
+        assert_eq!(framed(&[("Content-Length", "5 , 5")]), Ok(RequestBody::Length(5)));
+        assert_eq!(framed(&[("Transfer-Encoding", "chunked")]), Ok(RequestBody::Chunked));
+        assert_eq!(framed(&[("Transfer-Encoding", " Chunked\t")]), Ok(RequestBody::Chunked));
+        assert_eq!(framed(&[("Transfer-Encoding", "chunked ,")]), Ok(RequestBody::Chunked));
+    }
+
+    #[test]
+    fn ambiguous_lengths_are_400() {
+        for (pairs, why) in [
+            (
+                &[("Content-Length", "5"), ("Content-Length", "6")][..],
+                "conflicting Content-Length",
+            ),
+            (&[("Content-Length", "5, 6")], "conflicting Content-Length"),
+            (&[("Content-Length", "+5")], "invalid Content-Length"),
+            (&[("Content-Length", "")], "invalid Content-Length"),
+            (
+                &[("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+                "Content-Length with Transfer-Encoding",
+            ),
+            (&[("Content-Length", "99999999999999999999")], "invalid Content-Length"),
+        ] {
+            assert_eq!(refused(pairs), (400, why), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_around_or_inside_framing_fields_are_400() {
+        // Each of these read as 5, or as chunked, before: nginx answers 400.
+        for cl in ["\x0c5", "5\x0c", "\x0b5", "5\r", "\x005", "5\x7f"] {
+            assert_eq!(
+                refused(&[("Content-Length", cl)]),
+                (400, "control character in Content-Length"),
+                "{cl:?}"
+            );
+        }
+        for te in ["\x0cchunked", "chunked\x0c", "chun\x0bked"] {
+            assert_eq!(
+                refused(&[("Transfer-Encoding", te)]),
+                (400, "control character in Transfer-Encoding"),
+                "{te:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_codings_as_nginx_answers_them() {
+        for (pairs, answer) in [
+            (
+                &[("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")][..],
+                (400, "repeated Transfer-Encoding"),
+            ),
+            (
+                &[("Transfer-Encoding", "chunked, chunked")],
+                (400, "chunked applied twice"),
+            ),
+            (
+                &[("Transfer-Encoding", "chunked, gzip")],
+                (400, "Transfer-Encoding does not end in chunked"),
+            ),
+            (&[("Transfer-Encoding", "")], (400, "empty Transfer-Encoding")),
+            (
+                &[("Transfer-Encoding", "gzip, chunked")],
+                (501, "unknown Transfer-Encoding"),
+            ),
+            (&[("Transfer-Encoding", "identity")], (501, "unknown Transfer-Encoding")),
+            (&[("Transfer-Encoding", "gzip")], (501, "unknown Transfer-Encoding")),
+        ] {
+            assert_eq!(refused(pairs), answer, "{pairs:?}");
+        }
+        // Transfer-Encoding is HTTP/1.1's: in an HTTP/1.0 request the framing is faulty.
+        let h = headers(&[("Transfer-Encoding", "chunked")]);
         assert_eq!(
-            request_body(&headers(&[("Content-Length", "5"), ("content-length", "5")])),
-            Ok(RequestBody::Length(5))
+            request_body(&h, (1, 0)).unwrap_err(),
+            bad("Transfer-Encoding in an HTTP/1.0 request")
         );
-        assert!(request_body(&headers(&[("Content-Length", "5"), ("Content-Length", "6")])).is_err());
-        assert!(request_body(&headers(&[("Content-Length", "5, 6")])).is_err());
-        assert!(request_body(&headers(&[("Content-Length", "+5")])).is_err());
-        assert!(request_body(&headers(&[("Content-Length", "5"), ("Transfer-Encoding", "chunked")])).is_err());
-        assert_eq!(
-            request_body(&headers(&[("Transfer-Encoding", "gzip, chunked")])),
-            Ok(RequestBody::Chunked)
-        );
-        assert!(request_body(&headers(&[("Transfer-Encoding", "chunked, gzip")])).is_err());
     }
 }

@@ -22,3 +22,8 @@ pub const COPY_BUFSIZE: usize = 64 * 1024;
 /// line and the count, letting 100 x 64 KiB = 6.4 MiB through; nginx's default whole head is
 /// `large_client_header_buffers 4 8k`, 32 KiB).
 pub const MAX_REQUEST_HEAD: usize = 128 * 1024;
+
+/// Empty lines skipped before a request line (RFC 9112 2.2: a server SHOULD ignore at least
+/// one, as a client may send a CRLF after a POST body; nginx ignores any number, CPython none);
+/// one more closes the connection unanswered, as CPython does with the first.
+pub const MAX_EMPTY_LINES_BEFORE_REQUEST: usize = 8;

@@ -101,6 +101,27 @@ pub enum Parsed {
     Reject(Rejection),
 }
 
+/// What the front of a buffer holds where a request line is awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    /// An empty line of this many bytes ("\r\n" or "\n"), to skip (RFC 9112 2.2).
+    EmptyLine(usize),
+    /// Nothing yet, or a lone "\r": more bytes decide.
+    Undecided,
+    /// Anything else: the request line begins.
+    RequestLine,
+}
+
+/// What the front of `buf` holds where a request line is awaited (see `Front`).
+pub fn front(buf: &[u8]) -> Front {
+    match buf {
+        [] | [b'\r'] => Front::Undecided,
+        [b'\n', ..] => Front::EmptyLine(1),
+        [b'\r', b'\n', ..] => Front::EmptyLine(2),
+        _ => Front::RequestLine,
+    }
+}
+
 /// Parse a request line (terminator included or not).
 pub fn parse_request_line(raw: &[u8]) -> Parsed {
     // An ASCII line is its own Latin-1 decoding: no copy to make one.
@@ -221,6 +242,16 @@ mod tests {
             Parsed::Reject(r) => (r.code, r.message),
             other => panic!("{line:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn what_the_front_of_a_buffer_holds() {
+        assert_eq!(front(b""), Front::Undecided);
+        assert_eq!(front(b"\r"), Front::Undecided);
+        assert_eq!(front(b"\r\nGET"), Front::EmptyLine(2));
+        assert_eq!(front(b"\nGET"), Front::EmptyLine(1));
+        assert_eq!(front(b"\rGET"), Front::RequestLine);
+        assert_eq!(front(b"GET / HTTP/1.1\r\n"), Front::RequestLine);
     }
 
     #[test]

@@ -293,13 +293,7 @@ impl HeadScanner {
     }
 
     /// The head is read: `line`, `headers` and what `field_rules` made of them.
-    fn judge(
-        &mut self,
-        line: RequestLine,
-        headers: Headers,
-        rules: Result<FieldRules, String>,
-        end: usize,
-    ) -> HeadParse {
+    fn judge(&mut self, line: RequestLine, headers: Headers, rules: FieldVerdict, end: usize) -> HeadParse {
         match rules {
             Ok(FieldRules {
                 body,
@@ -315,13 +309,16 @@ impl HeadScanner {
                     expect_continue,
                 },
             ),
-            Err(message) => {
+            Err((code, message)) => {
                 self.line = Some((0, line));
-                self.reject(400, Some(&message), None)
+                self.reject(code, Some(&message), None)
             }
         }
     }
 }
+
+/// What a head's fields decide, or the refusal's status and message.
+type FieldVerdict = Result<FieldRules, (u16, String)>;
 
 /// What a head's fields decide.
 struct FieldRules {
@@ -338,7 +335,7 @@ struct FieldScan<'a> {
     hosts: usize,
     connection: Option<&'a [u8]>,
     expect: Option<&'a [u8]>,
-    framing: RequestFraming<'a>,
+    framing: RequestFraming,
 }
 
 impl<'a> FieldScan<'a> {
@@ -358,15 +355,15 @@ impl<'a> FieldScan<'a> {
         }
     }
 
-    /// What the fields decide; `Err` is the 400's message.
-    fn finish(self, version: (u32, u32)) -> Result<FieldRules, String> {
+    /// What the fields decide; `Err` is the refusal's status and message.
+    fn finish(self, version: (u32, u32)) -> FieldVerdict {
         if self.hosts > 1 || (self.hosts == 0 && version >= (1, 1)) {
-            return Err("Bad request: missing or repeated Host header".into());
+            return Err((400, "Bad request: missing or repeated Host header".into()));
         }
-        let body = self
-            .framing
-            .finish()
-            .map_err(|e| format!("Bad request framing: {}", e.0))?;
+        let body = self.framing.finish(version).map_err(|e| match e.code {
+            501 => (501, format!("Not implemented: {}", e.why)),
+            code => (code, format!("Bad request framing: {}", e.why)),
+        })?;
         Ok(FieldRules {
             body,
             connection: ConnectionField::of(self.connection),
@@ -384,7 +381,7 @@ fn whole_request(
     buf: &[u8],
     room: &mut String,
     fields_room: &mut FieldSpans,
-) -> Option<(RequestLine, FieldSpans, Result<FieldRules, String>, usize)> {
+) -> Option<(RequestLine, FieldSpans, FieldVerdict, usize)> {
     // httparse skips blank lines before a request line; CPython gives up on them.
     if matches!(buf.first(), Some(b'\r' | b'\n')) {
         return None;
@@ -499,8 +496,20 @@ pub fn strict_field_problem(line: &[u8], first: bool) -> Option<&'static str> {
     let Some(colon) = content.iter().position(|&b| b == b':') else {
         return Some("Bad request: header line without a colon");
     };
-    if !is_legal_name(&content[..colon]) {
+    let name = &content[..colon];
+    if !is_legal_name(name) {
         return Some("Bad request: invalid header name");
+    }
+    // A framing field is read before any trimming: a value the line reader would trim a form
+    // feed or vertical tab off is refused here, as the fast path (httparse) refuses it.
+    let control = |v: &[u8]| v.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
+    if control(&content[colon + 1..]) {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            return Some("Bad request framing: control character in Content-Length");
+        }
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            return Some("Bad request framing: control character in Transfer-Encoding");
+        }
     }
     None
 }

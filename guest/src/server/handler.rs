@@ -10,9 +10,10 @@ use crate::proto::date::{date_time_string, log_date_time_string};
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::RequestBody;
 use crate::proto::headers::FieldSpans;
+use crate::proto::limits::MAX_EMPTY_LINES_BEFORE_REQUEST;
 use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
-use crate::proto::request_line::RequestLine;
+use crate::proto::request_line::{Front, RequestLine, front};
 use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
 use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
@@ -139,6 +140,8 @@ pub struct Handler {
     body: BodyDecoder,
     /// Runs CGI scripts (the host's sandbox); none refuses them.
     pub(super) scripts: Option<Box<dyn ScriptRunner>>,
+    /// A request was awaited on this connection before: later waits are keep-alive idle ones.
+    awaited: bool,
 }
 
 impl Handler {
@@ -157,6 +160,7 @@ impl Handler {
             headers_buffer: Vec::new(),
             body: BodyDecoder::Done,
             scripts: None,
+            awaited: false,
         }
     }
 
@@ -179,12 +183,19 @@ impl Handler {
         ms.map(Duration::from_millis)
     }
 
-    /// Between requests: wait (idle timeout) for the first bytes of the next one, then start
-    /// its head's deadline. `false` when the client closed or stayed idle too long.
+    /// Wait for the first bytes of a request, then start its head's deadline: on a new
+    /// connection for the head timeout (nginx's `client_header_timeout` for a first request),
+    /// between keep-alive requests for the idle timeout. `false` when the client closed or
+    /// stayed silent too long (closed without a word: there is no request to answer).
     fn await_request(&mut self) -> Result<bool, HttpError> {
+        let first = !std::mem::replace(&mut self.awaited, true);
         if self.stream.buffered().is_empty() {
+            let silence = match first {
+                true => self.config.head_timeout_ms,
+                false => self.config.idle_timeout_ms,
+            };
             self.stream.set_phase(ServerPhase::AwaitingRequest);
-            self.stream.set_read_timeout(self.wait(self.config.idle_timeout_ms))?;
+            self.stream.set_read_timeout(self.wait(silence))?;
             match self.stream.fill() {
                 Ok(0) => return Ok(false),
                 Ok(_) => {}
@@ -254,10 +265,26 @@ impl Handler {
         }
         let room = std::mem::take(&mut self.request.fields_room);
         let mut scanner = HeadScanner::reusing(std::mem::take(&mut self.request.requestline), room);
+        // Empty lines before the request line are skipped (RFC 9112 2.2), up to a limit; the
+        // scanner sees the buffer from the request line's first byte.
+        let mut empty_lines = 0;
+        let mut line_begun = false;
         let parsed = loop {
-            match scanner.feed(self.stream.buffered_mut()) {
-                HeadParse::Partial => {}
-                decided => break decided,
+            while !line_begun {
+                match front(self.stream.buffered()) {
+                    Front::EmptyLine(n) if empty_lines < MAX_EMPTY_LINES_BEFORE_REQUEST => {
+                        self.stream.consume(n);
+                        empty_lines += 1;
+                    }
+                    Front::Undecided => break,
+                    _ => line_begun = true,
+                }
+            }
+            if line_begun {
+                match scanner.feed(self.stream.buffered_mut()) {
+                    HeadParse::Partial => {}
+                    decided => break decided,
+                }
             }
             match self.stream.fill() {
                 Ok(0) => {

@@ -5,6 +5,7 @@
 
 use super::{Handler, HandlerConfig};
 use crate::error::HttpError;
+use crate::proto::limits::MAX_EMPTY_LINES_BEFORE_REQUEST;
 use crate::transport::{ServerPhase, Stream, TlsOptions, TransportError};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -112,8 +113,8 @@ fn awaiting_a_client_that_closes_ends_the_connection_quietly() {
     );
     assert_eq!(
         seen.borrow().read_timeouts.first(),
-        Some(&Some(75_000)),
-        "the idle timeout"
+        Some(&Some(60_000)),
+        "a new connection's silence is bounded by the head timeout"
     );
 }
 
@@ -124,7 +125,42 @@ fn awaiting_a_silent_client_times_out_quietly() {
     assert_eq!(output(&seen), "", "no 408 to a connection that never began a request");
 }
 
+#[test]
+fn between_keep_alive_requests_the_wait_is_the_idle_timeout() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "one");
+    assert!(!h.next_request().unwrap());
+    let timeouts = seen.borrow().read_timeouts.clone();
+    assert_eq!(timeouts.first(), Some(&Some(60_000)), "{timeouts:?}");
+    assert!(timeouts.contains(&Some(75_000)), "then the idle timeout: {timeouts:?}");
+}
+
 // ---- reading the head ----
+
+#[test]
+fn empty_lines_before_a_request_line_are_skipped() {
+    let steps = [
+        Step::Send(b"\r"),
+        Step::Send(b"\n\n"),
+        Step::Send(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ];
+    let (mut h, _) = handler(&steps);
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.request.path, "/after");
+    // Past the limit, the connection ends unanswered (as CPython ends it at the first).
+    let many: &'static [u8] = Box::leak(
+        format!(
+            "{}GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "\r\n".repeat(MAX_EMPTY_LINES_BEFORE_REQUEST + 1)
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let (mut h, seen) = handler(&[Step::Send(many)]);
+    assert!(!h.next_request().unwrap());
+    assert_eq!(output(&seen), "");
+}
 
 #[test]
 fn a_head_trickled_a_byte_at_a_time_is_one_request() {

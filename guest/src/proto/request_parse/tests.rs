@@ -113,8 +113,32 @@ fn the_fourteen_smuggling_shapes_are_400() {
             "does not end in chunked",
         ),
         (
-            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
-            "does not end in chunked",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \x0c5\r\n\r\n",
+            "control character in Content-Length",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\x0c\r\n\r\n",
+            "control character in Content-Length",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \x0cchunked\r\n\r\n",
+            "control character in Transfer-Encoding",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x0c\r\n\r\n",
+            "control character in Transfer-Encoding",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "repeated Transfer-Encoding",
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            "chunked applied twice",
+        ),
+        (
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "Transfer-Encoding in an HTTP/1.0 request",
         ),
         (
             "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n",
@@ -160,8 +184,13 @@ fn host_expect_connection_and_framing() {
     assert!(h.expect_continue);
     assert_eq!(h.connection, ConnectionField::KeepAlive);
     assert_eq!(h.body, RequestBody::Length(7));
-    let h = accepted("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+    let h = accepted("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n");
     assert_eq!(h.body, RequestBody::Chunked);
+    // A coding the server does not implement is 501, as nginx answers it.
+    for te in ["gzip, chunked", "identity", "gzip"] {
+        let r = rejected(&format!("PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n"));
+        assert_eq!(r.code, 501, "{te}");
+    }
     // HTTP/1.0 needs no Host; a value keeps inner spaces and loses outer ones.
     let h = accepted("GET / HTTP/1.0\r\nX-Pad:   a  b \t\r\n\r\n");
     assert_eq!(h.headers.get("x-pad"), Some(&b"a  b"[..]));
