@@ -16,6 +16,10 @@ pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 pub const COMMAND_EXPORT: &str = "wasi:cli/run";
 /// Packages whose interfaces the host supplies: WASI 0.2 and httplib's own.
 pub const SUPPLIED_PACKAGES: [&str; 2] = ["wasi:", "httplib:http/"];
+/// The httplib interfaces an app may import: the client and the types it uses. Never
+/// `transport` (a raw stream would skip the guest's `http.client.send` audit event, which the
+/// host's audit hook may veto) nor `cgi`: every request an app makes goes through the guest.
+pub const APP_INTERFACES: [&str; 2] = [CLIENT_INTERFACE, "httplib:http/types"];
 
 /// Why two components could not be composed.
 #[derive(Debug)]
@@ -26,6 +30,8 @@ pub enum ComposeError {
     NotACommand,
     /// The app imports no `httplib:http/client`: nothing to compose.
     NoClientImport,
+    /// The app imports httplib interfaces that are the guest's alone (`transport`, `cgi`).
+    Forbidden(Vec<String>),
     /// wac-graph refused the wiring or the encoding.
     Graph(String),
 }
@@ -41,6 +47,12 @@ impl std::fmt::Display for ComposeError {
                 )
             }
             ComposeError::NoClientImport => write!(f, "it does not import {CLIENT_INTERFACE}"),
+            ComposeError::Forbidden(names) => write!(
+                f,
+                "it imports {}: an app gets only {CLIENT_INTERFACE} and its types, so that every \
+                 request it makes passes through http.client and the host's audit",
+                names.join(", ")
+            ),
             ComposeError::Graph(why) => write!(f, "composition failed: {why}"),
         }
     }
@@ -104,6 +116,10 @@ pub fn compose(app: &[u8], guest: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u
     if versioned(app_part.exports.iter().map(|(n, _)| n), COMMAND_EXPORT).is_none() {
         return Err(ComposeError::NotACommand);
     }
+    let forbidden = forbidden_imports(&app_part.imports);
+    if !forbidden.is_empty() {
+        return Err(ComposeError::Forbidden(forbidden));
+    }
     let client_import = versioned(&app_part.imports, CLIENT_INTERFACE)
         .ok_or(ComposeError::NoClientImport)?
         .clone();
@@ -142,6 +158,20 @@ pub fn compose(app: &[u8], guest: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u
     graph
         .encode(EncodeOptions::default())
         .map_err(|e| ComposeError::Graph(format!("{e:#}")))
+}
+
+/// The httplib interfaces among `imports` that an app may not import (see `APP_INTERFACES`).
+pub fn forbidden_imports(imports: &[String]) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|name| name.starts_with("httplib:"))
+        .filter(|name| {
+            !APP_INTERFACES
+                .iter()
+                .any(|allowed| versioned([*name], allowed).is_some())
+        })
+        .cloned()
+        .collect()
 }
 
 /// Each export of the adapter that `instance` imports (by name, versions included), given it.

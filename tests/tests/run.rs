@@ -175,3 +175,47 @@ fn what_cannot_run_is_refused_with_a_reason_not_a_trap() {
         stderr(&out)
     );
 }
+
+/// An app that binds httplib's transport itself could open a raw stream to a granted origin and
+/// send what it likes, past the guest's `http.client.send` audit event (which the README's
+/// audit hook uses to veto a path). Apps get only the client and its types: one that imports
+/// `transport` (or `cgi`) is refused before anything of it runs.
+#[test]
+fn an_app_that_imports_the_transport_itself_is_refused_before_it_runs() {
+    let (port, accepted) = scripted_server(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()]);
+    let dir = tempfile::tempdir().unwrap();
+    for (file, imports) in [
+        (
+            "raw.wasm",
+            r#"(import "httplib:http/transport@0.1.0" (instance (export "connect" (func))))
+               (import "httplib:http/client@0.1.0" (instance (export "http-port" (func (result u16)))))"#,
+        ),
+        (
+            "cgi.wasm",
+            r#"(import "httplib:http/cgi@0.1.0" (instance (export "run" (func))))"#,
+        ),
+    ] {
+        let app = dir.path().join(file);
+        let component = format!(
+            r#"(component {imports}
+                (core module $m (func (export "run") (result i32) i32.const 0))
+                (core instance $i (instantiate $m))
+                (func $run (result (result)) (canon lift (core func $i "run")))
+                (instance $run (export "run" (func $run)))
+                (export "wasi:cli/run@0.2.0" (instance $run)))"#
+        );
+        std::fs::write(&app, wat::parse_str(&component).unwrap()).unwrap();
+        let allow = format!("http://127.0.0.1:{port}");
+        let out = run(&app, &["--allow", &allow], &[]);
+        assert_eq!(out.status.code(), Some(126), "{file}: {}", stderr(&out));
+        let interface = if file == "raw.wasm" { "transport" } else { "cgi" };
+        assert!(
+            stderr(&out).contains(&format!(
+                "it imports httplib:http/{interface}@0.1.0: an app gets only httplib:http/client and its types"
+            )),
+            "{file}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing of either app ran");
+}

@@ -537,7 +537,7 @@ print(c.sock.version().startswith("TLSv1."))
 #[test]
 fn an_async_session_speaks_tls_without_blocking_its_executor() {
     use httplib_host::bindings::client::{Body, ConnectionOptions};
-    use httplib_host::bindings::transport::TlsOptions;
+    use httplib_host::bindings::types::TlsOptions;
     use httplib_host::client::{AsyncClientSession, ClientError};
     use httplib_host::policy::OutboundPolicy;
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -116,7 +116,7 @@ mirror_variant! {
     }
 }
 
-mirror_record!(both wt::TlsOptions, tp::TlsOptions {
+mirror_record!(both wtypes::TlsOptions, tp::TlsOptions {
     server_name, verify, ca_certs, system_roots, client_identity, alpn_protocols,
 });
 

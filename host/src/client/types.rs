@@ -2,8 +2,8 @@
 //! `connection` and `response` resources, and the WIT records' defaults (HTTPConnection's).
 
 use crate::bindings::client::ConnectionOptions;
-use crate::bindings::transport::TlsOptions;
 use crate::bindings::types::HttpError;
+use crate::bindings::types::TlsOptions;
 use std::fmt;
 use wasmtime::component::ResourceAny;
 

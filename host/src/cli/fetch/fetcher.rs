@@ -5,7 +5,7 @@ use super::args::{FetchArgs, Payload};
 use super::failure::ClientErrorOrIo;
 use super::output::{READ_CHUNK, progress_meter};
 use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
-use crate::bindings::transport::TlsOptions;
+use crate::bindings::types::TlsOptions;
 use crate::client::{ClientSession, Connection, Response};
 use std::fs::File;
 use std::io::{Read, Write};

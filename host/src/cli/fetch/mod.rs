@@ -9,7 +9,7 @@ mod output;
 pub use args::{FetchArgs, RequestArgs};
 pub use failure::EXIT_CODES_HELP;
 
-use crate::bindings::transport::TlsOptions;
+use crate::bindings::types::TlsOptions;
 use crate::client::{ClientSession, DebugOutput};
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
