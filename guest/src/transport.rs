@@ -70,6 +70,8 @@ pub struct TlsOptions {
 pub struct ConnectOptions {
     /// Connect and I/O timeout in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// The connect and TLS handshake's own timeout (none: `timeout_ms`).
+    pub connect_timeout_ms: Option<u64>,
     /// The (host, port) to bind first.
     pub source_address: Option<(String, u16)>,
     /// Wrap the connection in TLS.

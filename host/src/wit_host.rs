@@ -81,13 +81,14 @@ impl wt::Host for HttplibCtxView<'_> {
         let timeout_ms = options
             .timeout_ms
             .or(self.ctx.limits().io_timeout.map(|t| t.as_millis() as u64));
+        let connect_timeout_ms = options.connect_timeout_ms.or(timeout_ms);
         let policy = &self.ctx.policy;
         let tls = words(options.tls.is_some());
         let before_each = |addr: std::net::SocketAddr| {
             let event = [host.clone(), port.to_string(), addr.ip().to_string(), tls.to_string()];
             policy.audit("http.client.connect", &event).map_err(SocketError::from)
         };
-        let connected = TcpStream::connect(&host, &destinations, timeout_ms, source, waits, before_each).await;
+        let connected = TcpStream::connect(&host, &destinations, connect_timeout_ms, source, waits, before_each).await;
         let stream = match (connected, &options.tls) {
             (Ok(mut s), Some(tls)) => s
                 .start_tls(&host, &TlsSettings::from(tls), &self.ctx.identities)
@@ -96,7 +97,12 @@ impl wt::Host for HttplibCtxView<'_> {
             (other, _) => other,
         };
         self.returned_from_host();
-        let stream = stream?;
+        let mut stream = stream?;
+        if connect_timeout_ms != timeout_ms {
+            // Connected within the connect timeout: reads and writes get their own.
+            stream.set_read_timeout(timeout_ms)?;
+            stream.set_write_timeout(timeout_ms.map(std::time::Duration::from_millis))?;
+        }
         let ticket = self.ctx.admit_socket(stream.socket())?;
         let stream = stream.with_ticket(ticket);
         self.going()?;

@@ -727,3 +727,120 @@ fn a_progress_meter_only_on_a_terminal() {
     let out = httplib(&["get", "-o", &file.display().to_string(), &url]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out.stderr));
 }
+
+/// A server on 127.0.0.1 whose `n`th connection (from 0) gets what `answer(n, stream)` writes
+/// after its request head was read.
+fn server_by_connection(answer: fn(usize, &mut std::net::TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                answer(n, &mut conn);
+            });
+        }
+    });
+    port
+}
+
+/// Writes `bytes` a byte a second (a slow or hostile server), until the client goes.
+fn drip(conn: &mut std::net::TcpStream, bytes: &[u8]) {
+    use std::io::Write;
+    for b in bytes {
+        if conn.write_all(&[*b]).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+fn curl_here() -> bool {
+    Command::new("curl").arg("--version").output().is_ok()
+}
+
+#[test]
+fn max_time_ends_a_trickled_head_or_body_as_curl_does() {
+    let head_drip = server_by_connection(|_, c| drip(c, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    let body_drip = server_by_connection(|_, c| {
+        use std::io::Write;
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+        drip(c, &[b'x'; 100]);
+    });
+    for (port, what) in [(head_drip, "head"), (body_drip, "body")] {
+        let url = format!("http://127.0.0.1:{port}/");
+        let started = std::time::Instant::now();
+        let out = httplib(&["get", "-m", "3", "-s", "-S", &url]);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(28), "{what}: {}", text(&out.stderr));
+        assert!(
+            took >= std::time::Duration::from_millis(2900) && took < std::time::Duration::from_secs(6),
+            "{what}: {took:?}"
+        );
+        assert!(
+            text(&out.stderr).contains("Operation timed out after"),
+            "{}",
+            text(&out.stderr)
+        );
+        if what == "body" {
+            assert!(!out.stdout.is_empty(), "what arrived of the body was written");
+        }
+        if curl_here() {
+            let curl = Command::new("curl").args(["-s", "-m", "3", &url]).output().unwrap();
+            assert_eq!(curl.status.code(), Some(28), "curl, {what}");
+        }
+    }
+}
+
+#[test]
+fn connect_timeout_bounds_the_connect_alone() {
+    // A listener whose accept queue is full: a new connect waits for a SYN-ACK that never comes.
+    let listener = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let _queued = std::net::TcpStream::connect(addr).unwrap();
+    let url = format!("http://{addr}/");
+    let started = std::time::Instant::now();
+    let out = httplib(&["get", "--connect-timeout", "1", &url]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(28), "{}", text(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    if curl_here() {
+        let curl = Command::new("curl")
+            .args(["-s", "--connect-timeout", "1", &url])
+            .output()
+            .unwrap();
+        assert_eq!(curl.status.code(), Some(28), "curl");
+    }
+}
+
+#[test]
+fn location_reconnects_when_the_server_closed_after_a_redirect() {
+    // The redirect says nothing of closing, then the server closes: the request for its target
+    // goes on a new connection, as curl's does.
+    let port = server_by_connection(|n, c| {
+        use std::io::Write;
+        let _ = match n {
+            0 => c.write_all(b"HTTP/1.1 302 Found\r\nLocation: /there\r\nContent-Length: 0\r\n\r\n"),
+            _ => c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthere"),
+        };
+        let _ = c.shutdown(std::net::Shutdown::Both);
+    });
+    let url = format!("http://127.0.0.1:{port}/here");
+    let out = httplib(&["get", "-L", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, b"there");
+    if curl_here() {
+        let curl = Command::new("curl").args(["-s", "-L", &url]).output().unwrap();
+        assert_eq!(curl.stdout, b"there", "curl");
+    }
+}

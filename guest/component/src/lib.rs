@@ -193,6 +193,7 @@ impl tp::Transport for WitTransport {
     fn connect(&self, host: &str, port: u16, o: &tp::ConnectOptions) -> Result<Box<dyn tp::Stream>, TransportError> {
         let options = wt::ConnectOptions {
             timeout_ms: o.timeout_ms,
+            connect_timeout_ms: o.connect_timeout_ms,
             source_address: o.source_address.as_ref().map(|(h, p)| wtypes::SocketAddress {
                 host: h.clone(),
                 port: *p,
@@ -332,6 +333,7 @@ impl wc::GuestConnection for ConnectionResource {
     fn open(host: String, port: Option<u16>, o: wc::ConnectionOptions) -> WResult<wc::Connection> {
         let options = client::ConnectionOptions {
             timeout_ms: o.timeout_ms,
+            connect_timeout_ms: o.connect_timeout_ms,
             source_address: o.source_address.map(|a| (a.host, a.port)),
             blocksize: (o.blocksize as usize).max(1),
             tls: o.tls.map(Into::into),

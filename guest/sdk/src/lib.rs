@@ -118,6 +118,7 @@ impl Options {
     fn to_wit(&self) -> raw::ConnectionOptions {
         raw::ConnectionOptions {
             timeout_ms: self.timeout.map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+            connect_timeout_ms: None,
             source_address: self
                 .source_address
                 .as_ref()

@@ -22,6 +22,8 @@ const METHODS_EXPECTING_BODY: [&str; 3] = ["PATCH", "POST", "PUT"];
 pub struct ConnectionOptions {
     /// Blocking operations time out after this many milliseconds (none: never).
     pub timeout_ms: Option<u64>,
+    /// The connect (and TLS handshake) alone may take this long instead (none: `timeout_ms`).
+    pub connect_timeout_ms: Option<u64>,
     /// The (host, port) to bind before connecting (`source_address`).
     pub source_address: Option<(String, u16)>,
     /// Bytes sent or read at a time (`blocksize`, CPython's 8192).
@@ -36,6 +38,7 @@ impl Default for ConnectionOptions {
     fn default() -> Self {
         Self {
             timeout_ms: None,
+            connect_timeout_ms: None,
             source_address: None,
             blocksize: DEFAULT_BLOCKSIZE,
             tls: None,
@@ -169,6 +172,7 @@ impl Connection {
         let tunnelled = self.tunnel.is_some();
         let options = ConnectOptions {
             timeout_ms: self.options.timeout_ms,
+            connect_timeout_ms: self.options.connect_timeout_ms,
             source_address: self.options.source_address.clone(),
             // Through a tunnel, TLS starts only after CONNECT succeeds (with the TLS issue).
             tls: if tunnelled { None } else { self.options.tls.clone() },

@@ -58,6 +58,7 @@ impl ConnectionOptions {
     pub fn http() -> Self {
         ConnectionOptions {
             timeout_ms: None,
+            connect_timeout_ms: None,
             source_address: None,
             blocksize: 8192,
             tls: None,

@@ -26,6 +26,14 @@ pub struct FetchArgs {
     /// Seconds before connecting or reading gives up.
     #[arg(long = "timeout", value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Give up on each transfer (connecting, sending, the whole body, redirects) after this
+    /// many seconds, however the server paces it: exit 28, as curl's -m.
+    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = seconds)]
+    pub max_time: Option<f64>,
+    /// Give up on connecting (the TLS handshake included) after this many seconds, as curl's;
+    /// --timeout still bounds each read and write.
+    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = seconds)]
+    pub connect_timeout: Option<f64>,
     /// set_debuglevel(1): print http.client's send:, reply: and header: lines (to stderr, as curl's -v).
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -108,4 +116,12 @@ pub(super) enum Payload {
     None,
     Bytes(Vec<u8>),
     File(PathBuf),
+}
+
+/// A positive number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(secs),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
 }

@@ -15,7 +15,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for th
   18  the body was cut short
   22  --fail, and a status of 400 or more
   23  the body could not be written
-  28  timed out
+  28  timed out (--timeout, --connect-timeout, or -m/--max-time)
   35  the TLS handshake failed
   47  more redirects than --max-redirs (with -L)
   52  the server closed without answering

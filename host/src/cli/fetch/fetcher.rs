@@ -6,7 +6,7 @@ use super::failure::ClientErrorOrIo;
 use super::output::{READ_CHUNK, progress_meter};
 use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
 use crate::bindings::types::TlsOptions;
-use crate::client::{ClientSession, Connection, Response};
+use crate::client::{ClientError, ClientSession, Connection, Response};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -48,9 +48,31 @@ pub(super) struct Fetcher<'a> {
     pub(super) progress: bool,
     pub(super) args: &'a FetchArgs,
     pub(super) tls: TlsOptions,
+    /// Body bytes written for the transfer under way.
+    pub(super) received: u64,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Whether a connection was kept from an earlier request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    New,
+    Reused,
+}
+
+/// Whether a request failed because its kept connection had died: nothing of an answer came
+/// (the server closed it, or reset it when written to).
+fn died_unanswered(e: &(dyn std::error::Error + 'static)) -> bool {
+    use crate::bindings::types::HttpError;
+    matches!(
+        e.downcast_ref::<ClientError>(),
+        Some(ClientError::Http(
+            HttpError::RemoteDisconnected(_) | HttpError::ConnectionReset(_),
+            _
+        ))
+    )
+}
 
 /// What one URL's transfer ended with.
 pub(super) struct Transfer {
@@ -63,20 +85,29 @@ pub(super) struct Transfer {
 }
 
 impl Fetcher<'_> {
-    /// The connection for `url`: direct, to the proxy (http), or tunnelled through it (https).
-    fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<Connection> {
+    /// The connection for `url`: direct, to the proxy (http), or tunnelled through it
+    /// (https); and whether it was kept from an earlier request (`Reused`) or is new.
+    fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<(Connection, Kept)> {
         let key = (url.scheme.clone(), url.host.clone(), url.port);
         if let Some((k, c)) = &self.current
             && *k == key
         {
-            return Ok(*c);
+            return Ok((*c, Kept::Reused));
         }
         if let Some((_, old)) = self.current.take() {
             self.session.release(old)?;
         }
         let https = url.scheme == "https";
+        let millis = |secs: f64| (secs * 1000.0).max(1.0) as u64;
+        // A connect never outlasts -m either: the cancel that ends a transfer at its max time
+        // reaches sockets once they are connected.
+        let connect = match (self.args.connect_timeout, self.args.max_time) {
+            (Some(c), Some(m)) => Some(c.min(m)),
+            (c, m) => c.or(m),
+        };
         let options = ConnectionOptions {
-            timeout_ms: self.args.timeout.map(|s| (s * 1000.0).max(1.0) as u64),
+            timeout_ms: self.args.timeout.map(millis),
+            connect_timeout_ms: connect.map(millis),
             tls: https.then(|| self.tls.clone()),
             ..ConnectionOptions::http()
         };
@@ -93,7 +124,14 @@ impl Fetcher<'_> {
             self.session.set_debuglevel(c, 1)?;
         }
         self.current = Some((key, c));
-        Ok(c)
+        Ok((c, Kept::New))
+    }
+
+    /// Drop the kept connection (it died under a request).
+    fn forget_connection(&mut self) {
+        if let Some((_, c)) = self.current.take() {
+            let _ = self.session.release(c);
+        }
     }
 
     /// One request (and with -L, the redirects it leads to) and its whole response.
@@ -178,7 +216,29 @@ impl Fetcher<'_> {
             Some(p) => Some(self.session.split_url(p)?),
             None => None,
         };
-        let c = self.connection(&parts, proxy.as_ref())?;
+        // A kept connection the server closed meanwhile (after a response that did not say
+        // so) fails before any answer: the request goes again on a new one, as curl's does.
+        let (c, kept) = self.connection(&parts, proxy.as_ref())?;
+        match self.exchange(c, &parts, proxy.as_ref(), method, payload, headers) {
+            Err(e) if kept == Kept::Reused && died_unanswered(e.as_ref()) => {
+                self.forget_connection();
+                let (c, _) = self.connection(&parts, proxy.as_ref())?;
+                self.exchange(c, &parts, proxy.as_ref(), method, payload, headers)
+            }
+            other => other,
+        }
+    }
+
+    /// One request on `c` and its response, with the status read.
+    fn exchange(
+        &mut self,
+        c: Connection,
+        parts: &UrlParts,
+        proxy: Option<&UrlParts>,
+        method: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+    ) -> FetchResult<(Response, u16)> {
         // Plain HTTP through a proxy asks it for the absolute URL (RFC 9112 3.2.2).
         let target = if proxy.is_some() && parts.scheme == "http" {
             let host = if parts.host.contains(':') {
@@ -200,6 +260,11 @@ impl Fetcher<'_> {
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
         Ok((response, status))
+    }
+
+    /// Body bytes written for the transfer under way (for -m's message).
+    pub(super) fn received(&self) -> u64 {
+        self.received
     }
 
     /// A file body: Content-Length from its size, then streamed in parts.
@@ -276,6 +341,7 @@ impl Fetcher<'_> {
             }
             out.write_all(&data)?;
             size += data.len() as u64;
+            self.received += data.len() as u64;
             if let Some(meter) = meter {
                 meter.inc(data.len() as u64);
             }

@@ -4,6 +4,7 @@
 mod args;
 mod failure;
 mod fetcher;
+mod max_time;
 mod output;
 
 pub use args::{FetchArgs, RequestArgs};
@@ -17,6 +18,7 @@ use crate::transport::tls::{ClientIdentities, Identity};
 use args::{CLIENT_IDENTITY, Payload};
 use failure::{exit, exit_code, is_broken_pipe};
 use fetcher::{ACCEPT_ENCODING, Fetcher, Transfer};
+use max_time::Watchdog;
 use output::{PartFile, remote_name, say, write_out};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -213,11 +215,33 @@ fn fetch_all(
         progress: output_is_file && !args.silent && std::io::stderr().is_terminal(),
         args,
         tls,
+        received: 0,
     };
+    let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
     for url in &args.urls {
         let started = std::time::Instant::now();
-        match fetcher.fetch(url, method, payload, headers, out) {
+        fetcher.received = 0;
+        let watchdog = args
+            .max_time
+            .map(|secs| Watchdog::arm(cancel.clone(), std::time::Duration::from_secs_f64(secs)));
+        let fetched = fetcher.fetch(url, method, payload, headers, out);
+        let timed_out = watchdog.is_some_and(Watchdog::disarm);
+        if timed_out && fetched.is_err() {
+            // curl's words for it, and its code.
+            let _ = out.flush();
+            let took = started.elapsed().as_millis();
+            let received = fetcher.received();
+            say(
+                args,
+                &format!("Operation timed out after {took} milliseconds with {received} bytes received"),
+            );
+            if let Some(format) = &args.write_out {
+                print!("{}", write_out(format, url, 0, received, started.elapsed()));
+            }
+            return ExitCode::from(exit::OPERATION_TIMEDOUT);
+        }
+        match fetched {
             Ok(Transfer { status, size, url }) => {
                 if let Some(format) = &args.write_out {
                     let _ = out.flush();
