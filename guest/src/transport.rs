@@ -147,17 +147,37 @@ pub trait Transport {
     }
 }
 
-/// What a script left behind (WIT `cgi.script-output`).
+/// Why the host stopped a script (WIT `cgi.stop-reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptStop {
+    /// It trapped.
+    Trapped,
+    /// It ran past its time limit.
+    TimeLimit,
+    /// It asked for more memory than its limit.
+    MemoryLimit,
+}
+
+impl ScriptStop {
+    /// The limit or failure, in words for a page and the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ScriptStop::Trapped => "it trapped",
+            ScriptStop::TimeLimit => "it ran past its time limit",
+            ScriptStop::MemoryLimit => "it went over its memory limit",
+        }
+    }
+}
+
+/// How a script ended (WIT `cgi.script-end`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScriptOutput {
-    /// What the script wrote to stdout.
-    pub stdout: Vec<u8>,
-    /// What it wrote to stderr.
-    pub stderr: Vec<u8>,
+pub struct ScriptEnd {
     /// Its exit status.
     pub exit_code: u8,
-    /// Why the host stopped it, when it did.
-    pub stopped: Option<String>,
+    /// Why the host stopped it, if it did.
+    pub stopped: Option<ScriptStop>,
+    /// What it wrote to stderr (capped by the host).
+    pub stderr: Vec<u8>,
 }
 
 /// Why a script could not be started (WIT `cgi.cgi-error`).
@@ -165,19 +185,30 @@ pub struct ScriptOutput {
 pub enum ScriptError {
     /// This server runs no scripts.
     Disabled,
-    /// Not a runnable component, and why.
+    /// Not a runnable component, and why (in words fit for a client).
     NotRunnable(String),
+    /// No place for a script now: retry after this many seconds.
+    Busy(u32),
 }
 
-/// The host's script sandbox (WIT `cgi.run`): CGI scripts, each a WebAssembly command
+/// A script running (WIT `cgi.script`): its stdout as it writes it, then its end. Dropping
+/// it before its end stops it.
+pub trait RunningScript {
+    /// Up to `max` bytes of stdout, waiting until some are there; empty at its end.
+    fn read(&mut self, max: usize) -> Vec<u8>;
+    /// Wait for its end.
+    fn finish(&mut self) -> ScriptEnd;
+}
+
+/// The host's script sandbox (WIT `cgi.start`): CGI scripts, each a WebAssembly command
 /// component, run in a store of their own.
 pub trait ScriptRunner {
-    /// Run `program` with `args`, `env` and `stdin` to its end.
-    fn run(
+    /// Start `program` with `args`, `env` and `stdin`.
+    fn start(
         &self,
         program: &[u8],
         args: &[String],
         env: &[(String, String)],
         stdin: &[u8],
-    ) -> Result<ScriptOutput, ScriptError>;
+    ) -> Result<Box<dyn RunningScript>, ScriptError>;
 }

@@ -55,7 +55,8 @@ wasmtime::component::bindgen!({
         "httplib:http/transport.[method]tcp-stream.write": async | trappable,
         "httplib:http/transport.[method]tcp-stream.send-file": async | trappable,
         "httplib:http/transport.[method]tcp-stream.start-tls": async | trappable,
-        "httplib:http/cgi.run": async | trappable,
+        "httplib:http/cgi.[method]script.read": async | trappable,
+        "httplib:http/cgi.[method]script.finish": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -64,6 +65,7 @@ wasmtime::component::bindgen!({
     },
     with: {
         "httplib:http/transport.tcp-stream": crate::stream::GuestStream,
+        "httplib:http/cgi.script": crate::script::RunningScript,
         // The files the guest opens are wasmtime-wasi's, in the same ResourceTable.
         "wasi": wasmtime_wasi::p2::bindings,
     },

@@ -87,6 +87,7 @@ pub mod compose;
 pub mod limits;
 pub mod policy;
 mod runtime;
+pub mod script;
 pub mod server;
 pub mod stream;
 pub mod transport;

@@ -260,7 +260,10 @@ impl Runtime {
         if let Some(s) = self.scripts.get() {
             return Ok(s.clone());
         }
-        let sandbox = crate::cgi::ScriptSandbox::new(&self.engine, self.guest_wasm.clone(), self.code_cache.clone())?;
+        // Scripts get instances made on demand (the server's overflow engine, when it has
+        // one): the pool is its connections', and a burst of scripts must not take it.
+        let engine = self.overflow.as_ref().map_or(&self.engine, |o| &o.engine);
+        let sandbox = crate::cgi::ScriptSandbox::new(engine, self.guest_wasm.clone(), self.code_cache.clone())?;
         let sandbox = Arc::new(sandbox);
         Ok(self.scripts.get_or_init(|| sandbox).clone())
     }

@@ -6,10 +6,11 @@
 //! and adds httplib's imports to its own `Linker<T>` with [`add_to_linker`]. The guest's
 //! sockets live in the same `ResourceTable` as its WASI resources.
 
-use crate::bindings::cgi::{CgiError, ScriptOutput};
+use crate::bindings::cgi::CgiError;
 use crate::bindings::{cgi, transport, types};
 use crate::limits::{CANCEL_GRACE, SessionLimits};
 use crate::policy::OutboundPolicy;
+use crate::script::RunningScript;
 use crate::stream::ServedStream;
 pub use crate::transport::sockets::CancelHandle;
 use crate::transport::sockets::{SessionSockets, SocketTicket};
@@ -25,16 +26,17 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView};
 /// What runs the CGI scripts the guest asks for (`cgi.run`): httplib's `cgi::ScriptSandbox`,
 /// or an embedder's own.
 pub trait ScriptRunner: Send + Sync {
-    /// Run `program` (a command component's bytes) with this argv, environment and stdin to
-    /// its end; a script that uses httplib's client connects where `policy` grants.
-    fn run(
+    /// Start `program` (a command component's bytes) with this argv, environment and stdin;
+    /// its stdout streams back as it writes it. A script that uses httplib's client connects
+    /// where `policy` grants.
+    fn start(
         &self,
         program: &[u8],
         args: &[String],
         env: &[(String, String)],
         stdin: Vec<u8>,
         policy: &OutboundPolicy,
-    ) -> Result<ScriptOutput, CgiError>;
+    ) -> Result<RunningScript, CgiError>;
 }
 
 /// A script runner shared by a server's connections.
@@ -54,7 +56,7 @@ pub struct HttplibCtx {
     /// This session's limits (see `with_limits`).
     limits: SessionLimits,
     /// The memory cap, as wasmtime's limiter applies it (see `limiter`).
-    store_limits: StoreLimits,
+    store_limits: MemoryCap,
     /// When the guest last returned from a host call: time blocked on a socket is not its own
     /// computing (the CPU limit counts from here).
     last_host_call: Instant,
@@ -206,8 +208,13 @@ impl HttplibCtx {
     }
 
     /// The resource limiter to install with `Store::limiter` (the memory cap).
-    pub fn limiter(&mut self) -> &mut StoreLimits {
+    pub fn limiter(&mut self) -> &mut MemoryCap {
         &mut self.store_limits
+    }
+
+    /// Whether the memory cap refused the guest memory it asked for (its trap was that).
+    pub fn memory_cap_refused(&self) -> bool {
+        self.store_limits.refused
     }
 
     /// The guest came back from the host: its CPU budget counts from now.
@@ -223,11 +230,35 @@ impl HttplibCtx {
     }
 }
 
-fn memory_limits(bytes: usize) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(bytes)
-        .trap_on_grow_failure(true)
-        .build()
+fn memory_limits(bytes: usize) -> MemoryCap {
+    MemoryCap {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(bytes)
+            .trap_on_grow_failure(true)
+            .build(),
+        refused: false,
+    }
+}
+
+/// A store's memory cap (wasmtime's `StoreLimits`, trapping on a refused growth), which
+/// remembers whether it refused: a trap can then be told apart as the memory limit's.
+pub struct MemoryCap {
+    limits: StoreLimits,
+    refused: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.refused = true;
+        }
+        allowed
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
 }
 
 /// The store data httplib uses when the embedder brings none of its own: WASI state, the

@@ -8,10 +8,11 @@
 //! blocking socket's futures complete on their first poll. A bad resource handle traps.
 
 use crate::bindings::TransportFailure;
-use crate::bindings::cgi::{self as wcgi, CgiError, ScriptOutput};
+use crate::bindings::cgi::{self as wcgi, CgiError, ScriptEnd, StopReason};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
 use crate::policy::Scheme;
+use crate::script::{RunningScript, Stop};
 use crate::stream::{GuestStream, Phase};
 use crate::transport::tls::TlsSettings;
 use crate::transport::{MAX_READ, SocketError, TcpStream, WaitBy};
@@ -308,29 +309,51 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 impl crate::bindings::types::Host for HttplibCtxView<'_> {}
 
 impl wcgi::Host for HttplibCtxView<'_> {
-    async fn run(
+    fn start(
         &mut self,
         program: Vec<u8>,
         args: Vec<String>,
         env: Vec<(String, String)>,
         stdin: Vec<u8>,
-    ) -> wasmtime::Result<Result<ScriptOutput, CgiError>> {
+    ) -> wasmtime::Result<Result<Resource<RunningScript>, CgiError>> {
         let Some(sandbox) = self.ctx.scripts.clone() else {
             return Ok(Err(CgiError::Disabled));
         };
         let policy = self.ctx.script_policy.clone();
-        let run = move || sandbox.run(&program, &args, &env, stdin, &policy);
-        // A script runs to its end (up to its time limit): not on a server's reactor thread,
-        // whose other connections would wait for it.
-        let result = match self.ctx.waits_by() {
-            WaitBy::Readiness => tokio::task::spawn_blocking(run)
-                .await
-                .unwrap_or_else(|e| Err(CgiError::NotRunnable(format!("the script's thread: {e}")))),
-            WaitBy::Blocking => run(),
-        };
-        // Time spent in the script is not the guest's own computing.
+        match sandbox.start(&program, &args, &env, stdin, &policy) {
+            Ok(script) => Ok(Ok(self.table.push(script)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+}
+
+impl wcgi::HostScript for HttplibCtxView<'_> {
+    async fn read(&mut self, s: Resource<RunningScript>, max: u64) -> wasmtime::Result<Vec<u8>> {
+        let script = self.table.get_mut(&s)?;
+        let data = script.read(usize::try_from(max).unwrap_or(usize::MAX)).await;
+        // Time waiting for the script is not the guest's own computing.
         self.ctx.returned_from_host();
-        Ok(result)
+        Ok(data)
+    }
+
+    async fn finish(&mut self, s: Resource<RunningScript>) -> wasmtime::Result<ScriptEnd> {
+        let end = self.table.get_mut(&s)?.finish().await;
+        self.ctx.returned_from_host();
+        Ok(ScriptEnd {
+            exit_code: end.exit_code,
+            stopped: end.stopped.map(|stop| match stop {
+                Stop::Trapped => StopReason::Trapped,
+                Stop::TimeLimit => StopReason::TimeLimit,
+                Stop::MemoryLimit => StopReason::MemoryLimit,
+            }),
+            stderr: end.stderr,
+        })
+    }
+
+    fn drop(&mut self, s: Resource<RunningScript>) -> wasmtime::Result<()> {
+        // A script still running is stopped (see `RunningScript`'s drop).
+        self.table.delete(s)?;
+        Ok(())
     }
 }
 

@@ -222,23 +222,40 @@ impl tp::Transport for WitTransport {
 /// CGI scripts run by the host's sandbox (the `cgi` import).
 struct WitScripts;
 
+/// A script the host runs, its stdout read as it writes it.
+struct WitScript(wcgi::Script);
+
 impl server::ScriptRunner for WitScripts {
-    fn run(
+    fn start(
         &self,
         program: &[u8],
         args: &[String],
         env: &[(String, String)],
         stdin: &[u8],
-    ) -> Result<server::ScriptOutput, server::ScriptError> {
-        match wcgi::run(program, args, env, stdin) {
-            Ok(o) => Ok(server::ScriptOutput {
-                stdout: o.stdout,
-                stderr: o.stderr,
-                exit_code: o.exit_code,
-                stopped: o.stopped,
-            }),
+    ) -> Result<Box<dyn server::RunningScript>, server::ScriptError> {
+        match wcgi::start(program, args, env, stdin) {
+            Ok(script) => Ok(Box::new(WitScript(script))),
             Err(wcgi::CgiError::Disabled) => Err(server::ScriptError::Disabled),
             Err(wcgi::CgiError::NotRunnable(why)) => Err(server::ScriptError::NotRunnable(why)),
+            Err(wcgi::CgiError::Busy(secs)) => Err(server::ScriptError::Busy(secs)),
+        }
+    }
+}
+
+impl server::RunningScript for WitScript {
+    fn read(&mut self, max: usize) -> Vec<u8> {
+        self.0.read(max as u64)
+    }
+    fn finish(&mut self) -> server::ScriptEnd {
+        let end = self.0.finish();
+        server::ScriptEnd {
+            exit_code: end.exit_code,
+            stopped: end.stopped.map(|stop| match stop {
+                wcgi::StopReason::Trapped => server::ScriptStop::Trapped,
+                wcgi::StopReason::TimeLimit => server::ScriptStop::TimeLimit,
+                wcgi::StopReason::MemoryLimit => server::ScriptStop::MemoryLimit,
+            }),
+            stderr: end.stderr,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod cgi;
+pub mod cgi_response;
 pub mod chunked;
 pub mod content_coding;
 pub mod date;

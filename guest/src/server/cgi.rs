@@ -1,21 +1,24 @@
 //! CGIHTTPRequestHandler's `run_cgi`: find the script, refuse what is not a WebAssembly
-//! component (403), hand it to the host's sandbox with the CGI/1.1 environment and the request
-//! body, then send "200 Script output follows" and the script's output as it wrote it.
+//! component (403), start it in the host's sandbox with the CGI/1.1 environment and the
+//! request body, then answer with what it writes, as it writes it (RFC 3875: its header
+//! block the response head, `Status:` the status line).
 
 use super::Handler;
 use crate::error::HttpError;
-use crate::proto::cgi::{ServerSide, environment, header_block, is_component, script_args, split_script};
+use crate::proto::cgi::{ServerSide, environment, is_component, script_args, split_script};
+use crate::proto::cgi_response::{ScriptHeadParse, parse_script_head};
+use crate::proto::chunked::encode_chunk;
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::pyrepr::py_repr;
 use crate::proto::translate_path::translate_path;
-use crate::transport::{ScriptError, ScriptOutput};
+use crate::transport::{RunningScript, ScriptEnd, ScriptError};
 use std::fs;
 
 /// Largest script file read (ours: a component this size is already a big program).
 pub const MAX_SCRIPT_BYTES: u64 = 16 * 1024 * 1024;
 /// Largest request body handed to a script's stdin; past it, 413 (ours: CPython reads any size
-/// into memory; nginx's `client_max_body_size` is 1 MiB). Sized so a script, its input and its
-/// output (the host's 16 MiB cap) fit in the instance's 64 MiB together.
+/// into memory; nginx's `client_max_body_size` is 1 MiB). Sized so a script and its input fit
+/// in its instance's 64 MiB together.
 pub const MAX_SCRIPT_INPUT: u64 = 8 * 1024 * 1024;
 /// A body over `MAX_SCRIPT_INPUT` is read and dropped up to this much, so the client, still
 /// sending, reads the 413 instead of a reset; a longer one is cut off (ours).
@@ -75,50 +78,129 @@ impl Handler {
         };
         let env = environment(&server, &script, &self.request.headers);
         let args = script_args(&script);
-        let result = match &self.scripts {
-            Some(runner) => runner.run(&program, &args, &env, &stdin),
+        let started = match &self.scripts {
+            Some(runner) => runner.start(&program, &args, &env, &stdin),
             None => Err(ScriptError::Disabled),
         };
-        let output = match result {
-            Ok(output) => output,
+        drop((program, stdin));
+        let mut running = match started {
+            Ok(running) => running,
             Err(ScriptError::Disabled) => return self.send_error(403, Some("CGI scripts are not run here"), None),
             Err(ScriptError::NotRunnable(why)) => return self.send_error(403, Some(&not_executable), Some(&why)),
+            Err(ScriptError::Busy(retry_after)) => return self.script_busy(retry_after),
         };
-        let failed = output.exit_code != 0 || output.stopped.is_some();
-        if failed && output.stdout.is_empty() {
-            // Nothing was written: unlike CPython, whose 200 is already out by now, the client
-            // can still be told plainly.
-            self.log_script_end(&output);
-            let why = match &output.stopped {
-                Some(why) => format!("The script was stopped: {why}"),
-                None => format!(
-                    "The script exited with status {:#x} and wrote nothing",
-                    output.exit_code
-                ),
-            };
-            return self.send_error(500, Some("CGI script failed"), Some(&why));
-        }
-        self.send_response(200, Some("Script output follows"))?;
-        // The script's output carries its own header block and no framing: the end of the
-        // connection ends the body.
+        self.answer_script(running.as_mut())
+    }
+
+    /// Every place for a script is taken: 503 with `Retry-After`, and the connection closes.
+    fn script_busy(&mut self, retry_after: u32) -> Result<(), HttpError> {
+        self.log_request(Some(503), None);
         self.close_connection = true;
-        let body = if self.request.command == "HEAD" {
-            header_block(&output.stdout)
-        } else {
-            &output.stdout
+        let answer = super::busy_response(&self.config, retry_after);
+        self.write(&answer)
+    }
+
+    /// Send what the script writes as it writes it: its header block as the response head
+    /// (`Status:` the status line), then its body framed by its Content-Length, chunked on
+    /// HTTP/1.1, or by closing the connection. A script stopped by a limit leaves the body
+    /// visibly incomplete: no final chunk, or the connection closed short of its length.
+    fn answer_script(&mut self, script: &mut dyn RunningScript) -> Result<(), HttpError> {
+        let mut output = Vec::new();
+        let mut ended = false;
+        let (head, len) = loop {
+            match parse_script_head(&output, ended) {
+                ScriptHeadParse::Partial => {
+                    let piece = script.read(COPY_BUFSIZE);
+                    ended = piece.is_empty();
+                    output.extend_from_slice(&piece);
+                }
+                ScriptHeadParse::Complete { head, len } => break (head, len),
+                ScriptHeadParse::Invalid(why) => return self.script_without_head(script, ended, why),
+            }
         };
-        self.write(body)?;
-        self.log_script_end(&output);
+        let head_only = self.request.command == "HEAD";
+        let chunked =
+            head.content_length.is_none() && self.http11() && self.request.request_version.as_str() >= "HTTP/1.1";
+        self.send_response(head.status, head.reason.as_deref())?;
+        for (name, value) in &head.fields {
+            self.send_header(name, value)?;
+        }
+        if chunked {
+            self.send_header("Transfer-Encoding", "chunked")?;
+        } else if head.content_length.is_none() {
+            // The end of the connection ends the body.
+            self.close_connection = true;
+            self.send_header("Connection", "close")?;
+        }
+        self.end_headers()?;
+        let mut sent = 0u64;
+        let mut pending = output.split_off(len);
+        loop {
+            if pending.is_empty() {
+                pending = script.read(COPY_BUFSIZE);
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            let room = head.content_length.map_or(u64::MAX, |length| length - sent);
+            let piece = &pending[..pending.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+            if !head_only && !piece.is_empty() {
+                match chunked {
+                    true => self.write(&encode_chunk(piece))?,
+                    false => self.write(piece)?,
+                }
+            }
+            sent += piece.len() as u64;
+            // Past its Content-Length the script's output is read and dropped, to its end.
+            pending.clear();
+        }
+        let end = script.finish();
+        self.log_script_end(&end);
+        let whole = end.stopped.is_none() && head.content_length.is_none_or(|length| sent == length);
+        match (chunked && !head_only, whole) {
+            (true, true) => self.write(b"0\r\n\r\n")?,
+            (_, true) => {}
+            (_, false) => {
+                // Cut short: the client must see it (no final chunk; fewer bytes than said).
+                self.close_connection = true;
+                if let Some(stop) = end.stopped {
+                    self.log_error(&format!("CGI script output cut short: {}", stop.describe()));
+                }
+            }
+        }
         Ok(())
     }
 
-    /// The script's stderr and how it ended, to the log (as `run_cgi` logs them).
-    fn log_script_end(&self, output: &ScriptOutput) {
-        if !output.stderr.is_empty() {
-            self.log_error(&String::from_utf8_lossy(&output.stderr));
+    /// The script's output had no valid header block: 500 when it failed before writing one,
+    /// 502 (as nginx answers an upstream's invalid header) otherwise. A script still running is
+    /// stopped.
+    fn script_without_head(&mut self, script: &mut dyn RunningScript, ended: bool, why: &str) -> Result<(), HttpError> {
+        let end = ended.then(|| script.finish());
+        if let Some(end) = &end {
+            self.log_script_end(end);
+            let failure = match end.stopped {
+                Some(stop) => Some(format!("The script was stopped: {}", stop.describe())),
+                None if end.exit_code != 0 => Some(format!(
+                    "The script exited with status {:#x} before it wrote its header",
+                    end.exit_code
+                )),
+                None => None,
+            };
+            if let Some(explain) = failure {
+                return self.send_error(500, Some("CGI script failed"), Some(&explain));
+            }
         }
-        match (&output.stopped, output.exit_code) {
-            (Some(why), _) => self.log_error(&format!("CGI script stopped: {why}")),
+        self.log_error(&format!("CGI script sent {why}"));
+        self.send_error(502, None, Some(&format!("The script's output had {why}")))
+    }
+
+    /// The script's stderr and how it ended, to the log (as `run_cgi` logs them).
+    fn log_script_end(&self, end: &ScriptEnd) {
+        if !end.stderr.is_empty() {
+            self.log_error(&String::from_utf8_lossy(&end.stderr));
+        }
+        match (end.stopped, end.exit_code) {
+            (Some(stop), _) => self.log_error(&format!("CGI script stopped: {}", stop.describe())),
             (None, 0) => self.log_message("CGI script exited OK"),
             (None, code) => self.log_error(&format!("CGI script exit status {code:#x}")),
         }

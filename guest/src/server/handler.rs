@@ -170,7 +170,7 @@ impl Handler {
         self
     }
 
-    fn http11(&self) -> bool {
+    pub(super) fn http11(&self) -> bool {
         self.config.protocol_version.as_str() >= "HTTP/1.1"
     }
 

@@ -6,7 +6,7 @@ mod cgi;
 mod handler;
 mod static_files;
 
-pub use crate::transport::{ScriptError, ScriptOutput, ScriptRunner};
+pub use crate::transport::{RunningScript, ScriptEnd, ScriptError, ScriptRunner, ScriptStop};
 pub use handler::{Handler, HandlerConfig, Request, busy_response};
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ mod bindings {
 
 mod stream;
 
-use bindings::exports::httplib::http::cgi::{self, CgiError, ScriptOutput};
+use bindings::exports::httplib::http::cgi::{self, CgiError};
 use bindings::exports::httplib::http::transport::{self, ConnectOptions, ErrorCode, GuestLimits};
 use stream::{NO_TLS, Stream};
 
@@ -67,12 +67,30 @@ impl transport::Guest for Adapter {
 }
 
 impl cgi::Guest for Adapter {
-    fn run(
+    type Script = NoScript;
+
+    fn start(
         _program: Vec<u8>,
         _args: Vec<String>,
         _env: Vec<(String, String)>,
         _stdin: Vec<u8>,
-    ) -> Result<ScriptOutput, CgiError> {
+    ) -> Result<cgi::Script, CgiError> {
         Err(CgiError::Disabled)
+    }
+}
+
+/// No script ever runs here (`start` is always `disabled`): the type exists for the WIT.
+struct NoScript;
+
+impl cgi::GuestScript for NoScript {
+    fn read(&self, _max: u64) -> Vec<u8> {
+        Vec::new()
+    }
+    fn finish(&self) -> cgi::ScriptEnd {
+        cgi::ScriptEnd {
+            exit_code: 1,
+            stopped: None,
+            stderr: Vec::new(),
+        }
     }
 }
