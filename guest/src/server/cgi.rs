@@ -24,6 +24,16 @@ pub const MAX_SCRIPT_INPUT: u64 = 8 * 1024 * 1024;
 /// sending, reads the 413 instead of a reset; a longer one is cut off (ours).
 pub const MAX_DISCARDED_INPUT: u64 = 64 * 1024 * 1024;
 
+/// Whether the file at `path` begins as a WebAssembly component does (its first bytes only).
+fn starts_as_component(path: &str) -> bool {
+    use std::io::Read;
+    let mut preamble = [0u8; 8];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut preamble))
+        .is_ok()
+        && is_component(&preamble)
+}
+
 impl Handler {
     /// `run_cgi` for a request under the CGI directory `dir`, `rest` being what follows it.
     pub(super) fn run_cgi(&mut self, dir: &str, rest: &str) -> Result<(), HttpError> {
@@ -49,11 +59,9 @@ impl Handler {
                 Some("The script is larger than this server runs"),
             );
         }
-        let program = match fs::read(&file) {
-            Ok(p) => p,
-            Err(_) => return self.send_error(403, Some(&not_executable), None),
-        };
-        if !is_component(&program) {
+        // The body first (it may be slow to arrive), the script's bytes only then: a
+        // connection waiting for an upload holds no copy of the program.
+        if !starts_as_component(&file) {
             let why = "Only WebAssembly components run as CGI scripts here";
             return self.send_error(403, Some(&not_executable), Some(why));
         }
@@ -64,6 +72,10 @@ impl Handler {
             }
         } else {
             Vec::new()
+        };
+        let program = match fs::read(&file) {
+            Ok(p) if is_component(&p) => p,
+            _ => return self.send_error(403, Some(&not_executable), None),
         };
         let software = self.version_string();
         let remote_addr = self.address_string();
