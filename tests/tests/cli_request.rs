@@ -128,7 +128,8 @@ fn output_file_is_replaced_only_when_the_transfer_succeeds() {
         (vec!["get", "--fail", "-o", target_arg, &format!("{base}/missing")], 22),
         (vec!["get", "-o", target_arg, "http://[::1"], 3),
         (vec!["get", "-o", target_arg, &refused], 7),
-        (vec!["get", "-o", target_arg, &format!("{base}/hello.txt"), &refused], 7),
+        // FILE goes with the first URL only (curl's pairing): the second's failure is its own.
+        (vec!["get", "-o", target_arg, &refused, &format!("{base}/hello.txt")], 7),
     ] {
         let out = httplib(&args);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out.stderr));
@@ -843,4 +844,134 @@ fn location_reconnects_when_the_server_closed_after_a_redirect() {
         let curl = Command::new("curl").args(["-s", "-L", &url]).output().unwrap();
         assert_eq!(curl.stdout, b"there", "curl");
     }
+}
+
+/// The files in `dir`, sorted, with their contents.
+fn files_in(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn outputs_pair_with_urls_in_order_as_curls_do() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("a.txt"), "one\n").unwrap();
+    std::fs::write(site.path().join("b.txt"), "two\n").unwrap();
+    let peer = cpython_server(site.path(), "HTTP/1.0");
+    let (a, b) = (
+        format!("http://127.0.0.1:{}/a.txt", peer.port),
+        format!("http://127.0.0.1:{}/b.txt", peer.port),
+    );
+    for args in [
+        vec!["-O", a.as_str(), "-O", b.as_str()],
+        vec!["-O", a.as_str(), b.as_str()],
+        vec!["-o", "x", "-O", a.as_str(), b.as_str(), a.as_str()],
+        vec!["-o", "x", "-o", "y", a.as_str(), b.as_str()],
+    ] {
+        let ours = tempfile::tempdir().unwrap();
+        let out = Command::new(httplib_bin!())
+            .arg("get")
+            .args(&args)
+            .current_dir(ours.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let theirs = tempfile::tempdir().unwrap();
+        let Ok(curl) = Command::new("curl")
+            .arg("-s")
+            .args(&args)
+            .current_dir(theirs.path())
+            .output()
+        else {
+            continue;
+        };
+        assert_eq!(
+            files_in(ours.path()),
+            files_in(theirs.path()),
+            "{args:?}: the files curl writes"
+        );
+        assert_eq!(text(&out.stdout), text(&curl.stdout), "{args:?}: what goes to stdout");
+    }
+}
+
+#[test]
+fn an_output_file_keeps_its_mode_and_a_symlink_stays_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("a.txt"), "one\n").unwrap();
+    let peer = cpython_server(site.path(), "HTTP/1.0");
+    let url = format!("http://127.0.0.1:{}/a.txt", peer.port);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, "old\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, "old\n").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for dest in [&file, &link] {
+        let out = httplib(&["get", "-o", dest.to_str().unwrap(), &url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "one\n");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "still a link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "one\n",
+        "written through the link"
+    );
+    // A transfer that fails leaves each as it was.
+    let refused = format!("http://127.0.0.1:{}/a.txt", free_port());
+    for dest in [&file, &link] {
+        let out = httplib(&["get", "-o", dest.to_str().unwrap(), &refused]);
+        assert_eq!(out.status.code(), Some(7));
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "one\n");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "one\n");
+    assert_eq!(files_in(dir.path()).len(), 3, "no part file left");
+}
+
+#[test]
+fn an_interrupted_download_leaves_no_part_file() {
+    let port = server_by_connection(|_, c| {
+        use std::io::Write;
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabcdef");
+        drip(c, &[b'x'; 94]);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for signal in [libc_signal::SIGINT, libc_signal::SIGTERM] {
+        let mut child = Command::new(httplib_bin!())
+            .args(["get", "-s", "-o", "out.bin", &format!("http://127.0.0.1:{port}/")])
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(128 + signal), "the signal's exit status");
+        assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    }
+}
+
+/// The two signals a user sends a download, by number (for `kill -N` and the exit status).
+mod libc_signal {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
 }

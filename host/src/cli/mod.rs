@@ -42,11 +42,21 @@ pub enum Command {
 
 /// Parse the process's arguments and run; the exit code to return.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // -o and -O pair with the URLs in the order they were given: clap's matches know it.
+    let sub = |name: &str| matches.subcommand_matches(name).cloned().unwrap_or_default();
     match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Get(args) => fetch::get(args),
-        Command::Request(args) => fetch::request(args),
+        Command::Get(args) => fetch::get(args.with_targets(&sub("get"))),
+        Command::Request(mut args) => {
+            args.fetch = args.fetch.with_targets(&sub("request"));
+            fetch::request(args)
+        }
         Command::Run(args) => run::run(args),
         Command::Compose(args) => compose::run(args),
     }

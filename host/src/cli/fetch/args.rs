@@ -16,7 +16,7 @@ pub struct FetchArgs {
     pub headers: Vec<String>,
     /// Write the body to FILE instead of stdout ("-" is stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
     /// Print the status line and headers before the body.
     #[arg(short = 'i', long = "include")]
     pub include: bool,
@@ -69,8 +69,13 @@ pub struct FetchArgs {
     #[arg(short = 'S', long = "show-error")]
     pub show_error: bool,
     /// Write the body to a file named after the URL's last path segment (curl -O).
-    #[arg(short = 'O', long = "remote-name", conflicts_with = "output")]
-    pub remote_name: bool,
+    #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Append, num_args = 0,
+          default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    pub remote_name: Vec<bool>,
+    /// Where each URL's body goes, in order: the -o and -O options as they were given (see
+    /// `with_targets`); a URL past them goes to stdout.
+    #[arg(skip)]
+    pub targets: Vec<Target>,
     /// After each transfer print FORMAT, with %{http_code}, %{size_download} (bytes written:
     /// decoded ones with --compressed), %{time_total} and %{url_effective} filled in and \n,
     /// \t as newline and tab (curl -w).
@@ -124,4 +129,34 @@ fn seconds(text: &str) -> Result<f64, String> {
         Ok(secs) if secs > 0.0 && secs.is_finite() => Ok(secs),
         _ => Err(format!("{text:?} is not a positive number of seconds")),
     }
+}
+
+impl FetchArgs {
+    /// These arguments with `targets` filled in from `matches` (the subcommand's): each -o and
+    /// -O in the order given, as curl pairs them with the URLs.
+    pub fn with_targets(mut self, matches: &clap::ArgMatches) -> Self {
+        let files = matches
+            .indices_of("output")
+            .into_iter()
+            .flatten()
+            .zip(self.output.iter().cloned());
+        let mut ordered: Vec<(usize, Target)> = files.map(|(at, path)| (at, Target::File(path))).collect();
+        let remote = matches.indices_of("remote_name").into_iter().flatten();
+        ordered.extend(remote.map(|at| (at, Target::RemoteName)));
+        ordered.sort_by_key(|(at, _)| *at);
+        self.targets = ordered.into_iter().map(|(_, target)| target).collect();
+        self
+    }
+}
+
+/// Where one URL's body goes: `-o FILE` (`-` is stdout), `-O` (a file named after the URL),
+/// or stdout for a URL with no output option of its own; as curl pairs them, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// This file.
+    File(PathBuf),
+    /// The file named by the URL's last path segment.
+    RemoteName,
+    /// Standard output.
+    Stdout,
 }

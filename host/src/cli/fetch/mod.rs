@@ -15,11 +15,12 @@ use crate::client::{ClientSession, DebugOutput};
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
 use crate::transport::tls::{ClientIdentities, Identity};
+pub use args::Target;
 use args::{CLIENT_IDENTITY, Payload};
 use failure::{exit, exit_code, is_broken_pipe};
 use fetcher::{ACCEPT_ENCODING, Fetcher, Transfer};
 use max_time::Watchdog;
-use output::{PartFile, remote_name, say, write_out};
+use output::{OutputFile, remote_name, remove_parts_on_interrupt, say, write_out};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,54 +119,33 @@ fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchAr
             headers.push((name.into(), value.into_bytes()));
         }
     }
-    let output = match (&args.output, args.remote_name) {
-        (Some(path), _) if path.as_os_str() == "-" => None,
-        (Some(path), _) => Some(path.clone()),
-        (None, true) => match remote_name(&args.urls[0]) {
-            Some(name) => Some(PathBuf::from(name)),
+    remove_parts_on_interrupt();
+    fetch_all(method, &payload, &headers, &args)
+}
+
+/// Where the `n`th URL's body goes: the `n`th output option, else stdout (as curl pairs them).
+fn target(args: &FetchArgs, n: usize) -> Target {
+    args.targets.get(n).cloned().unwrap_or(Target::Stdout)
+}
+
+/// The file a target names for `url`; `Err` is the exit status when it names none.
+fn output_path(args: &FetchArgs, target: &Target, url: &str) -> Result<Option<PathBuf>, ExitCode> {
+    match target {
+        Target::Stdout => Ok(None),
+        Target::File(path) if path.as_os_str() == "-" => Ok(None),
+        Target::File(path) => Ok(Some(path.clone())),
+        Target::RemoteName => match remote_name(url) {
+            Some(name) => Ok(Some(PathBuf::from(name))),
             None => {
-                say(&args, "Remote file name has no length!");
-                return ExitCode::from(exit::WRITE_ERROR);
+                say(args, "Remote file name has no length!");
+                Err(ExitCode::from(exit::WRITE_ERROR))
             }
         },
-        (None, false) => None,
-    };
-    let mut output = match &output {
-        Some(path) => match PartFile::create(path) {
-            Ok(part) => Some(part),
-            Err(e) => {
-                say(&args, &format!("cannot write {}: {e}", path.display()));
-                return ExitCode::from(exit::WRITE_ERROR);
-            }
-        },
-        None => None,
-    };
-    let code = match &mut output {
-        Some(part) => fetch_all(method, &payload, &headers, &args, &mut part.file),
-        None => fetch_all(method, &payload, &headers, &args, &mut std::io::stdout().lock()),
-    };
-    if let Some(part) = output {
-        // FILE changes only when everything succeeded; otherwise it keeps what it held.
-        if code == ExitCode::SUCCESS {
-            if let Err(e) = part.keep() {
-                eprintln!("httplib: writing the body: {e}");
-                return ExitCode::from(exit::WRITE_ERROR);
-            }
-        } else {
-            part.discard();
-        }
     }
-    code
 }
 
 /// Everything after the output is chosen: the runtime, the session, each URL in turn.
-fn fetch_all(
-    method: &str,
-    payload: &Payload,
-    headers: &[(String, Vec<u8>)],
-    args: &FetchArgs,
-    out: &mut dyn Write,
-) -> ExitCode {
+fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], args: &FetchArgs) -> ExitCode {
     let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::client()) {
         Ok(r) => r,
         Err(e) => {
@@ -207,19 +187,41 @@ fn fetch_all(
         ..TlsOptions::verified()
     };
     use std::io::IsTerminal;
-    let output_is_file = args.remote_name || args.output.as_ref().is_some_and(|o| o.as_os_str() != "-");
     let mut fetcher = Fetcher {
         session: &mut session,
-        guard_terminal: args.output.is_none() && !args.remote_name && std::io::stdout().is_terminal(),
+        guard_terminal: false,
         current: None,
-        progress: output_is_file && !args.silent && std::io::stderr().is_terminal(),
+        progress: false,
         args,
         tls,
         received: 0,
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
-    for url in &args.urls {
+    let stdout = std::io::stdout();
+    for (n, url) in args.urls.iter().enumerate() {
+        let target = target(args, n);
+        let path = match output_path(args, &target, url) {
+            Ok(path) => path,
+            Err(code) => return code,
+        };
+        let mut file = match path.as_deref().map(OutputFile::create).transpose() {
+            Ok(file) => file,
+            Err(e) => {
+                say(
+                    args,
+                    &format!("cannot write {}: {e}", path.unwrap_or_default().display()),
+                );
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        };
+        fetcher.guard_terminal = target == Target::Stdout && stdout.is_terminal();
+        fetcher.progress = file.is_some() && !args.silent && std::io::stderr().is_terminal();
+        let mut stdout = stdout.lock();
+        let out: &mut dyn Write = match &mut file {
+            Some(file) => file,
+            None => &mut stdout,
+        };
         let started = std::time::Instant::now();
         fetcher.received = 0;
         let watchdog = args
@@ -227,9 +229,20 @@ fn fetch_all(
             .map(|secs| Watchdog::arm(cancel.clone(), std::time::Duration::from_secs_f64(secs)));
         let fetched = fetcher.fetch(url, method, payload, headers, out);
         let timed_out = watchdog.is_some_and(Watchdog::disarm);
+        let _ = out.flush();
+        // FILE changes only when its transfer succeeded; otherwise it keeps what it held.
+        // --fail with a status of 400 or more fails the transfer as much as an error does.
+        let good = matches!(&fetched, Ok(t) if !(args.fail && t.status >= 400));
+        let kept = match (file, good) {
+            (Some(file), true) => file.keep(),
+            (Some(file), false) => {
+                file.discard();
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        };
         if timed_out && fetched.is_err() {
             // curl's words for it, and its code.
-            let _ = out.flush();
             let took = started.elapsed().as_millis();
             let received = fetcher.received();
             say(
@@ -241,10 +254,13 @@ fn fetch_all(
             }
             return ExitCode::from(exit::OPERATION_TIMEDOUT);
         }
+        if let Err(e) = kept {
+            say(args, &format!("writing the body: {e}"));
+            return ExitCode::from(exit::WRITE_ERROR);
+        }
         match fetched {
             Ok(Transfer { status, size, url }) => {
                 if let Some(format) = &args.write_out {
-                    let _ = out.flush();
                     print!("{}", write_out(format, &url, status, size, started.elapsed()));
                 }
                 if args.fail && status >= 400 {
@@ -253,7 +269,6 @@ fn fetch_all(
                 }
             }
             Err(e) => {
-                let _ = out.flush();
                 let code = exit_code(e.as_ref());
                 if is_broken_pipe(e.as_ref()) {
                     // The reader is gone (`| head`): nothing more to say to anyone.
@@ -268,7 +283,7 @@ fn fetch_all(
         }
     }
     fetcher.finish();
-    if let Err(e) = out.flush() {
+    if let Err(e) = std::io::stdout().flush() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             say(args, &format!("writing the body: {e}"));
         }

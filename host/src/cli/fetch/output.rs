@@ -28,23 +28,68 @@ pub(super) fn write_out(format: &str, url: &str, status: u16, size: u64, took: s
         .replace("\\t", "\t")
 }
 
-/// `-o FILE`: the body is written to a file beside FILE and renamed over it once the whole
-/// transfer succeeded, so an invalid URL, a refused connection or `--fail` leaves FILE as it was.
-/// What exists and is not a regular file (`/dev/null`, a FIFO) is written in place.
-pub(super) struct PartFile {
-    pub(super) file: std::io::BufWriter<File>,
-    /// The file written, and where it goes on success; none when written in place.
-    pub(super) part: Option<(PathBuf, PathBuf)>,
+/// `-o FILE`: a failed transfer leaves FILE as it was, and a good one never changes what FILE
+/// is. When replacing FILE by a new file changes nothing else (it is a regular file with one
+/// link, ours, in a folder we may write), the body goes to a file beside it, given FILE's
+/// permissions, and is renamed over it once the whole transfer succeeded. Otherwise (a
+/// symlink, a device or FIFO, a file of another owner or with other links, a folder we may not
+/// write) FILE is written in place, opened only when the first body byte arrives: once the
+/// response is known to be good, as curl writes it.
+pub(super) struct OutputFile {
+    way: Way,
 }
 
-impl PartFile {
+/// How an output file is written.
+enum Way {
+    /// To `part`, renamed over `dest` on success.
+    Replace {
+        part: PathBuf,
+        dest: PathBuf,
+        file: std::io::BufWriter<File>,
+    },
+    /// Into `dest` itself, opened (and truncated) at the first write.
+    InPlace {
+        dest: PathBuf,
+        file: Option<std::io::BufWriter<File>>,
+    },
+}
+
+/// The part files being written now, removed if the process is interrupted.
+static PARTS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn buffered(file: File) -> std::io::BufWriter<File> {
+    std::io::BufWriter::with_capacity(READ_CHUNK as usize, file)
+}
+
+/// Whether replacing `dest` by a new file (a rename) would change only its content.
+fn replaceable(dest: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir_writable = {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(parent.as_os_str().as_bytes()).unwrap_or_default();
+        // SAFETY: a valid NUL-terminated path; access(2) reads it only.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    };
+    match std::fs::symlink_metadata(dest) {
+        Err(_) => dir_writable,
+        // SAFETY: getuid has no preconditions.
+        Ok(m) => m.file_type().is_file() && m.nlink() == 1 && m.uid() == unsafe { libc::getuid() } && dir_writable,
+    }
+}
+
+impl OutputFile {
+    /// Ready to write the body for `dest` (see the type).
     pub(super) fn create(dest: &std::path::Path) -> std::io::Result<Self> {
-        let buffered = |f| std::io::BufWriter::with_capacity(READ_CHUNK as usize, f);
-        if std::fs::metadata(dest).is_ok_and(|m| !m.is_file()) {
-            let file = std::fs::OpenOptions::new().write(true).open(dest)?;
+        if !replaceable(dest) {
             return Ok(Self {
-                file: buffered(file),
-                part: None,
+                way: Way::InPlace {
+                    dest: dest.to_path_buf(),
+                    file: None,
+                },
             });
         }
         let name = dest
@@ -55,25 +100,95 @@ impl PartFile {
         part_name.push(format!(".httplib-{}.part", std::process::id()));
         let part = dest.with_file_name(part_name);
         let file = File::create(&part)?;
+        if let Ok(m) = std::fs::metadata(dest) {
+            // The new file gets the old one's permissions (a 0640 file stays 0640).
+            let _ = file.set_permissions(m.permissions());
+        }
+        PARTS.lock().unwrap_or_else(|p| p.into_inner()).push(part.clone());
         Ok(Self {
-            file: buffered(file),
-            part: Some((part, dest.to_path_buf())),
+            way: Way::Replace {
+                part,
+                dest: dest.to_path_buf(),
+                file: buffered(file),
+            },
         })
     }
 
+    /// The transfer succeeded: FILE gets the body (an empty body empties it).
     pub(super) fn keep(self) -> std::io::Result<()> {
         // No fsync: like curl, a finished download is handed to the page cache, not the disk.
-        drop(self.file.into_inner().map_err(|e| e.into_error())?);
-        match &self.part {
-            Some((part, dest)) => std::fs::rename(part, dest),
-            None => Ok(()),
+        match self.way {
+            Way::Replace { part, dest, file } => {
+                drop(file.into_inner().map_err(|e| e.into_error())?);
+                forget_part(&part);
+                std::fs::rename(&part, dest)
+            }
+            Way::InPlace { dest, file: None } => File::create(dest).map(drop),
+            Way::InPlace { file: Some(file), .. } => file.into_inner().map_err(|e| e.into_error()).map(drop),
         }
     }
 
+    /// The transfer failed: FILE keeps what it held (written in place, it holds what arrived).
     pub(super) fn discard(self) {
-        drop(self.file);
-        if let Some((part, _)) = &self.part {
-            let _ = std::fs::remove_file(part);
+        match self.way {
+            Way::Replace { part, file, .. } => {
+                drop(file);
+                let _ = std::fs::remove_file(&part);
+                forget_part(&part);
+            }
+            Way::InPlace { file, .. } => drop(file),
+        }
+    }
+}
+
+fn forget_part(part: &std::path::Path) {
+    PARTS.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| p != part);
+}
+
+/// On SIGINT or SIGTERM, remove the part files being written, then end as the signal would.
+pub(super) fn remove_parts_on_interrupt() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("httplib-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    for part in PARTS.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+                        let _ = std::fs::remove_file(part);
+                    }
+                    std::process::exit(128 + signal);
+                }
+            });
+    }
+}
+
+impl std::io::Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.way {
+            Way::Replace { file, .. } => file.write(buf),
+            Way::InPlace { dest, file } => {
+                if file.is_none() {
+                    *file = Some(buffered(
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(true)
+                            .open(&*dest)?,
+                    ));
+                }
+                file.as_mut().map_or(Ok(0), |f| f.write(buf))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.way {
+            Way::Replace { file, .. } | Way::InPlace { file: Some(file), .. } => file.flush(),
+            Way::InPlace { file: None, .. } => Ok(()),
         }
     }
 }
