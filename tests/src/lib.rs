@@ -250,3 +250,91 @@ fn cli_server_in(mut command: Command, dir: &Path, extra: &[&str]) -> (Peer, Str
         .unwrap();
     (Peer { child, port }, banner)
 }
+
+/// An HTTP proxy on loopback, as a test sees it: it tunnels CONNECT (or answers `refuse`
+/// instead) and forwards an absolute-form request in origin-form; it records each head it gets.
+pub struct RecordingProxy {
+    /// Where it listens (127.0.0.1).
+    pub port: u16,
+    /// Each request head it got, whole, in order.
+    pub heads: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RecordingProxy {
+    /// The request line of each head so far.
+    pub fn lines(&self) -> Vec<String> {
+        let heads = self.heads.lock().unwrap();
+        heads
+            .iter()
+            .map(|h| h.lines().next().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+/// Start a `RecordingProxy`; it runs until the test binary ends.
+pub fn recording_proxy(refuse: Option<&'static str>) -> RecordingProxy {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heads.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                log.lock().unwrap().push(text.clone());
+                let line = text.lines().next().unwrap_or("").to_string();
+                let mut words = line.split(' ');
+                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                let (authority, forward) = if method == "CONNECT" {
+                    if let Some(reply) = refuse {
+                        let _ = client.write_all(reply.as_bytes());
+                        return;
+                    }
+                    (target.to_string(), None)
+                } else {
+                    let Some(rest) = target.strip_prefix("http://") else {
+                        let _ = client.write_all(b"HTTP/1.1 400 Not absolute\r\nContent-Length: 0\r\n\r\n");
+                        return;
+                    };
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    let origin_form = text.replacen(target, path, 1);
+                    let authority = match authority.contains(':') {
+                        true => authority.to_string(),
+                        false => format!("{authority}:80"),
+                    };
+                    (authority, Some(origin_form))
+                };
+                let Ok(mut upstream) = TcpStream::connect(authority.replace("localhost", "127.0.0.1")) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+                    return;
+                };
+                match forward {
+                    Some(head) => upstream.write_all(head.as_bytes()).unwrap(),
+                    None => client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap(),
+                }
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let up = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut upstream, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+                let _ = up.join();
+            });
+        }
+    });
+    RecordingProxy { port, heads }
+}

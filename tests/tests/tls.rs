@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A test CA, a server certificate for localhost and 127.0.0.1, one for another name, and an
 /// encrypted copy of the server key with its password file.
@@ -357,72 +357,13 @@ fn encrypted_keys_passwords_and_cpythons_messages() {
     );
 }
 
-/// A CONNECT proxy: tunnels CONNECT (or answers `refuse` instead), forwards absolute-form
-/// requests as origin-form; records each request line it gets.
-fn proxy(refuse: Option<&'static str>) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(mut client) = client else { continue };
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if client.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let line = text.lines().next().unwrap_or("").to_string();
-                log.lock().unwrap().push(line.clone());
-                let mut words = line.split(' ');
-                let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-                let (authority, forward) = if method == "CONNECT" {
-                    if let Some(reply) = refuse {
-                        let _ = client.write_all(reply.as_bytes());
-                        return;
-                    }
-                    (target.to_string(), None)
-                } else {
-                    let rest = target.strip_prefix("http://").unwrap();
-                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-                    let origin_form = text.replacen(target, path, 1);
-                    (authority.to_string(), Some(origin_form))
-                };
-                let Ok(mut upstream) = TcpStream::connect(authority.replace("localhost", "127.0.0.1")) else {
-                    return;
-                };
-                match forward {
-                    Some(head) => upstream.write_all(head.as_bytes()).unwrap(),
-                    None => client
-                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                        .unwrap(),
-                }
-                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-                let up = std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c2, &mut u2);
-                    let _ = u2.shutdown(std::net::Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut upstream, &mut client);
-                let _ = client.shutdown(std::net::Shutdown::Write);
-                let _ = up.join();
-            });
-        }
-    });
-    (port, seen)
-}
-
 #[test]
 fn https_through_a_connect_tunnel_verifies_the_target_not_the_proxy() {
     let pki = Pki::new();
     let site = fixture_dir();
     let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
-    let (proxy_port, seen) = proxy(None);
+    let proxy = recording_proxy(None);
+    let proxy_port = proxy.port;
     let proxy_url = format!("http://127.0.0.1:{proxy_port}");
     let out = httplib(&[
         "get",
@@ -433,18 +374,15 @@ fn https_through_a_connect_tunnel_verifies_the_target_not_the_proxy() {
         &format!("https://localhost:{}/hello.txt", peer.port),
     ]);
     assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
-    assert_eq!(
-        seen.lock().unwrap().as_slice(),
-        [format!("CONNECT localhost:{} HTTP/1.1", peer.port)]
-    );
+    assert_eq!(proxy.lines(), [format!("CONNECT localhost:{} HTTP/1.1", peer.port)]);
 
-    let (refusing, _) = proxy(Some(
+    let refusing = recording_proxy(Some(
         "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
     ));
     let out = httplib(&[
         "get",
         "--proxy",
-        &format!("http://127.0.0.1:{refusing}"),
+        &format!("http://127.0.0.1:{}", refusing.port),
         "--cacert",
         &pki.arg("ca.pem"),
         &format!("https://localhost:{}/", peer.port),
@@ -461,7 +399,8 @@ fn https_through_a_connect_tunnel_verifies_the_target_not_the_proxy() {
 fn plain_http_through_a_proxy_sends_absolute_form() {
     let site = fixture_dir();
     let origin = cpython_server(site.path(), "HTTP/1.0");
-    let (proxy_port, seen) = proxy(None);
+    let proxy = recording_proxy(None);
+    let proxy_port = proxy.port;
     let out = httplib(&[
         "get",
         "--proxy",
@@ -470,7 +409,7 @@ fn plain_http_through_a_proxy_sends_absolute_form() {
     ]);
     assert_eq!(out.stdout, b"hello, world\n", "{}", stderr(&out));
     assert_eq!(
-        seen.lock().unwrap().as_slice(),
+        proxy.lines(),
         [format!("GET http://127.0.0.1:{}/hello.txt HTTP/1.1", origin.port)]
     );
 }

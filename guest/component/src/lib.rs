@@ -286,19 +286,24 @@ struct ConnectionResource(RefCell<client::Connection>);
 /// The exported `response` resource.
 struct ResponseResource(Rc<RefCell<client::Response>>);
 
+/// The WIT record of a split URL.
+fn url_parts(u: httplib_guest::proto::url::UrlParts) -> wc::UrlParts {
+    wc::UrlParts {
+        scheme: u.scheme,
+        host: u.host,
+        port: u.port,
+        target: u.target,
+        userinfo: u.userinfo,
+    }
+}
+
 impl wc::Guest for Component {
     type Connection = ConnectionResource;
     type Response = ResponseResource;
 
     fn split_url(url: String) -> WResult<wc::UrlParts> {
         let u = wit(httplib_guest::proto::url::split_url(&url).map_err(Error::from))?;
-        Ok(wc::UrlParts {
-            scheme: u.scheme,
-            host: u.host,
-            port: u.port,
-            target: u.target,
-            userinfo: u.userinfo,
-        })
+        Ok(url_parts(u))
     }
 
     fn follow_redirect(
@@ -306,16 +311,47 @@ impl wc::Guest for Component {
         method: String,
         status: u16,
         location: Option<String>,
+        headers: Vec<wtypes::Header>,
     ) -> WResult<Option<wc::Redirect>> {
-        let next = wit(
-            httplib_guest::proto::redirect::follow(&url, &method, status, location.as_deref()).map_err(Error::from),
-        )?;
+        let next = httplib_guest::proto::redirect::follow(&url, &method, status, location.as_deref(), &headers);
+        let next = wit(next.map_err(Error::from))?;
         Ok(next.map(|r| wc::Redirect {
             url: r.url,
             method: r.method,
             keep_body: r.keep_body,
             same_origin: r.same_origin,
+            headers: r.headers,
         }))
+    }
+
+    fn plan_request(
+        url: String,
+        proxy: wc::ProxySetting,
+        credentials: Option<String>,
+        headers: Vec<wtypes::Header>,
+    ) -> WResult<wc::RequestPlan> {
+        use httplib_guest::proto::request_plan::{self as rp, ProxySetting, Route};
+        let proxy = match &proxy {
+            wc::ProxySetting::Direct => ProxySetting::Direct,
+            wc::ProxySetting::Url(p) => ProxySetting::Url(p),
+            wc::ProxySetting::Environment(env) => ProxySetting::Environment(env),
+        };
+        let plan = wit(rp::plan(&url, proxy, credentials.as_deref(), &headers).map_err(Error::from))?;
+        let address = |p: httplib_guest::proto::proxy::ProxyAddress| wc::ProxyAddress {
+            host: p.host,
+            port: p.port,
+        };
+        Ok(wc::RequestPlan {
+            url: url_parts(plan.url),
+            route: match plan.route {
+                Route::Direct => wc::Route::Direct,
+                Route::Forward(p) => wc::Route::Forward(address(p)),
+                Route::Tunnel(p) => wc::Route::Tunnel(address(p)),
+            },
+            target: plan.target,
+            headers: plan.headers,
+            tunnel_headers: plan.tunnel_headers,
+        })
     }
 
     fn error_message(error: wtypes::HttpError) -> String {

@@ -18,7 +18,16 @@ pub struct Redirect {
     /// Whether `url` has the scheme, host and port of the URL redirected from (credentials
     /// given for one origin are sent only to it, as curl and urllib do).
     pub same_origin: bool,
+    /// The headers of the next request: those of the last, less the body's own
+    /// (`Content-Type`, `Content-Length`, `Transfer-Encoding`) when the body is dropped, and
+    /// less `Authorization` and `Cookie` on another origin (as curl and urllib).
+    pub headers: Vec<(String, Vec<u8>)>,
 }
+
+/// Request headers that describe the body, dropped with it.
+const BODY_HEADERS: [&str; 3] = ["content-type", "content-length", "transfer-encoding"];
+/// Request headers that carry credentials, kept to their origin.
+const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "cookie"];
 
 /// Where a response with `status` and `location` sends a client that follows redirects after
 /// `method url`; none for a status that is not one it follows (304 and 305 among them) or a
@@ -27,7 +36,13 @@ pub struct Redirect {
 /// Methods, as curl, browsers and urllib do (RFC 9110 15.4.2-15.4.4 allow it): 303 turns
 /// anything but HEAD into GET; 301 and 302 turn POST into GET; 300, 307 and 308 keep the
 /// method and the body.
-pub fn follow(url: &str, method: &str, status: u16, location: Option<&str>) -> Result<Option<Redirect>, ProtoError> {
+pub fn follow(
+    url: &str,
+    method: &str,
+    status: u16,
+    location: Option<&str>,
+    headers: &[(String, Vec<u8>)],
+) -> Result<Option<Redirect>, ProtoError> {
     if !matches!(status, 300 | 301 | 302 | 303 | 307 | 308) {
         return Ok(None);
     }
@@ -44,9 +59,18 @@ pub fn follow(url: &str, method: &str, status: u16, location: Option<&str>) -> R
     };
     let from = split_url(url)?;
     let to = split_url(&next)?;
+    let same_origin = from.scheme == to.scheme && from.host.eq_ignore_ascii_case(&to.host) && from.port == to.port;
+    let keep_body = new_method == method;
+    let dropped = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        (!keep_body && BODY_HEADERS.contains(&name.as_str()))
+            || (!same_origin && CREDENTIAL_HEADERS.contains(&name.as_str()))
+    };
+    let headers = headers.iter().filter(|(n, _)| !dropped(n)).cloned().collect();
     Ok(Some(Redirect {
-        same_origin: from.scheme == to.scheme && from.host.eq_ignore_ascii_case(&to.host) && from.port == to.port,
-        keep_body: new_method == method,
+        same_origin,
+        keep_body,
+        headers,
         method: new_method.to_string(),
         url: next,
     }))
@@ -204,7 +228,7 @@ mod tests {
     #[test]
     fn methods_and_bodies_follow_curl_and_rfc_9110() {
         let url = "http://h/form";
-        let go = |method: &str, status: u16| follow(url, method, status, Some("/next")).unwrap();
+        let go = |method: &str, status: u16| follow(url, method, status, Some("/next"), &[]).unwrap();
         for status in [301, 302] {
             let r = go("POST", status).unwrap();
             assert_eq!((r.method.as_str(), r.keep_body), ("GET", false), "{status}");
@@ -224,20 +248,37 @@ mod tests {
         for status in [200, 304, 305, 306, 404] {
             assert_eq!(go("GET", status), None, "{status}");
         }
-        assert_eq!(follow(url, "GET", 302, None).unwrap(), None);
-        assert_eq!(follow(url, "GET", 302, Some("  ")).unwrap(), None);
+        assert_eq!(follow(url, "GET", 302, None, &[]).unwrap(), None);
+        assert_eq!(follow(url, "GET", 302, Some("  "), &[]).unwrap(), None);
     }
 
     #[test]
     fn origin_and_spaces() {
-        let r = follow("http://h/a", "GET", 302, Some("http://H:80/b c"))
+        let r = follow("http://h/a", "GET", 302, Some("http://H:80/b c"), &[])
             .unwrap()
             .unwrap();
         assert_eq!(r.url, "http://H:80/b%20c");
         assert!(r.same_origin);
         for other in ["https://h/", "http://h:81/", "http://g/"] {
-            let r = follow("http://h/a", "GET", 302, Some(other)).unwrap().unwrap();
+            let r = follow("http://h/a", "GET", 302, Some(other), &[]).unwrap().unwrap();
             assert!(!r.same_origin, "{other}");
         }
+    }
+
+    #[test]
+    fn headers_that_go_on() {
+        let h = |pairs: &[&str]| -> Vec<(String, Vec<u8>)> {
+            pairs.iter().map(|n| (n.to_string(), b"v".to_vec())).collect()
+        };
+        let sent = h(&["Content-Type", "Content-Length", "Authorization", "Cookie", "Accept"]);
+        let names = |r: Redirect| r.headers.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let r = follow("http://h/a", "POST", 302, Some("/b"), &sent).unwrap().unwrap();
+        assert_eq!(names(r), ["Authorization", "Cookie", "Accept"]);
+        let r = follow("http://h/a", "POST", 307, Some("http://g/b"), &sent)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(r), ["Content-Type", "Content-Length", "Accept"]);
+        let r = follow("http://h/a", "POST", 303, Some("https://h/b"), &h(&["cookie", "X"]));
+        assert_eq!(names(r.unwrap().unwrap()), ["X"]);
     }
 }

@@ -15,7 +15,7 @@
 
 use super::types::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
+use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts};
 use crate::bindings::exports::httplib::http::client::Guest as ClientExports;
 use crate::bindings::types::HttpError;
 use crate::policy::OutboundPolicy;
@@ -164,8 +164,24 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         method: &str,
         status: u16,
         location: Option<&str>,
+        headers: &[(String, Vec<u8>)],
     ) -> Result<Option<Redirect>> {
-        self.raising(async |s, api| api.call_follow_redirect(s, url, method, status, location).await)
+        self.raising(async |s, api| {
+            api.call_follow_redirect(s, url, method, status, location, headers)
+                .await
+        })
+        .await
+    }
+
+    /// How to send a request for `url`: route, target and headers (see WIT `plan-request`).
+    pub async fn plan_request(
+        &mut self,
+        url: &str,
+        proxy: &ProxySetting,
+        credentials: Option<&str>,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<RequestPlan> {
+        self.raising(async |s, api| api.call_plan_request(s, url, proxy, credentials, headers).await)
             .await
     }
 

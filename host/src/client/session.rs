@@ -4,7 +4,7 @@
 use super::async_session::{self, AsyncClientSession};
 use super::types::{Connection, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, Redirect, StatusConstant, UrlParts};
+use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts};
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
 use crate::transport::tls::ClientIdentities;
@@ -107,8 +107,20 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         method: &str,
         status: u16,
         location: Option<&str>,
+        headers: &[(String, Vec<u8>)],
     ) -> Result<Option<Redirect>> {
-        block_on(self.0.follow_redirect(url, method, status, location))
+        block_on(self.0.follow_redirect(url, method, status, location, headers))
+    }
+
+    /// How to send a request for `url`: route, target and headers (see WIT `plan-request`).
+    pub fn plan_request(
+        &mut self,
+        url: &str,
+        proxy: &ProxySetting,
+        credentials: Option<&str>,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<RequestPlan> {
+        block_on(self.0.plan_request(url, proxy, credentials, headers))
     }
 
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.

@@ -1,5 +1,6 @@
 //! The options of `httplib get` and `httplib request`, as clap reads them.
 
+use crate::bindings::client::ProxySetting;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -91,10 +92,17 @@ pub struct FetchArgs {
     /// Ask for a compressed body (Accept-Encoding: deflate, gzip, br) and write it decoded.
     #[arg(long = "compressed")]
     pub compressed: bool,
-    /// Go through this HTTP proxy (http://host:port): absolute-form targets for http://, CONNECT for https://.
+    /// Go through this HTTP proxy, [http://][user:password@]host[:port] (port 1080 unless
+    /// named, as curl's): the absolute URL asked of it for http://, a CONNECT tunnel for
+    /// https://; "" for none. Without -x, the proxy comes from http_proxy, https_proxy or
+    /// HTTPS_PROXY, all_proxy or ALL_PROXY, as curl reads them (never HTTP_PROXY).
     #[arg(short = 'x', long = "proxy", value_name = "URL")]
     pub proxy: Option<String>,
-    /// The http:// URLs.
+    /// Hosts that go direct, not through a proxy: comma-separated names (and their
+    /// subdomains), addresses, CIDR ranges, or "*" for all; instead of no_proxy or NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub noproxy: Option<String>,
+    /// The http:// and https:// URLs.
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
 }
@@ -132,6 +140,31 @@ fn seconds(text: &str) -> Result<f64, String> {
 }
 
 impl FetchArgs {
+    /// The proxy each URL is planned with: -x, else the environment's variables (the guest
+    /// reads them as curl does); --noproxy stands for no_proxy with either.
+    pub(super) fn proxy_setting(&self) -> ProxySetting {
+        let with_noproxy = |mut vars: Vec<(String, String)>| {
+            if let Some(list) = &self.noproxy {
+                vars.retain(|(name, _)| !name.eq_ignore_ascii_case("no_proxy"));
+                vars.push(("no_proxy".into(), list.clone()));
+            }
+            ProxySetting::Environment(vars)
+        };
+        match (&self.proxy, &self.noproxy) {
+            (Some(proxy), None) => ProxySetting::Url(proxy.clone()),
+            // -x is the proxy for every scheme: as variables, so that --noproxy applies too.
+            (Some(proxy), Some(_)) => with_noproxy(vec![
+                ("http_proxy".into(), proxy.clone()),
+                ("https_proxy".into(), proxy.clone()),
+            ]),
+            (None, _) => with_noproxy(
+                std::env::vars()
+                    .filter(|(name, _)| name.to_ascii_lowercase().ends_with("_proxy"))
+                    .collect(),
+            ),
+        }
+    }
+
     /// These arguments with `targets` filled in from `matches` (the subcommand's): each -o and
     /// -O in the order given, as curl pairs them with the URLs.
     pub fn with_targets(mut self, matches: &clap::ArgMatches) -> Self {

@@ -4,7 +4,7 @@
 use super::args::{FetchArgs, Payload};
 use super::failure::ClientErrorOrIo;
 use super::output::{READ_CHUNK, progress_meter};
-use crate::bindings::client::{Body, ConnectionOptions, UrlParts};
+use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, RequestPlan, Route};
 use crate::bindings::types::TlsOptions;
 use crate::client::{ClientError, ClientSession, Connection, Response};
 use std::fs::File;
@@ -17,39 +17,20 @@ pub(super) const ACCEPT_ENCODING: &str = "deflate, gzip, br";
 /// Size of each part of a file body streamed to the server.
 const SEND_CHUNK: usize = 256 * 1024;
 
-/// `Authorization: Basic …` from `-u`, else from the URL's `user:password@` (which the
-/// guest's split-url hands over percent-decoded, as urllib reads it); none when neither is
-/// there or the header was given with -H.
-fn basic_auth(user: Option<&str>, userinfo: Option<&str>, headers: &[(String, Vec<u8>)]) -> Option<(String, Vec<u8>)> {
-    use base64::Engine;
-    if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
-        return None;
-    }
-    let credentials = user.or(userinfo)?;
-    let credentials = if credentials.contains(':') {
-        credentials.to_string()
-    } else {
-        format!("{credentials}:")
-    };
-    let value = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(credentials)
-    );
-    Some(("Authorization".into(), value.into_bytes()))
-}
-
 /// One session's connections, reused while URLs keep to the same scheme, host, port and proxy.
 pub(super) struct Fetcher<'a> {
     pub(super) session: &'a mut ClientSession,
     /// The body goes to a terminal nobody asked for explicitly: refuse binary, as curl does.
     pub(super) guard_terminal: bool,
-    pub(super) current: Option<((String, String, u16), Connection)>,
+    pub(super) current: Option<(Route, (String, String, u16), Connection)>,
     /// Show a progress meter on stderr (a file is written, stderr is a terminal, no -s).
     pub(super) progress: bool,
     pub(super) args: &'a FetchArgs,
     pub(super) tls: TlsOptions,
     /// Body bytes written for the transfer under way.
     pub(super) received: u64,
+    /// The proxy to plan each request with (-x, else the environment).
+    pub(super) proxy: ProxySetting,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -85,16 +66,22 @@ pub(super) struct Transfer {
 }
 
 impl Fetcher<'_> {
-    /// The connection for `url`: direct, to the proxy (http), or tunnelled through it
-    /// (https); and whether it was kept from an earlier request (`Reused`) or is new.
-    fn connection(&mut self, url: &UrlParts, proxy: Option<&UrlParts>) -> FetchResult<(Connection, Kept)> {
-        let key = (url.scheme.clone(), url.host.clone(), url.port);
-        if let Some((k, c)) = &self.current
+    /// The connection for a planned request: direct, to the proxy (http), or tunnelled through
+    /// it (https); and whether it was kept from an earlier request (`Reused`) or is new. A
+    /// connection to a proxy serves every plain-http URL it is asked for, as curl's does.
+    fn connection(&mut self, plan: &RequestPlan) -> FetchResult<(Connection, Kept)> {
+        let url = &plan.url;
+        let key = match &plan.route {
+            Route::Forward(_) => (String::new(), String::new(), 0),
+            _ => (url.scheme.clone(), url.host.clone(), url.port),
+        };
+        if let Some((route, k, c)) = &self.current
+            && *route == plan.route
             && *k == key
         {
             return Ok((*c, Kept::Reused));
         }
-        if let Some((_, old)) = self.current.take() {
+        if let Some((_, _, old)) = self.current.take() {
             self.session.release(old)?;
         }
         let https = url.scheme == "https";
@@ -111,25 +98,26 @@ impl Fetcher<'_> {
             tls: https.then(|| self.tls.clone()),
             ..ConnectionOptions::http()
         };
-        let c = match proxy {
-            None => self.session.open(&url.host, Some(url.port), &options)?,
-            Some(p) if https => {
+        let c = match &plan.route {
+            Route::Direct => self.session.open(&url.host, Some(url.port), &options)?,
+            Route::Tunnel(p) => {
                 let c = self.session.open(&p.host, Some(p.port), &options)?;
-                self.session.set_tunnel(c, &url.host, Some(url.port), &[])?;
+                self.session
+                    .set_tunnel(c, &url.host, Some(url.port), &plan.tunnel_headers)?;
                 c
             }
-            Some(p) => self.session.open(&p.host, Some(p.port), &options)?,
+            Route::Forward(p) => self.session.open(&p.host, Some(p.port), &options)?,
         };
         if self.args.verbose {
             self.session.set_debuglevel(c, 1)?;
         }
-        self.current = Some((key, c));
+        self.current = Some((plan.route.clone(), key, c));
         Ok((c, Kept::New))
     }
 
     /// Drop the kept connection (it died under a request).
     fn forget_connection(&mut self) {
-        if let Some((_, c)) = self.current.take() {
+        if let Some((_, _, c)) = self.current.take() {
             let _ = self.session.release(c);
         }
     }
@@ -158,7 +146,7 @@ impl Fetcher<'_> {
                 true => {
                     let location = self.session.getheader(response, "location")?;
                     self.session
-                        .follow_redirect(&url, &method, status, location.as_deref())?
+                        .follow_redirect(&url, &method, status, location.as_deref(), &headers)?
                 }
                 false => None,
             };
@@ -179,16 +167,14 @@ impl Fetcher<'_> {
             // The redirect's own body is read and dropped, so the connection can be reused.
             while !self.session.read1(response, Some(READ_CHUNK))?.is_empty() {}
             self.session.close_response(response)?;
+            // The guest said which headers go on; -u goes no further than the first origin.
             if !next.keep_body {
                 payload = &Payload::None;
-                headers.retain(|(n, _)| {
-                    !n.eq_ignore_ascii_case("content-type") && !n.eq_ignore_ascii_case("content-length")
-                });
             }
             if !next.same_origin {
                 user = None;
-                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie"));
             }
+            headers = next.headers;
             url = next.url;
             method = next.method;
         }
@@ -203,59 +189,35 @@ impl Fetcher<'_> {
         headers: &[(String, Vec<u8>)],
         user: Option<&str>,
     ) -> FetchResult<(Response, u16)> {
-        let parts = self.session.split_url(url)?;
-        let with_auth;
-        let headers = match basic_auth(user, parts.userinfo.as_deref(), headers) {
-            Some(auth) => {
-                with_auth = [headers, &[auth]].concat();
-                &with_auth[..]
-            }
-            None => headers,
-        };
-        let proxy = match &self.args.proxy {
-            Some(p) => Some(self.session.split_url(p)?),
-            None => None,
-        };
+        let plan = self.session.plan_request(url, &self.proxy, user, headers)?;
         // A kept connection the server closed meanwhile (after a response that did not say
         // so) fails before any answer: the request goes again on a new one, as curl's does.
-        let (c, kept) = self.connection(&parts, proxy.as_ref())?;
-        match self.exchange(c, &parts, proxy.as_ref(), method, payload, headers) {
+        let (c, kept) = self.connection(&plan)?;
+        match self.exchange(c, &plan, method, payload) {
             Err(e) if kept == Kept::Reused && died_unanswered(e.as_ref()) => {
                 self.forget_connection();
-                let (c, _) = self.connection(&parts, proxy.as_ref())?;
-                self.exchange(c, &parts, proxy.as_ref(), method, payload, headers)
+                let (c, _) = self.connection(&plan)?;
+                self.exchange(c, &plan, method, payload)
             }
             other => other,
         }
     }
 
-    /// One request on `c` and its response, with the status read.
+    /// One request on `c` as planned, and its response, with the status read.
     fn exchange(
         &mut self,
         c: Connection,
-        parts: &UrlParts,
-        proxy: Option<&UrlParts>,
+        plan: &RequestPlan,
         method: &str,
         payload: &Payload,
-        headers: &[(String, Vec<u8>)],
     ) -> FetchResult<(Response, u16)> {
-        // Plain HTTP through a proxy asks it for the absolute URL (RFC 9112 3.2.2).
-        let target = if proxy.is_some() && parts.scheme == "http" {
-            let host = if parts.host.contains(':') {
-                format!("[{}]", parts.host)
-            } else {
-                parts.host.clone()
-            };
-            format!("http://{host}:{}{}", parts.port, parts.target)
-        } else {
-            parts.target.clone()
-        };
+        let (target, headers) = (&plan.target, &plan.headers[..]);
         match payload {
-            Payload::None => self.session.request(c, method, &target, &Body::None, headers)?,
+            Payload::None => self.session.request(c, method, target, &Body::None, headers)?,
             Payload::Bytes(b) => self
                 .session
-                .request(c, method, &target, &Body::Bytes(b.clone()), headers)?,
-            Payload::File(path) => self.send_file(c, method, &target, path, headers)?,
+                .request(c, method, target, &Body::Bytes(b.clone()), headers)?,
+            Payload::File(path) => self.send_file(c, method, target, path, headers)?,
         }
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
@@ -349,7 +311,7 @@ impl Fetcher<'_> {
     }
 
     pub(super) fn finish(&mut self) {
-        if let Some((_, c)) = self.current.take() {
+        if let Some((_, _, c)) = self.current.take() {
             let _ = self.session.release(c);
         }
     }

@@ -195,6 +195,7 @@ fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], arg
         args,
         tls,
         received: 0,
+        proxy: args.proxy_setting(),
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
