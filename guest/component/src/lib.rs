@@ -354,6 +354,35 @@ impl wc::Guest for Component {
         })
     }
 
+    fn form_data(boundary: String, parts: Vec<wc::FormPart>) -> wc::FormLayout {
+        use httplib_guest::proto::form::{FormPart, PartSource, multipart};
+        let parts: Vec<FormPart> = parts
+            .into_iter()
+            .map(|p| FormPart {
+                name: p.name,
+                filename: p.filename,
+                content_type: p.content_type,
+                source: match p.source {
+                    wc::PartSource::Value => PartSource::Value,
+                    wc::PartSource::File => PartSource::File,
+                    wc::PartSource::Pipe => PartSource::Pipe,
+                },
+                length: p.length,
+            })
+            .collect();
+        let layout = multipart(&boundary, &parts);
+        wc::FormLayout {
+            content_type: layout.content_type,
+            prefixes: layout.prefixes,
+            closing: layout.closing,
+            length: layout.length,
+        }
+    }
+
+    fn form_urlencode(data: Vec<u8>) -> String {
+        httplib_guest::proto::form::urlencode(&data)
+    }
+
     fn error_message(error: wtypes::HttpError) -> String {
         Error::from(error).to_string()
     }

@@ -12,6 +12,7 @@ pub mod date;
 pub mod directory_listing;
 pub mod error;
 pub mod error_page;
+pub mod form;
 pub mod framing;
 pub mod headers;
 pub mod limits;

@@ -53,10 +53,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Get(args) => fetch::get(args.with_targets(&sub("get"))),
-        Command::Request(mut args) => {
-            args.fetch = args.fetch.with_targets(&sub("request"));
-            fetch::request(args)
-        }
+        Command::Request(args) => fetch::request(args.with_order(&sub("request"))),
         Command::Run(args) => run::run(args),
         Command::Compose(args) => compose::run(args),
     }

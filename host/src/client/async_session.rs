@@ -15,7 +15,9 @@
 
 use super::types::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts};
+use crate::bindings::client::{
+    Body, ConnectionOptions, FormLayout, FormPart, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts,
+};
 use crate::bindings::exports::httplib::http::client::Guest as ClientExports;
 use crate::bindings::types::HttpError;
 use crate::policy::OutboundPolicy;
@@ -183,6 +185,17 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
     ) -> Result<RequestPlan> {
         self.raising(async |s, api| api.call_plan_request(s, url, proxy, credentials, headers).await)
             .await
+    }
+
+    /// A multipart/form-data body laid out around its parts (see WIT `form-data`).
+    pub async fn form_data(&mut self, boundary: &str, parts: &[FormPart]) -> Result<FormLayout> {
+        self.call(async |s, api| api.call_form_data(s, boundary, parts).await)
+            .await
+    }
+
+    /// A form value percent-encoded as curl's --data-urlencode (see WIT `form-urlencode`).
+    pub async fn form_urlencode(&mut self, data: &[u8]) -> Result<String> {
+        self.call(async |s, api| api.call_form_urlencode(s, data).await).await
     }
 
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.

@@ -4,7 +4,9 @@
 use super::async_session::{self, AsyncClientSession};
 use super::types::{Connection, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
-use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts};
+use crate::bindings::client::{
+    Body, ConnectionOptions, FormLayout, FormPart, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts,
+};
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
 use crate::transport::tls::ClientIdentities;
@@ -121,6 +123,16 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         headers: &[(String, Vec<u8>)],
     ) -> Result<RequestPlan> {
         block_on(self.0.plan_request(url, proxy, credentials, headers))
+    }
+
+    /// A multipart/form-data body laid out around its parts (see WIT `form-data`).
+    pub fn form_data(&mut self, boundary: &str, parts: &[FormPart]) -> Result<FormLayout> {
+        block_on(self.0.form_data(boundary, parts))
+    }
+
+    /// A form value percent-encoded as curl's --data-urlencode (see WIT `form-urlencode`).
+    pub fn form_urlencode(&mut self, data: &[u8]) -> Result<String> {
+        block_on(self.0.form_urlencode(data))
     }
 
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.

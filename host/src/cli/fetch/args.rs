@@ -110,25 +110,74 @@ pub struct FetchArgs {
 /// `httplib request`: the shared options plus a method and a body.
 #[derive(Args, Debug)]
 pub struct RequestArgs {
-    /// The request method (default GET, or POST with a body).
+    /// The request method (default GET; POST with a body; PUT with -T).
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
-    /// Body as text, @FILE or @- for stdin (newlines of a file dropped, as curl does), sent as
-    /// a form; repeated, the parts are joined with "&".
-    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "data_binary")]
+    /// Body as text, @FILE or @- for stdin (a file's CR and LF dropped, as curl does), sent
+    /// as a form (application/x-www-form-urlencoded); every -d, --data-binary and
+    /// --data-urlencode is joined with "&" in the order given.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Vec<String>,
-    /// Body as bytes, @FILE, or @- for stdin, sent as it is.
+    /// Body as bytes, @FILE, or @- for stdin, sent as it is (a file streamed).
     #[arg(long = "data-binary", value_name = "DATA")]
-    pub data_binary: Option<String>,
+    pub data_binary: Vec<String>,
+    /// A form value percent-encoded, as curl's: "content", "=content", "name=content",
+    /// "@FILE" or "name@FILE" (the name is sent as given, the content encoded).
+    #[arg(long = "data-urlencode", value_name = "DATA")]
+    pub data_urlencode: Vec<String>,
+    /// With -d, --data-binary or --data-urlencode: send the data as the URL's query in a GET
+    /// (HEAD with -I) instead of as a body.
+    #[arg(short = 'G', long = "get")]
+    pub get: bool,
+    /// JSON body: text, @FILE or @- (repeated, joined as they are), with Content-Type and
+    /// Accept of application/json, as curl's --json.
+    #[arg(long = "json", value_name = "DATA", conflicts_with_all = ["data", "data_binary", "data_urlencode", "get"])]
+    pub json: Vec<String>,
+    /// A multipart/form-data part (POST): "name=value", "name=@FILE" (a file, with its name),
+    /// "name=<FILE" (a file's content as the value), "@-" and "<-" for stdin; ";type=TYPE"
+    /// and ";filename=NAME" after it set the part's Content-Type and file name.
+    #[arg(short = 'F', long = "form", value_name = "NAME=CONTENT",
+          conflicts_with_all = ["data", "data_binary", "data_urlencode", "json", "get"])]
+    pub form: Vec<String>,
+    /// Upload FILE as the body of a PUT (to URL/FILE's name when the URL ends with "/");
+    /// "-" reads stdin and sends it chunked.
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE",
+          conflicts_with_all = ["data", "data_binary", "data_urlencode", "json", "form", "get"])]
+    pub upload_file: Option<PathBuf>,
+    /// The data options in the order given (see `with_order`).
+    #[arg(skip)]
+    pub data_in_order: Vec<DataArg>,
     #[command(flatten)]
     pub fetch: FetchArgs,
 }
 
-/// What to send.
-pub(super) enum Payload {
-    None,
-    Bytes(Vec<u8>),
-    File(PathBuf),
+/// One of -d, --data-binary and --data-urlencode, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataArg {
+    /// -d: text, or a file's content without its CR and LF.
+    Ascii(String),
+    /// --data-binary: bytes as they are.
+    Binary(String),
+    /// --data-urlencode: a value to percent-encode.
+    UrlEncode(String),
+}
+
+impl RequestArgs {
+    /// These arguments with `data_in_order` and the output targets filled in from `matches`.
+    pub fn with_order(mut self, matches: &clap::ArgMatches) -> Self {
+        let mut ordered: Vec<(usize, DataArg)> = Vec::new();
+        let mut take = |id: &str, values: &[String], make: fn(String) -> DataArg| {
+            let at = matches.indices_of(id).into_iter().flatten();
+            ordered.extend(at.zip(values.iter().cloned().map(make)));
+        };
+        take("data", &self.data, DataArg::Ascii);
+        take("data_binary", &self.data_binary, DataArg::Binary);
+        take("data_urlencode", &self.data_urlencode, DataArg::UrlEncode);
+        ordered.sort_by_key(|(at, _)| *at);
+        self.data_in_order = ordered.into_iter().map(|(_, d)| d).collect();
+        self.fetch = self.fetch.with_targets(matches);
+        self
+    }
 }
 
 /// A positive number of seconds, fractions allowed.

@@ -15,13 +15,15 @@ pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for th
   18  the body was cut short
   22  --fail, and a status of 400 or more
   23  the body could not be written
+  26  a file (or stdin) to send could not be read
   28  timed out (--timeout, --connect-timeout, or -m/--max-time)
   35  the TLS handshake failed
   47  more redirects than --max-redirs (with -L)
   52  the server closed without answering
   56  the connection was reset
   60  the server's certificate failed verification
-  61  --compressed, and the body could not be decoded";
+  61  --compressed, and the body could not be decoded
+  65  a body read from stdin would have to be sent again (a 307 or 308 redirect)";
 
 /// curl's exit codes, where one names the failure (`man curl`, EXIT CODES); 1 for the rest,
 /// 2 for a usage error.
@@ -33,6 +35,8 @@ pub(super) mod exit {
     pub const PARTIAL_FILE: u8 = 18;
     pub const HTTP_RETURNED_ERROR: u8 = 22;
     pub const WRITE_ERROR: u8 = 23;
+    pub const READ_ERROR: u8 = 26;
+    pub const SEND_FAIL_REWIND: u8 = 65;
     pub const OPERATION_TIMEDOUT: u8 = 28;
     pub const SSL_CONNECT_ERROR: u8 = 35;
     pub const BAD_CONTENT_ENCODING: u8 = 61;
@@ -52,6 +56,8 @@ pub(super) fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
     let http = match e.downcast_ref::<ClientErrorOrIo>() {
         Some(ClientErrorOrIo::Io(_) | ClientErrorOrIo::BinaryToTerminal) => return exit::WRITE_ERROR,
         Some(ClientErrorOrIo::TooManyRedirects(_)) => return exit::TOO_MANY_REDIRECTS,
+        Some(ClientErrorOrIo::Read(_)) => return exit::READ_ERROR,
+        Some(ClientErrorOrIo::Rewind) => return exit::SEND_FAIL_REWIND,
         Some(ClientErrorOrIo::Client(ClientError::Http(h, _))) => h,
         _ => match e.downcast_ref::<ClientError>() {
             Some(ClientError::Http(h, _)) => h,
@@ -88,6 +94,10 @@ pub(super) enum ClientErrorOrIo {
     BinaryToTerminal,
     /// -L met more redirects than --max-redirs allows.
     TooManyRedirects(i64),
+    /// A file or stdin to send could not be read.
+    Read(String),
+    /// A body from stdin, already sent, was to be sent again.
+    Rewind,
 }
 
 impl std::fmt::Display for ClientErrorOrIo {
@@ -96,6 +106,8 @@ impl std::fmt::Display for ClientErrorOrIo {
             ClientErrorOrIo::Client(e) => write!(f, "{e}"),
             ClientErrorOrIo::Io(e) => write!(f, "writing the body: {e}"),
             ClientErrorOrIo::TooManyRedirects(n) => write!(f, "Maximum ({n}) redirects followed"),
+            ClientErrorOrIo::Read(why) => f.write_str(why),
+            ClientErrorOrIo::Rewind => f.write_str("necessary data rewind wasn't possible"),
             ClientErrorOrIo::BinaryToTerminal => f.write_str(
                 "Binary output can mess up your terminal. Use \"--output -\" to tell httplib to output it to your terminal anyway, or consider \"--output <FILE>\" to save to a file.",
             ),

@@ -1,15 +1,15 @@
 //! One session's transfers: connections reused while URLs keep to the same origin and
 //! proxy, requests sent, redirects followed, bodies copied to the output.
 
-use super::args::{FetchArgs, Payload};
+use super::args::FetchArgs;
 use super::failure::ClientErrorOrIo;
 use super::output::{READ_CHUNK, progress_meter};
+use super::upload::{Payload, Piece, piece_length};
 use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, RequestPlan, Route};
 use crate::bindings::types::TlsOptions;
 use crate::client::{ClientError, ClientSession, Connection, Response};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 
 /// What `--compressed` asks for: the codings the guest decodes (`read-decoded`); curl 7.88
 /// asks for "deflate, gzip, br, zstd" where built with them.
@@ -31,6 +31,8 @@ pub(super) struct Fetcher<'a> {
     pub(super) received: u64,
     /// The proxy to plan each request with (-x, else the environment).
     pub(super) proxy: ProxySetting,
+    /// A body from stdin went out already: it cannot be sent again.
+    pub(super) stdin_sent: bool,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -214,10 +216,7 @@ impl Fetcher<'_> {
         let (target, headers) = (&plan.target, &plan.headers[..]);
         match payload {
             Payload::None => self.session.request(c, method, target, &Body::None, headers)?,
-            Payload::Bytes(b) => self
-                .session
-                .request(c, method, target, &Body::Bytes(b.clone()), headers)?,
-            Payload::File(path) => self.send_file(c, method, target, path, headers)?,
+            Payload::Pieces(pieces) => self.send_pieces(c, method, target, pieces, headers)?,
         }
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
@@ -229,29 +228,65 @@ impl Fetcher<'_> {
         self.received
     }
 
-    /// A file body: Content-Length from its size, then streamed in parts.
-    fn send_file(
+    /// A body in pieces: with a Content-Length when their lengths are known, else (stdin)
+    /// chunked; bytes sent as they are, files and stdin streamed a part at a time.
+    fn send_pieces(
         &mut self,
         c: Connection,
         method: &str,
         target: &str,
-        path: &PathBuf,
+        pieces: &[Piece],
         headers: &[(String, Vec<u8>)],
     ) -> FetchResult<()> {
-        let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let len = file.metadata()?.len();
+        if self.stdin_sent && pieces.iter().any(|p| matches!(p, Piece::Stdin)) {
+            return Err(Box::new(ClientErrorOrIo::Rewind));
+        }
+        if let [Piece::Bytes(bytes)] = pieces {
+            self.session
+                .request(c, method, target, &Body::Bytes(bytes.clone()), headers)?;
+            return Ok(());
+        }
+        let mut length = Some(0u64);
+        for piece in pieces {
+            length = match piece {
+                Piece::Stdin => None,
+                _ => {
+                    let n = piece_length(piece).map_err(|e| ClientErrorOrIo::Read(e.0))?;
+                    length.map(|sum| sum + n)
+                }
+            };
+        }
         let mut headers = headers.to_vec();
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
-            headers.push(("Content-Length".into(), len.to_string().into_bytes()));
+        if let Some(length) = length
+            && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            headers.push(("Content-Length".into(), length.to_string().into_bytes()));
         }
         self.session.request(c, method, target, &Body::Streamed, &headers)?;
         let mut buf = vec![0u8; SEND_CHUNK];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
+        for piece in pieces {
+            let mut source: Box<dyn Read> = match piece {
+                Piece::Bytes(bytes) => {
+                    self.session.send_body(c, bytes)?;
+                    continue;
+                }
+                Piece::File(path) => {
+                    Box::new(File::open(path).map_err(|e| ClientErrorOrIo::Read(format!("{}: {e}", path.display())))?)
+                }
+                Piece::Stdin => {
+                    self.stdin_sent = true;
+                    Box::new(std::io::stdin())
+                }
+            };
+            loop {
+                let n = source
+                    .read(&mut buf)
+                    .map_err(|e| ClientErrorOrIo::Read(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                self.session.send_body(c, &buf[..n])?;
             }
-            self.session.send_body(c, &buf[..n])?;
         }
         self.session.end_body(c)?;
         Ok(())

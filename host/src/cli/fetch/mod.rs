@@ -6,6 +6,7 @@ mod failure;
 mod fetcher;
 mod max_time;
 mod output;
+mod upload;
 
 pub use args::{FetchArgs, RequestArgs};
 pub use failure::EXIT_CODES_HELP;
@@ -15,72 +16,31 @@ use crate::client::{ClientSession, DebugOutput};
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
 use crate::transport::tls::{ClientIdentities, Identity};
+use args::CLIENT_IDENTITY;
 pub use args::Target;
-use args::{CLIENT_IDENTITY, Payload};
 use failure::{exit, exit_code, is_broken_pipe};
 use fetcher::{ACCEPT_ENCODING, Fetcher, Transfer};
 use max_time::Watchdog;
 use output::{OutputFile, remote_name, remove_parts_on_interrupt, say, write_out};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use upload::{BodySpec, Prepared};
 
 pub fn get(args: FetchArgs) -> ExitCode {
     let method = if args.head { "HEAD" } else { "GET" };
-    run(method, Payload::None, None, args)
-}
-
-/// `@-` (stdin) or `@FILE`: the bytes; anything else is the text itself.
-fn data_arg(arg: &str) -> Result<Vec<u8>, String> {
-    match arg.strip_prefix('@') {
-        Some("-") => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("stdin: {e}"))?;
-            Ok(bytes)
-        }
-        Some(path) => std::fs::read(path).map_err(|e| format!("{path}: {e}")),
-        None => Ok(arg.as_bytes().to_vec()),
-    }
+    run(method, BodySpec::None, false, None, args)
 }
 
 pub fn request(args: RequestArgs) -> ExitCode {
-    let (payload, form) = if !args.data.is_empty() {
-        let mut parts = Vec::new();
-        for d in &args.data {
-            match data_arg(d) {
-                Ok(mut bytes) => {
-                    if d.starts_with('@') {
-                        bytes.retain(|&b| b != b'\r' && b != b'\n');
-                    }
-                    parts.push(bytes);
-                }
-                Err(e) => return usage_error(&e),
-            }
-        }
-        (Payload::Bytes(parts.join(&b'&')), true)
-    } else {
-        match args.data_binary.as_deref() {
-            Some(d) if d.starts_with('@') && d != "@-" => (Payload::File(PathBuf::from(&d[1..])), false),
-            Some(d) => match data_arg(d) {
-                Ok(bytes) => (Payload::Bytes(bytes), false),
-                Err(e) => return usage_error(&e),
-            },
-            None => (Payload::None, false),
-        }
-    };
-    let method = args.method.unwrap_or_else(|| {
-        match (&payload, args.fetch.head) {
-            (Payload::None, true) => "HEAD",
-            (Payload::None, false) => "GET",
-            _ => "POST",
-        }
-        .into()
-    });
-    let content_type = form.then_some("application/x-www-form-urlencoded");
-    run(&method, payload, content_type, args.fetch)
+    let body = BodySpec::of(&args);
+    let method = args
+        .method
+        .clone()
+        .unwrap_or_else(|| body.method(args.get, args.fetch.head).into());
+    let upload = args.upload_file.clone();
+    run(&method, body, args.get, upload, args.fetch)
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -88,39 +48,76 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(method: &str, payload: Payload, content_type: Option<&str>, args: FetchArgs) -> ExitCode {
-    let mut headers = Vec::new();
-    // curl's rules: "Name: value" adds, "Name:" removes a header we would add, "Name;" sends it empty.
-    let mut removed = Vec::new();
-    for h in &args.headers {
-        match h.split_once(':') {
-            Some((name, value)) if value.trim().is_empty() => removed.push(name.trim().to_ascii_lowercase()),
-            Some((name, value)) => headers.push((name.trim().to_string(), value.trim().as_bytes().to_vec())),
-            None => match h.strip_suffix(';') {
-                Some(name) => headers.push((name.trim().to_string(), Vec::new())),
-                None => return usage_error(&format!("bad header {h:?}: use 'Name: value'")),
-            },
+/// A request's headers: those -H gives ("Name:" removes one we would add, "Name;" sends it
+/// empty, as curl's), then our defaults where -H gave none.
+struct GivenHeaders {
+    given: Vec<(String, Vec<u8>)>,
+    removed: Vec<String>,
+}
+
+impl GivenHeaders {
+    fn parse(args: &FetchArgs) -> Result<Self, String> {
+        let (mut given, mut removed) = (Vec::new(), Vec::new());
+        for h in &args.headers {
+            match h.split_once(':') {
+                Some((name, value)) if value.trim().is_empty() => removed.push(name.trim().to_ascii_lowercase()),
+                Some((name, value)) => given.push((name.trim().to_string(), value.trim().as_bytes().to_vec())),
+                None => match h.strip_suffix(';') {
+                    Some(name) => given.push((name.trim().to_string(), Vec::new())),
+                    None => return Err(format!("bad header {h:?}: use 'Name: value'")),
+                },
+            }
         }
+        Ok(GivenHeaders { given, removed })
     }
-    let user_agent = args
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| format!("httplib/{}", env!("CARGO_PKG_VERSION")));
-    let defaults = [
-        ("Content-Type", content_type.map(str::to_string)),
-        ("User-Agent", Some(user_agent)),
-        ("Accept", Some("*/*".to_string())),
-        ("Accept-Encoding", args.compressed.then(|| ACCEPT_ENCODING.to_string())),
-    ];
-    for (name, value) in defaults {
-        let Some(value) = value else { continue };
-        let given = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        if !given && !removed.contains(&name.to_ascii_lowercase()) {
-            headers.push((name.into(), value.into_bytes()));
+
+    /// The headers to send with a body prepared as `body`.
+    fn with_defaults(&self, args: &FetchArgs, body: &Prepared) -> Vec<(String, Vec<u8>)> {
+        let mut headers = self.given.clone();
+        let user_agent = args
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("httplib/{}", env!("CARGO_PKG_VERSION")));
+        let defaults = [
+            ("Content-Type", body.content_type.clone()),
+            ("User-Agent", Some(user_agent)),
+            ("Accept", Some(body.accept.unwrap_or("*/*").to_string())),
+            ("Accept-Encoding", args.compressed.then(|| ACCEPT_ENCODING.to_string())),
+        ];
+        for (name, value) in defaults {
+            let Some(value) = value else { continue };
+            let given = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if !given && !self.removed.contains(&name.to_ascii_lowercase()) {
+                headers.push((name.into(), value.into_bytes()));
+            }
         }
+        headers
     }
+}
+
+fn run(method: &str, body: BodySpec, get: bool, upload: Option<PathBuf>, args: FetchArgs) -> ExitCode {
+    let headers = match GivenHeaders::parse(&args) {
+        Ok(h) => h,
+        Err(e) => return usage_error(&e),
+    };
     remove_parts_on_interrupt();
-    fetch_all(method, &payload, &headers, &args)
+    fetch_all(method, body, get, upload, &headers, &args)
+}
+
+/// A URL with -G's query added ("?" or "&" before it, as curl) and -T's file name where
+/// the URL ends in "/".
+fn effective_url(url: &str, query: Option<&str>, upload: Option<&std::path::Path>) -> String {
+    let url = match upload {
+        Some(file) => upload::upload_url(url, file),
+        None => url.to_string(),
+    };
+    let Some(query) = query else { return url };
+    let (url, fragment) = url.split_once('#').map_or((url.as_str(), None), |(u, f)| (u, Some(f)));
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    match fragment {
+        Some(f) => format!("{url}{joiner}{query}#{f}"),
+        None => format!("{url}{joiner}{query}"),
+    }
 }
 
 /// Where the `n`th URL's body goes: the `n`th output option, else stdout (as curl pairs them).
@@ -145,7 +142,14 @@ fn output_path(args: &FetchArgs, target: &Target, url: &str) -> Result<Option<Pa
 }
 
 /// Everything after the output is chosen: the runtime, the session, each URL in turn.
-fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], args: &FetchArgs) -> ExitCode {
+fn fetch_all(
+    method: &str,
+    body: BodySpec,
+    get: bool,
+    upload: Option<PathBuf>,
+    headers: &GivenHeaders,
+    args: &FetchArgs,
+) -> ExitCode {
     let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::client()) {
         Ok(r) => r,
         Err(e) => {
@@ -179,6 +183,15 @@ fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], arg
             return ExitCode::FAILURE;
         }
     };
+    let body = match body.prepare(&mut session, get) {
+        Ok(body) => body,
+        Err(e) => {
+            say(args, &e.0);
+            return ExitCode::from(exit::READ_ERROR);
+        }
+    };
+    let headers = headers.with_defaults(args, &body);
+    let payload = &body.payload;
     let tls = TlsOptions {
         verify: !args.insecure,
         system_roots: args.system_roots,
@@ -196,11 +209,13 @@ fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], arg
         tls,
         received: 0,
         proxy: args.proxy_setting(),
+        stdin_sent: false,
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
     let stdout = std::io::stdout();
     for (n, url) in args.urls.iter().enumerate() {
+        let url = &effective_url(url, body.query.as_deref(), upload.as_deref());
         let target = target(args, n);
         let path = match output_path(args, &target, url) {
             Ok(path) => path,
@@ -228,7 +243,7 @@ fn fetch_all(method: &str, payload: &Payload, headers: &[(String, Vec<u8>)], arg
         let watchdog = args
             .max_time
             .map(|secs| Watchdog::arm(cancel.clone(), std::time::Duration::from_secs_f64(secs)));
-        let fetched = fetcher.fetch(url, method, payload, headers, out);
+        let fetched = fetcher.fetch(url, method, payload, &headers, out);
         let timed_out = watchdog.is_some_and(Watchdog::disarm);
         let _ = out.flush();
         // FILE changes only when its transfer succeeded; otherwise it keeps what it held.
