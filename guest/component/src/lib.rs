@@ -383,6 +383,10 @@ impl wc::Guest for Component {
         httplib_guest::proto::form::urlencode(&data)
     }
 
+    fn content_disposition_filename(value: String) -> Option<String> {
+        httplib_guest::proto::content_disposition::filename(&value)
+    }
+
     fn error_message(error: wtypes::HttpError) -> String {
         Error::from(error).to_string()
     }

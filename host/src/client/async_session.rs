@@ -198,6 +198,12 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
         self.call(async |s, api| api.call_form_urlencode(s, data).await).await
     }
 
+    /// The file name a Content-Disposition value suggests (see WIT `content-disposition-filename`).
+    pub async fn content_disposition_filename(&mut self, value: &str) -> Result<Option<String>> {
+        self.call(async |s, api| api.call_content_disposition_filename(s, value).await)
+            .await
+    }
+
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
     pub async fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection> {
         self.raising(async |s, api| api.connection().call_open(s, host, port, options).await)

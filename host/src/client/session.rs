@@ -135,6 +135,11 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         block_on(self.0.form_urlencode(data))
     }
 
+    /// The file name a Content-Disposition value suggests (see WIT `content-disposition-filename`).
+    pub fn content_disposition_filename(&mut self, value: &str) -> Result<Option<String>> {
+        block_on(self.0.content_disposition_filename(value))
+    }
+
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.
     pub fn open(&mut self, host: &str, port: Option<u16>, options: &ConnectionOptions) -> Result<Connection> {
         block_on(self.0.open(host, port, options))

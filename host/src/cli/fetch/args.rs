@@ -18,12 +18,57 @@ pub struct FetchArgs {
     /// Write the body to FILE instead of stdout ("-" is stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<PathBuf>,
+    /// Write the status line and headers of every response (redirects included) to FILE
+    /// ("-" is stdout), as curl's -D.
+    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+    /// Put the files of -o (relative paths) and -O in DIR.
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Create the folders an output file's path needs.
+    #[arg(long = "create-dirs")]
+    pub create_dirs: bool,
+    /// With -O: name the file as the response's Content-Disposition says (its folders
+    /// stripped); an existing file is never overwritten (exit 23).
+    #[arg(short = 'J', long = "remote-header-name", requires = "remote_name")]
+    pub remote_header_name: bool,
+    /// Ask for this byte range only ("0-499", "500-", "-500", or several, comma-separated).
+    #[arg(short = 'r', long = "range", value_name = "RANGE")]
+    pub range: Option<String>,
+    /// Resume at this byte offset, or with "-" where the output file ends: the body is
+    /// appended to it when the server sends the rest (206); a server that sends the whole
+    /// (200) is exit 33 and the file is left as it was, as curl.
+    #[arg(short = 'C', long = "continue-at", value_name = "OFFSET", allow_hyphen_values = true)]
+    pub continue_at: Option<String>,
+    /// Send this Referer.
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    pub referer: Option<String>,
+    /// Try a transfer again, up to NUM times, after a transient failure: a timeout, or a
+    /// status of 408, 429, 500, 502, 503 or 504 (waiting as Retry-After says, else 1 s
+    /// doubling to 10 min), as curl's --retry.
+    #[arg(long = "retry", value_name = "NUM", default_value_t = 0)]
+    pub retry: u32,
+    /// With --retry: wait this many seconds between attempts instead.
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = seconds)]
+    pub retry_delay: Option<f64>,
+    /// With --retry: start no new attempt once this many seconds have passed since the first.
+    #[arg(long = "retry-max-time", value_name = "SECS", value_parser = seconds)]
+    pub retry_max_time: Option<f64>,
+    /// With --retry: a refused connection is transient too.
+    #[arg(long = "retry-connrefused")]
+    pub retry_connrefused: bool,
+    /// With --retry: every failure is transient.
+    #[arg(long = "retry-all-errors")]
+    pub retry_all_errors: bool,
     /// Print the status line and headers before the body.
     #[arg(short = 'i', long = "include")]
     pub include: bool,
     /// Exit 22, without the body, when the status is 400 or more.
-    #[arg(short = 'f', long = "fail")]
+    #[arg(short = 'f', long = "fail", conflicts_with = "fail_with_body")]
     pub fail: bool,
+    /// Exit 22 when the status is 400 or more, after writing the body.
+    #[arg(long = "fail-with-body")]
+    pub fail_with_body: bool,
     /// Seconds before connecting or reading gives up.
     #[arg(long = "timeout", value_name = "SECS")]
     pub timeout: Option<f64>,
@@ -77,9 +122,11 @@ pub struct FetchArgs {
     /// `with_targets`); a URL past them goes to stdout.
     #[arg(skip)]
     pub targets: Vec<Target>,
-    /// After each transfer print FORMAT, with %{http_code}, %{size_download} (bytes written:
-    /// decoded ones with --compressed), %{time_total} and %{url_effective} filled in and \n,
-    /// \t as newline and tab (curl -w).
+    /// After each transfer print FORMAT, curl's variables filled in: %{http_code} (000 when
+    /// none came), %{size_download} (bytes written: decoded ones with --compressed),
+    /// %{size_header}, %{content_type}, %{url_effective}, %{redirect_url}, %{num_redirects},
+    /// %{remote_ip}, %{remote_port}, %{time_connect}, %{time_starttransfer}, %{time_total},
+    /// %{exitcode}, %{errormsg}, %{json}; %% is %, and \n, \r, \t newline, return and tab.
     #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
     pub write_out: Option<String>,
     /// Follow redirects (301, 302, 303, 307, 308): the Location resolved against the URL,

@@ -17,6 +17,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes (curl's, where curl has one for th
   23  the body could not be written
   26  a file (or stdin) to send could not be read
   28  timed out (--timeout, --connect-timeout, or -m/--max-time)
+  33  -C: the server sent the whole body, not the rest
   35  the TLS handshake failed
   47  more redirects than --max-redirs (with -L)
   52  the server closed without answering
@@ -35,6 +36,7 @@ pub(super) mod exit {
     pub const PARTIAL_FILE: u8 = 18;
     pub const HTTP_RETURNED_ERROR: u8 = 22;
     pub const WRITE_ERROR: u8 = 23;
+    pub const RANGE_ERROR: u8 = 33;
     pub const READ_ERROR: u8 = 26;
     pub const SEND_FAIL_REWIND: u8 = 65;
     pub const OPERATION_TIMEDOUT: u8 = 28;
@@ -57,6 +59,7 @@ pub(super) fn exit_code(e: &(dyn std::error::Error + 'static)) -> u8 {
         Some(ClientErrorOrIo::Io(_) | ClientErrorOrIo::BinaryToTerminal) => return exit::WRITE_ERROR,
         Some(ClientErrorOrIo::TooManyRedirects(_)) => return exit::TOO_MANY_REDIRECTS,
         Some(ClientErrorOrIo::Read(_)) => return exit::READ_ERROR,
+        Some(ClientErrorOrIo::Usage(_)) => return 2,
         Some(ClientErrorOrIo::Rewind) => return exit::SEND_FAIL_REWIND,
         Some(ClientErrorOrIo::Client(ClientError::Http(h, _))) => h,
         _ => match e.downcast_ref::<ClientError>() {
@@ -98,6 +101,8 @@ pub(super) enum ClientErrorOrIo {
     Read(String),
     /// A body from stdin, already sent, was to be sent again.
     Rewind,
+    /// An option's value that makes no sense.
+    Usage(String),
 }
 
 impl std::fmt::Display for ClientErrorOrIo {
@@ -106,7 +111,7 @@ impl std::fmt::Display for ClientErrorOrIo {
             ClientErrorOrIo::Client(e) => write!(f, "{e}"),
             ClientErrorOrIo::Io(e) => write!(f, "writing the body: {e}"),
             ClientErrorOrIo::TooManyRedirects(n) => write!(f, "Maximum ({n}) redirects followed"),
-            ClientErrorOrIo::Read(why) => f.write_str(why),
+            ClientErrorOrIo::Read(why) | ClientErrorOrIo::Usage(why) => f.write_str(why),
             ClientErrorOrIo::Rewind => f.write_str("necessary data rewind wasn't possible"),
             ClientErrorOrIo::BinaryToTerminal => f.write_str(
                 "Binary output can mess up your terminal. Use \"--output -\" to tell httplib to output it to your terminal anyway, or consider \"--output <FILE>\" to save to a file.",

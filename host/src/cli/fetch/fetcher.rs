@@ -33,6 +33,10 @@ pub(super) struct Fetcher<'a> {
     pub(super) proxy: ProxySetting,
     /// A body from stdin went out already: it cannot be sent again.
     pub(super) stdin_sent: bool,
+    /// When the transfer under way made its connection (none: it used a kept one).
+    pub(super) connected_at: Option<std::time::Instant>,
+    /// The address the last connection went to, as the connect audit event told it.
+    pub(super) remote: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -57,14 +61,18 @@ fn died_unanswered(e: &(dyn std::error::Error + 'static)) -> bool {
     )
 }
 
-/// What one URL's transfer ended with.
-pub(super) struct Transfer {
-    /// The last response's status.
+/// The last response of a URL's requests (after the redirects -L followed), its body unread.
+pub(super) struct Answer {
+    pub(super) response: Response,
     pub(super) status: u16,
-    /// Body bytes written.
-    pub(super) size: u64,
-    /// The URL that answered last (after redirects): curl's `url_effective`.
+    /// The URL that answered: curl's `url_effective`.
     pub(super) url: String,
+    /// The status line and headers of every response on the way, as they arrived (-i, -D).
+    pub(super) heads: Vec<u8>,
+    /// How many redirects were followed.
+    pub(super) redirects: i64,
+    /// Where a redirect not followed would have gone (for -w's %{redirect_url}).
+    pub(super) redirect_url: Option<String>,
 }
 
 impl Fetcher<'_> {
@@ -113,6 +121,9 @@ impl Fetcher<'_> {
         if self.args.verbose {
             self.session.set_debuglevel(c, 1)?;
         }
+        // Connected now, not by the first request, so -w can say when.
+        self.session.connect(c)?;
+        self.connected_at = Some(std::time::Instant::now());
         self.current = Some((plan.route.clone(), key, c));
         Ok((c, Kept::New))
     }
@@ -124,27 +135,27 @@ impl Fetcher<'_> {
         }
     }
 
-    /// One request (and with -L, the redirects it leads to) and its whole response.
-    pub(super) fn fetch(
+    /// One request and, with -L, the redirects it leads to: the last response, its body not
+    /// yet read.
+    pub(super) fn fetch_head(
         &mut self,
         url: &str,
         method: &str,
         payload: &Payload,
         headers: &[(String, Vec<u8>)],
-        out: &mut dyn Write,
-    ) -> FetchResult<Transfer> {
+    ) -> FetchResult<Answer> {
         let (mut url, mut method) = (url.to_string(), method.to_string());
         let mut payload = payload;
         let mut headers = headers.to_vec();
         // Credentials (-u, a URL's user:password@, -H Authorization) stay with the first origin.
         let mut user = self.args.user.clone();
         let mut redirects = 0;
+        let mut heads = Vec::new();
         loop {
             let (response, status) = self.send(&url, &method, payload, &headers, user.as_deref())?;
-            if self.args.include || self.args.head {
-                self.write_head(response, out)?;
-            }
-            let next = match self.args.location {
+            heads.extend(self.session.raw_head(response)?);
+            // -w's %{redirect_url} asks where an unfollowed redirect goes: the guest says.
+            let next = match self.args.location || self.args.write_out.is_some() {
                 true => {
                     let location = self.session.getheader(response, "location")?;
                     self.session
@@ -152,14 +163,18 @@ impl Fetcher<'_> {
                 }
                 false => None,
             };
-            let Some(next) = next else {
-                if self.args.fail && status >= 400 {
-                    self.session.close_response(response)?;
-                    return Ok(Transfer { status, size: 0, url });
+            let next = match next {
+                Some(next) if self.args.location => next,
+                unfollowed => {
+                    return Ok(Answer {
+                        response,
+                        status,
+                        url,
+                        heads,
+                        redirects,
+                        redirect_url: unfollowed.map(|n| n.url),
+                    });
                 }
-                let size = self.copy_body(response, out)?;
-                self.session.close_response(response)?;
-                return Ok(Transfer { status, size, url });
             };
             if self.args.max_redirs >= 0 && redirects >= self.args.max_redirs {
                 self.session.close_response(response)?;
@@ -167,8 +182,7 @@ impl Fetcher<'_> {
             }
             redirects += 1;
             // The redirect's own body is read and dropped, so the connection can be reused.
-            while !self.session.read1(response, Some(READ_CHUNK))?.is_empty() {}
-            self.session.close_response(response)?;
+            self.drop_body(response)?;
             // The guest said which headers go on; -u goes no further than the first origin.
             if !next.keep_body {
                 payload = &Payload::None;
@@ -180,6 +194,29 @@ impl Fetcher<'_> {
             url = next.url;
             method = next.method;
         }
+    }
+
+    /// Read a response's body to its end without keeping it, and close it (its connection
+    /// stays usable).
+    pub(super) fn drop_body(&mut self, r: Response) -> Result<(), ClientErrorOrIo> {
+        while !self.session.read1(r, Some(READ_CHUNK))?.is_empty() {}
+        self.session.close_response(r)?;
+        Ok(())
+    }
+
+    /// Close a response without reading the rest of its body (its connection closes too).
+    pub(super) fn close_response(&mut self, r: Response) -> FetchResult<()> {
+        Ok(self.session.close_response(r)?)
+    }
+
+    /// The address and port last connected to.
+    pub(super) fn remote(&self) -> Option<(String, u16)> {
+        self.remote.lock().map(|r| r.clone()).unwrap_or(None)
+    }
+
+    /// A response header's value, if it has one.
+    pub(super) fn header(&mut self, r: Response, name: &str) -> FetchResult<Option<String>> {
+        Ok(self.session.getheader(r, name)?)
     }
 
     /// Send one request; its response, with the status read.
@@ -221,11 +258,6 @@ impl Fetcher<'_> {
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
         Ok((response, status))
-    }
-
-    /// Body bytes written for the transfer under way (for -m's message).
-    pub(super) fn received(&self) -> u64 {
-        self.received
     }
 
     /// A body in pieces: with a Content-Length when their lengths are known, else (stdin)
@@ -292,14 +324,8 @@ impl Fetcher<'_> {
         Ok(())
     }
 
-    /// `-i`: the status line and headers, as they arrived.
-    fn write_head(&mut self, r: Response, out: &mut dyn Write) -> FetchResult<()> {
-        out.write_all(&self.session.raw_head(r)?)?;
-        Ok(())
-    }
-
-    /// The body to `out`; how many bytes it held.
-    fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<u64, ClientErrorOrIo> {
+    /// The body to `out`, then the response closed; how many bytes it held.
+    pub(super) fn copy_body(&mut self, r: Response, out: &mut dyn Write) -> Result<u64, ClientErrorOrIo> {
         let meter = match self.progress {
             // With --compressed the length is of the coded bytes, not of those counted.
             true => Some(progress_meter(match self.args.compressed {
@@ -315,7 +341,9 @@ impl Fetcher<'_> {
                 Err(_) => meter.abandon(),
             }
         }
-        copied
+        let size = copied?;
+        self.session.close_response(r)?;
+        Ok(size)
     }
 
     fn copy_body_to(

@@ -6,7 +6,9 @@ mod failure;
 mod fetcher;
 mod max_time;
 mod output;
+mod transfer;
 mod upload;
+mod write_out;
 
 pub use args::{FetchArgs, RequestArgs};
 pub use failure::EXIT_CODES_HELP;
@@ -18,14 +20,14 @@ use crate::runtime::Runtime;
 use crate::transport::tls::{ClientIdentities, Identity};
 use args::CLIENT_IDENTITY;
 pub use args::Target;
-use failure::{exit, exit_code, is_broken_pipe};
-use fetcher::{ACCEPT_ENCODING, Fetcher, Transfer};
-use max_time::Watchdog;
-use output::{OutputFile, remote_name, remove_parts_on_interrupt, say, write_out};
+use failure::exit;
+use fetcher::{ACCEPT_ENCODING, Fetcher};
+use output::{remove_parts_on_interrupt, say};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use transfer::{Dump, Ended, Job, transfer};
 use upload::{BodySpec, Prepared};
 
 pub fn get(args: FetchArgs) -> ExitCode {
@@ -82,6 +84,8 @@ impl GivenHeaders {
             ("Content-Type", body.content_type.clone()),
             ("User-Agent", Some(user_agent)),
             ("Accept", Some(body.accept.unwrap_or("*/*").to_string())),
+            ("Range", args.range.as_ref().map(|r| format!("bytes={r}"))),
+            ("Referer", args.referer.clone()),
             ("Accept-Encoding", args.compressed.then(|| ACCEPT_ENCODING.to_string())),
         ];
         for (name, value) in defaults {
@@ -125,22 +129,6 @@ fn target(args: &FetchArgs, n: usize) -> Target {
     args.targets.get(n).cloned().unwrap_or(Target::Stdout)
 }
 
-/// The file a target names for `url`; `Err` is the exit status when it names none.
-fn output_path(args: &FetchArgs, target: &Target, url: &str) -> Result<Option<PathBuf>, ExitCode> {
-    match target {
-        Target::Stdout => Ok(None),
-        Target::File(path) if path.as_os_str() == "-" => Ok(None),
-        Target::File(path) => Ok(Some(path.clone())),
-        Target::RemoteName => match remote_name(url) {
-            Some(name) => Ok(Some(PathBuf::from(name))),
-            None => {
-                say(args, "Remote file name has no length!");
-                Err(ExitCode::from(exit::WRITE_ERROR))
-            }
-        },
-    }
-}
-
 /// Everything after the output is chosen: the runtime, the session, each URL in turn.
 fn fetch_all(
     method: &str,
@@ -174,8 +162,18 @@ fn fetch_all(
         None => None,
     };
     let identities = Arc::new(identities);
-    let session =
-        ClientSession::with_debug_output(&runtime, OutboundPolicy::allow_all(), identities, DebugOutput::Stderr);
+    // The connect audit event names the address each connection goes to (-w %{remote_ip}).
+    let remote = Arc::new(std::sync::Mutex::new(None));
+    let seen = remote.clone();
+    let policy = OutboundPolicy::allow_all().with_audit(Arc::new(move |event: &str, args: &[String]| {
+        if let ("http.client.connect", [_, port, address, ..]) = (event, args)
+            && let Ok(mut seen) = seen.lock()
+        {
+            *seen = Some((address.clone(), port.parse().unwrap_or(0)));
+        }
+        Ok(())
+    }));
+    let session = ClientSession::with_debug_output(&runtime, policy, identities, DebugOutput::Stderr);
     let mut session = match session {
         Ok(s) => s,
         Err(e) => {
@@ -199,7 +197,17 @@ fn fetch_all(
         client_identity: args.cert.is_some().then(|| CLIENT_IDENTITY.to_string()),
         ..TlsOptions::verified()
     };
-    use std::io::IsTerminal;
+    let mut dump: Dump = match &args.dump_header {
+        None => None,
+        Some(path) if path.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Some(Box::new(file)),
+            Err(e) => {
+                say(args, &format!("cannot write {}: {e}", path.display()));
+                return ExitCode::from(exit::WRITE_ERROR);
+            }
+        },
+    };
     let mut fetcher = Fetcher {
         session: &mut session,
         guard_terminal: false,
@@ -210,92 +218,32 @@ fn fetch_all(
         received: 0,
         proxy: args.proxy_setting(),
         stdin_sent: false,
+        connected_at: None,
+        remote,
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
-    let stdout = std::io::stdout();
     for (n, url) in args.urls.iter().enumerate() {
         let url = &effective_url(url, body.query.as_deref(), upload.as_deref());
-        let target = target(args, n);
-        let path = match output_path(args, &target, url) {
-            Ok(path) => path,
-            Err(code) => return code,
+        let job = Job {
+            url,
+            target: target(args, n),
+            method,
+            payload,
+            headers: &headers,
         };
-        let mut file = match path.as_deref().map(OutputFile::create).transpose() {
-            Ok(file) => file,
-            Err(e) => {
-                say(
-                    args,
-                    &format!("cannot write {}: {e}", path.unwrap_or_default().display()),
-                );
-                return ExitCode::from(exit::WRITE_ERROR);
+        let (ended, report) = transfer(&mut fetcher, &job, &mut dump, &cancel);
+        if let Some(format) = &args.write_out {
+            let mut warnings = Vec::new();
+            print!("{}", write_out::expand(format, &report, &mut warnings));
+            for warning in warnings {
+                say(args, &warning);
             }
-        };
-        fetcher.guard_terminal = target == Target::Stdout && stdout.is_terminal();
-        fetcher.progress = file.is_some() && !args.silent && std::io::stderr().is_terminal();
-        let mut stdout = stdout.lock();
-        let out: &mut dyn Write = match &mut file {
-            Some(file) => file,
-            None => &mut stdout,
-        };
-        let started = std::time::Instant::now();
-        fetcher.received = 0;
-        let watchdog = args
-            .max_time
-            .map(|secs| Watchdog::arm(cancel.clone(), std::time::Duration::from_secs_f64(secs)));
-        let fetched = fetcher.fetch(url, method, payload, &headers, out);
-        let timed_out = watchdog.is_some_and(Watchdog::disarm);
-        let _ = out.flush();
-        // FILE changes only when its transfer succeeded; otherwise it keeps what it held.
-        // --fail with a status of 400 or more fails the transfer as much as an error does.
-        let good = matches!(&fetched, Ok(t) if !(args.fail && t.status >= 400));
-        let kept = match (file, good) {
-            (Some(file), true) => file.keep(),
-            (Some(file), false) => {
-                file.discard();
-                Ok(())
-            }
-            (None, _) => Ok(()),
-        };
-        if timed_out && fetched.is_err() {
-            // curl's words for it, and its code.
-            let took = started.elapsed().as_millis();
-            let received = fetcher.received();
-            say(
-                args,
-                &format!("Operation timed out after {took} milliseconds with {received} bytes received"),
-            );
-            if let Some(format) = &args.write_out {
-                print!("{}", write_out(format, url, 0, received, started.elapsed()));
-            }
-            return ExitCode::from(exit::OPERATION_TIMEDOUT);
         }
-        if let Err(e) = kept {
-            say(args, &format!("writing the body: {e}"));
-            return ExitCode::from(exit::WRITE_ERROR);
-        }
-        match fetched {
-            Ok(Transfer { status, size, url }) => {
-                if let Some(format) = &args.write_out {
-                    print!("{}", write_out(format, &url, status, size, started.elapsed()));
-                }
-                if args.fail && status >= 400 {
-                    say(args, &format!("The requested URL returned error: {status}"));
-                    failed_status = true;
-                }
-            }
-            Err(e) => {
-                let code = exit_code(e.as_ref());
-                if is_broken_pipe(e.as_ref()) {
-                    // The reader is gone (`| head`): nothing more to say to anyone.
-                    return ExitCode::from(code);
-                }
-                say(args, &e.to_string());
-                if code == exit::URL_MALFORMAT && !url.contains("://") {
-                    say(args, &format!("a URL starts with its scheme: http://{url}"));
-                }
-                return ExitCode::from(code);
-            }
+        match ended {
+            Ended::Done => {}
+            Ended::FailedStatus => failed_status = true,
+            Ended::Exit(code) => return ExitCode::from(code),
         }
     }
     fetcher.finish();

@@ -17,17 +17,6 @@ pub(super) fn remote_name(url: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-/// `-w FORMAT` after one transfer: curl's variables filled in, \n and \t unescaped.
-pub(super) fn write_out(format: &str, url: &str, status: u16, size: u64, took: std::time::Duration) -> String {
-    format
-        .replace("%{http_code}", &format!("{status:03}"))
-        .replace("%{size_download}", &size.to_string())
-        .replace("%{time_total}", &format!("{:.6}", took.as_secs_f64()))
-        .replace("%{url_effective}", url)
-        .replace("\\n", "\n")
-        .replace("\\t", "\t")
-}
-
 /// `-o FILE`: a failed transfer leaves FILE as it was, and a good one never changes what FILE
 /// is. When replacing FILE by a new file changes nothing else (it is a regular file with one
 /// link, ours, in a folder we may write), the body goes to a file beside it, given FILE's
@@ -49,6 +38,12 @@ enum Way {
     },
     /// Into `dest` itself, opened (and truncated) at the first write.
     InPlace {
+        dest: PathBuf,
+        file: Option<std::io::BufWriter<File>>,
+    },
+    /// After what `dest` holds (-C), opened at the first write; a failed transfer leaves
+    /// what arrived, to resume from.
+    Append {
         dest: PathBuf,
         file: Option<std::io::BufWriter<File>>,
     },
@@ -114,6 +109,16 @@ impl OutputFile {
         })
     }
 
+    /// Ready to append the body to `dest` (-C).
+    pub(super) fn append(dest: &std::path::Path) -> Self {
+        Self {
+            way: Way::Append {
+                dest: dest.to_path_buf(),
+                file: None,
+            },
+        }
+    }
+
     /// The transfer succeeded: FILE gets the body (an empty body empties it).
     pub(super) fn keep(self) -> std::io::Result<()> {
         // No fsync: like curl, a finished download is handed to the page cache, not the disk.
@@ -124,7 +129,10 @@ impl OutputFile {
                 std::fs::rename(&part, dest)
             }
             Way::InPlace { dest, file: None } => File::create(dest).map(drop),
-            Way::InPlace { file: Some(file), .. } => file.into_inner().map_err(|e| e.into_error()).map(drop),
+            Way::InPlace { file: Some(file), .. } | Way::Append { file: Some(file), .. } => {
+                file.into_inner().map_err(|e| e.into_error()).map(drop)
+            }
+            Way::Append { file: None, .. } => Ok(()),
         }
     }
 
@@ -136,7 +144,7 @@ impl OutputFile {
                 let _ = std::fs::remove_file(&part);
                 forget_part(&part);
             }
-            Way::InPlace { file, .. } => drop(file),
+            Way::InPlace { file, .. } | Way::Append { file, .. } => drop(file),
         }
     }
 }
@@ -182,13 +190,22 @@ impl std::io::Write for OutputFile {
                 }
                 file.as_mut().map_or(Ok(0), |f| f.write(buf))
             }
+            Way::Append { dest, file } => {
+                if file.is_none() {
+                    let opened = std::fs::OpenOptions::new().append(true).create(true).open(&*dest)?;
+                    *file = Some(buffered(opened));
+                }
+                file.as_mut().map_or(Ok(0), |f| f.write(buf))
+            }
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         match &mut self.way {
-            Way::Replace { file, .. } | Way::InPlace { file: Some(file), .. } => file.flush(),
-            Way::InPlace { file: None, .. } => Ok(()),
+            Way::Replace { file, .. }
+            | Way::InPlace { file: Some(file), .. }
+            | Way::Append { file: Some(file), .. } => file.flush(),
+            Way::InPlace { file: None, .. } | Way::Append { file: None, .. } => Ok(()),
         }
     }
 }
