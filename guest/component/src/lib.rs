@@ -283,6 +283,33 @@ impl From<wc::Body> for Body {
 /// The exported `connection` resource.
 struct ConnectionResource(RefCell<client::Connection>);
 
+/// The exported `cookie-jar` resource.
+struct CookieJarResource(RefCell<httplib_guest::proto::cookie::CookieJar>);
+
+impl wc::GuestCookieJar for CookieJarResource {
+    fn new() -> Self {
+        Self(RefCell::new(Default::default()))
+    }
+
+    fn load(&self, netscape: String) {
+        self.0.borrow_mut().load(&netscape, httplib_guest::clock::now_secs());
+    }
+
+    fn set_cookie(&self, url: String, value: String) {
+        self.0
+            .borrow_mut()
+            .set_cookie(&url, &value, httplib_guest::clock::now_secs());
+    }
+
+    fn cookie_header(&self, url: String) -> Option<String> {
+        self.0.borrow().header(&url, httplib_guest::clock::now_secs())
+    }
+
+    fn save(&self) -> String {
+        self.0.borrow().save(httplib_guest::clock::now_secs())
+    }
+}
+
 /// The exported `response` resource.
 struct ResponseResource(Rc<RefCell<client::Response>>);
 
@@ -300,6 +327,7 @@ fn url_parts(u: httplib_guest::proto::url::UrlParts) -> wc::UrlParts {
 impl wc::Guest for Component {
     type Connection = ConnectionResource;
     type Response = ResponseResource;
+    type CookieJar = CookieJarResource;
 
     fn split_url(url: String) -> WResult<wc::UrlParts> {
         let u = wit(httplib_guest::proto::url::split_url(&url).map_err(Error::from))?;

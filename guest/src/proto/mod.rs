@@ -9,6 +9,7 @@ pub mod cgi_response;
 pub mod chunked;
 pub mod content_coding;
 pub mod content_disposition;
+pub mod cookie;
 pub mod date;
 pub mod directory_listing;
 pub mod error;

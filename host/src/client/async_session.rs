@@ -13,7 +13,7 @@
 //! the guest is unwound, its sockets are closed and its instance goes back to the pool at
 //! once. Every later call answers [`ClientError::Cancelled`].
 
-use super::types::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
+use super::types::{ClientError, Connection, CookieJar, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
 use crate::bindings::client::{
     Body, ConnectionOptions, FormLayout, FormPart, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts,
@@ -201,6 +201,37 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
     /// The file name a Content-Disposition value suggests (see WIT `content-disposition-filename`).
     pub async fn content_disposition_filename(&mut self, value: &str) -> Result<Option<String>> {
         self.call(async |s, api| api.call_content_disposition_filename(s, value).await)
+            .await
+    }
+
+    /// A new, empty `cookie-jar`.
+    pub async fn cookie_jar(&mut self) -> Result<CookieJar> {
+        self.call(async |s, api| api.cookie_jar().call_constructor(s).await)
+            .await
+            .map(CookieJar)
+    }
+
+    /// Add a Netscape cookie file's cookies to `jar`.
+    pub async fn cookie_jar_load(&mut self, jar: CookieJar, netscape: &str) -> Result<()> {
+        self.call(async |s, api| api.cookie_jar().call_load(s, jar.0, netscape).await)
+            .await
+    }
+
+    /// Give `jar` a Set-Cookie value received for `url`.
+    pub async fn set_cookie(&mut self, jar: CookieJar, url: &str, value: &str) -> Result<()> {
+        self.call(async |s, api| api.cookie_jar().call_set_cookie(s, jar.0, url, value).await)
+            .await
+    }
+
+    /// The Cookie header `jar` gives a request to `url`.
+    pub async fn cookie_header(&mut self, jar: CookieJar, url: &str) -> Result<Option<String>> {
+        self.call(async |s, api| api.cookie_jar().call_cookie_header(s, jar.0, url).await)
+            .await
+    }
+
+    /// `jar` as a Netscape cookie file.
+    pub async fn cookie_jar_save(&mut self, jar: CookieJar) -> Result<String> {
+        self.call(async |s, api| api.cookie_jar().call_save(s, jar.0).await)
             .await
     }
 

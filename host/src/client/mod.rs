@@ -10,4 +10,4 @@ mod types;
 
 pub use async_session::AsyncClientSession;
 pub use session::ClientSession;
-pub use types::{ClientError, Connection, DebugOutput, HeaderList, Response, Result};
+pub use types::{ClientError, Connection, CookieJar, DebugOutput, HeaderList, Response, Result};

@@ -2,7 +2,7 @@
 //! its end on the caller's thread (`block_on`), its sockets blocking.
 
 use super::async_session::{self, AsyncClientSession};
-use super::types::{Connection, DebugOutput, HeaderList, Response, Result};
+use super::types::{Connection, CookieJar, DebugOutput, HeaderList, Response, Result};
 use crate::bindings::Httplib;
 use crate::bindings::client::{
     Body, ConnectionOptions, FormLayout, FormPart, ProxySetting, Redirect, RequestPlan, StatusConstant, UrlParts,
@@ -138,6 +138,31 @@ impl<T: HttplibView + 'static> ClientSession<T> {
     /// The file name a Content-Disposition value suggests (see WIT `content-disposition-filename`).
     pub fn content_disposition_filename(&mut self, value: &str) -> Result<Option<String>> {
         block_on(self.0.content_disposition_filename(value))
+    }
+
+    /// A new, empty `cookie-jar`.
+    pub fn cookie_jar(&mut self) -> Result<CookieJar> {
+        block_on(self.0.cookie_jar())
+    }
+
+    /// Add a Netscape cookie file's cookies to `jar`.
+    pub fn cookie_jar_load(&mut self, jar: CookieJar, netscape: &str) -> Result<()> {
+        block_on(self.0.cookie_jar_load(jar, netscape))
+    }
+
+    /// Give `jar` a Set-Cookie value received for `url`.
+    pub fn set_cookie(&mut self, jar: CookieJar, url: &str, value: &str) -> Result<()> {
+        block_on(self.0.set_cookie(jar, url, value))
+    }
+
+    /// The Cookie header `jar` gives a request to `url`.
+    pub fn cookie_header(&mut self, jar: CookieJar, url: &str) -> Result<Option<String>> {
+        block_on(self.0.cookie_header(jar, url))
+    }
+
+    /// `jar` as a Netscape cookie file.
+    pub fn cookie_jar_save(&mut self, jar: CookieJar) -> Result<String> {
+        block_on(self.0.cookie_jar_save(jar))
     }
 
     /// `HTTPConnection(host, port, ...)` / `HTTPSConnection` when `options.tls` is set.

@@ -49,6 +49,10 @@ pub type HeaderList = Vec<(String, Vec<u8>)>;
 #[derive(Debug, Clone, Copy)]
 pub struct Connection(pub(super) ResourceAny);
 
+/// A `cookie-jar` resource in a session.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieJar(pub(super) ResourceAny);
+
 /// A `response` resource (HTTPResponse) in a session.
 #[derive(Debug, Clone, Copy)]
 pub struct Response(pub(super) ResourceAny);

@@ -40,6 +40,15 @@ pub struct FetchArgs {
     /// (200) is exit 33 and the file is left as it was, as curl.
     #[arg(short = 'C', long = "continue-at", value_name = "OFFSET", allow_hyphen_values = true)]
     pub continue_at: Option<String>,
+    /// Cookies: "NAME=VALUE[; NAME2=VALUE2]" is sent as it is (to the first origin), anything
+    /// else is a Netscape cookie file to read ("" none) and turns the cookie engine on:
+    /// Set-Cookie is kept and sent back where domain, path and expiry match, as curl's -b.
+    #[arg(short = 'b', long = "cookie", value_name = "DATA|FILE")]
+    pub cookie: Vec<String>,
+    /// Write every cookie the engine holds at the end to FILE ("-" is stdout), in the
+    /// Netscape format curl's -c writes (and -b reads).
+    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    pub cookie_jar: Option<PathBuf>,
     /// Send this Referer.
     #[arg(short = 'e', long = "referer", value_name = "URL")]
     pub referer: Option<String>,

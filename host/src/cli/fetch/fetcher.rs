@@ -7,7 +7,7 @@ use super::output::{READ_CHUNK, progress_meter};
 use super::upload::{Payload, Piece, piece_length};
 use crate::bindings::client::{Body, ConnectionOptions, ProxySetting, RequestPlan, Route};
 use crate::bindings::types::TlsOptions;
-use crate::client::{ClientError, ClientSession, Connection, Response};
+use crate::client::{ClientError, ClientSession, Connection, CookieJar, Response};
 use std::fs::File;
 use std::io::{Read, Write};
 
@@ -37,6 +37,8 @@ pub(super) struct Fetcher<'a> {
     pub(super) connected_at: Option<std::time::Instant>,
     /// The address the last connection went to, as the connect audit event told it.
     pub(super) remote: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
+    /// The cookie engine (-b FILE, -c): cookies received are kept and sent where they match.
+    pub(super) jar: Option<CookieJar>,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -154,6 +156,7 @@ impl Fetcher<'_> {
         loop {
             let (response, status) = self.send(&url, &method, payload, &headers, user.as_deref())?;
             heads.extend(self.session.raw_head(response)?);
+            self.keep_cookies(response, &url)?;
             // -w's %{redirect_url} asks where an unfollowed redirect goes: the guest says.
             let next = match self.args.location || self.args.write_out.is_some() {
                 true => {
@@ -196,6 +199,34 @@ impl Fetcher<'_> {
         }
     }
 
+    /// The headers with the jar's cookies for `url` added, before any Cookie given (-b's
+    /// text, -H), as curl orders them.
+    fn with_cookies(&mut self, url: &str, headers: &[(String, Vec<u8>)]) -> FetchResult<Vec<(String, Vec<u8>)>> {
+        let mut headers = headers.to_vec();
+        let Some(jar) = self.jar else { return Ok(headers) };
+        let Some(cookies) = self.session.cookie_header(jar, url)? else {
+            return Ok(headers);
+        };
+        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+            Some((_, given)) => *given = [cookies.as_bytes(), b"; ", given].concat(),
+            None => headers.push(("Cookie".into(), cookies.into_bytes())),
+        }
+        Ok(headers)
+    }
+
+    /// Give the jar every Set-Cookie of a response to `url`.
+    fn keep_cookies(&mut self, r: Response, url: &str) -> FetchResult<()> {
+        let Some(jar) = self.jar else { return Ok(()) };
+        for (name, value) in self.session.headers(r)? {
+            if name.eq_ignore_ascii_case("set-cookie") {
+                // Header bytes are Latin-1, as Python reads them.
+                let value: String = value.iter().map(|&b| char::from(b)).collect();
+                self.session.set_cookie(jar, url, &value)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Read a response's body to its end without keeping it, and close it (its connection
     /// stays usable).
     pub(super) fn drop_body(&mut self, r: Response) -> Result<(), ClientErrorOrIo> {
@@ -228,7 +259,8 @@ impl Fetcher<'_> {
         headers: &[(String, Vec<u8>)],
         user: Option<&str>,
     ) -> FetchResult<(Response, u16)> {
-        let plan = self.session.plan_request(url, &self.proxy, user, headers)?;
+        let with_cookies = self.with_cookies(url, headers)?;
+        let plan = self.session.plan_request(url, &self.proxy, user, &with_cookies)?;
         // A kept connection the server closed meanwhile (after a response that did not say
         // so) fails before any answer: the request goes again on a new one, as curl's does.
         let (c, kept) = self.connection(&plan)?;

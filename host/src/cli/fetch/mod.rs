@@ -70,6 +70,16 @@ impl GivenHeaders {
                 },
             }
         }
+        // -b's NAME=VALUE texts go as one Cookie header, unless -H gave one.
+        let literal: Vec<&str> = args
+            .cookie
+            .iter()
+            .filter(|c| c.contains('='))
+            .map(String::as_str)
+            .collect();
+        if !literal.is_empty() && !given.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+            given.push(("Cookie".into(), literal.join("; ").into_bytes()));
+        }
         Ok(GivenHeaders { given, removed })
     }
 
@@ -208,6 +218,13 @@ fn fetch_all(
             }
         },
     };
+    let jar = match cookie_engine(&mut session, args) {
+        Ok(jar) => jar,
+        Err(e) => {
+            eprintln!("httplib: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut fetcher = Fetcher {
         session: &mut session,
         guard_terminal: false,
@@ -220,6 +237,7 @@ fn fetch_all(
         stdin_sent: false,
         connected_at: None,
         remote,
+        jar,
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
@@ -243,10 +261,16 @@ fn fetch_all(
         match ended {
             Ended::Done => {}
             Ended::FailedStatus => failed_status = true,
-            Ended::Exit(code) => return ExitCode::from(code),
+            Ended::Exit(code) => {
+                save_cookies(&mut fetcher, args);
+                return ExitCode::from(code);
+            }
         }
     }
     fetcher.finish();
+    if !save_cookies(&mut fetcher, args) {
+        return ExitCode::from(exit::WRITE_ERROR);
+    }
     if let Err(e) = std::io::stdout().flush() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             say(args, &format!("writing the body: {e}"));
@@ -258,4 +282,44 @@ fn fetch_all(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The cookie engine, when -b names a file (or "") or -c is given: a jar with the files'
+/// cookies (a file not there yet is an empty one, as curl takes it).
+fn cookie_engine(
+    session: &mut ClientSession,
+    args: &FetchArgs,
+) -> crate::client::Result<Option<crate::client::CookieJar>> {
+    let files: Vec<&String> = args.cookie.iter().filter(|c| !c.contains('=')).collect();
+    if files.is_empty() && args.cookie_jar.is_none() {
+        return Ok(None);
+    }
+    let jar = session.cookie_jar()?;
+    for file in files.into_iter().filter(|f| !f.is_empty()) {
+        let text = match file.as_str() {
+            "-" => std::io::read_to_string(std::io::stdin()).unwrap_or_default(),
+            path => std::fs::read(path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default(),
+        };
+        session.cookie_jar_load(jar, &text)?;
+    }
+    Ok(Some(jar))
+}
+
+/// -c: the jar written out; false when it could not be.
+fn save_cookies(fetcher: &mut Fetcher, args: &FetchArgs) -> bool {
+    let (Some(path), Some(jar)) = (&args.cookie_jar, fetcher.jar) else {
+        return true;
+    };
+    let written = match fetcher.session.cookie_jar_save(jar) {
+        Ok(text) if path.as_os_str() == "-" => std::io::stdout().write_all(text.as_bytes()),
+        Ok(text) => std::fs::write(path, text),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    };
+    if let Err(e) = written {
+        say(args, &format!("cannot write the cookie jar {}: {e}", path.display()));
+        return false;
+    }
+    true
 }
