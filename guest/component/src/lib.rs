@@ -16,6 +16,8 @@ mod bindings {
     });
 }
 
+mod client_rules;
+
 use bindings::exports::httplib::http::client as wc;
 use bindings::exports::httplib::http::server as ws;
 use bindings::httplib::http::cgi as wcgi;
@@ -283,55 +285,16 @@ impl From<wc::Body> for Body {
 /// The exported `connection` resource.
 struct ConnectionResource(RefCell<client::Connection>);
 
-/// The exported `cookie-jar` resource.
-struct CookieJarResource(RefCell<httplib_guest::proto::cookie::CookieJar>);
-
-impl wc::GuestCookieJar for CookieJarResource {
-    fn new() -> Self {
-        Self(RefCell::new(Default::default()))
-    }
-
-    fn load(&self, netscape: String) {
-        self.0.borrow_mut().load(&netscape, httplib_guest::clock::now_secs());
-    }
-
-    fn set_cookie(&self, url: String, value: String) {
-        self.0
-            .borrow_mut()
-            .set_cookie(&url, &value, httplib_guest::clock::now_secs());
-    }
-
-    fn cookie_header(&self, url: String) -> Option<String> {
-        self.0.borrow().header(&url, httplib_guest::clock::now_secs())
-    }
-
-    fn save(&self) -> String {
-        self.0.borrow().save(httplib_guest::clock::now_secs())
-    }
-}
-
 /// The exported `response` resource.
 struct ResponseResource(Rc<RefCell<client::Response>>);
-
-/// The WIT record of a split URL.
-fn url_parts(u: httplib_guest::proto::url::UrlParts) -> wc::UrlParts {
-    wc::UrlParts {
-        scheme: u.scheme,
-        host: u.host,
-        port: u.port,
-        target: u.target,
-        userinfo: u.userinfo,
-    }
-}
 
 impl wc::Guest for Component {
     type Connection = ConnectionResource;
     type Response = ResponseResource;
-    type CookieJar = CookieJarResource;
+    type CookieJar = client_rules::CookieJarResource;
 
     fn split_url(url: String) -> WResult<wc::UrlParts> {
-        let u = wit(httplib_guest::proto::url::split_url(&url).map_err(Error::from))?;
-        Ok(url_parts(u))
+        wit(client_rules::split_url(&url))
     }
 
     fn follow_redirect(
@@ -341,15 +304,13 @@ impl wc::Guest for Component {
         location: Option<String>,
         headers: Vec<wtypes::Header>,
     ) -> WResult<Option<wc::Redirect>> {
-        let next = httplib_guest::proto::redirect::follow(&url, &method, status, location.as_deref(), &headers);
-        let next = wit(next.map_err(Error::from))?;
-        Ok(next.map(|r| wc::Redirect {
-            url: r.url,
-            method: r.method,
-            keep_body: r.keep_body,
-            same_origin: r.same_origin,
-            headers: r.headers,
-        }))
+        wit(client_rules::follow_redirect(
+            &url,
+            &method,
+            status,
+            location.as_deref(),
+            &headers,
+        ))
     }
 
     fn plan_request(
@@ -358,53 +319,16 @@ impl wc::Guest for Component {
         credentials: Option<String>,
         headers: Vec<wtypes::Header>,
     ) -> WResult<wc::RequestPlan> {
-        use httplib_guest::proto::request_plan::{self as rp, ProxySetting, Route};
-        let proxy = match &proxy {
-            wc::ProxySetting::Direct => ProxySetting::Direct,
-            wc::ProxySetting::Url(p) => ProxySetting::Url(p),
-            wc::ProxySetting::Environment(env) => ProxySetting::Environment(env),
-        };
-        let plan = wit(rp::plan(&url, proxy, credentials.as_deref(), &headers).map_err(Error::from))?;
-        let address = |p: httplib_guest::proto::proxy::ProxyAddress| wc::ProxyAddress {
-            host: p.host,
-            port: p.port,
-        };
-        Ok(wc::RequestPlan {
-            url: url_parts(plan.url),
-            route: match plan.route {
-                Route::Direct => wc::Route::Direct,
-                Route::Forward(p) => wc::Route::Forward(address(p)),
-                Route::Tunnel(p) => wc::Route::Tunnel(address(p)),
-            },
-            target: plan.target,
-            headers: plan.headers,
-            tunnel_headers: plan.tunnel_headers,
-        })
+        wit(client_rules::plan_request(
+            &url,
+            &proxy,
+            credentials.as_deref(),
+            &headers,
+        ))
     }
 
     fn form_data(boundary: String, parts: Vec<wc::FormPart>) -> wc::FormLayout {
-        use httplib_guest::proto::form::{FormPart, PartSource, multipart};
-        let parts: Vec<FormPart> = parts
-            .into_iter()
-            .map(|p| FormPart {
-                name: p.name,
-                filename: p.filename,
-                content_type: p.content_type,
-                source: match p.source {
-                    wc::PartSource::Value => PartSource::Value,
-                    wc::PartSource::File => PartSource::File,
-                    wc::PartSource::Pipe => PartSource::Pipe,
-                },
-                length: p.length,
-            })
-            .collect();
-        let layout = multipart(&boundary, &parts);
-        wc::FormLayout {
-            content_type: layout.content_type,
-            prefixes: layout.prefixes,
-            closing: layout.closing,
-            length: layout.length,
-        }
+        client_rules::form_data(&boundary, parts)
     }
 
     fn form_urlencode(data: Vec<u8>) -> String {
