@@ -85,6 +85,7 @@ pub mod client;
 mod code_cache;
 pub mod compose;
 pub mod limits;
+pub mod mime_types;
 pub mod policy;
 mod runtime;
 pub mod script;

@@ -117,6 +117,10 @@ impl wt::Host for HttplibCtxView<'_> {
         Ok(self.ctx.policy.audit(&event, &args).map_err(SocketError::from)?)
     }
 
+    fn system_mime_type(&mut self, extension: String) -> wasmtime::Result<Option<String>> {
+        Ok(crate::mime_types::system().get(&extension))
+    }
+
     fn session_limits(&mut self) -> wasmtime::Result<wt::GuestLimits> {
         let limits = self.ctx.limits();
         let memory = limits.memory.unwrap_or(crate::limits::DEFAULT_MEMORY_LIMIT) as u64;

@@ -501,3 +501,32 @@ fn byte_ranges_let_curl_fetch_a_part_and_resume() {
     assert_eq!(header(&head, "Accept-Ranges"), Some("bytes"));
     assert_eq!(header(&head, "Content-Length"), Some(whole.len().to_string().as_str()));
 }
+
+/// Content types as `python3 -m http.server` gives them on the same machine: both read its
+/// mime.types files (where it has them) before their built-in tables.
+#[test]
+fn content_types_follow_the_machines_mime_types_as_python_does() {
+    let site = tempfile::tempdir().unwrap();
+    let names = [
+        "a.py", "a.xml", "a.sh", "a.wav", "a.js", "a.json", "a.csv", "a.txt", "a.html", "a.png", "a.gz", "a.PY",
+    ];
+    for name in names {
+        std::fs::write(site.path().join(name), "x").unwrap();
+    }
+    let python = cpython_server(site.path(), "HTTP/1.0");
+    let ours = our_server(site.path(), "HTTP/1.0");
+    let content_type = |addr: std::net::SocketAddr, name: &str| {
+        let raw = raw_exchange(addr, format!("HEAD /{name} HTTP/1.0\r\n\r\n").as_bytes());
+        let (head, _) = split_response(&raw);
+        header(&head, "Content-Type").map(str::to_string)
+    };
+    let python_addr: std::net::SocketAddr = format!("127.0.0.1:{}", python.port).parse().unwrap();
+    let with_table = std::path::Path::new("/etc/mime.types").exists();
+    for name in names {
+        let theirs = content_type(python_addr, name);
+        let mine = content_type(ours.local_addr(), name);
+        if with_table || !["a.xml", "a.sh", "a.wav", "a.PY"].contains(&name) {
+            assert_eq!(mine, theirs, "{name}");
+        }
+    }
+}

@@ -520,7 +520,10 @@ impl ws::GuestHandler for HandlerResource {
     fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
         let config = server::HandlerConfig::from(c);
         let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
-        HandlerResource(RefCell::new(handler.with_scripts(Box::new(WitScripts))))
+        let handler = handler
+            .with_scripts(Box::new(WitScripts))
+            .with_system_types(Box::new(wt::system_mime_type));
+        HandlerResource(RefCell::new(handler))
     }
     fn serve_directory(&self) -> WResult<()> {
         wit(self.0.borrow_mut().serve_directory())

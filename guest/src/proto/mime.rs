@@ -18,9 +18,11 @@ pub const PYTHON_314_TYPES: &[(&str, &str)] = &[
     (".wasm", "application/wasm"),
 ];
 
-/// The type for `path`: the overrides by exact then lower-cased extension, then Python
-/// 3.14's newer entries, then the MIME table (mime_guess), else "application/octet-stream".
-pub fn guess_type(path: &str, overrides: &[(String, String)]) -> String {
+/// The type for `path`: the overrides by exact then lower-cased extension (CPython's
+/// `extensions_map`), then the machine's table (`system`, its mime.types files: they win over
+/// the built-in table in Python's mimetypes too), then Python 3.14's newer entries, then the
+/// MIME table (mime_guess), else "application/octet-stream".
+pub fn guess_type(path: &str, overrides: &[(String, String)], system: &dyn Fn(&str) -> Option<String>) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
     let ext = match name.rfind('.') {
         Some(i) if name[..i].chars().any(|c| c != '.') => &name[i..],
@@ -35,6 +37,9 @@ pub fn guess_type(path: &str, overrides: &[(String, String)]) -> String {
             if let Some((_, t)) = DEFAULT_EXTENSIONS_MAP.iter().find(|(e, _)| *e == candidate) {
                 return t.to_string();
             }
+        }
+        if let Some(t) = system(ext).or_else(|| system(&lower)) {
+            return t;
         }
         if let Some((_, t)) = PYTHON_314_TYPES.iter().find(|(e, _)| *e == lower) {
             return t.to_string();
@@ -52,14 +57,15 @@ mod tests {
 
     #[test]
     fn types() {
-        assert_eq!(guess_type("/a/index.html", &[]), "text/html");
-        assert_eq!(guess_type("/a/b.TXT", &[]), "text/plain");
-        assert_eq!(guess_type("/a.tar.gz", &[]), "application/gzip");
-        assert_eq!(guess_type("/noext", &[]), "application/octet-stream");
-        assert_eq!(guess_type("/.bashrc", &[]), "application/octet-stream");
-        assert_eq!(guess_type("/x.png", &[]), "image/png");
+        let none = |_: &str| None;
+        assert_eq!(guess_type("/a/index.html", &[], &none), "text/html");
+        assert_eq!(guess_type("/a/b.TXT", &[], &none), "text/plain");
+        assert_eq!(guess_type("/a.tar.gz", &[], &none), "application/gzip");
+        assert_eq!(guess_type("/noext", &[], &none), "application/octet-stream");
+        assert_eq!(guess_type("/.bashrc", &[], &none), "application/octet-stream");
+        assert_eq!(guess_type("/x.png", &[], &none), "image/png");
         assert_eq!(
-            guess_type("/x.wasm", &[(".wasm".into(), "text/plain".into())]),
+            guess_type("/x.wasm", &[(".wasm".into(), "text/plain".into())], &none),
             "text/plain"
         );
         // Python 3.14's mimetypes table, where it is newer than CPython 3.11's.
@@ -73,7 +79,22 @@ mod tests {
             ("/p.webp", "image/webp"),
             ("/s.svg", "image/svg+xml"),
         ] {
-            assert_eq!(guess_type(path, &[]), expected, "{path}");
+            assert_eq!(guess_type(path, &[], &none), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn the_machines_table_wins_over_the_built_in_one() {
+        let debian = |ext: &str| match ext {
+            ".py" => Some("text/x-python".to_string()),
+            ".wav" => Some("audio/x-wav".to_string()),
+            ".gz" => Some("application/x-gzip".to_string()),
+            _ => None,
+        };
+        assert_eq!(guess_type("/a.py", &[], &debian), "text/x-python");
+        assert_eq!(guess_type("/A.WAV", &[], &debian), "audio/x-wav");
+        // extensions_map still comes first, as in SimpleHTTPRequestHandler.guess_type.
+        assert_eq!(guess_type("/a.gz", &[], &debian), "application/gzip");
+        assert_eq!(guess_type("/a.png", &[], &debian), "image/png");
     }
 }

@@ -126,6 +126,9 @@ impl Request {
     }
 }
 
+/// Looks an extension (".py") up in the machine's MIME table.
+pub type TypeLookup = Box<dyn Fn(&str) -> Option<String>>;
+
 /// One connection's BaseHTTPRequestHandler.
 pub struct Handler {
     stream: BufStream,
@@ -142,6 +145,8 @@ pub struct Handler {
     pub(super) scripts: Option<Box<dyn ScriptRunner>>,
     /// A request was awaited on this connection before: later waits are keep-alive idle ones.
     awaited: bool,
+    /// The machine's MIME table (the host's mime.types), consulted before the built-in one.
+    pub(super) system_types: Option<TypeLookup>,
 }
 
 impl Handler {
@@ -161,12 +166,20 @@ impl Handler {
             body: BodyDecoder::Done,
             scripts: None,
             awaited: false,
+            system_types: None,
         }
     }
 
     /// Run CGI scripts with `runner` (for `cgi_directories`).
     pub fn with_scripts(mut self, runner: Box<dyn ScriptRunner>) -> Self {
         self.scripts = Some(runner);
+        self
+    }
+
+    /// This handler, with the machine's MIME table: `lookup(".ext")` says what its
+    /// mime.types files give the extension, as Python's mimetypes reads them.
+    pub fn with_system_types(mut self, lookup: TypeLookup) -> Self {
+        self.system_types = Some(lookup);
         self
     }
 

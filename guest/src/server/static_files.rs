@@ -75,7 +75,9 @@ impl Handler {
                 return self.end_headers();
             }
         }
-        let ctype = guess_type(&path, &self.config.extensions_map);
+        let no_table = |_: &str| None;
+        let system: &dyn Fn(&str) -> Option<String> = self.system_types.as_deref().unwrap_or(&no_table);
+        let ctype = guess_type(&path, &self.config.extensions_map, system);
         let last_modified = date_time_string(mtime);
         let len = meta.len();
         let (start, count) = match self.byte_range(len, &last_modified) {

@@ -64,6 +64,10 @@ impl transport::Guest for Adapter {
     fn audit(_event: String, _args: Vec<String>) -> Result<(), ErrorCode> {
         Ok(())
     }
+
+    fn system_mime_type(_extension: String) -> Option<String> {
+        None
+    }
 }
 
 impl cgi::Guest for Adapter {
