@@ -100,7 +100,7 @@ pub use app::CommandLoader;
 /// The `httplib` command line, as the binary runs it (the `cli` feature, on by default).
 #[cfg(feature = "cli")]
 pub use cli::main as cli_main;
-pub use runtime::{GUEST_WASM, Runtime, RuntimeOptions, configure_store, start_epoch_ticker};
+pub use runtime::{Allocation, GUEST_WASM, Runtime, RuntimeOptions, configure_store, start_epoch_ticker};
 pub use wait::block_on;
 /// The wasmtime this crate is built on (an embedder's `Linker<T>` and `Store<T>` must be its).
 pub use wasmtime;

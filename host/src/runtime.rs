@@ -56,6 +56,19 @@ pub struct RuntimeOptions {
     /// mmap and page faults where the pool reuses warm memory), but their memory goes back to
     /// the system when they end, so a flood leaves no resident pool behind it.
     pub overflow: bool,
+    /// Where instances come from: a pool reserved up front, or made on demand.
+    pub allocation: Allocation,
+}
+
+/// Where a runtime's instances come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// A pool of `max_instances` slots, its address space reserved when the runtime starts:
+    /// fast to instantiate, warm memory reused.
+    Pooled,
+    /// Each instance mapped when made and unmapped when dropped: slower, but nothing is
+    /// reserved up front (where the address space is limited, `ulimit -v`).
+    OnDemand,
 }
 
 impl Default for RuntimeOptions {
@@ -68,6 +81,7 @@ impl Default for RuntimeOptions {
             max_instances: MAX_INSTANCES,
             memory_reservation: Some(DEFAULT_MEMORY_LIMIT as u64),
             overflow: false,
+            allocation: Allocation::Pooled,
         }
     }
 }
@@ -89,6 +103,15 @@ impl RuntimeOptions {
             memory_reservation: None,
             max_instances: SERVER_POOLED_INSTANCES,
             overflow: true,
+            ..Self::default()
+        }
+    }
+
+    /// For `httplib serve` where the server's pool cannot be reserved (a limited address
+    /// space): instances made on demand, each memory reserving its limit and a guard only.
+    pub fn server_on_demand() -> Self {
+        Self {
+            allocation: Allocation::OnDemand,
             ..Self::default()
         }
     }
@@ -185,7 +208,10 @@ impl Runtime {
             // instance needing more (a composed CGI script) comes from the overflow engine.
             pool.total_memories(instances);
         }
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match options.allocation {
+            Allocation::Pooled => config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool)),
+            Allocation::OnDemand => config.allocation_strategy(InstanceAllocationStrategy::OnDemand),
+        };
         config.epoch_interruption(true);
         if std::env::var_os("HTTPLIB_PERFMAP").is_some() {
             // Names for the guest's compiled code in `perf report` (/tmp/perf-PID.map).
@@ -195,7 +221,7 @@ impl Runtime {
         on_demand.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
-        let overflow = options.overflow;
+        let overflow = options.overflow && options.allocation == Allocation::Pooled;
         let mut runtime = Self::from_engine(&engine, options)?;
         if overflow {
             let engine = Engine::new(&on_demand)?;

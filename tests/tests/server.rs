@@ -530,3 +530,53 @@ fn content_types_follow_the_machines_mime_types_as_python_does() {
         }
     }
 }
+
+/// A bind address that is neither an address nor a name says which it was given.
+#[test]
+fn a_bad_bind_address_is_named() {
+    let out = Command::new(httplib_bin!())
+        .args(["serve", "-b", "999.1.1.1", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("httplib serve: --bind 999.1.1.1: not an address"),
+        "{err}"
+    );
+}
+
+/// Under `ulimit -v 4000000` the instance pool (terabytes of address space) cannot be
+/// reserved: the server says so and makes its instances on demand, and serves.
+#[test]
+fn a_limited_address_space_falls_back_to_instances_on_demand() {
+    use std::io::{BufRead, BufReader};
+    let dir = fixture_dir();
+    let port = free_port();
+    let script = format!(
+        "ulimit -v 4000000 && exec {} serve {port} --bind 127.0.0.1 --directory {}",
+        httplib_bin!().display(),
+        dir.path().display()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peer = Peer { child, port };
+    let mut stderr = BufReader::new(peer.child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("httplib serve: cannot reserve the instance pool (")
+            && line.ends_with("making instances on demand instead\n"),
+        "{line}"
+    );
+    wait_for_port(port);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..3 {
+        let raw = raw_exchange(addr, b"GET /hello.txt HTTP/1.0\r\n\r\n");
+        assert_eq!(split_response(&raw).1, b"hello, world\n");
+    }
+}

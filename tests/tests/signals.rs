@@ -87,6 +87,10 @@ fn sigterm_lets_the_response_in_flight_finish() {
     signal(&child, "-TERM");
     // The rest of the download still arrives whole, read at the client's pace.
     std::thread::sleep(Duration::from_millis(500));
+    // Meanwhile the listener is closed: a new connection is refused (as nginx's graceful
+    // stop refuses it), not accepted into a backlog and reset later.
+    let refused = TcpStream::connect(("127.0.0.1", port)).map(drop).map_err(|e| e.kind());
+    assert_eq!(refused, Err(std::io::ErrorKind::ConnectionRefused));
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     let (head, body) = split_response(&[&first[..n], &rest[..]].concat());

@@ -130,10 +130,14 @@ fn bind_address(bind: Option<&str>, port: u16) -> std::io::Result<SocketAddr> {
             if let Ok(ip) = b.parse::<IpAddr>() {
                 return Ok(SocketAddr::new(ip, port));
             }
+            // Not an address: a name, resolved; the error names what was given.
+            let named =
+                |why: String| std::io::Error::other(format!("--bind {b}: not an address, and as a host name: {why}"));
             (b, port)
-                .to_socket_addrs()?
+                .to_socket_addrs()
+                .map_err(|e| named(e.to_string()))?
                 .next()
-                .ok_or_else(|| std::io::Error::other(format!("{b}: no address")))
+                .ok_or_else(|| named("no address".into()))
         }
         None => {
             let v6 = std::net::TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).is_ok();
@@ -213,7 +217,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match Runtime::with_options(crate::runtime::RuntimeOptions::server()) {
+    let runtime = Runtime::with_options(crate::runtime::RuntimeOptions::server()).or_else(|e| {
+        // The pool reserves terabytes of address space up front: where that is refused
+        // (ulimit -v), instances are made on demand instead.
+        eprintln!("httplib serve: cannot reserve the instance pool ({e:#}); making instances on demand instead");
+        Runtime::with_options(crate::runtime::RuntimeOptions::server_on_demand())
+    });
+    let runtime = match runtime {
         Ok(r) => Arc::new(r),
         Err(e) => {
             eprintln!("httplib: cannot load the guest component: {e:#}");

@@ -135,11 +135,13 @@ impl Server {
         Ok(self.serving.accept(&self.listener)?)
     }
 
-    /// After `serve` returned: end idle reads (keep-alive connections waiting for a next
+    /// After `serve` returned: close the listener (a new connection is refused, not left
+    /// in the backlog to be reset), end idle reads (keep-alive connections waiting for a next
     /// request see end-of-stream), let responses in flight finish, wait up to `grace`.
     /// Returns how many connections were still open when it gave up.
-    pub fn drain(&self, grace: Duration) -> usize {
+    pub fn drain(self, grace: Duration) -> usize {
         let deadline = Instant::now() + grace;
+        drop(self.listener);
         self.serving.close_parked();
         self.serving.admission.shutdown_all(Shutdown::Read);
         self.serving.admission.wait_all_closed(deadline)
