@@ -49,6 +49,8 @@ pub struct HttplibCtx {
     pub policy: OutboundPolicy,
     /// Client certificates the guest may name in `tls-options.client-identity`.
     pub identities: Arc<ClientIdentities>,
+    /// What the host adds to the guest's TLS verification (extra roots, or none at all).
+    pub trust: crate::transport::tls::TrustOverride,
     /// What runs CGI scripts; none refuses them.
     pub scripts: Option<SharedScripts>,
     /// Where CGI scripts' own sockets may go (`serve --cgi-allow`): nowhere by default.
@@ -77,6 +79,7 @@ impl HttplibCtx {
         Self {
             policy,
             identities: Arc::default(),
+            trust: Default::default(),
             scripts: None,
             script_policy: OutboundPolicy::deny_all(),
             limits: SessionLimits::default(),

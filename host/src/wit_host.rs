@@ -92,7 +92,11 @@ impl wt::Host for HttplibCtxView<'_> {
         let connected = TcpStream::connect(&host, &destinations, connect_timeout_ms, source, waits, before_each).await;
         let stream = match (connected, &options.tls) {
             (Ok(mut s), Some(tls)) => s
-                .start_tls(&host, &TlsSettings::from(tls), &self.ctx.identities)
+                .start_tls(
+                    &host,
+                    &self.ctx.trust.apply(TlsSettings::from(tls)),
+                    &self.ctx.identities,
+                )
                 .await
                 .map(|()| s),
             (other, _) => other,
@@ -257,11 +261,8 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         options: wt::TlsOptions,
     ) -> TransportResult<()> {
         let identities = self.ctx.identities.clone();
-        let result = self
-            .stream(&s)?
-            .tcp()
-            .start_tls(&host, &TlsSettings::from(&options), &identities)
-            .await;
+        let settings = self.ctx.trust.apply(TlsSettings::from(&options));
+        let result = self.stream(&s)?.tcp().start_tls(&host, &settings, &identities).await;
         self.returned_from_host();
         Ok(result?)
     }

@@ -15,6 +15,8 @@ struct Seen {
     /// Content-Type, Content-Length and Transfer-Encoding, as sent.
     framing: Vec<String>,
     body: Vec<u8>,
+    /// The whole head, as sent.
+    head: String,
 }
 
 /// A server that records the first request, answers it with `status` (and a Location), and
@@ -94,6 +96,7 @@ fn record(listener: &TcpListener, status: &str) -> Option<Seen> {
             line: head.lines().next().unwrap_or("").to_string(),
             framing,
             body,
+            head,
         })
     }
 }
@@ -331,4 +334,53 @@ fn a_piped_body_is_not_sent_twice() {
     assert_eq!(out.status.code(), Some(65), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("necessary data rewind wasn't possible"));
     assert_eq!(seen.join().unwrap().unwrap().body, b"once");
+}
+
+#[test]
+fn http10_and_removed_headers_as_curl() {
+    let names = |seen: &Seen| -> Vec<String> {
+        let mut names: Vec<String> = seen
+            .head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
+            .filter(|n| n != "user-agent")
+            .collect();
+        names.sort();
+        names
+    };
+    for (args, line, expected) in [
+        (
+            vec!["-0", "http://127.0.0.1:PORT/v"],
+            "GET /v HTTP/1.0",
+            vec!["accept", "accept-encoding", "host"],
+        ),
+        (
+            vec![
+                "-H",
+                "Accept-Encoding:",
+                "-H",
+                "Host:",
+                "-d",
+                "a=b",
+                "http://127.0.0.1:PORT/v",
+            ],
+            "POST /v HTTP/1.1",
+            vec!["accept", "content-length", "content-type"],
+        ),
+    ] {
+        let (ours, curl) = both(&args, b"");
+        assert_eq!(ours.line, line, "{args:?}");
+        assert_eq!(names(&ours), expected, "{args:?}");
+        if let Some(curl) = curl {
+            assert_eq!(curl.line, line);
+            assert_eq!((&ours.framing, &ours.body), (&curl.framing, &curl.body), "{args:?}");
+            // curl sends no Accept-Encoding of its own: with -0 ours says "identity".
+            let mut theirs = names(&curl);
+            theirs.retain(|n| n != "expect");
+            let mut mine = names(&ours);
+            mine.retain(|n| n != "accept-encoding" || args.contains(&"-H"));
+            assert_eq!(mine, theirs, "{args:?}");
+        }
+    }
 }

@@ -594,3 +594,30 @@ httpd.serve_forever()
 "#;
     python_peer(script, port, &[cert.as_ref(), key.as_ref()])
 }
+
+/// `httplib run --cacert` and `-k`: the SDK's fetch app (which asks for a verified
+/// connection) reaches a server whose CA only the operator knows, and fails without it.
+#[test]
+fn run_trusts_the_operators_ca_or_none_as_told() {
+    let pki = Pki::new();
+    let site = fixture_dir();
+    let peer = cpython_https_server(site.path(), &pki.path("server.pem"), &pki.path("server.key"));
+    let url = format!("https://localhost:{}/hello.txt", peer.port);
+    let allow = format!("https://localhost:{}", peer.port);
+    let run = |extra: &[&str]| {
+        Command::new(httplib_bin!())
+            .args(["run", env!("FETCH_APP_WASM"), "--allow", &allow])
+            .args(extra)
+            .args(["--", &url])
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(!out.status.success(), "an unknown CA is refused");
+    assert!(stderr(&out).contains("unknown issuer"), "{}", stderr(&out));
+    for extra in [&["--cacert", &pki.arg("ca.pem")][..], &["-k"][..]] {
+        let out = run(extra);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        assert_eq!(out.stdout, b"hello, world\n", "{extra:?}");
+    }
+}

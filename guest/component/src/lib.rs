@@ -389,6 +389,9 @@ impl wc::GuestConnection for ConnectionResource {
     fn set_debuglevel(&self, level: u32) {
         self.0.borrow_mut().set_debuglevel(level)
     }
+    fn set_http_version(&self, version: String) -> WResult<()> {
+        wit(self.0.borrow_mut().set_http_version(&version))
+    }
     fn set_tunnel(&self, host: String, port: Option<u16>, headers: Vec<(String, Vec<u8>)>) -> WResult<()> {
         wit(self.0.borrow_mut().set_tunnel(&host, port, headers))
     }

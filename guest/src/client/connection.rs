@@ -7,7 +7,7 @@ use crate::io::BufStream;
 use crate::proto::chunked::{LAST_CHUNK, encode_chunk};
 use crate::proto::limits::{DEFAULT_BLOCKSIZE, HTTP_PORT, HTTPS_PORT};
 use crate::proto::pyrepr::py_repr;
-use crate::proto::request_head::{header_line, request_line, validate_host};
+use crate::proto::request_head::{HttpVersion, header_line, request_line_for, validate_host};
 use crate::proto::url::{get_hostport, host_from_absolute_url, host_header};
 use crate::proto::{Headers, to_latin1};
 use crate::transport::{ConnectOptions, TlsOptions, Transport};
@@ -105,6 +105,8 @@ pub struct Connection {
     default_port: u16,
     options: ConnectionOptions,
     debuglevel: u32,
+    /// The version requests say (`_http_vsn_str`).
+    http_version: HttpVersion,
     state: State,
     stream: Option<SharedStream>,
     /// The response of the previous request, while its body is being read.
@@ -131,6 +133,7 @@ impl Connection {
             default_port,
             options,
             debuglevel: 0,
+            http_version: HttpVersion::default(),
             state: State::Idle,
             stream: None,
             response: None,
@@ -142,6 +145,12 @@ impl Connection {
     /// `set_debuglevel(level)`: above 0, CPython's `send:`, `reply:` and `header:` lines.
     pub fn set_debuglevel(&mut self, level: u32) {
         self.debuglevel = level;
+    }
+
+    /// The version the requests say: `_http_vsn_str` ("HTTP/1.0" for curl's `-0`).
+    pub fn set_http_version(&mut self, version: &str) -> Result<(), HttpError> {
+        self.http_version = HttpVersion::parse(version)?;
+        Ok(())
     }
 
     /// `set_tunnel(host, port, headers)`: must come before the connection opens.
@@ -266,7 +275,7 @@ impl Connection {
             return Err(HttpError::CannotSendRequest(self.state.name().into()));
         }
         let url = if url.is_empty() { "/" } else { url };
-        let line = request_line(method, url)?;
+        let line = request_line_for(method, url, self.http_version)?;
         self.state = State::RequestStarted {
             method: method.to_string(),
             url: url.to_string(),

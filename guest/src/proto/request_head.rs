@@ -5,11 +5,48 @@ use super::ProtoError;
 use super::headers::{is_legal_name, is_legal_value};
 use super::pyrepr::py_repr;
 
+/// The HTTP version a client's requests say (CPython's `_http_vsn_str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// "HTTP/1.0" (curl's `-0`; Python 2's `HTTP` class).
+    Http10,
+    /// "HTTP/1.1", http.client's.
+    #[default]
+    Http11,
+}
+
+impl HttpVersion {
+    /// "HTTP/1.0" or "HTTP/1.1".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http10 => "HTTP/1.0",
+            HttpVersion::Http11 => "HTTP/1.1",
+        }
+    }
+
+    /// The version `text` names ("HTTP/1.0", "HTTP/1.1"); other versions are not a client's.
+    pub fn parse(text: &str) -> Result<Self, ProtoError> {
+        match text {
+            "HTTP/1.0" => Ok(HttpVersion::Http10),
+            "HTTP/1.1" => Ok(HttpVersion::Http11),
+            _ => Err(ProtoError::InvalidArgument(format!(
+                "unsupported HTTP version {}: HTTP/1.0 or HTTP/1.1",
+                py_repr(text)
+            ))),
+        }
+    }
+}
+
 /// The request line `METHOD target HTTP/1.1\r\n`, after validating both parts.
 pub fn request_line(method: &str, url: &str) -> Result<Vec<u8>, ProtoError> {
+    request_line_for(method, url, HttpVersion::Http11)
+}
+
+/// The request line with `version`, after validating method and target.
+pub fn request_line_for(method: &str, url: &str, version: HttpVersion) -> Result<Vec<u8>, ProtoError> {
     validate_method(method)?;
     validate_path(url)?;
-    Ok(format!("{method} {url} HTTP/1.1\r\n").into_bytes())
+    Ok(format!("{method} {url} {}\r\n", version.as_str()).into_bytes())
 }
 
 /// CPython `_validate_method`: no control characters (and, stricter, a token).
@@ -92,6 +129,9 @@ mod tests {
     #[test]
     fn lines() {
         assert_eq!(request_line("GET", "/x?y=1").unwrap(), b"GET /x?y=1 HTTP/1.1\r\n");
+        let v10 = HttpVersion::parse("HTTP/1.0").unwrap();
+        assert_eq!(request_line_for("GET", "/", v10).unwrap(), b"GET / HTTP/1.0\r\n");
+        assert!(HttpVersion::parse("HTTP/2").is_err());
         assert_eq!(header_line("X-A", &[b"1", b"2"]).unwrap(), b"X-A: 1\r\n\t2\r\n");
     }
 

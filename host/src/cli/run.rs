@@ -7,6 +7,7 @@ use crate::code_cache::CodeCache;
 use crate::limits::SessionLimits;
 use crate::policy::OutboundPolicy;
 use crate::runtime::GUEST_WASM;
+use crate::transport::tls::TrustOverride;
 use crate::view::HostState;
 use crate::view::HttplibCtx;
 use crate::wait::Wait;
@@ -47,6 +48,14 @@ pub struct RunArgs {
     /// Print each connection the app opens or is refused (the audit events) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Trust the CA certificates in this PEM file too, for every https connection the app
+    /// makes (as `get --cacert`).
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Verify no certificate or host name for any https connection the app makes (as
+    /// `get -k`): for testing against a server you know.
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
     /// The app's arguments (after `--`).
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -93,10 +102,20 @@ pub fn run(args: RunArgs) -> ExitCode {
         cpu: Duration::MAX,
         ..SessionLimits::default()
     };
+    let trust = match (&args.cacert, args.insecure) {
+        (_, true) => TrustOverride::Insecure,
+        (Some(path), false) => match std::fs::read(path) {
+            Ok(pem) => TrustOverride::ExtraRoots(pem),
+            Err(e) => return fail(format_args!("--cacert {}: {e}", path.display())),
+        },
+        (None, false) => TrustOverride::AsAsked,
+    };
+    let mut httplib = HttplibCtx::new(policy).with_limits(limits);
+    httplib.trust = trust;
     let state = HostState {
         wasi,
         table: wasmtime::component::ResourceTable::new(),
-        httplib: HttplibCtx::new(policy).with_limits(limits),
+        httplib,
     };
     let mut store = Store::new(loader.engine(), state);
     crate::runtime::configure_store(&mut store);

@@ -242,6 +242,12 @@ impl<T: HttplibView + 'static> AsyncClientSession<T> {
             .map(Connection)
     }
 
+    /// The version the connection's requests say ("HTTP/1.0" or "HTTP/1.1").
+    pub async fn set_http_version(&mut self, c: Connection, version: &str) -> Result<()> {
+        self.raising(async |s, api| api.connection().call_set_http_version(s, c.0, version).await)
+            .await
+    }
+
     /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
     pub async fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
         self.call(async |s, api| api.connection().call_set_debuglevel(s, c.0, level).await)

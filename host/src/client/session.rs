@@ -170,6 +170,11 @@ impl<T: HttplibView + 'static> ClientSession<T> {
         block_on(self.0.open(host, port, options))
     }
 
+    /// The version the connection's requests say ("HTTP/1.0" or "HTTP/1.1").
+    pub fn set_http_version(&mut self, c: Connection, version: &str) -> Result<()> {
+        block_on(self.0.set_http_version(c, version))
+    }
+
     /// `set_debuglevel(level)`: above 0, http.client's `send:`/`reply:`/`header:` lines.
     pub fn set_debuglevel(&mut self, c: Connection, level: u32) -> Result<()> {
         block_on(self.0.set_debuglevel(c, level))

@@ -34,6 +34,38 @@ pub struct TlsSettings {
     pub alpn_protocols: Vec<String>,
 }
 
+/// What the host adds to the guest's own TLS settings for a whole session: an operator's
+/// choice (`httplib run --cacert`, `-k`), not the app's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TrustOverride {
+    /// The guest's settings, as they are.
+    #[default]
+    AsAsked,
+    /// These roots (PEM) trusted too.
+    ExtraRoots(Vec<u8>),
+    /// No verification of chain or name (curl's `-k`).
+    Insecure,
+}
+
+impl TrustOverride {
+    /// The guest's `settings` with this override applied.
+    pub fn apply(&self, mut settings: TlsSettings) -> TlsSettings {
+        match self {
+            TrustOverride::AsAsked => {}
+            TrustOverride::ExtraRoots(pem) => {
+                let mut roots = settings.ca_certs.take().unwrap_or_default();
+                if !roots.is_empty() && !roots.ends_with(b"\n") {
+                    roots.push(b'\n');
+                }
+                roots.extend_from_slice(pem);
+                settings.ca_certs = Some(roots);
+            }
+            TrustOverride::Insecure => settings.verify = false,
+        }
+        settings
+    }
+}
+
 /// A certificate chain and its key.
 pub struct Identity {
     /// The certificate chain, leaf first.

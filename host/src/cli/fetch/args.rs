@@ -49,6 +49,9 @@ pub struct FetchArgs {
     /// Netscape format curl's -c writes (and -b reads).
     #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
     pub cookie_jar: Option<PathBuf>,
+    /// Send HTTP/1.0 requests (curl's -0).
+    #[arg(short = '0', long = "http1.0")]
+    pub http10: bool,
     /// Send this Referer.
     #[arg(short = 'e', long = "referer", value_name = "URL")]
     pub referer: Option<String>,

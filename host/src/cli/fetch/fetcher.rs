@@ -39,6 +39,9 @@ pub(super) struct Fetcher<'a> {
     pub(super) remote: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
     /// The cookie engine (-b FILE, -c): cookies received are kept and sent where they match.
     pub(super) jar: Option<CookieJar>,
+    /// Headers -H removed ("Name:"), lower-cased: http.client's own Host and
+    /// Accept-Encoding among them are then not sent.
+    pub(super) removed: Vec<String>,
 }
 
 type FetchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -122,6 +125,9 @@ impl Fetcher<'_> {
         };
         if self.args.verbose {
             self.session.set_debuglevel(c, 1)?;
+        }
+        if self.args.http10 {
+            self.session.set_http_version(c, "HTTP/1.0")?;
         }
         // Connected now, not by the first request, so -w can say when.
         self.session.connect(c)?;
@@ -283,6 +289,13 @@ impl Fetcher<'_> {
         payload: &Payload,
     ) -> FetchResult<(Response, u16)> {
         let (target, headers) = (&plan.target, &plan.headers[..]);
+        let removed = |name: &str| self.removed.iter().any(|r| r == name);
+        if removed("host") || removed("accept-encoding") {
+            self.send_skipping(c, method, target, payload, headers)?;
+            let response = self.session.getresponse(c)?;
+            let status = self.session.status(response)?;
+            return Ok((response, status));
+        }
         match payload {
             Payload::None => self.session.request(c, method, target, &Body::None, headers)?,
             Payload::Pieces(pieces) => self.send_pieces(c, method, target, pieces, headers)?,
@@ -290,6 +303,65 @@ impl Fetcher<'_> {
         let response = self.session.getresponse(c)?;
         let status = self.session.status(response)?;
         Ok((response, status))
+    }
+
+    /// A request without the Host or Accept-Encoding http.client adds (-H "Host:",
+    /// -H "Accept-Encoding:"): `putrequest` told to skip them, the headers, Content-Length as
+    /// `request` gives it, then the body as it is (a pipe, whose length is unknown, cannot).
+    fn send_skipping(
+        &mut self,
+        c: Connection,
+        method: &str,
+        target: &str,
+        payload: &Payload,
+        headers: &[(String, Vec<u8>)],
+    ) -> FetchResult<()> {
+        let pieces: &[Piece] = match payload {
+            Payload::None => &[],
+            Payload::Pieces(pieces) => pieces,
+        };
+        let mut length = 0;
+        for piece in pieces {
+            if matches!(piece, Piece::Stdin) {
+                let why = "a body from stdin cannot go with -H \"Host:\" or -H \"Accept-Encoding:\"";
+                return Err(Box::new(ClientErrorOrIo::Usage(why.into())));
+            }
+            length += piece_length(piece).map_err(|e| ClientErrorOrIo::Read(e.0))?;
+        }
+        let removed = |name: &str| self.removed.iter().any(|r| r == name);
+        let (skip_host, skip_accept_encoding) = (removed("host"), removed("accept-encoding"));
+        self.session
+            .putrequest(c, method, target, skip_host, skip_accept_encoding)?;
+        for (name, value) in headers {
+            self.session.putheader(c, name, std::slice::from_ref(value))?;
+        }
+        // As `request` does: a length for a body, and 0 for a method that expects one.
+        let expects_body = matches!(method, "POST" | "PUT" | "PATCH");
+        let has_length = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+        if !has_length && (!pieces.is_empty() || expects_body) {
+            self.session
+                .putheader(c, "Content-Length", &[length.to_string().into_bytes()])?;
+        }
+        self.session.endheaders(c, None, false)?;
+        let mut buf = vec![0u8; SEND_CHUNK];
+        for piece in pieces {
+            match piece {
+                Piece::Bytes(bytes) => self.session.send(c, bytes)?,
+                Piece::File(path) => {
+                    let mut file =
+                        File::open(path).map_err(|e| ClientErrorOrIo::Read(format!("{}: {e}", path.display())))?;
+                    loop {
+                        let n = file.read(&mut buf).map_err(|e| ClientErrorOrIo::Read(e.to_string()))?;
+                        if n == 0 {
+                            break;
+                        }
+                        self.session.send(c, &buf[..n])?;
+                    }
+                }
+                Piece::Stdin => {}
+            }
+        }
+        Ok(())
     }
 
     /// A body in pieces: with a Content-Length when their lengths are known, else (stdin)

@@ -198,6 +198,7 @@ fn fetch_all(
             return ExitCode::from(exit::READ_ERROR);
         }
     };
+    let removed = headers.removed.clone();
     let headers = headers.with_defaults(args, &body);
     let payload = &body.payload;
     let tls = TlsOptions {
@@ -238,6 +239,7 @@ fn fetch_all(
         connected_at: None,
         remote,
         jar,
+        removed,
     };
     let cancel = fetcher.session.cancel_handle();
     let mut failed_status = false;
