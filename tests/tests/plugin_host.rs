@@ -49,3 +49,17 @@ fn the_plugin_host_example_grants_one_origin_limits_and_audits() {
         "{log:?}"
     );
 }
+
+/// The README's embedding code is `host/examples/embed_client.rs` (which `cargo test`
+/// compiles), word for word.
+#[test]
+fn the_readme_embedding_code_is_the_example_that_compiles() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("host/examples/embed_client.rs")).unwrap();
+    let code = &example[example.find("use httplib_host::Runtime;").unwrap()..];
+    assert!(
+        readme.contains(&format!("```rust\n{code}```")),
+        "README.md's embedding code differs from the example"
+    );
+}
