@@ -230,6 +230,11 @@ impl BufStream {
         self.stream.send_file(path, offset, len)
     }
 
+    /// `Stream::list_directory`.
+    pub fn list_directory(&mut self, path: &str) -> Result<Option<Vec<crate::transport::RawEntry>>, TransportError> {
+        self.stream.list_directory(path)
+    }
+
     /// Half-close for writing.
     pub fn shutdown_send(&mut self) -> Result<(), TransportError> {
         self.stream.shutdown_send()

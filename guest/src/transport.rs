@@ -115,6 +115,35 @@ pub trait Stream {
     fn send_file(&mut self, _path: &str, _offset: u64, _len: u64) -> Result<Option<u64>, TransportError> {
         Ok(None)
     }
+
+    /// The entries of the directory at `path`, names as the file system has them (bytes,
+    /// which need not be UTF-8 where wasi:filesystem needs them to be); `None` when the host
+    /// cannot, and the caller reads the directory itself.
+    fn list_directory(&mut self, _path: &str) -> Result<Option<Vec<RawEntry>>, TransportError> {
+        Ok(None)
+    }
+}
+
+/// What kind of file a directory entry is, not following a symlink (WIT `entry-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (a FIFO, socket, device).
+    Other,
+}
+
+/// One entry of a directory, as the host lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    /// The name's bytes.
+    pub name: Vec<u8>,
+    /// Its kind.
+    pub kind: EntryKind,
 }
 
 /// Limits the guest applies itself (mirrors WIT `transport.guest-limits`).

@@ -84,6 +84,7 @@ mod cli;
 pub mod client;
 mod code_cache;
 pub mod compose;
+pub mod files;
 pub mod limits;
 pub mod mime_types;
 pub mod policy;

@@ -11,6 +11,7 @@ use crate::bindings::TransportFailure;
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptEnd, StopReason};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
+use crate::files::EntryKind;
 use crate::policy::Scheme;
 use crate::script::{RunningScript, Stop};
 use crate::stream::{GuestStream, Phase};
@@ -119,6 +120,26 @@ impl wt::Host for HttplibCtxView<'_> {
             self.ctx.request_sent();
         }
         Ok(self.ctx.policy.audit(&event, &args).map_err(SocketError::from)?)
+    }
+
+    fn list_directory(&mut self, dir: Resource<Descriptor>) -> TransportResult<Vec<wt::DirectoryEntry>> {
+        // Only a directory this instance opened for reading (its preopens' permissions applied).
+        let dir = match self.table.get(&dir)? {
+            Descriptor::Dir(d) if d.open_mode.contains(OpenMode::READ) => d.dir.clone(),
+            _ => return Err(SocketError::Other("list-directory: not a directory open for reading".into()).into()),
+        };
+        let entries =
+            crate::files::list_directory(&dir).map_err(|e| SocketError::Other(format!("list-directory: {e}")))?;
+        let kind = |k| match k {
+            EntryKind::File => wt::EntryKind::File,
+            EntryKind::Directory => wt::EntryKind::Directory,
+            EntryKind::Symlink => wt::EntryKind::Symlink,
+            EntryKind::Other => wt::EntryKind::Other,
+        };
+        let entries = entries
+            .into_iter()
+            .map(|(name, k)| wt::DirectoryEntry { name, kind: kind(k) });
+        Ok(entries.collect())
     }
 
     fn system_mime_type(&mut self, extension: String) -> wasmtime::Result<Option<String>> {

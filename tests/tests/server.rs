@@ -580,3 +580,30 @@ fn a_limited_address_space_falls_back_to_instances_on_demand() {
         assert_eq!(split_response(&raw).1, b"hello, world\n");
     }
 }
+
+/// Names that are not UTF-8 (a Latin-1 file name, a folder whose name has a stray byte) are
+/// listed as `python3 -m http.server` lists them, byte for byte: the name as the bytes it is,
+/// the link as surrogatepass quoting writes it.
+#[test]
+fn names_that_are_not_utf8_are_listed_as_python_lists_them() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join(OsStr::from_bytes(b"caf\xe9 <1>.txt")), "x").unwrap();
+    std::fs::write(site.path().join("ok.txt"), "y").unwrap();
+    std::fs::create_dir(site.path().join(OsStr::from_bytes(b"d\xff"))).unwrap();
+    std::os::unix::fs::symlink("ok.txt", site.path().join("link")).unwrap();
+    let python = cpython_server(site.path(), "HTTP/1.0");
+    let ours = our_server(site.path(), "HTTP/1.0");
+    let python_addr: std::net::SocketAddr = format!("127.0.0.1:{}", python.port).parse().unwrap();
+    let theirs = split_response(&raw_exchange(python_addr, b"GET / HTTP/1.0\r\n\r\n")).1;
+    let mine = split_response(&raw_exchange(ours.local_addr(), b"GET / HTTP/1.0\r\n\r\n")).1;
+    assert!(
+        mine.windows(b"caf\xe9 &lt;1&gt;.txt".len())
+            .any(|w| w == b"caf\xe9 &lt;1&gt;.txt"),
+        "{}",
+        String::from_utf8_lossy(&mine)
+    );
+    assert_eq!(String::from_utf8_lossy(&mine), String::from_utf8_lossy(&theirs));
+    assert!(mine == theirs, "byte for byte");
+}

@@ -164,6 +164,41 @@ impl tp::Stream for WitStream {
             None => Ok(None),
         }
     }
+    fn list_directory(&mut self, path: &str) -> Result<Option<Vec<tp::RawEntry>>, TransportError> {
+        let Some(dir) = open_preopened_dir(path) else {
+            return Ok(None);
+        };
+        let entries = wt::list_directory(&dir)?;
+        let kind = |k: wt::EntryKind| match k {
+            wt::EntryKind::File => tp::EntryKind::File,
+            wt::EntryKind::Directory => tp::EntryKind::Directory,
+            wt::EntryKind::Symlink => tp::EntryKind::Symlink,
+            wt::EntryKind::Other => tp::EntryKind::Other,
+        };
+        let entries = entries.into_iter().map(|e| tp::RawEntry {
+            name: e.name,
+            kind: kind(e.kind),
+        });
+        Ok(Some(entries.collect()))
+    }
+}
+
+/// `path` (a guest path under a preopen) opened as a directory for reading.
+fn open_preopened_dir(path: &str) -> Option<wfs::Descriptor> {
+    PREOPENS.with(|preopens| {
+        let (dir, rel) = preopens.iter().find_map(|(dir, root)| {
+            let rel = path.strip_prefix(root.trim_end_matches('/'))?;
+            (rel.is_empty() || rel.starts_with('/')).then(|| (dir, rel.trim_start_matches('/')))
+        })?;
+        let rel = if rel.is_empty() { "." } else { rel };
+        dir.open_at(
+            wfs::PathFlags::SYMLINK_FOLLOW,
+            rel,
+            wfs::OpenFlags::DIRECTORY,
+            wfs::DescriptorFlags::READ,
+        )
+        .ok()
+    })
 }
 
 thread_local! {

@@ -429,6 +429,11 @@ impl Handler {
         self.flush_headers()
     }
 
+    /// The host's listing of the directory at `path` (see `Stream::list_directory`).
+    pub(super) fn host_listing(&mut self, path: &str) -> Result<Option<Vec<crate::transport::RawEntry>>, HttpError> {
+        Ok(self.stream.list_directory(path)?)
+    }
+
     /// The headers so far, then `len` bytes from `offset` of the file at `path` moved by the host (no copy
     /// through this instance); `None` when the transport cannot, and nothing but the headers
     /// was written.

@@ -9,6 +9,7 @@ use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::mime::guess_type;
 use crate::proto::range::{ByteRange, if_range_holds, resolve};
 use crate::proto::translate_path::translate_path;
+use crate::transport::{EntryKind, RawEntry};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
@@ -178,26 +179,14 @@ impl Handler {
 
     /// `list_directory(path)`.
     fn list_directory(&mut self, path: &str, head_only: bool) -> Result<(), HttpError> {
-        let reader = match fs::read_dir(path) {
-            Ok(r) => r,
-            Err(_) => return self.send_error(404, Some("No permission to list directory"), None),
+        // The host's listing has every name, UTF-8 or not; wasi:filesystem's only the UTF-8 ones.
+        let entries = match self.host_listing(path) {
+            Ok(Some(raw)) => raw.into_iter().map(|e| entry_of(path, e)).collect(),
+            Ok(None) | Err(_) => match read_directory(path) {
+                Some(entries) => entries,
+                None => return self.send_error(404, Some("No permission to list directory"), None),
+            },
         };
-        let mut entries = Vec::new();
-        for entry in reader.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let file_type = entry.file_type().ok();
-            let is_symlink = file_type.is_some_and(|t| t.is_symlink());
-            let is_dir = if is_symlink {
-                fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
-            } else {
-                file_type.is_some_and(|t| t.is_dir())
-            };
-            entries.push(Entry {
-                name,
-                is_dir,
-                is_symlink,
-            });
-        }
         let listing = Listing::new(&self.request.path, entries);
         self.send_response(200, None)?;
         self.send_header("Content-type", LISTING_CONTENT_TYPE)?;
@@ -213,6 +202,45 @@ impl Handler {
         }
         Ok(())
     }
+}
+
+/// A directory entry the host listed; a symlink is followed (through wasi:filesystem, in the
+/// sandbox) to learn whether it leads to a directory, where its name lets it be.
+fn entry_of(dir: &str, raw: RawEntry) -> Entry {
+    let is_symlink = raw.kind == EntryKind::Symlink;
+    let is_dir = match raw.kind {
+        EntryKind::Directory => true,
+        EntryKind::Symlink => std::str::from_utf8(&raw.name)
+            .is_ok_and(|name| fs::metadata(format!("{}/{name}", dir.trim_end_matches('/'))).is_ok_and(|m| m.is_dir())),
+        EntryKind::File | EntryKind::Other => false,
+    };
+    Entry {
+        name: raw.name,
+        is_dir,
+        is_symlink,
+    }
+}
+
+/// The directory's entries through wasi:filesystem (where the host lists none itself): only
+/// names that are UTF-8 come through it.
+fn read_directory(path: &str) -> Option<Vec<Entry>> {
+    let reader = fs::read_dir(path).ok()?;
+    let mut entries = Vec::new();
+    for entry in reader.flatten() {
+        let file_type = entry.file_type().ok();
+        let is_symlink = file_type.is_some_and(|t| t.is_symlink());
+        let is_dir = if is_symlink {
+            fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+        } else {
+            file_type.is_some_and(|t| t.is_dir())
+        };
+        entries.push(Entry {
+            name: entry.file_name().as_encoded_bytes().to_vec(),
+            is_dir,
+            is_symlink,
+        });
+    }
+    Some(entries)
 }
 
 /// What a request path names: a directory, or a regular file opened for reading.

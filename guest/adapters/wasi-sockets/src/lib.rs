@@ -31,8 +31,11 @@ mod bindings {
 mod stream;
 
 use bindings::exports::httplib::http::cgi::{self, CgiError};
-use bindings::exports::httplib::http::transport::{self, ConnectOptions, ErrorCode, GuestLimits};
+use bindings::exports::httplib::http::transport::{
+    self, ConnectOptions, DirectoryEntry, EntryKind, ErrorCode, GuestLimits,
+};
 use stream::{NO_TLS, Stream};
+use wasip2::filesystem::types::Descriptor;
 
 /// Timeout for connecting, and each read and write, when the caller set none: the same as
 /// httplib's host (`DEFAULT_IO_TIMEOUT`, curl's 300 s connect timeout).
@@ -67,6 +70,27 @@ impl transport::Guest for Adapter {
 
     fn system_mime_type(_extension: String) -> Option<String> {
         None
+    }
+
+    fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
+        // Only what wasi:filesystem can say: UTF-8 names.
+        let failed = |e| ErrorCode::Other(format!("reading the directory: {e:?}"));
+        let stream = dir.read_directory().map_err(failed)?;
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.read_directory_entry().map_err(failed)? {
+            use wasip2::filesystem::types::DescriptorType as T;
+            let kind = match entry.type_ {
+                T::RegularFile => EntryKind::File,
+                T::Directory => EntryKind::Directory,
+                T::SymbolicLink => EntryKind::Symlink,
+                _ => EntryKind::Other,
+            };
+            entries.push(DirectoryEntry {
+                name: entry.name.into_bytes(),
+                kind,
+            });
+        }
+        Ok(entries)
     }
 }
 
