@@ -338,3 +338,9 @@ pub fn recording_proxy(refuse: Option<&'static str>) -> RecordingProxy {
     });
     RecordingProxy { port, heads }
 }
+
+/// Whether curl is on this machine (the README's set-up installs it; a test compares with it
+/// where it is).
+pub fn curl_here() -> bool {
+    Command::new("curl").arg("--version").output().is_ok()
+}

@@ -55,7 +55,7 @@ fn run(who: &str, args: &[&str], dir: &Path) -> Output {
 }
 
 fn who() -> Vec<&'static str> {
-    match Command::new("curl").arg("--version").output().is_ok() {
+    match curl_here() {
         true => vec!["ours", "curl"],
         false => vec!["ours"],
     }

@@ -5,10 +5,6 @@ use httplib_tests::*;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn curl_here() -> bool {
-    Command::new("curl").arg("--version").output().is_ok()
-}
-
 fn ours(args: &[&str], dir: &Path) -> Output {
     Command::new(httplib_bin!())
         .arg("get")

@@ -31,10 +31,6 @@ fn with_env(program: &str, args: &[&str], env: &[(&str, String)]) -> Output {
 /// A case: its name, the arguments before the URL, the environment, what the proxy sees.
 type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, String)>, Vec<String>);
 
-fn curl_here() -> bool {
-    Command::new("curl").arg("--version").output().is_ok()
-}
-
 /// One case: what the proxy saw of ours and of curl's request (request line, and the
 /// Proxy-Authorization line if any), and the body each printed.
 fn seen_through(args: &[&str], env: &[(&str, String)]) -> Vec<(Vec<String>, String)> {

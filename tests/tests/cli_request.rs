@@ -762,10 +762,6 @@ fn drip(conn: &mut std::net::TcpStream, bytes: &[u8]) {
     }
 }
 
-fn curl_here() -> bool {
-    Command::new("curl").arg("--version").output().is_ok()
-}
-
 #[test]
 fn max_time_ends_a_trickled_head_or_body_as_curl_does() {
     let head_drip = server_by_connection(|_, c| drip(c, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));

@@ -114,10 +114,6 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
 }
 
-fn curl_here() -> bool {
-    Command::new("curl").arg("--version").output().is_ok()
-}
-
 /// Run `program` with `args` (URL last, PORT standing for the port) and `stdin`.
 fn run(program: &[&str], args: &[&str], port: u16, stdin: &[u8]) -> Output {
     let mut child = Command::new(program[0])

@@ -66,6 +66,27 @@ fn died_unanswered(e: &(dyn std::error::Error + 'static)) -> bool {
     )
 }
 
+/// How a body's parts reach the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// After `endheaders`, as raw bytes (`send`): the length was declared.
+    Raw,
+    /// In a `body::streamed` request (`send-body`), chunk-encoded where no length was given.
+    Body,
+}
+
+/// The pieces' whole length; none when one is stdin (its length is not known beforehand).
+fn known_length(pieces: &[Piece]) -> Result<Option<u64>, ClientErrorOrIo> {
+    let mut sum = 0;
+    for piece in pieces {
+        if matches!(piece, Piece::Stdin) {
+            return Ok(None);
+        }
+        sum += piece_length(piece).map_err(|e| ClientErrorOrIo::Read(e.0))?;
+    }
+    Ok(Some(sum))
+}
+
 /// The last response of a URL's requests (after the redirects -L followed), its body unread.
 pub(super) struct Answer {
     pub(super) response: Response,
@@ -320,14 +341,10 @@ impl Fetcher<'_> {
             Payload::None => &[],
             Payload::Pieces(pieces) => pieces,
         };
-        let mut length = 0;
-        for piece in pieces {
-            if matches!(piece, Piece::Stdin) {
-                let why = "a body from stdin cannot go with -H \"Host:\" or -H \"Accept-Encoding:\"";
-                return Err(Box::new(ClientErrorOrIo::Usage(why.into())));
-            }
-            length += piece_length(piece).map_err(|e| ClientErrorOrIo::Read(e.0))?;
-        }
+        let Some(length) = known_length(pieces)? else {
+            let why = "a body from stdin cannot go with -H \"Host:\" or -H \"Accept-Encoding:\"";
+            return Err(Box::new(ClientErrorOrIo::Usage(why.into())));
+        };
         let removed = |name: &str| self.removed.iter().any(|r| r == name);
         let (skip_host, skip_accept_encoding) = (removed("host"), removed("accept-encoding"));
         self.session
@@ -343,25 +360,7 @@ impl Fetcher<'_> {
                 .putheader(c, "Content-Length", &[length.to_string().into_bytes()])?;
         }
         self.session.endheaders(c, None, false)?;
-        let mut buf = vec![0u8; SEND_CHUNK];
-        for piece in pieces {
-            match piece {
-                Piece::Bytes(bytes) => self.session.send(c, bytes)?,
-                Piece::File(path) => {
-                    let mut file =
-                        File::open(path).map_err(|e| ClientErrorOrIo::Read(format!("{}: {e}", path.display())))?;
-                    loop {
-                        let n = file.read(&mut buf).map_err(|e| ClientErrorOrIo::Read(e.to_string()))?;
-                        if n == 0 {
-                            break;
-                        }
-                        self.session.send(c, &buf[..n])?;
-                    }
-                }
-                Piece::Stdin => {}
-            }
-        }
-        Ok(())
+        self.stream_pieces(c, pieces, Framing::Raw)
     }
 
     /// A body in pieces: with a Content-Length when their lengths are known, else (stdin)
@@ -382,28 +381,25 @@ impl Fetcher<'_> {
                 .request(c, method, target, &Body::Bytes(bytes.clone()), headers)?;
             return Ok(());
         }
-        let mut length = Some(0u64);
-        for piece in pieces {
-            length = match piece {
-                Piece::Stdin => None,
-                _ => {
-                    let n = piece_length(piece).map_err(|e| ClientErrorOrIo::Read(e.0))?;
-                    length.map(|sum| sum + n)
-                }
-            };
-        }
         let mut headers = headers.to_vec();
-        if let Some(length) = length
+        if let Some(length) = known_length(pieces)?
             && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         {
             headers.push(("Content-Length".into(), length.to_string().into_bytes()));
         }
         self.session.request(c, method, target, &Body::Streamed, &headers)?;
+        self.stream_pieces(c, pieces, Framing::Body)?;
+        self.session.end_body(c)?;
+        Ok(())
+    }
+
+    /// Each piece's bytes after the head: as they are, files and stdin a part at a time.
+    fn stream_pieces(&mut self, c: Connection, pieces: &[Piece], framing: Framing) -> FetchResult<()> {
         let mut buf = vec![0u8; SEND_CHUNK];
         for piece in pieces {
             let mut source: Box<dyn Read> = match piece {
                 Piece::Bytes(bytes) => {
-                    self.session.send_body(c, bytes)?;
+                    self.send_part(c, bytes, framing)?;
                     continue;
                 }
                 Piece::File(path) => {
@@ -421,10 +417,18 @@ impl Fetcher<'_> {
                 if n == 0 {
                     break;
                 }
-                self.session.send_body(c, &buf[..n])?;
+                self.send_part(c, &buf[..n], framing)?;
             }
         }
-        self.session.end_body(c)?;
+        Ok(())
+    }
+
+    /// One part of a body: `send` after `endheaders`, `send-body` in a streamed request.
+    fn send_part(&mut self, c: Connection, data: &[u8], framing: Framing) -> FetchResult<()> {
+        match framing {
+            Framing::Raw => self.session.send(c, data)?,
+            Framing::Body => self.session.send_body(c, data)?,
+        }
         Ok(())
     }
 
