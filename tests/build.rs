@@ -1,7 +1,8 @@
 //! Builds the tests' WebAssembly programs for wasm32-wasip2 and tells the tests where they are:
 //! the CGI script (tests/cgi-script, CGI_SCRIPT_WASM) and the SDK's example app
 //! (guest/sdk/examples/fetch.rs, FETCH_APP_WASM) and CGI script that calls out
-//! (guest/sdk/examples/cgi_fetch.rs, CGI_FETCH_WASM). Their own target dirs, for the reason
+//! (guest/sdk/examples/cgi_fetch.rs, CGI_FETCH_WASM), and the handler components
+//! hello_handler and spin_handler (HELLO_HANDLER_WASM, SPIN_HANDLER_WASM). Their own target dirs, for the reason
 //! host/build.rs gives.
 
 use std::env;
@@ -41,6 +42,10 @@ fn main() {
             "fetch",
             "--example",
             "cgi_fetch",
+            "--example",
+            "hello_handler",
+            "--example",
+            "spin_handler",
             "--release",
             "--target",
             "wasm32-wasip2",
@@ -51,6 +56,13 @@ fn main() {
     println!("cargo:rustc-env=FETCH_APP_WASM={}", wasm.display());
     let wasm = target_dir.join("wasm32-wasip2/release/examples/cgi_fetch.wasm");
     println!("cargo:rustc-env=CGI_FETCH_WASM={}", wasm.display());
+    for (example, var) in [
+        ("hello_handler", "HELLO_HANDLER_WASM"),
+        ("spin_handler", "SPIN_HANDLER_WASM"),
+    ] {
+        let wasm = target_dir.join(format!("wasm32-wasip2/release/examples/{example}.wasm"));
+        println!("cargo:rustc-env={var}={}", wasm.display());
+    }
 }
 
 fn watch(paths: &[&Path]) {

@@ -12,6 +12,12 @@ pub static ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_
 
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
+/// The interface the guest exports for handler components: the current request's verbs.
+pub const EXCHANGE_INTERFACE: &str = "httplib:http/exchange";
+/// The guest's server, exported again by a composed handler app for the host to drive.
+pub const SERVER_INTERFACE: &str = "httplib:http/server";
+/// The interface a handler component exports: `do_METHOD`.
+pub const HANDLER_EXPORT: &str = "httplib:http/request-handler";
 /// The interface a command component exports (WASI 0.2).
 pub const COMMAND_EXPORT: &str = "wasi:cli/run";
 /// Packages whose interfaces the host supplies: WASI 0.2 and httplib's own.
@@ -19,7 +25,7 @@ pub const SUPPLIED_PACKAGES: [&str; 2] = ["wasi:", "httplib:http/"];
 /// The httplib interfaces an app may import: the client and the types it uses. Never
 /// `transport` (a raw stream would skip the guest's `http.client.send` audit event, which the
 /// host's audit hook may veto) nor `cgi`: every request an app makes goes through the guest.
-pub const APP_INTERFACES: [&str; 2] = [CLIENT_INTERFACE, "httplib:http/types"];
+pub const APP_INTERFACES: [&str; 3] = [CLIENT_INTERFACE, "httplib:http/types", EXCHANGE_INTERFACE];
 
 /// Why two components could not be composed.
 #[derive(Debug)]
@@ -28,6 +34,8 @@ pub enum ComposeError {
     NotAComponent(String),
     /// The app exports no `wasi:cli/run`.
     NotACommand,
+    /// The app exports no `httplib:http/request-handler`.
+    NotAHandler,
     /// The app imports no `httplib:http/client`: nothing to compose.
     NoClientImport,
     /// The app imports httplib interfaces that are the guest's alone (`transport`, `cgi`).
@@ -46,6 +54,10 @@ impl std::fmt::Display for ComposeError {
                     "not a command component: it exports no {COMMAND_EXPORT} (build a binary for wasm32-wasip2)"
                 )
             }
+            ComposeError::NotAHandler => write!(
+                f,
+                "not a handler component: it exports no {HANDLER_EXPORT} (see guest/sdk's hello_handler example)"
+            ),
             ComposeError::NoClientImport => write!(f, "it does not import {CLIENT_INTERFACE}"),
             ComposeError::Forbidden(names) => write!(
                 f,
@@ -155,6 +167,55 @@ pub fn compose(app: &[u8], guest: &[u8], adapter: Option<&[u8]>) -> Result<Vec<u
         let export = graph.alias_instance_export(app, name).map_err(|e| graph_error(&e))?;
         graph.export(export, name).map_err(|e| graph_error(&e))?;
     }
+    graph
+        .encode(EncodeOptions::default())
+        .map_err(|e| ComposeError::Graph(format!("{e:#}")))
+}
+
+/// `app` (a handler component: it exports `httplib:http/request-handler`) composed with
+/// `guest`: its imports of the guest's `exchange` and `client` wired to the guest's exports.
+/// The result exports the guest's `exchange` and `server` and the app's `request-handler`,
+/// for the host to drive each connection (`server`'s `next-request`, then `handle`). The
+/// guest imports nothing of the app: no cycle.
+pub fn compose_handler(app: &[u8], guest: &[u8]) -> Result<Vec<u8>, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    let app_part = register(&mut graph, "app:app", app)?;
+    let handler_export = versioned(app_part.exports.iter().map(|(n, _)| n), HANDLER_EXPORT)
+        .ok_or(ComposeError::NotAHandler)?
+        .clone();
+    let forbidden = forbidden_imports(&app_part.imports);
+    if !forbidden.is_empty() {
+        return Err(ComposeError::Forbidden(forbidden));
+    }
+    let graph_error = |e: &dyn std::fmt::Display| ComposeError::Graph(e.to_string());
+    let guest_part = register(&mut graph, "httplib:guest", guest)?;
+    let guest = graph.instantiate(guest_part.package);
+    let app = graph.instantiate(app_part.package);
+    let guest_exports: Vec<&String> = guest_part.exports.iter().map(|(n, _)| n).collect();
+    for interface in [EXCHANGE_INTERFACE, CLIENT_INTERFACE] {
+        let Some(import) = versioned(&app_part.imports, interface) else {
+            continue;
+        };
+        let export = versioned(guest_exports.iter().copied(), interface)
+            .ok_or_else(|| ComposeError::Graph(format!("the guest exports no {interface}")))?;
+        let aliased = graph
+            .alias_instance_export(guest, export)
+            .map_err(|e| graph_error(&e))?;
+        graph
+            .set_instantiation_argument(app, import, aliased)
+            .map_err(|e| graph_error(&e))?;
+    }
+    // The exchange first: the server's and the app's exports name its resource.
+    for interface in [EXCHANGE_INTERFACE, SERVER_INTERFACE] {
+        let name = versioned(guest_exports.iter().copied(), interface)
+            .ok_or_else(|| ComposeError::Graph(format!("the guest exports no {interface}")))?;
+        let export = graph.alias_instance_export(guest, name).map_err(|e| graph_error(&e))?;
+        graph.export(export, name).map_err(|e| graph_error(&e))?;
+    }
+    let export = graph
+        .alias_instance_export(app, &handler_export)
+        .map_err(|e| graph_error(&e))?;
+    graph.export(export, &handler_export).map_err(|e| graph_error(&e))?;
     graph
         .encode(EncodeOptions::default())
         .map_err(|e| ComposeError::Graph(format!("{e:#}")))

@@ -1,6 +1,7 @@
 //! One engine, one compiled component, one pre-instantiated linker per process; a fresh
 //! store and instance for each client session or accepted connection.
 
+use crate::bindings::exports::httplib::http::exchange::{Guest as ExchangeExports, GuestIndices as ExchangeIndices};
 use crate::bindings::exports::httplib::http::server::{Guest as ServerExports, GuestIndices as ServerIndices};
 use crate::bindings::{Httplib, HttplibIndices, HttplibPre};
 use crate::code_cache::CodeCache;
@@ -136,7 +137,41 @@ struct Prepared {
     engine: Engine,
     pre: HttplibPre<HostState>,
     all: HttplibIndices,
+    server: ServedIndices,
+}
+
+/// Where a served connection's exports are: the server's and the exchange's.
+pub(crate) struct ServedIndices {
     server: ServerIndices,
+    exchange: ExchangeIndices,
+}
+
+impl ServedIndices {
+    /// Found in anything exporting the guest's `server` and `exchange` (the guest, or the
+    /// guest composed with a handler component).
+    pub(crate) fn new<T: 'static>(pre: &wasmtime::component::InstancePre<T>) -> wasmtime::Result<Self> {
+        Ok(Self {
+            server: ServerIndices::new(pre)?,
+            exchange: ExchangeIndices::new(pre)?,
+        })
+    }
+
+    /// Both loaded from `instance`.
+    pub(crate) fn load(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<ServedExports> {
+        Ok(ServedExports {
+            server: self.server.load(&mut *store, instance)?,
+            exchange: self.exchange.load(&mut *store, instance)?,
+        })
+    }
+}
+
+/// A served connection's exports: `server` (the handler: the request loop) and `exchange`
+/// (the current request's verbs).
+pub struct ServedExports {
+    /// The `server` interface.
+    pub server: ServerExports,
+    /// The `exchange` interface.
+    pub exchange: ExchangeExports,
 }
 
 impl Prepared {
@@ -147,7 +182,7 @@ impl Prepared {
         Ok(Self {
             engine: engine.clone(),
             all: HttplibIndices::new(pre.instance_pre())?,
-            server: ServerIndices::new(pre.instance_pre())?,
+            server: ServedIndices::new(pre.instance_pre())?,
             pre,
         })
     }
@@ -281,6 +316,34 @@ impl Runtime {
         &self.engine
     }
 
+    /// The engine composed components (handler apps, CGI scripts) are compiled for: the
+    /// on-demand one when the server has one (the pool's slots hold the guest's one memory;
+    /// a composed component has more), else this runtime's.
+    pub(crate) fn app_engine(&self) -> &Engine {
+        self.overflow.as_ref().map_or(&self.engine, |o| &o.engine)
+    }
+
+    /// Where compiled components are kept between runs.
+    pub(crate) fn code_cache(&self) -> &CodeCache {
+        &self.code_cache
+    }
+
+    /// The guest's bytes, to compose with.
+    pub(crate) fn guest_wasm(&self) -> &[u8] {
+        &self.guest_wasm
+    }
+
+    /// A store for `state` on `engine` with httplib's limits, and what `instantiate` makes
+    /// in it (a composed component's instance).
+    pub(crate) fn instantiate_on<G>(
+        &self,
+        engine: &Engine,
+        state: HostState,
+        instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<G>,
+    ) -> Result<(Store<HostState>, G)> {
+        self.try_instantiate(engine, state, instantiate).map_err(|(e, _)| e)
+    }
+
     /// The sandbox CGI scripts run in, on this runtime's engine.
     pub fn script_sandbox(&self) -> Result<crate::cgi::SharedSandbox> {
         if let Some(s) = self.scripts.get() {
@@ -288,23 +351,25 @@ impl Runtime {
         }
         // Scripts get instances made on demand (the server's overflow engine, when it has
         // one): the pool is its connections', and a burst of scripts must not take it.
-        let engine = self.overflow.as_ref().map_or(&self.engine, |o| &o.engine);
-        let sandbox = crate::cgi::ScriptSandbox::new(engine, self.guest_wasm.clone(), self.code_cache.clone())?;
+        let sandbox =
+            crate::cgi::ScriptSandbox::new(self.app_engine(), self.guest_wasm.clone(), self.code_cache.clone())?;
         let sandbox = Arc::new(sandbox);
         Ok(self.scripts.get_or_init(|| sandbox).clone())
     }
 
-    /// The guest's whole 503 answer for a server with `config` (see WIT `busy-response`).
-    pub fn busy_response(
+    /// The guest's whole answer with `code` that closes its connection, for a server with
+    /// `config` to send on its own (see WIT `closing-response`).
+    pub fn closing_response(
         &self,
         config: &crate::bindings::server::HandlerConfig,
-        retry_after_secs: u32,
+        code: u16,
+        retry_after_secs: Option<u32>,
     ) -> Result<Vec<u8>> {
         let state = HostState::new(WasiCtx::builder().build(), OutboundPolicy::deny_all());
         let (mut store, guest) = self.instantiate(state)?;
         guest
             .httplib_http_server()
-            .call_busy_response(&mut store, config, retry_after_secs)
+            .call_closing_response(&mut store, config, code, retry_after_secs)
             .wait()
             .map_err(anyhow::Error::from)
     }
@@ -316,7 +381,7 @@ impl Runtime {
     }
 
     /// `instantiate`, with only the server's exports loaded (a served connection's).
-    pub(crate) fn instantiate_server(&self, state: HostState) -> Result<(Store<HostState>, ServerExports)> {
+    pub(crate) fn instantiate_server(&self, state: HostState) -> Result<(Store<HostState>, ServedExports)> {
         self.instantiate_loading(state, |at, store, instance| at.server.load(store, instance))
     }
 

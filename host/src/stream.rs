@@ -86,6 +86,8 @@ pub struct ServedStream {
     tcp: TcpStream,
     phase: Arc<PhaseCell>,
     parking: Parking,
+    /// Whether the guest wrote anything since the host last asked (`take_wrote`).
+    wrote: bool,
 }
 
 impl ServedStream {
@@ -95,6 +97,7 @@ impl ServedStream {
             tcp,
             phase,
             parking: Parking::Off,
+            wrote: false,
         }
     }
 
@@ -161,6 +164,13 @@ impl ServedStream {
         }
     }
 
+    /// Whether the guest wrote to the stream (or sent a file on it) since the last call: the
+    /// host asks before a handler component answers, and after it traps, to know whether any
+    /// byte of its response went out.
+    pub fn take_wrote(&mut self) -> bool {
+        std::mem::take(&mut self.wrote)
+    }
+
     /// Record the phase the guest reports.
     pub fn set_phase(&self, phase: Phase) {
         self.phase.set(phase);
@@ -198,6 +208,17 @@ impl GuestStream {
         match self {
             GuestStream::Client(tcp) => tcp.read_by(max, deadline).await,
             GuestStream::Served(served) => served.read(max).await.map(Some),
+        }
+    }
+
+    /// The transport's stream, to write to: a served one notes that its guest wrote.
+    pub fn sending(&mut self) -> &mut TcpStream {
+        match self {
+            GuestStream::Client(tcp) => tcp,
+            GuestStream::Served(served) => {
+                served.wrote = true;
+                served.tcp()
+            }
         }
     }
 

@@ -240,7 +240,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
 
     async fn write(&mut self, s: Resource<GuestStream>, data: Vec<u8>) -> TransportResult<()> {
         self.going()?;
-        let result = self.stream(&s)?.tcp().write_all(&data).await;
+        let result = self.stream(&s)?.sending().write_all(&data).await;
         self.returned_from_host();
         self.unless_cancelled(result)
     }
@@ -257,7 +257,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
             Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
             _ => return Err(SocketError::Other("send-file: not a file open for reading".into()).into()),
         };
-        let result = self.stream(&s)?.tcp().send_file(&file, offset, len).await;
+        let result = self.stream(&s)?.sending().send_file(&file, offset, len).await;
         self.returned_from_host();
         Ok(result?)
     }

@@ -17,6 +17,7 @@ mod bindings {
 }
 
 mod client_rules;
+mod served;
 
 use bindings::exports::httplib::http::client as wc;
 use bindings::exports::httplib::http::server as ws;
@@ -32,7 +33,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasi::filesystem::types as wfs;
 
-struct Component;
+pub(crate) struct Component;
 bindings::export!(Component with_types_in bindings);
 
 // ---- transport: WIT imports behind the guest's traits ----
@@ -130,7 +131,7 @@ mirror_record!(to_ours ws::HandlerConfig, server::HandlerConfig {
 });
 
 /// A host `tcp-stream` as the guest's `Stream`.
-struct WitStream(wt::TcpStream);
+pub(crate) struct WitStream(pub(crate) wt::TcpStream);
 
 impl tp::Stream for WitStream {
     fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
@@ -257,7 +258,7 @@ impl tp::Transport for WitTransport {
 }
 
 /// CGI scripts run by the host's sandbox (the `cgi` import).
-struct WitScripts;
+pub(crate) struct WitScripts;
 
 /// A script the host runs, its stdout read as it writes it.
 struct WitScript(wcgi::Script);
@@ -297,9 +298,11 @@ impl server::RunningScript for WitScript {
     }
 }
 
-type WResult<T> = Result<T, wtypes::HttpError>;
+/// A result as the WIT returns it.
+pub(crate) type WResult<T> = Result<T, wtypes::HttpError>;
 
-fn wit<T>(r: Result<T, Error>) -> WResult<T> {
+/// The guest's error as the WIT's.
+pub(crate) fn wit<T>(r: Result<T, Error>) -> WResult<T> {
     r.map_err(Into::into)
 }
 
@@ -538,110 +541,5 @@ impl wc::GuestResponse for ResponseResource {
     }
     fn close(&self) {
         self.0.borrow_mut().close()
-    }
-}
-
-// ---- server ----
-
-/// The exported `handler` resource.
-struct HandlerResource(RefCell<server::Handler>);
-
-impl ws::Guest for Component {
-    type Handler = HandlerResource;
-
-    fn busy_response(config: ws::HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
-        server::busy_response(&config.into(), retry_after_secs)
-    }
-}
-
-impl ws::GuestHandler for HandlerResource {
-    fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
-        let config = server::HandlerConfig::from(c);
-        let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
-        let handler = handler
-            .with_scripts(Box::new(WitScripts))
-            .with_system_types(Box::new(wt::system_mime_type));
-        HandlerResource(RefCell::new(handler))
-    }
-    fn serve_directory(&self) -> WResult<()> {
-        wit(self.0.borrow_mut().serve_directory())
-    }
-    fn next_request(&self) -> WResult<Option<ws::Request>> {
-        let mut handler = self.0.borrow_mut();
-        if !wit(handler.next_request())? {
-            return Ok(None);
-        }
-        // The one copy of the request: the embedder's, across the WIT edge.
-        let r = &handler.request;
-        Ok(Some(ws::Request {
-            command: r.command.clone(),
-            path: r.path.clone(),
-            request_version: r.request_version.clone(),
-            requestline: r.requestline.clone(),
-            headers: r.headers.to_vec(),
-        }))
-    }
-    fn serve_file(&self) -> WResult<()> {
-        wit(self.0.borrow_mut().serve_file())
-    }
-    fn unsupported_method(&self) -> WResult<()> {
-        wit(self.0.borrow_mut().unsupported_method())
-    }
-    fn send_response(&self, code: u16, message: Option<String>) -> WResult<()> {
-        wit(self.0.borrow_mut().send_response(code, message.as_deref()))
-    }
-    fn send_response_only(&self, code: u16, message: Option<String>) -> WResult<()> {
-        wit(self.0.borrow_mut().send_response_only(code, message.as_deref()))
-    }
-    fn send_header(&self, keyword: String, value: String) -> WResult<()> {
-        wit(self.0.borrow_mut().send_header(&keyword, &value))
-    }
-    fn end_headers(&self) -> WResult<()> {
-        wit(self.0.borrow_mut().end_headers())
-    }
-    fn flush_headers(&self) -> WResult<()> {
-        wit(self.0.borrow_mut().flush_headers())
-    }
-    fn write(&self, data: Vec<u8>) -> WResult<()> {
-        wit(self.0.borrow_mut().write(&data))
-    }
-    fn send_error(&self, code: u16, message: Option<String>, explain: Option<String>) -> WResult<()> {
-        wit(self
-            .0
-            .borrow_mut()
-            .send_error(code, message.as_deref(), explain.as_deref()))
-    }
-    fn read_body(&self, max: u64) -> WResult<Vec<u8>> {
-        wit(self
-            .0
-            .borrow_mut()
-            .read_body(usize::try_from(max).unwrap_or(usize::MAX)))
-    }
-    fn close_connection(&self) -> bool {
-        self.0.borrow().close_connection
-    }
-    fn set_close_connection(&self, close: bool) {
-        self.0.borrow_mut().close_connection = close;
-    }
-    fn log_request(&self, code: Option<u16>, size: Option<u64>) {
-        self.0.borrow().log_request(code, size)
-    }
-    fn log_error(&self, message: String) {
-        self.0.borrow().log_error(&message)
-    }
-    fn log_message(&self, message: String) {
-        self.0.borrow().log_message(&message)
-    }
-    fn version_string(&self) -> String {
-        self.0.borrow().version_string()
-    }
-    fn date_time_string(&self, timestamp: Option<i64>) -> String {
-        httplib_guest::proto::date::date_time_string(timestamp.unwrap_or_else(httplib_guest::clock::now_secs))
-    }
-    fn log_date_time_string(&self) -> String {
-        self.0.borrow().log_date_time_string()
-    }
-    fn address_string(&self) -> String {
-        self.0.borrow().address_string()
     }
 }

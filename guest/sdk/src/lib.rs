@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod handler;
 pub use error::Error;
 
 #[allow(missing_docs, unsafe_code)]

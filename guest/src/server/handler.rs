@@ -586,15 +586,22 @@ fn error_page_for(config: &HandlerConfig, code: u16, message: &str, explain: &st
 }
 
 /// The whole "503 Service Unavailable" answer the host sends a connection it has no instance
-/// for: `send_error(503)`'s page with `Retry-After`, and no `Date` (optional on 5xx, RFC 9110
-/// 6.6.1), so the bytes stay true however long the host keeps them.
+/// for (see `closing_response`), `Retry-After` included.
 pub fn busy_response(config: &HandlerConfig, retry_after_secs: u32) -> Vec<u8> {
-    let code = 503;
-    let message = reason_phrase(code).unwrap_or("Service Unavailable");
+    closing_response(config, 503, Some(retry_after_secs))
+}
+
+/// A whole error answer that ends its connection, for the host to send on its own (503 with no
+/// instance to be had, 500 after a handler component trapped before it sent anything):
+/// `send_error(code)`'s page with `Connection: close`, `Retry-After` when given, and no `Date`
+/// (optional on 5xx, RFC 9110 6.6.1), so the bytes stay true however long the host keeps them.
+pub fn closing_response(config: &HandlerConfig, code: u16, retry_after_secs: Option<u32>) -> Vec<u8> {
+    let message = reason_phrase(code).unwrap_or("");
     let explain = explanation(code).unwrap_or("");
     let (ctype, body) = error_page_for(config, code, message, explain);
+    let retry_after = retry_after_secs.map_or(String::new(), |secs| format!("Retry-After: {secs}\r\n"));
     let head = format!(
-        "{} {code} {message}\r\nServer: {} {}\r\nRetry-After: {retry_after_secs}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        "{} {code} {message}\r\nServer: {} {}\r\n{retry_after}Connection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
         config.protocol_version,
         config.server_version,
         config.sys_version,

@@ -7,7 +7,7 @@ mod handler;
 mod static_files;
 
 pub use crate::transport::{RunningScript, ScriptEnd, ScriptError, ScriptRunner, ScriptStop};
-pub use handler::{Handler, HandlerConfig, Request, busy_response};
+pub use handler::{Handler, HandlerConfig, Request, busy_response, closing_response};
 
 #[cfg(test)]
 mod tests;

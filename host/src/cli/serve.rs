@@ -38,6 +38,20 @@ pub struct ServeArgs {
     /// loopback, link-local or private addresses). None by default.
     #[arg(long = "cgi-allow", value_name = "RULE", requires = "cgi")]
     pub cgi_allow: Vec<String>,
+    /// Answer requests with this handler component (it exports httplib:http/request-handler:
+    /// BaseHTTPRequestHandler's do_METHOD, see guest/sdk's hello_handler example), each
+    /// connection in a sandbox of its own; what it passes on is served from --directory.
+    #[arg(long = "app", value_name = "APP.wasm")]
+    pub app: Option<PathBuf>,
+    /// Let the --app component connect where RULE grants ([scheme://]host[:port], `*.domain`,
+    /// an address or CIDR block; wildcards never reach loopback, link-local or private
+    /// addresses). Nowhere by default.
+    #[arg(long = "allow", value_name = "RULE", requires = "app")]
+    pub allow: Vec<String>,
+    /// Stop an --app component that computes this many seconds without calling the host (its
+    /// connection is lost, the server goes on).
+    #[arg(long = "cpu-limit", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub cpu_limit: Limit,
     /// Serve HTTPS with this certificate chain (PEM; may hold the key too).
     #[arg(long = "tls-cert", value_name = "PATH")]
     pub tls_cert: Option<PathBuf>,
@@ -197,6 +211,31 @@ fn on_signals(handle: crate::server::ShutdownHandle, interrupted: Arc<std::sync:
 #[cfg(not(unix))]
 fn on_signals(_: crate::server::ShutdownHandle, _: Arc<std::sync::atomic::AtomicBool>) {}
 
+/// The exit status for an --app that cannot be run (a shell's "cannot execute").
+pub const EXIT_NOT_A_HANDLER: u8 = 126;
+
+/// `--app`'s component loaded, its connections allowed by `allow`; a one-line reason and
+/// exit 126 when it is not a handler component.
+fn load_app(
+    runtime: &Runtime,
+    path: &std::path::Path,
+    allow: &[String],
+) -> Result<crate::server::HandlerApp, ExitCode> {
+    let policy = match OutboundPolicy::allow(allow) {
+        Ok(policy) if !allow.is_empty() => policy,
+        Ok(_) => OutboundPolicy::deny_all(),
+        Err(e) => return Err(parser_error(&format!("argument --allow: {e}"))),
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("httplib serve: --app {}: {e}", path.display());
+        ExitCode::from(EXIT_NOT_A_HANDLER)
+    })?;
+    crate::server::HandlerApp::load(runtime, &bytes, policy).map_err(|e| {
+        eprintln!("httplib serve: --app {}: {e}", path.display());
+        ExitCode::from(EXIT_NOT_A_HANDLER)
+    })
+}
+
 pub fn run(args: ServeArgs) -> ExitCode {
     let protocol = args.protocol.to_ascii_uppercase();
     if !matches!(protocol.as_str(), "HTTP/1.0" | "HTTP/1.1") {
@@ -236,8 +275,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(_) => OutboundPolicy::deny_all(),
         Err(e) => return parser_error(&format!("argument --cgi-allow: {e}")),
     };
+    let app = match &args.app {
+        Some(path) => match load_app(&runtime, path, &args.allow) {
+            Ok(app) => Some(Arc::new(app)),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let mut limits = crate::limits::SessionLimits::default();
+    if let Some(cpu) = args.cpu_limit.0 {
+        limits.cpu = cpu;
+    }
     let config = ServerConfig {
         directory: args.directory,
+        app,
+        limits,
         protocol_version: protocol,
         tls,
         idle_timeout: args.idle_timeout.0,

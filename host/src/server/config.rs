@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub park_after: Option<Duration>,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
     pub handler: Option<Arc<dyn RequestHandler>>,
+    /// A handler component that answers requests (`serve --app`), each connection in a store
+    /// of its own beside the guest; takes precedence over `handler`.
+    pub app: Option<Arc<super::app::HandlerApp>>,
     /// `server_version`; "SimpleHTTP/0.6" (or "BaseHTTP/0.6" with a `handler`) when none.
     pub server_version: Option<String>,
     /// `error_message_format` (%(code)d, %(message)s, %(explain)s); CPython's page when none.
@@ -107,6 +110,7 @@ impl Default for ServerConfig {
             max_connections: MAX_CONNECTIONS,
             park_after: Some(PARK_AFTER),
             handler: None,
+            app: None,
             server_version: None,
             error_message_format: None,
             error_content_type: None,
@@ -125,9 +129,9 @@ impl ServerConfig {
     /// The guest handler's class attributes for this server, listening on `local`: the one
     /// place the host fills in the WIT `handler-config`.
     pub(crate) fn handler_config(&self, local: Option<SocketAddr>) -> HandlerConfig {
-        let default_version = match self.handler {
-            Some(_) => "BaseHTTP/0.6",
-            None => "SimpleHTTP/0.6",
+        let default_version = match (&self.handler, &self.app) {
+            (None, None) => "SimpleHTTP/0.6",
+            _ => "BaseHTTP/0.6",
         };
         HandlerConfig {
             protocol_version: self.protocol_version.clone(),

@@ -49,6 +49,8 @@ pub(super) struct Answering<'a> {
     pub config: &'a ServerConfig,
     /// The guest's 503 answer, for when the pool runs dry after all.
     pub busy: &'a [u8],
+    /// The guest's 500 answer, for when a handler app traps before it sent anything.
+    pub failed: &'a [u8],
     pub mode: Mode,
 }
 
@@ -131,7 +133,10 @@ impl Answering<'_> {
         wasi.allow_blocking_current_thread(true);
         wasi.inherit_stderr();
         wasi.preopened_dir(&config.directory, GUEST_ROOT, FsPerms::ReadOnly)?;
-        let policy = crate::policy::OutboundPolicy::deny_all();
+        let policy = match &config.app {
+            Some(app) => app.policy().clone(),
+            None => crate::policy::OutboundPolicy::deny_all(),
+        };
         let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
         // On the reactor, a guest computing long yields to the thread's other connections.
         state.httplib.wait_by(self.waits());
@@ -158,7 +163,16 @@ impl Answering<'_> {
             stream = stream.with_parking(after, idle_deadline);
         }
         let state = self.state()?;
-        let (mut store, guest) = match self.runtime.instantiate_server(state) {
+        let instance = match &self.config.app {
+            Some(app) => app
+                .instantiate(self.runtime, state)
+                .map(|(store, guest, handle)| (store, guest, Some(handle))),
+            None => self
+                .runtime
+                .instantiate_server(state)
+                .map(|(store, guest)| (store, guest, None)),
+        };
+        let (mut store, guest, app) = match instance {
             Ok(instance) => instance,
             Err(e) => {
                 // The pool ran dry after all (instances taken by others of this runtime): say so.
@@ -167,7 +181,8 @@ impl Answering<'_> {
             }
         };
         let stream = store.data_mut().table.push(GuestStream::Served(stream))?;
-        let api = guest.handler();
+        let stream_rep = stream.rep();
+        let api = guest.server.handler();
         let handler = api
             .call_constructor(
                 &mut store,
@@ -176,12 +191,18 @@ impl Answering<'_> {
                 &self.config.handler_config(local),
             )
             .await?;
-        let result = match &self.config.handler {
-            None => api
+        let result = match (&app, &self.config.handler) {
+            (Some(handle), _) => {
+                // A trapped app leaves an instance that can no longer be entered: the
+                // connection closes without a word more from it.
+                super::app::serve_app(&mut store, &guest, handle, handler, stream_rep, self.failed, peer).await?;
+                Ok(())
+            }
+            (None, None) => api
                 .call_serve_directory(&mut store, handler)
                 .await?
                 .map_err(anyhow::Error::from),
-            Some(user) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
+            (None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
         };
         handler.resource_drop_async(&mut store).await?;
         if let Err(e) = result {

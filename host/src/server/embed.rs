@@ -1,9 +1,9 @@
 //! Host code playing BaseHTTPRequestHandler's `do_METHOD`: the guest parses and validates each
 //! request and frames the response; the embedder decides what to answer through `Exchange`.
 
-use crate::bindings::exports::httplib::http::server::Guest as ServerExports;
-use crate::bindings::server::Request;
+use crate::bindings::exports::httplib::http::exchange::{Guest as ExchangeExports, Request};
 use crate::bindings::types::HttpError;
+use crate::runtime::ServedExports;
 use crate::view::HostState;
 use crate::view::HttplibView;
 use crate::wait::Wait;
@@ -32,8 +32,8 @@ where
 /// One request being answered: the parsed request and BaseHTTPRequestHandler's verbs.
 pub struct Exchange<'a, T: HttplibView + 'static = HostState> {
     store: &'a mut Store<T>,
-    guest: &'a ServerExports,
-    handler: ResourceAny,
+    guest: &'a ExchangeExports,
+    exchange: ResourceAny,
     /// `command`, `path`, `request_version`, `requestline`, `headers`.
     pub request: Request,
 }
@@ -44,8 +44,8 @@ fn guest_err(e: HttpError) -> anyhow::Error {
 
 macro_rules! verb {
     ($self:ident, $call:ident $(, $arg:expr)*) => {{
-        let api = $self.guest.handler();
-        api.$call(&mut *$self.store, $self.handler $(, $arg)*).wait()?.map_err(guest_err)
+        let api = $self.guest.exchange();
+        api.$call(&mut *$self.store, $self.exchange $(, $arg)*).wait()?.map_err(guest_err)
     }};
 }
 
@@ -126,56 +126,56 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 
     /// `close_connection`.
     pub fn close_connection(&mut self) -> Result<bool> {
-        let api = self.guest.handler();
-        Ok(api.call_close_connection(&mut *self.store, self.handler).wait()?)
+        let api = self.guest.exchange();
+        Ok(api.call_close_connection(&mut *self.store, self.exchange).wait()?)
     }
 
     /// Set `close_connection`.
     pub fn set_close_connection(&mut self, close: bool) -> Result<()> {
-        let api = self.guest.handler();
+        let api = self.guest.exchange();
         Ok(api
-            .call_set_close_connection(&mut *self.store, self.handler, close)
+            .call_set_close_connection(&mut *self.store, self.exchange, close)
             .wait()?)
     }
 
     /// `log_message(message)`.
     pub fn log_message(&mut self, message: &str) -> Result<()> {
-        let api = self.guest.handler();
-        Ok(api.call_log_message(&mut *self.store, self.handler, message).wait()?)
+        let api = self.guest.exchange();
+        Ok(api.call_log_message(&mut *self.store, self.exchange, message).wait()?)
     }
 
     /// `log_request(code, size)`.
     pub fn log_request(&mut self, code: Option<u16>, size: Option<u64>) -> Result<()> {
-        let api = self.guest.handler();
+        let api = self.guest.exchange();
         Ok(api
-            .call_log_request(&mut *self.store, self.handler, code, size)
+            .call_log_request(&mut *self.store, self.exchange, code, size)
             .wait()?)
     }
 
     /// `log_error(message)`.
     pub fn log_error(&mut self, message: &str) -> Result<()> {
-        let api = self.guest.handler();
-        Ok(api.call_log_error(&mut *self.store, self.handler, message).wait()?)
+        let api = self.guest.exchange();
+        Ok(api.call_log_error(&mut *self.store, self.exchange, message).wait()?)
     }
 
     /// `version_string()`: server_version and sys_version.
     pub fn version_string(&mut self) -> Result<String> {
-        let api = self.guest.handler();
-        Ok(api.call_version_string(&mut *self.store, self.handler).wait()?)
+        let api = self.guest.exchange();
+        Ok(api.call_version_string(&mut *self.store, self.exchange).wait()?)
     }
 
     /// `date_time_string(timestamp)`: an IMF-fixdate, now when `None`.
     pub fn date_time_string(&mut self, timestamp: Option<i64>) -> Result<String> {
-        let api = self.guest.handler();
+        let api = self.guest.exchange();
         Ok(api
-            .call_date_time_string(&mut *self.store, self.handler, timestamp)
+            .call_date_time_string(&mut *self.store, self.exchange, timestamp)
             .wait()?)
     }
 
     /// `address_string()`: the client's IP address.
     pub fn address_string(&mut self) -> Result<String> {
-        let api = self.guest.handler();
-        Ok(api.call_address_string(&mut *self.store, self.handler).wait()?)
+        let api = self.guest.exchange();
+        Ok(api.call_address_string(&mut *self.store, self.exchange).wait()?)
     }
 }
 
@@ -183,22 +183,30 @@ impl<T: HttplibView + 'static> Exchange<'_, T> {
 pub fn serve_with<T: HttplibView + 'static>(
     user: &dyn RequestHandler<T>,
     store: &mut Store<T>,
-    guest: &ServerExports,
+    guest: &ServedExports,
     handler: ResourceAny,
 ) -> Result<()> {
-    let api = guest.handler();
-    while let Some(request) = api.call_next_request(&mut *store, handler).wait()?.map_err(guest_err)? {
-        let mut ex = Exchange {
-            store: &mut *store,
-            guest,
-            handler,
-            request,
-        };
-        if !user.handle(&mut ex)? {
-            api.call_unsupported_method(&mut *store, handler)
-                .wait()?
-                .map_err(guest_err)?;
+    let api = guest.server.handler();
+    let exchange = api.call_exchange(&mut *store, handler).wait()?;
+    let result = (|| {
+        while let Some(request) = api.call_next_request(&mut *store, handler).wait()?.map_err(guest_err)? {
+            let mut ex = Exchange {
+                store: &mut *store,
+                guest: &guest.exchange,
+                exchange,
+                request,
+            };
+            if !user.handle(&mut ex)? {
+                guest
+                    .exchange
+                    .exchange()
+                    .call_unsupported_method(&mut *store, exchange)
+                    .wait()?
+                    .map_err(guest_err)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })();
+    exchange.resource_drop_async(&mut *store).wait()?;
+    result
 }

@@ -9,13 +9,14 @@
 //!   `workers`: the threads of connections that block;
 //! - `serving`: a serving server's state and each connection's life (admit, answer, park);
 //! - `connection`: one connection answered in an instance of its own;
-//! - `embed`: host code playing `do_METHOD`;
+//! - `embed`: host code playing `do_METHOD`; `app`: a handler component playing it;
 //! - `park`: idle keep-alive connections held as bare sockets, no instance;
 //! - `linger`: the lingering close; `sys`: rlimits and handing memory back;
 //! - `config`: `ServerConfig`; `serve_async`: serving from async code.
 
 mod accept;
 mod admission;
+mod app;
 mod config;
 mod connection;
 mod embed;
@@ -32,6 +33,7 @@ pub use admission::{
     ADMISSION_WAIT, BUSY_RETRY_AFTER_SECS, DESCRIPTOR_RESERVE, DESCRIPTORS_PER_ANSWER, MAX_ADMISSION_WAITERS,
     MAX_CONNECTIONS, RESERVED_INSTANCES, SLOW_HEAD_AGE, TRIM_AFTER_PEAK,
 };
+pub use app::HandlerApp;
 pub use config::{
     BODY_TIMEOUT, GUEST_ROOT, HEAD_TIMEOUT, IDLE_TIMEOUT, INTERRUPT_GRACE, PARK_AFTER, SEND_TIMEOUT, SHUTDOWN_GRACE,
     ServerConfig, TLS_HANDSHAKE_TIMEOUT,
@@ -107,12 +109,15 @@ impl Server {
         let addr = listener.local_addr()?;
         let config = ServerConfig { directory, ..config };
         let busy = runtime
-            .busy_response(&config.handler_config(Some(addr)), BUSY_RETRY_AFTER_SECS)
+            .closing_response(&config.handler_config(Some(addr)), 503, Some(BUSY_RETRY_AFTER_SECS))
             .context("asking the guest for its 503 answer")?;
+        let failed = runtime
+            .closing_response(&config.handler_config(Some(addr)), 500, None)
+            .context("asking the guest for its 500 answer")?;
         Ok(Self {
             listener,
             addr,
-            serving: Serving::start(runtime, config, busy),
+            serving: Serving::start(runtime, config, busy, failed),
         })
     }
 

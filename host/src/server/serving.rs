@@ -39,6 +39,8 @@ pub(super) struct Serving {
     pub admission: Arc<Admission>,
     /// The guest's 503 answer, sent to a connection no instance can be had for.
     busy: Arc<Vec<u8>>,
+    /// The guest's 500 answer, sent when a handler app traps before it answered.
+    failed: Arc<Vec<u8>>,
     /// Keep-alive connections between requests (none when the lot could not be started).
     parking: Option<ParkingLot>,
     /// The process's open-file limit when the server was bound.
@@ -48,7 +50,7 @@ pub(super) struct Serving {
 impl Serving {
     /// Everything a server bound with `config` needs to answer connections (the reactor's
     /// and parking lot's threads started).
-    pub fn start(runtime: Arc<Runtime>, config: ServerConfig, busy: Vec<u8>) -> Arc<Self> {
+    pub fn start(runtime: Arc<Runtime>, config: ServerConfig, busy: Vec<u8>, failed: Vec<u8>) -> Arc<Self> {
         Arc::new_cyclic(|me: &std::sync::Weak<Serving>| {
             let me = me.clone();
             let parking = ParkingLot::start(move |parked| {
@@ -66,6 +68,7 @@ impl Serving {
                 config: Arc::new(config),
                 admission: Arc::default(),
                 busy: Arc::new(busy),
+                failed: Arc::new(failed),
                 parking: parking
                     .inspect_err(|e| eprintln!("keep-alive connections will not be parked: {e}"))
                     .ok(),
@@ -246,6 +249,7 @@ impl Serving {
                 runtime: &self.runtime,
                 config: &self.config,
                 busy: &self.busy,
+                failed: &self.failed,
                 mode,
             };
             answering.answer(conn, phase.clone(), idle_deadline).await

@@ -1,0 +1,165 @@
+//! Handler components (`httplib serve --app`): a component exporting
+//! `httplib:http/request-handler` (the `do_METHOD` part of a BaseHTTPRequestHandler subclass),
+//! composed with the guest (`compose::compose_handler`), compiled once, and instantiated in
+//! each connection's own store beside the guest it imports. The host drives the connection:
+//! the guest's `next-request` (which reads, validates and answers malformed requests), then
+//! the app's `handle` with the connection's `exchange`. An app that traps, loops past its CPU
+//! limit or runs out of memory loses its own connection only: its client gets the guest's 500
+//! when nothing of the response had gone out, and the connection closes.
+
+use crate::app::LoadError;
+use crate::compose::{self, HANDLER_EXPORT};
+use crate::policy::OutboundPolicy;
+use crate::runtime::{Runtime, ServedExports, ServedIndices};
+use crate::stream::GuestStream;
+use crate::view::HostState;
+use crate::wait::Wait;
+use anyhow::{Result, anyhow};
+use std::net::SocketAddr;
+use wasmtime::Store;
+use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, Resource, ResourceAny, TypedFunc};
+
+/// The app's `handle`: the connection's exchange in, whether it had a `do_METHOD` out.
+type Handle = TypedFunc<(ResourceAny,), (bool,)>;
+
+/// A handler component ready to instantiate for each connection.
+pub struct HandlerApp {
+    pre: InstancePre<HostState>,
+    served: ServedIndices,
+    handle: ComponentExportIndex,
+    policy: OutboundPolicy,
+}
+
+impl HandlerApp {
+    /// `wasm` (a handler component) composed with `runtime`'s guest, compiled and linked;
+    /// its outbound connections (`httplib:http/client`) go where `policy` grants.
+    pub fn load(runtime: &Runtime, wasm: &[u8], policy: OutboundPolicy) -> Result<Self, LoadError> {
+        let composed = compose::compose_handler(wasm, runtime.guest_wasm()).map_err(LoadError::Compose)?;
+        let other = |e: &dyn std::fmt::Display| LoadError::Other(e.to_string());
+        let engine = runtime.app_engine();
+        let component = runtime
+            .code_cache()
+            .component(engine, &composed)
+            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let unsupplied = compose::unsupplied_imports(engine, &component);
+        if !unsupplied.is_empty() {
+            return Err(LoadError::Unsupplied(unsupplied));
+        }
+        let mut linker = Linker::new(engine);
+        crate::view::add_to_linker(&mut linker).map_err(|e| other(&e))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let served = ServedIndices::new(&pre).map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let interface = component
+            .get_export_index(None, &exported_name(&component, engine)?)
+            .ok_or_else(|| other(&format!("no {HANDLER_EXPORT} export")))?;
+        let handle = component
+            .get_export_index(Some(&interface), "handle")
+            .ok_or_else(|| other(&format!("{HANDLER_EXPORT} has no `handle`")))?;
+        Ok(Self {
+            pre,
+            served,
+            handle,
+            policy,
+        })
+    }
+
+    /// Where the app may connect.
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+
+    /// A new store for `state` holding the guest and the app, with the guest's exports and
+    /// the app's `handle`.
+    pub(super) fn instantiate(
+        &self,
+        runtime: &Runtime,
+        state: HostState,
+    ) -> Result<(Store<HostState>, ServedExports, Handle)> {
+        let engine = self.pre.engine().clone();
+        runtime
+            .instantiate_on(&engine, state, |store| {
+                let instance = self.pre.instantiate_async(&mut *store).wait()?;
+                let served = self.served.load(store, &instance)?;
+                let handle = instance.get_typed_func::<(ResourceAny,), (bool,)>(&mut *store, &self.handle)?;
+                Ok((served, handle))
+            })
+            .map(|(store, (served, handle))| (store, served, handle))
+    }
+}
+
+/// The app's `request-handler` export as the composed component names it (versioned).
+fn exported_name(component: &wasmtime::component::Component, engine: &wasmtime::Engine) -> Result<String, LoadError> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .find(|name| name == HANDLER_EXPORT || name.starts_with(&format!("{HANDLER_EXPORT}@")))
+        .ok_or_else(|| LoadError::Other(format!("no {HANDLER_EXPORT} export")))
+}
+
+/// Whether the guest wrote to the connection's stream since it was last asked.
+fn take_wrote(store: &mut Store<HostState>, stream: u32) -> bool {
+    match store
+        .data_mut()
+        .table
+        .get_mut(&Resource::<GuestStream>::new_borrow(stream))
+    {
+        Ok(GuestStream::Served(served)) => served.take_wrote(),
+        _ => true,
+    }
+}
+
+/// The request loop of a connection answered by an app: the guest's `next-request`, the
+/// app's `handle`, until the connection ends. `stream` is the connection's `tcp-stream` in
+/// the store's table; `failed` the guest's 500 answer, sent when the app traps before any
+/// byte of its response went out. An app's trap ends the connection with an error.
+pub(super) async fn serve_app(
+    store: &mut Store<HostState>,
+    guest: &ServedExports,
+    handle: &Handle,
+    handler: ResourceAny,
+    stream: u32,
+    failed: &[u8],
+    peer: SocketAddr,
+) -> Result<()> {
+    let api = guest.server.handler();
+    let exchange = api.call_exchange(&mut *store, handler).await?;
+    while api
+        .call_next_request(&mut *store, handler)
+        .await?
+        .map_err(anyhow::Error::from)?
+        .is_some()
+    {
+        take_wrote(store, stream);
+        let answered = match handle.call_async(&mut *store, (exchange,)).await {
+            Ok((answered,)) => answered,
+            Err(trap) => {
+                let wrote = take_wrote(store, stream);
+                tracing::debug!(%peer, "the app trapped: {trap:?}");
+                if !wrote
+                    && let Ok(GuestStream::Served(served)) = store
+                        .data_mut()
+                        .table
+                        .get_mut(&Resource::<GuestStream>::new_borrow(stream))
+                {
+                    let _ = served.tcp().write_all(failed).await;
+                }
+                // The log line ("connection from PEER lost: ...") says why in one line; the
+                // wasm backtrace is for the operator's debug log.
+                return Err(anyhow!("the app failed: {}", trap.root_cause()));
+            }
+        };
+        if !answered {
+            guest
+                .exchange
+                .exchange()
+                .call_unsupported_method(&mut *store, exchange)
+                .await?
+                .map_err(anyhow::Error::from)?;
+        }
+    }
+    exchange.resource_drop_async(&mut *store).await?;
+    Ok(())
+}
