@@ -5,7 +5,7 @@
 
 use crate::code_cache::CodeCache;
 use crate::compose::{self, ComposeError};
-use crate::view::HostState;
+use crate::view::{HostState, HttplibView};
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
 use wasmtime::Engine;
@@ -46,16 +46,18 @@ impl std::error::Error for LoadError {}
 
 /// Turns command components into something ready to instantiate: composed with `guest` when
 /// they import httplib's client, compiled through the code cache, linked, and kept by their
-/// bytes.
-pub struct CommandLoader {
+/// bytes. `T` is the data of the stores they will run in: httplib's [`HostState`], or an
+/// embedder's own type (any [`HttplibView`]), so a plugin host runs them in its own
+/// `Store<T>` beside its own state.
+pub struct CommandLoader<T: HttplibView + 'static = HostState> {
     engine: Engine,
-    linker: Linker<HostState>,
+    linker: Linker<T>,
     guest: Arc<[u8]>,
     code_cache: CodeCache,
-    prepared: Mutex<Vec<(Vec<u8>, CommandPre<HostState>)>>,
+    prepared: Mutex<Vec<(Vec<u8>, CommandPre<T>)>>,
 }
 
-impl CommandLoader {
+impl<T: HttplibView + 'static> CommandLoader<T> {
     /// A loader on `engine` (epoch interruption on, its ticker running), composing with the
     /// guest component `guest`.
     pub fn new(engine: &Engine, guest: Arc<[u8]>, code_cache: CodeCache) -> Result<Self> {
@@ -70,13 +72,25 @@ impl CommandLoader {
         })
     }
 
+    /// A loader for `runtime`'s engine (the one composed components get: see
+    /// [`Runtime`](crate::Runtime)) and guest, with its compiled-code cache: what an
+    /// embedder calls to run commands in its own `Store<T>` (give each store
+    /// [`configure_store`](crate::configure_store)).
+    pub fn for_runtime(runtime: &crate::Runtime) -> Result<Self> {
+        Self::new(
+            runtime.app_engine(),
+            Arc::from(runtime.guest_wasm()),
+            runtime.code_cache().clone(),
+        )
+    }
+
     /// The engine commands are compiled for.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
     /// `program` ready to instantiate; from the kept ones when these bytes came before.
-    pub fn prepare(&self, program: &[u8]) -> Result<CommandPre<HostState>, LoadError> {
+    pub fn prepare(&self, program: &[u8]) -> Result<CommandPre<T>, LoadError> {
         let kept = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, pre)) = kept.iter().find(|(bytes, _)| bytes.as_slice() == program) {
             return Ok(pre.clone());

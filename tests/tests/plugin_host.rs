@@ -63,3 +63,61 @@ fn the_readme_embedding_code_is_the_example_that_compiles() {
         "README.md's embedding code differs from the example"
     );
 }
+
+/// An embedder's own store type for a command component: its stdout captured, its own count.
+struct Host {
+    wasi: httplib_host::wasmtime_wasi::WasiCtx,
+    table: httplib_host::wasmtime::component::ResourceTable,
+    httplib: httplib_host::view::HttplibCtx,
+    runs: u32,
+}
+
+impl httplib_host::wasmtime_wasi::WasiView for Host {
+    fn ctx(&mut self) -> httplib_host::wasmtime_wasi::WasiCtxView<'_> {
+        httplib_host::wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl httplib_host::view::HttplibView for Host {
+    fn httplib(&mut self) -> httplib_host::view::HttplibCtxView<'_> {
+        httplib_host::view::HttplibCtxView {
+            ctx: &mut self.httplib,
+            table: &mut self.table,
+        }
+    }
+}
+
+#[test]
+fn the_command_loader_runs_an_app_in_the_embedders_own_store() {
+    use httplib_host::wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+    let dir = fixture_dir();
+    let server = cpython_server(dir.path(), "HTTP/1.0");
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    let runtime = runtime();
+    let loader = httplib_host::CommandLoader::<Host>::for_runtime(&runtime).unwrap();
+    let pre = loader.prepare(&std::fs::read(env!("FETCH_APP_WASM")).unwrap()).unwrap();
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = httplib_host::wasmtime_wasi::WasiCtx::builder();
+    wasi.stdout(stdout.clone())
+        .args(&["fetch", &format!("{origin}/hello.txt"), "http://127.0.0.2:9/"]);
+    let policy = httplib_host::policy::OutboundPolicy::allow([origin.as_str()]).unwrap();
+    let host = Host {
+        wasi: wasi.build(),
+        table: Default::default(),
+        httplib: httplib_host::view::HttplibCtx::new(policy),
+        runs: 0,
+    };
+    let mut store = httplib_host::wasmtime::Store::new(loader.engine(), host);
+    httplib_host::configure_store(&mut store);
+    store.data_mut().runs += 1;
+    let command = httplib_host::block_on(pre.instantiate_async(&mut store)).unwrap();
+    let status = httplib_host::block_on(command.wasi_cli_run().call_run(&mut store)).unwrap();
+    // The first URL is fetched; the second is refused by this store's policy, and the
+    // command exits 1 saying so.
+    assert_eq!(status, Err(()));
+    assert_eq!(stdout.contents().as_ref(), b"hello, world\n");
+    assert_eq!(store.data().runs, 1);
+}
