@@ -91,7 +91,13 @@ fn a_cookie_jar_is_kept_and_sent_as_curl_does() {
             &["-L", "-b", "", "-c", "jar.txt", &format!("{base}/set/x")],
             dir.path(),
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "cookie=b=2; c=3\n", "{who}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "cookie=b=2; c=3\n",
+            "{who} ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let jar = std::fs::read_to_string(dir.path().join("jar.txt")).unwrap();
         assert!(jar.starts_with("# Netscape HTTP Cookie File\n"), "{who}: {jar}");
         let lines = cookie_lines(&jar);
