@@ -73,7 +73,7 @@ impl std::fmt::Display for ComposeError {
 impl std::error::Error for ComposeError {}
 
 /// The name in `names` that is `interface` at some version (`httplib:http/client@0.1.0`).
-fn versioned<'a>(names: impl IntoIterator<Item = &'a String>, interface: &str) -> Option<&'a String> {
+pub(crate) fn versioned<'a>(names: impl IntoIterator<Item = &'a String>, interface: &str) -> Option<&'a String> {
     names
         .into_iter()
         .find(|n| n.as_str() == interface || n.strip_prefix(interface).is_some_and(|rest| rest.starts_with('@')))

@@ -11,7 +11,7 @@ use crate::app::LoadError;
 use crate::compose::{self, HANDLER_EXPORT};
 use crate::policy::OutboundPolicy;
 use crate::runtime::{Runtime, ServedExports, ServedIndices};
-use crate::stream::GuestStream;
+use crate::stream::{GuestStream, ServedStream};
 use crate::view::HostState;
 use crate::wait::Wait;
 use anyhow::{Result, anyhow};
@@ -35,28 +35,31 @@ impl HandlerApp {
     /// its outbound connections (`httplib:http/client`) go where `policy` grants.
     pub fn load(runtime: &Runtime, wasm: &[u8], policy: OutboundPolicy) -> Result<Self, LoadError> {
         let composed = compose::compose_handler(wasm, runtime.guest_wasm()).map_err(LoadError::Compose)?;
-        let other = |e: &dyn std::fmt::Display| LoadError::Other(e.to_string());
+        fn other(e: impl std::fmt::Display) -> LoadError {
+            LoadError::Other(format!("{e:#}"))
+        }
         let engine = runtime.app_engine();
-        let component = runtime
-            .code_cache()
-            .component(engine, &composed)
-            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
+        let component = runtime.code_cache().component(engine, &composed).map_err(other)?;
         let unsupplied = compose::unsupplied_imports(engine, &component);
         if !unsupplied.is_empty() {
             return Err(LoadError::Unsupplied(unsupplied));
         }
         let mut linker = Linker::new(engine);
-        crate::view::add_to_linker(&mut linker).map_err(|e| other(&e))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Other(format!("{e:#}")))?;
-        let served = ServedIndices::new(&pre).map_err(|e| LoadError::Other(format!("{e:#}")))?;
-        let interface = component
-            .get_export_index(None, &exported_name(&component, engine)?)
-            .ok_or_else(|| other(&format!("no {HANDLER_EXPORT} export")))?;
+        crate::view::add_to_linker(&mut linker).map_err(other)?;
+        let pre = linker.instantiate_pre(&component).map_err(other)?;
+        let served = ServedIndices::new(&pre).map_err(other)?;
+        let names: Vec<String> = component
+            .component_type()
+            .exports(engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let missing = || LoadError::Other(format!("no {HANDLER_EXPORT}.handle export"));
+        let interface = compose::versioned(&names, HANDLER_EXPORT)
+            .and_then(|name| component.get_export_index(None, name))
+            .ok_or_else(missing)?;
         let handle = component
             .get_export_index(Some(&interface), "handle")
-            .ok_or_else(|| other(&format!("{HANDLER_EXPORT} has no `handle`")))?;
+            .ok_or_else(missing)?;
         Ok(Self {
             pre,
             served,
@@ -89,26 +92,21 @@ impl HandlerApp {
     }
 }
 
-/// The app's `request-handler` export as the composed component names it (versioned).
-fn exported_name(component: &wasmtime::component::Component, engine: &wasmtime::Engine) -> Result<String, LoadError> {
-    component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_owned())
-        .find(|name| name == HANDLER_EXPORT || name.starts_with(&format!("{HANDLER_EXPORT}@")))
-        .ok_or_else(|| LoadError::Other(format!("no {HANDLER_EXPORT} export")))
-}
-
-/// Whether the guest wrote to the connection's stream since it was last asked.
-fn take_wrote(store: &mut Store<HostState>, stream: u32) -> bool {
+/// The connection's served stream, `stream` in the store's table (none once it is gone).
+fn served(store: &mut Store<HostState>, stream: u32) -> Option<&mut ServedStream> {
     match store
         .data_mut()
         .table
         .get_mut(&Resource::<GuestStream>::new_borrow(stream))
     {
-        Ok(GuestStream::Served(served)) => served.take_wrote(),
-        _ => true,
+        Ok(GuestStream::Served(served)) => Some(served),
+        _ => None,
     }
+}
+
+/// Whether the guest wrote to the connection's stream since it was last asked.
+fn take_wrote(store: &mut Store<HostState>, stream: u32) -> bool {
+    served(store, stream).is_none_or(ServedStream::take_wrote)
 }
 
 /// The request loop of a connection answered by an app: the guest's `next-request`, the
@@ -138,12 +136,7 @@ pub(super) async fn serve_app(
             Err(trap) => {
                 let wrote = take_wrote(store, stream);
                 tracing::debug!(%peer, "the app trapped: {trap:?}");
-                if !wrote
-                    && let Ok(GuestStream::Served(served)) = store
-                        .data_mut()
-                        .table
-                        .get_mut(&Resource::<GuestStream>::new_borrow(stream))
-                {
+                if !wrote && let Some(served) = served(store, stream) {
                     let _ = served.tcp().write_all(failed).await;
                 }
                 // The log line ("connection from PEER lost: ...") says why in one line; the
