@@ -13,7 +13,7 @@ use crate::view::HttplibView;
 use crate::wait::Wait;
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use wasmtime::component::{Component, Instance, Linker};
+use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 
@@ -130,14 +130,21 @@ impl RuntimeOptions {
 }
 
 /// The guest pre-instantiated on an engine for httplib's own `HostState`, with where its
-/// exports are: a served connection loads only the server's (finding and type-checking every
-/// export of every interface at each instantiation was 8.7% of the server's CPU with a new
-/// connection per request; the server's alone, 3.2%).
+/// exports are.
 struct Prepared {
     engine: Engine,
     pre: HttplibPre<HostState>,
     all: HttplibIndices,
-    server: ServedIndices,
+}
+
+/// The guest ready to answer connections in stores of type `T` (httplib's `HostState` or an
+/// embedder's): pre-instantiated on the runtime's engine and, when it has one, on the
+/// on-demand engine taken when the pool is full, each with where the served exports are. A
+/// served connection loads only those (finding and type-checking every export of every
+/// interface at each instantiation was 8.7% of the server's CPU with a new connection per
+/// request; the server's alone, 3.2%).
+pub(crate) struct ServedPre<T: 'static> {
+    engines: Vec<(InstancePre<T>, ServedIndices)>,
 }
 
 /// Where a served connection's exports are: the server's and the exchange's.
@@ -157,7 +164,11 @@ impl ServedIndices {
     }
 
     /// Both loaded from `instance`.
-    pub(crate) fn load(&self, store: &mut Store<HostState>, instance: &Instance) -> wasmtime::Result<ServedExports> {
+    pub(crate) fn load<T: 'static>(
+        &self,
+        store: &mut Store<T>,
+        instance: &Instance,
+    ) -> wasmtime::Result<ServedExports> {
         Ok(ServedExports {
             server: self.server.load(&mut *store, instance)?,
             exchange: self.exchange.load(&mut *store, instance)?,
@@ -182,7 +193,6 @@ impl Prepared {
         Ok(Self {
             engine: engine.clone(),
             all: HttplibIndices::new(pre.instance_pre())?,
-            server: ServedIndices::new(pre.instance_pre())?,
             pre,
         })
     }
@@ -335,12 +345,12 @@ impl Runtime {
 
     /// A store for `state` on `engine` with httplib's limits, and what `instantiate` makes
     /// in it (a composed component's instance).
-    pub(crate) fn instantiate_on<G>(
+    pub(crate) fn instantiate_on<T: HttplibView + 'static, G>(
         &self,
         engine: &Engine,
-        state: HostState,
-        instantiate: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<G>,
-    ) -> Result<(Store<HostState>, G)> {
+        state: T,
+        instantiate: impl FnOnce(&mut Store<T>) -> wasmtime::Result<G>,
+    ) -> Result<(Store<T>, G)> {
         self.try_instantiate(engine, state, instantiate).map_err(|(e, _)| e)
     }
 
@@ -380,9 +390,41 @@ impl Runtime {
         self.instantiate_loading(state, |at, store, instance| at.all.load(store, instance))
     }
 
-    /// `instantiate`, with only the server's exports loaded (a served connection's).
-    pub(crate) fn instantiate_server(&self, state: HostState) -> Result<(Store<HostState>, ServedExports)> {
-        self.instantiate_loading(state, |at, store, instance| at.server.load(store, instance))
+    /// The guest linked for served connections in stores of type `T` (see [`ServedPre`]).
+    pub(crate) fn served_pre<T: HttplibView + 'static>(&self) -> Result<ServedPre<T>> {
+        let mut engines = Vec::new();
+        for at in std::iter::once(&self.prepared).chain(&self.overflow) {
+            let mut linker = Linker::new(&at.engine);
+            crate::view::add_to_linker(&mut linker)?;
+            let pre = linker.instantiate_pre(at.pre.instance_pre().component())?;
+            let indices = ServedIndices::new(&pre)?;
+            engines.push((pre, indices));
+        }
+        Ok(ServedPre { engines })
+    }
+
+    /// A served connection's store for `data` and its guest, with only the served exports
+    /// loaded; past the pool's `max_instances`, from the on-demand engine when there is one.
+    pub(crate) fn instantiate_served<T: HttplibView + 'static>(
+        &self,
+        served: &ServedPre<T>,
+        data: T,
+    ) -> Result<(Store<T>, ServedExports)> {
+        let mut data = Some(data);
+        let mut failed = anyhow::anyhow!("no engine to serve on");
+        for (pre, indices) in &served.engines {
+            let Some(state) = data.take() else { break };
+            let made = self.try_instantiate(pre.engine(), state, |store| {
+                let instance = pre.instantiate_async(&mut *store).wait()?;
+                indices.load(store, &instance)
+            });
+            match made {
+                Ok(made) => return Ok(made),
+                // The pool was full: the state comes back for the next engine.
+                Err((e, back)) => (failed, data) = (e, back),
+            }
+        }
+        Err(failed)
     }
 
     /// A new instance for `state` (see `instantiate`), and what `load` takes of its exports.

@@ -12,7 +12,7 @@ use crate::compose::{self, HANDLER_EXPORT};
 use crate::policy::OutboundPolicy;
 use crate::runtime::{Runtime, ServedExports, ServedIndices};
 use crate::stream::{GuestStream, ServedStream};
-use crate::view::HostState;
+use crate::view::HttplibView;
 use crate::wait::Wait;
 use anyhow::{Result, anyhow};
 use std::net::SocketAddr;
@@ -22,15 +22,16 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, Resource, R
 /// The app's `handle`: the connection's exchange in, whether it had a `do_METHOD` out.
 type Handle = TypedFunc<(ResourceAny,), (bool,)>;
 
-/// A handler component ready to instantiate for each connection.
-pub struct HandlerApp {
-    pre: InstancePre<HostState>,
+/// A handler component ready to instantiate for each connection, in stores of type `T`
+/// (httplib's `HostState`, or an embedder's own).
+pub struct HandlerApp<T: 'static = crate::view::HostState> {
+    pre: InstancePre<T>,
     served: ServedIndices,
     handle: ComponentExportIndex,
     policy: OutboundPolicy,
 }
 
-impl HandlerApp {
+impl<T: HttplibView + 'static> HandlerApp<T> {
     /// `wasm` (a handler component) composed with `runtime`'s guest, compiled and linked;
     /// its outbound connections (`httplib:http/client`) go where `policy` grants.
     pub fn load(runtime: &Runtime, wasm: &[u8], policy: OutboundPolicy) -> Result<Self, LoadError> {
@@ -75,11 +76,7 @@ impl HandlerApp {
 
     /// A new store for `state` holding the guest and the app, with the guest's exports and
     /// the app's `handle`.
-    pub(super) fn instantiate(
-        &self,
-        runtime: &Runtime,
-        state: HostState,
-    ) -> Result<(Store<HostState>, ServedExports, Handle)> {
+    pub(super) fn instantiate(&self, runtime: &Runtime, state: T) -> Result<(Store<T>, ServedExports, Handle)> {
         let engine = self.pre.engine().clone();
         runtime
             .instantiate_on(&engine, state, |store| {
@@ -93,9 +90,10 @@ impl HandlerApp {
 }
 
 /// The connection's served stream, `stream` in the store's table (none once it is gone).
-fn served(store: &mut Store<HostState>, stream: u32) -> Option<&mut ServedStream> {
+fn served<T: HttplibView>(store: &mut Store<T>, stream: u32) -> Option<&mut ServedStream> {
     match store
         .data_mut()
+        .httplib()
         .table
         .get_mut(&Resource::<GuestStream>::new_borrow(stream))
     {
@@ -105,7 +103,7 @@ fn served(store: &mut Store<HostState>, stream: u32) -> Option<&mut ServedStream
 }
 
 /// Whether the guest wrote to the connection's stream since it was last asked.
-fn take_wrote(store: &mut Store<HostState>, stream: u32) -> bool {
+fn take_wrote<T: HttplibView>(store: &mut Store<T>, stream: u32) -> bool {
     served(store, stream).is_none_or(ServedStream::take_wrote)
 }
 
@@ -113,8 +111,8 @@ fn take_wrote(store: &mut Store<HostState>, stream: u32) -> bool {
 /// app's `handle`, until the connection ends. `stream` is the connection's `tcp-stream` in
 /// the store's table; `failed` the guest's 500 answer, sent when the app traps before any
 /// byte of its response went out. An app's trap ends the connection with an error.
-pub(super) async fn serve_app(
-    store: &mut Store<HostState>,
+pub(super) async fn serve_app<T: HttplibView + 'static>(
+    store: &mut Store<T>,
     guest: &ServedExports,
     handle: &Handle,
     handler: ResourceAny,

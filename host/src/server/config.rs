@@ -1,17 +1,20 @@
 //! How to serve: [`ServerConfig`] (the class attributes of the handler, the timeouts, TLS,
-//! CGI, limits), its defaults with their nginx or CPython sources, and the one conversion of
-//! it to the guest's `handler-config`.
+//! CGI, limits, the store each connection runs in), its defaults with their nginx or CPython
+//! sources, and the one conversion of it to the guest's `handler-config`.
 
 use crate::bindings::server::HandlerConfig;
 use crate::limits::SessionLimits;
 use crate::policy::OutboundPolicy;
+use crate::view::{HostState, HttplibCtx, HttplibView};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::MAX_CONNECTIONS;
+use super::app::HandlerApp;
 use super::embed::RequestHandler;
+use wasmtime_wasi::WasiCtx;
 
 /// Where the served directory appears inside the guest.
 pub const GUEST_ROOT: &str = "/srv";
@@ -38,9 +41,24 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one write of a response may make no progress (nginx `send_timeout`, 60 s).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How to serve.
-#[derive(Clone)]
-pub struct ServerConfig {
+/// What httplib has made for a connection's store: the embedder's [`MakeStore`] puts them
+/// in its own store data, beside its own bookkeeping and a fresh `ResourceTable`.
+pub struct StoreParts {
+    /// WASI state: the served directory preopened read-only at `GUEST_ROOT`, stderr inherited
+    /// for the log.
+    pub wasi: WasiCtx,
+    /// httplib's state: where the app's connections may go, the limits, CGI.
+    pub httplib: HttplibCtx,
+    /// The connection's client.
+    pub peer: SocketAddr,
+}
+
+/// Makes each connection's store data from its [`StoreParts`] (see [`ServerConfig::for_store`]).
+pub type MakeStore<T> = Arc<dyn Fn(StoreParts) -> T + Send + Sync>;
+
+/// How to serve. `T` is the data of each connection's store: httplib's [`HostState`], or an
+/// embedder's own type (see [`ServerConfig::for_store`]).
+pub struct ServerConfig<T: HttplibView + 'static = HostState> {
     /// The directory served, read-only.
     pub directory: PathBuf,
     /// "HTTP/1.0" (CPython's default) or "HTTP/1.1".
@@ -66,10 +84,10 @@ pub struct ServerConfig {
     /// each connection keeps its instance until it closes).
     pub park_after: Option<Duration>,
     /// Host code that answers requests; none serves `directory` (SimpleHTTPRequestHandler).
-    pub handler: Option<Arc<dyn RequestHandler>>,
+    pub handler: Option<Arc<dyn RequestHandler<T>>>,
     /// A handler component that answers requests (`serve --app`), each connection in a store
     /// of its own beside the guest; takes precedence over `handler`.
-    pub app: Option<Arc<super::app::HandlerApp>>,
+    pub app: Option<Arc<HandlerApp<T>>>,
     /// `server_version`; "SimpleHTTP/0.6" (or "BaseHTTP/0.6" with a `handler`) when none.
     pub server_version: Option<String>,
     /// `error_message_format` (%(code)d, %(message)s, %(explain)s); CPython's page when none.
@@ -90,13 +108,27 @@ pub struct ServerConfig {
     /// Where CGI scripts that import `httplib:http/client` may connect (`--cgi-allow`):
     /// nowhere by default.
     pub cgi_policy: OutboundPolicy,
-    /// Limits of each served connection's instance (memory, CPU; the client-side ones do not
-    /// apply to a server, whose guest opens no connection).
+    /// Limits of each served connection's instance (memory, CPU; the client-side ones apply
+    /// to an app's own connections).
     pub limits: SessionLimits,
+    /// Makes each connection's store data.
+    pub make_store: MakeStore<T>,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerConfig<HostState> {
     fn default() -> Self {
+        Self::for_store(|parts: StoreParts| HostState {
+            wasi: parts.wasi,
+            table: Default::default(),
+            httplib: parts.httplib,
+        })
+    }
+}
+
+impl<T: HttplibView + 'static> ServerConfig<T> {
+    /// The defaults, each connection's store data made by `make_store` (an embedder's own
+    /// type, holding the parts and a fresh `ResourceTable` beside its own state).
+    pub fn for_store(make_store: impl Fn(StoreParts) -> T + Send + Sync + 'static) -> Self {
         Self {
             directory: PathBuf::from("."),
             protocol_version: "HTTP/1.0".into(),
@@ -121,11 +153,43 @@ impl Default for ServerConfig {
             cgi_directories: Vec::new(),
             cgi_policy: OutboundPolicy::deny_all(),
             limits: SessionLimits::default(),
+            make_store: Arc::new(make_store),
         }
     }
 }
 
-impl ServerConfig {
+impl<T: HttplibView + 'static> Clone for ServerConfig<T> {
+    fn clone(&self) -> Self {
+        Self {
+            directory: self.directory.clone(),
+            protocol_version: self.protocol_version.clone(),
+            log_requests: self.log_requests,
+            timeout_ms: self.timeout_ms,
+            idle_timeout: self.idle_timeout,
+            head_timeout: self.head_timeout,
+            body_timeout: self.body_timeout,
+            send_timeout: self.send_timeout,
+            tls_handshake_timeout: self.tls_handshake_timeout,
+            max_connections: self.max_connections,
+            park_after: self.park_after,
+            handler: self.handler.clone(),
+            app: self.app.clone(),
+            server_version: self.server_version.clone(),
+            error_message_format: self.error_message_format.clone(),
+            error_content_type: self.error_content_type.clone(),
+            extensions_map: self.extensions_map.clone(),
+            index_pages: self.index_pages.clone(),
+            expect_continue: self.expect_continue,
+            tls: self.tls.clone(),
+            cgi_directories: self.cgi_directories.clone(),
+            cgi_policy: self.cgi_policy.clone(),
+            limits: self.limits.clone(),
+            make_store: self.make_store.clone(),
+        }
+    }
+}
+
+impl<T: HttplibView + 'static> ServerConfig<T> {
     /// The guest handler's class attributes for this server, listening on `local`: the one
     /// place the host fills in the WIT `handler-config`.
     pub(crate) fn handler_config(&self, local: Option<SocketAddr>) -> HandlerConfig {

@@ -3,14 +3,14 @@
 //! SimpleHTTPRequestHandler loop, or host code's `do_METHOD` verb by verb), then the close
 //! (lingering) or, when the guest left the connection between requests, its stream to park.
 
-use super::config::{GUEST_ROOT, ServerConfig};
+use super::config::{GUEST_ROOT, ServerConfig, StoreParts};
 use super::embed;
 use super::linger::linger;
 use super::reactor::Mode;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, ServedPre};
 use crate::stream::{GuestStream, PhaseCell, ServedStream};
 use crate::transport::{TcpStream, WaitBy};
-use crate::view::HostState;
+use crate::view::{HttplibCtx, HttplibView};
 use crate::wit_host::socket_address as tcp_to_wit;
 use anyhow::Result;
 use std::net::SocketAddr;
@@ -44,9 +44,11 @@ pub(super) type ToPark = (TcpStream, Option<Instant>);
 pub(super) type Lost = (Option<SocketAddr>, anyhow::Error);
 
 /// What answering any connection of a server takes.
-pub(super) struct Answering<'a> {
+pub(super) struct Answering<'a, T: HttplibView + 'static> {
     pub runtime: &'a Runtime,
-    pub config: &'a ServerConfig,
+    /// The guest linked for this server's store type.
+    pub guest: &'a ServedPre<T>,
+    pub config: &'a ServerConfig<T>,
     /// The guest's 503 answer, for when the pool runs dry after all.
     pub busy: &'a [u8],
     /// The guest's 500 answer, for when a handler app traps before it sent anything.
@@ -54,7 +56,7 @@ pub(super) struct Answering<'a> {
     pub mode: Mode,
 }
 
-impl Answering<'_> {
+impl<T: HttplibView + 'static> Answering<'_, T> {
     /// Answer a connection in a fresh instance; whatever the guest does, only this connection
     /// is affected. `Some` when it is to be parked (else it was closed, lingering).
     pub async fn answer(
@@ -124,8 +126,9 @@ impl Answering<'_> {
     }
 
     /// The store data of a served connection's instance: the served directory preopened
-    /// read-only, stderr for the log, no outbound connections, CGI when configured.
-    fn state(&self) -> Result<HostState> {
+    /// read-only, stderr for the log, outbound connections where an app's policy grants
+    /// (none without an app), CGI when configured; put in the embedder's type by `make_store`.
+    fn state(&self, peer: SocketAddr) -> Result<T> {
         let config = self.config;
         let mut wasi = WasiCtx::builder();
         // File reads happen on this connection's own thread: without this, every WASI file call
@@ -137,13 +140,14 @@ impl Answering<'_> {
             Some(app) => app.policy().clone(),
             None => crate::policy::OutboundPolicy::deny_all(),
         };
-        let mut state = HostState::new(wasi.build(), policy).with_limits(config.limits.clone());
+        let mut httplib = HttplibCtx::new(policy).with_limits(config.limits.clone());
         // On the reactor, a guest computing long yields to the thread's other connections.
-        state.httplib.wait_by(self.waits());
+        httplib.wait_by(self.waits());
         if !config.cgi_directories.is_empty() {
-            state = state.with_scripts(self.runtime.script_sandbox()?, config.cgi_policy.clone());
+            httplib = httplib.with_scripts(self.runtime.script_sandbox()?, config.cgi_policy.clone());
         }
-        Ok(state)
+        let wasi = wasi.build();
+        Ok((config.make_store)(StoreParts { wasi, httplib, peer }))
     }
 
     /// Run the guest over one connection; `Some` is the stream its guest left to be parked.
@@ -162,14 +166,14 @@ impl Answering<'_> {
         if let Some(after) = self.config.park_after {
             stream = stream.with_parking(after, idle_deadline);
         }
-        let state = self.state()?;
+        let state = self.state(peer)?;
         let instance = match &self.config.app {
             Some(app) => app
                 .instantiate(self.runtime, state)
                 .map(|(store, guest, handle)| (store, guest, Some(handle))),
             None => self
                 .runtime
-                .instantiate_server(state)
+                .instantiate_served(self.guest, state)
                 .map(|(store, guest)| (store, guest, None)),
         };
         let (mut store, guest, app) = match instance {
@@ -180,7 +184,7 @@ impl Answering<'_> {
                 return Err(e);
             }
         };
-        let stream = store.data_mut().table.push(GuestStream::Served(stream))?;
+        let stream = store.data_mut().httplib().table.push(GuestStream::Served(stream))?;
         let stream_rep = stream.rep();
         let api = guest.server.handler();
         let handler = api
@@ -210,7 +214,8 @@ impl Answering<'_> {
         }
         Ok(store
             .data_mut()
-            .httplib
+            .httplib()
+            .ctx
             .take_parked()
             .and_then(ServedStream::into_parked))
     }

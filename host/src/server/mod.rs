@@ -35,8 +35,8 @@ pub use admission::{
 };
 pub use app::HandlerApp;
 pub use config::{
-    BODY_TIMEOUT, GUEST_ROOT, HEAD_TIMEOUT, IDLE_TIMEOUT, INTERRUPT_GRACE, PARK_AFTER, SEND_TIMEOUT, SHUTDOWN_GRACE,
-    ServerConfig, TLS_HANDSHAKE_TIMEOUT,
+    BODY_TIMEOUT, GUEST_ROOT, HEAD_TIMEOUT, IDLE_TIMEOUT, INTERRUPT_GRACE, MakeStore, PARK_AFTER, SEND_TIMEOUT,
+    SHUTDOWN_GRACE, ServerConfig, StoreParts, TLS_HANDSHAKE_TIMEOUT,
 };
 pub use embed::{Exchange, RequestHandler};
 pub use linger::{LINGER_MAX_BYTES, LINGER_TIMEOUT};
@@ -45,6 +45,7 @@ pub use sys::{TRIM_DELAY, raise_open_file_limit};
 pub use workers::{MAX_IDLE_WORKERS, MIN_IDLE_WORKERS, WORKER_LINGER};
 
 use crate::runtime::Runtime;
+use crate::view::{HostState, HttplibView};
 use anyhow::{Context, Result};
 use serving::Serving;
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -52,21 +53,30 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A bound listener ready to serve.
-pub struct Server {
+/// A bound listener ready to serve, each connection in a store whose data is a `T`
+/// (httplib's [`HostState`], or an embedder's own: see [`ServerConfig::for_store`]).
+pub struct Server<T: HttplibView + 'static = HostState> {
     listener: TcpListener,
     addr: SocketAddr,
-    serving: Arc<Serving>,
+    serving: Arc<Serving<T>>,
 }
 
 /// Stops a serving `Server` from another thread (a signal handler, a test).
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    serving: Arc<Serving>,
+pub struct ShutdownHandle<T: HttplibView + 'static = HostState> {
+    serving: Arc<Serving<T>>,
     addr: SocketAddr,
 }
 
-impl ShutdownHandle {
+impl<T: HttplibView + 'static> Clone for ShutdownHandle<T> {
+    fn clone(&self) -> Self {
+        Self {
+            serving: self.serving.clone(),
+            addr: self.addr,
+        }
+    }
+}
+
+impl<T: HttplibView + 'static> ShutdownHandle<T> {
     /// End every open connection now, mid-response or not (Ctrl-C): their guests see the
     /// sockets closed and finish at once; parked ones are closed.
     pub fn close_connections(&self) {
@@ -92,9 +102,9 @@ impl ShutdownHandle {
     }
 }
 
-impl Server {
+impl<T: HttplibView + 'static> Server<T> {
     /// Bind `addr` (an IPv6 wildcard also accepts IPv4, as CPython's dual-stack server does).
-    pub fn bind(addr: SocketAddr, runtime: Arc<Runtime>, config: ServerConfig) -> Result<Self> {
+    pub fn bind(addr: SocketAddr, runtime: Arc<Runtime>, config: ServerConfig<T>) -> Result<Self> {
         let listener = accept::listen(addr)?;
         let directory = config
             .directory
@@ -117,7 +127,7 @@ impl Server {
         Ok(Self {
             listener,
             addr,
-            serving: Serving::start(runtime, config, busy, failed),
+            serving: Serving::start(runtime, config, busy, failed)?,
         })
     }
 
@@ -127,7 +137,7 @@ impl Server {
     }
 
     /// A handle that stops the server from another thread.
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
+    pub fn shutdown_handle(&self) -> ShutdownHandle<T> {
         ShutdownHandle {
             serving: self.serving.clone(),
             addr: self.addr,
@@ -153,7 +163,7 @@ impl Server {
     }
 
     /// Serve on a background thread.
-    pub fn spawn(self) -> Result<ServerHandle> {
+    pub fn spawn(self) -> Result<ServerHandle<T>> {
         let addr = self.addr;
         let shutdown = self.shutdown_handle();
         let thread = std::thread::Builder::new()
@@ -173,13 +183,13 @@ impl Server {
 }
 
 /// A server running on its own thread; stopped (gracefully) by `stop` or on drop.
-pub struct ServerHandle {
+pub struct ServerHandle<T: HttplibView + 'static = HostState> {
     addr: SocketAddr,
-    shutdown: ShutdownHandle,
+    shutdown: ShutdownHandle<T>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl ServerHandle {
+impl<T: HttplibView + 'static> ServerHandle<T> {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -194,7 +204,7 @@ impl ServerHandle {
     }
 }
 
-impl Drop for ServerHandle {
+impl<T: HttplibView + 'static> Drop for ServerHandle<T> {
     fn drop(&mut self) {
         self.stop();
     }

@@ -7,6 +7,7 @@
 //! guests see the sockets closed and end, returning their instances) and parked ones too.
 
 use super::{SHUTDOWN_GRACE, Server, ShutdownHandle};
+use crate::view::HttplibView;
 use anyhow::Result;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -14,9 +15,9 @@ use std::task::Poll;
 use tokio::sync::oneshot;
 
 /// Stops the server now if dropped while still armed: the serving future went away.
-struct StopOnDrop(Option<ShutdownHandle>);
+struct StopOnDrop<T: HttplibView + 'static>(Option<ShutdownHandle<T>>);
 
-impl Drop for StopOnDrop {
+impl<T: HttplibView + 'static> Drop for StopOnDrop<T> {
     fn drop(&mut self) {
         if let Some(handle) = self.0.take() {
             handle.close_connections();
@@ -28,7 +29,7 @@ impl Drop for StopOnDrop {
     }
 }
 
-impl Server {
+impl<T: HttplibView + 'static> Server<T> {
     /// Serve until `shutdown` completes, then stop accepting and let the responses in flight
     /// finish (up to `SHUTDOWN_GRACE`, as `spawn`'s handle does). Returns how many
     /// connections were still open when the grace ran out. Dropping the future first closes

@@ -11,8 +11,9 @@ use super::linger::{linger, send_busy};
 use super::park::{Parked, ParkingLot};
 use super::reactor::{ACCEPTOR, Mode, Reactor};
 use super::workers::{Job, Workers};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, ServedPre};
 use crate::stream::PhaseCell;
+use crate::view::HttplibView;
 use crate::wait::block_on;
 use std::net::{Shutdown, TcpListener};
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use tokio::io::unix::AsyncFd;
 pub const SHED_ON_EMFILE: usize = 32;
 
 /// What answering a connection takes, shared by the accept loop, the connections and the
-/// parking lot.
-pub(super) struct Serving {
+/// parking lot. `T` is the data of each connection's store.
+pub(super) struct Serving<T: HttplibView + 'static> {
     /// Where connections are answered: tasks on a few threads (one a core), each guest on a
     /// fiber that yields whenever its socket would block. None when it could not be started
     /// (connections then get threads of their own, as host code playing do_METHOD's do).
@@ -35,7 +36,9 @@ pub(super) struct Serving {
     stop_accepting: tokio::sync::Notify,
     workers: Workers,
     runtime: Arc<Runtime>,
-    config: Arc<ServerConfig>,
+    /// The guest linked for stores of type `T`.
+    guest: ServedPre<T>,
+    config: Arc<ServerConfig<T>>,
     pub admission: Arc<Admission>,
     /// The guest's 503 answer, sent to a connection no instance can be had for.
     busy: Arc<Vec<u8>>,
@@ -47,11 +50,17 @@ pub(super) struct Serving {
     descriptor_limit: u64,
 }
 
-impl Serving {
+impl<T: HttplibView + 'static> Serving<T> {
     /// Everything a server bound with `config` needs to answer connections (the reactor's
     /// and parking lot's threads started).
-    pub fn start(runtime: Arc<Runtime>, config: ServerConfig, busy: Vec<u8>, failed: Vec<u8>) -> Arc<Self> {
-        Arc::new_cyclic(|me: &std::sync::Weak<Serving>| {
+    pub fn start(
+        runtime: Arc<Runtime>,
+        config: ServerConfig<T>,
+        busy: Vec<u8>,
+        failed: Vec<u8>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let guest = runtime.served_pre()?;
+        Ok(Arc::new_cyclic(|me: &std::sync::Weak<Serving<T>>| {
             let me = me.clone();
             let parking = ParkingLot::start(move |parked| {
                 if let Some(serving) = me.upgrade() {
@@ -65,6 +74,7 @@ impl Serving {
                 stop_accepting: tokio::sync::Notify::new(),
                 workers: Workers::default(),
                 runtime,
+                guest,
                 config: Arc::new(config),
                 admission: Arc::default(),
                 busy: Arc::new(busy),
@@ -74,7 +84,7 @@ impl Serving {
                     .ok(),
                 descriptor_limit: super::sys::open_file_limit().unwrap_or(u64::MAX),
             }
-        })
+        }))
     }
 
     /// How this server's connections run: on the reactor, unless host code plays
@@ -247,6 +257,7 @@ impl Serving {
         let result = if self.admission.admit_in(id, max, mode).await {
             let answering = Answering {
                 runtime: &self.runtime,
+                guest: &self.guest,
                 config: &self.config,
                 busy: &self.busy,
                 failed: &self.failed,
