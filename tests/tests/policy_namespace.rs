@@ -3,7 +3,9 @@
 //! address below is put on `lo` with a listener that counts the connections it gets. An app run
 //! by `httplib run` under the wildcard `--allow 'http://*:*'` reaches the public one and none
 //! of the special-purpose ones (IANA's registries, the IPv6 forms that carry an IPv4 address,
-//! a name that resolves to one); a rule naming one reaches it. Nothing leaves the namespace.
+//! a name that resolves to one); a rule naming one reaches it. A name no rule could grant
+//! is refused before any lookup: the namespace's resolver (a UDP listener on its `lo`)
+//! receives no query for it. Nothing leaves the namespace.
 
 use httplib_tests::*;
 use std::io::{Read, Write};
@@ -56,6 +58,20 @@ fn listener(addr: IpAddr) -> Arc<AtomicUsize> {
     count
 }
 
+/// Counts the DNS queries sent to 127.0.0.1:53 (answering none: each lookup times out).
+fn dns_listener() -> Arc<AtomicUsize> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:53").unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        let mut query = [0u8; 1500];
+        while socket.recv(&mut query).is_ok() {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    count
+}
+
 fn url(addr: &str) -> String {
     match addr.contains(':') {
         true => format!("http://[{addr}]:{PORT}/"),
@@ -64,10 +80,16 @@ fn url(addr: &str) -> String {
 }
 
 fn fetch(allow: &str, url: &str) -> Output {
-    Command::new(httplib_bin!())
-        .args(["run", FETCH_APP, "--allow", allow, "--", url])
-        .output()
-        .unwrap()
+    fetch_granting(&[allow], url)
+}
+
+fn fetch_granting(rules: &[&str], url: &str) -> Output {
+    let mut run = Command::new(httplib_bin!());
+    run.args(["run", FETCH_APP]);
+    for rule in rules {
+        run.args(["--allow", rule]);
+    }
+    run.args(["--", url]).output().unwrap()
 }
 
 fn sh(script: &str) {
@@ -185,4 +207,33 @@ fn a_wildcard_reaches_no_special_address_in_a_namespace_of_its_own() {
         );
         assert_eq!(counts[index].load(Ordering::SeqCst), before + 1, "{allow}");
     }
+
+    // A name no rule could grant is refused before it is looked up: the namespace's resolver
+    // sees no query (a plugin under a deny-all policy cannot send names of its choosing to
+    // the resolver), and the error is the policy's, not a failed lookup.
+    let queries = dns_listener();
+    let resolv = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(resolv.path(), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n").unwrap();
+    sh(&format!("mount --bind {} /etc/resolv.conf", resolv.path().display()));
+    let leak = format!("http://secret-1234.leak.example:{PORT}/");
+    let granted = format!("http://granted.test:{PORT}");
+    for rules in [
+        &[][..],
+        &[granted.as_str()],
+        &["https://*:*", "http://*.other.example:*"],
+    ] {
+        let out = fetch_granting(rules, &leak);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("PermissionError") && err.contains("not allowed by the policy"),
+            "{rules:?}: {err}"
+        );
+        assert_eq!(queries.load(Ordering::SeqCst), 0, "{rules:?}: the name was looked up");
+    }
+    // The control: under a rule that could match it, the name is looked up (and, unanswered,
+    // fails as a lookup), so the silence above is the policy's.
+    let out = fetch("http://*:*", &leak);
+    assert!(!out.status.success());
+    assert!(queries.load(Ordering::SeqCst) >= 1, "the resolver saw no query");
+    eprintln!("a name no rule could grant: refused with no DNS query");
 }

@@ -108,10 +108,13 @@ impl OutboundPolicy {
     /// resolved once, here, and only the addresses some rule grants.
     pub fn destinations(&self, host: &str, port: u16, scheme: Scheme) -> Result<Vec<SocketAddr>, PolicyError> {
         let parsed = Host::parse(host);
-        let resolved = resolve(&parsed, port)?;
         let Some(rules) = &self.rules else {
-            return Ok(resolved);
+            return resolve(&parsed, port);
         };
+        if let Some(why) = refused_unresolved(rules, &parsed, port, scheme) {
+            return Err(PolicyError::Denied(why));
+        }
+        let resolved = resolve(&parsed, port)?;
         let allowed: Vec<SocketAddr> = resolved
             .iter()
             .copied()
@@ -134,6 +137,9 @@ impl OutboundPolicy {
         if rules.iter().any(|r| r.names(&parsed, port, scheme)) {
             return Ok(());
         }
+        if let Some(why) = refused_unresolved(rules, &parsed, port, scheme) {
+            return Err(PolicyError::Denied(format!("tunnel {why}")));
+        }
         let resolved = resolve(&parsed, port)?;
         let all_granted = resolved
             .iter()
@@ -155,6 +161,20 @@ impl OutboundPolicy {
             None => Ok(()),
         }
     }
+}
+
+/// Why a name no rule could grant is refused before it is resolved: the policy sends no DNS
+/// query for it (a plugin under a deny-all policy cannot reach the resolver with names of
+/// its choosing, and is told it was denied, not that the name does not resolve).
+fn refused_unresolved(rules: &[Rule], host: &Host, port: u16, scheme: Scheme) -> Option<String> {
+    let name = matches!(host, Host::Name(_));
+    (name && !rules.iter().any(|r| r.may_grant(host, port, scheme))).then(|| {
+        format!(
+            "connection to {}://{}:{port} is not allowed by the policy",
+            scheme.as_str(),
+            host.display()
+        )
+    })
 }
 
 /// `host` resolved (a literal is its own address).
@@ -222,6 +242,41 @@ mod tests {
                 .destinations("127.1", 1, Scheme::Http)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_name_no_rule_could_grant_is_denied_without_a_lookup() {
+        // `.invalid` never resolves (RFC 6761): Denied here means no lookup was made.
+        let name = "no-such-host.invalid";
+        for policy in [
+            OutboundPolicy::deny_all(),
+            OutboundPolicy::allow_only(["https://*.example.com", "http://other.test:80"]),
+        ] {
+            match policy.destinations(name, 80, Scheme::Http) {
+                Err(PolicyError::Denied(m)) => {
+                    assert_eq!(
+                        m,
+                        "connection to http://no-such-host.invalid:80 is not allowed by the policy"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(matches!(
+                policy.check_tunnel(name, 443, Scheme::Https),
+                Err(PolicyError::Denied(m)) if m.starts_with("tunnel connection to https://")
+            ));
+        }
+        // A rule for an address, a range or `*` may match whatever the name resolves to.
+        for rule in ["10.0.0.0/8", "http://*:*", "127.0.0.1:80"] {
+            let p = OutboundPolicy::allow_only([rule]);
+            assert!(
+                matches!(
+                    p.destinations(name, 80, Scheme::Http),
+                    Err(PolicyError::Unresolvable(_))
+                ),
+                "{rule}"
+            );
+        }
     }
 
     #[test]

@@ -141,6 +141,19 @@ impl Rule {
         }
     }
 
+    /// Whether this rule could grant `host` on `port` with `scheme` once resolved: a rule for
+    /// another name, domain, port or scheme never can, so such a name is refused without a
+    /// lookup (no DNS query for a name the policy refuses anyway).
+    pub fn may_grant(&self, host: &Host, port: u16, scheme: Scheme) -> bool {
+        self.covers(port, scheme)
+            && match (&self.host, host) {
+                (HostPattern::Suffix(domain), Host::Name(n)) => n.ends_with(domain.as_str()),
+                (HostPattern::Name(name), Host::Name(n)) => n == name,
+                // `*`, an address or a range: any name may resolve to what it grants.
+                _ => true,
+            }
+    }
+
     /// Whether this rule names `host` itself (the name, or the address it is written as):
     /// such a rule grants it wherever it resolves.
     pub fn names(&self, host: &Host, port: u16, scheme: Scheme) -> bool {
@@ -181,6 +194,20 @@ mod tests {
 
     fn grants(rule_text: &str, host: &str, addr: &str, port: u16, scheme: Scheme) -> bool {
         rule(rule_text).grants(&Host::parse(host), addr.parse().unwrap(), port, scheme)
+    }
+
+    #[test]
+    fn only_rules_that_could_match_a_name_ask_for_its_lookup() {
+        let name = Host::parse("metadata.internal");
+        assert!(!rule("http://example.com").may_grant(&name, 80, Scheme::Http));
+        assert!(!rule("http://*.example.com").may_grant(&name, 80, Scheme::Http));
+        assert!(!rule("https://*:*").may_grant(&name, 80, Scheme::Http));
+        assert!(!rule("metadata.internal:443").may_grant(&name, 80, Scheme::Http));
+        assert!(rule("metadata.internal:*").may_grant(&name, 80, Scheme::Http));
+        assert!(rule("*.internal").may_grant(&name, 80, Scheme::Http));
+        assert!(rule("http://*:*").may_grant(&name, 80, Scheme::Http));
+        assert!(rule("10.0.0.0/8").may_grant(&name, 80, Scheme::Http));
+        assert!(rule("127.0.0.1:80").may_grant(&name, 80, Scheme::Http));
     }
 
     #[test]
