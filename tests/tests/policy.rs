@@ -122,7 +122,11 @@ fn wildcards_never_reach_loopback_however_it_is_named() {
         let policy = OutboundPolicy::allow_only([rule]);
         for host in LOOPBACK_SPELLINGS.iter().chain(&["localhost"]) {
             let why = denied(get(&policy, host, target.port));
-            assert!(why.contains("loopback"), "{rule} {host}: {why}");
+            // `localhost` is not under `.localhost`: refused before it is looked up, so the
+            // refusal cannot name the address.
+            let unresolved = rule == "*.localhost:*" && *host == "localhost";
+            assert!(why.contains("loopback") || unresolved, "{rule} {host}: {why}");
+            assert!(why.contains("not allowed by the policy"), "{rule} {host}: {why}");
         }
     }
     assert_eq!(target.seen(), (0, 0), "no connection was made");
