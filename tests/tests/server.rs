@@ -59,6 +59,28 @@ print("connections", len(set(ports)), ports[0] == ports[1] == ports[2] != ports[
     );
 }
 
+/// A response after which the server closes says so on HTTP/1.1 (RFC 9112 9.6, as nginx does):
+/// a client that asked for `Connection: close`, and an HTTP/1.0 client, learn it from the head
+/// instead of waiting for the end of the stream; a kept connection's responses are CPython's.
+#[test]
+fn an_http11_response_before_the_close_says_connection_close() {
+    let dir = fixture_dir();
+    let server = our_server(dir.path(), "HTTP/1.1");
+    let raw = raw_exchange(
+        server.local_addr(),
+        b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&raw);
+    let heads: Vec<&str> = text.split("hello, world\n").collect();
+    assert_eq!(heads.len(), 3, "{text}");
+    assert_eq!(header(heads[0], "Connection"), None, "{text}");
+    assert_eq!(header(heads[1], "Connection"), Some("close"), "{text}");
+    let (head, body) = split_response(&raw_exchange(server.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n"));
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(header(&head, "Connection"), Some("close"), "{head}");
+    assert_eq!(body, b"hello, world\n");
+}
+
 #[test]
 fn curl_gets_file_byte_exact_and_listing_matches_cpythons() {
     let dir = fixture_dir();

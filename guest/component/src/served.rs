@@ -117,6 +117,15 @@ impl wx::GuestExchange for ExchangeResource {
     fn read_body(&self, max: u64) -> WResult<Vec<u8>> {
         wit(self.handler().read_body(usize::try_from(max).unwrap_or(usize::MAX)))
     }
+    fn send_head(&self, status: u16, fields: Vec<(String, Vec<u8>)>) -> WResult<()> {
+        wit(self.handler().send_head(status, &fields))
+    }
+    fn send_body(&self, data: Vec<u8>) -> WResult<()> {
+        wit(self.handler().send_body(&data))
+    }
+    fn end_body(&self, whole: bool) -> WResult<()> {
+        wit(self.handler().end_body(whole))
+    }
     fn close_connection(&self) -> bool {
         self.handler().close_connection
     }

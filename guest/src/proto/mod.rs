@@ -30,6 +30,7 @@ pub mod request_line;
 pub mod request_parse;
 pub mod request_plan;
 pub mod response_encode;
+pub mod response_framing;
 pub mod response_parse;
 pub mod status;
 pub mod status_line;

@@ -140,6 +140,12 @@ pub struct Handler {
     /// `close_connection`.
     pub close_connection: bool,
     headers_buffer: Vec<u8>,
+    /// The response being written named its `Connection` itself (`send_header`).
+    connection_said: bool,
+    /// The status of the head being written (a 1xx is interim: the response goes on).
+    head_status: u16,
+    /// The body of a response given as fields and pieces (`send_head`), being sent.
+    pub(super) framed: Option<crate::proto::response_framing::BodyWriter>,
     body: BodyDecoder,
     /// Runs CGI scripts (the host's sandbox); none refuses them.
     pub(super) scripts: Option<Box<dyn ScriptRunner>>,
@@ -163,6 +169,9 @@ impl Handler {
             request: Request::default(),
             close_connection: true,
             headers_buffer: Vec::new(),
+            connection_said: false,
+            head_status: 0,
+            framed: None,
             body: BodyDecoder::Done,
             scripts: None,
             awaited: false,
@@ -272,6 +281,7 @@ impl Handler {
     fn handle_one_request(&mut self) -> Result<Option<()>, HttpError> {
         self.request.reset();
         self.headers_buffer.clear();
+        self.framed = None;
         self.close_connection = true;
         if !self.await_request()? {
             return Ok(None);
@@ -377,6 +387,8 @@ impl Handler {
         if self.request.request_version == "HTTP/0.9" {
             return Ok(());
         }
+        self.connection_said = false;
+        self.head_status = code;
         Ok(response_encode::status_line(
             &mut self.headers_buffer,
             &self.config.protocol_version,
@@ -393,6 +405,7 @@ impl Handler {
             response_encode::header_line(&mut self.headers_buffer, keyword, value)?;
         }
         if keyword.eq_ignore_ascii_case("connection") {
+            self.connection_said = true;
             if value.eq_ignore_ascii_case("close") {
                 self.close_connection = true;
             } else if value.eq_ignore_ascii_case("keep-alive") {
@@ -405,10 +418,23 @@ impl Handler {
     /// `end_headers()`.
     pub fn end_headers(&mut self) -> Result<(), HttpError> {
         if self.request.request_version != "HTTP/0.9" {
-            self.headers_buffer.extend_from_slice(b"\r\n");
+            self.end_head();
             self.flush_headers()?;
         }
         Ok(())
+    }
+
+    /// The blank line that ends the head; before it, `Connection: close` when an HTTP/1.1
+    /// response will be the connection's last and its writer did not say so (RFC 9112 9.6:
+    /// a client then knows not to wait for more, as nginx tells it). An HTTP/1.0 response
+    /// closes by default and keeps CPython's bytes; an interim (1xx) one ends nothing.
+    fn end_head(&mut self) {
+        let last = self.close_connection && self.head_status >= 200;
+        if last && !self.connection_said && self.http11() {
+            self.headers_buffer.extend_from_slice(b"Connection: close\r\n");
+            self.connection_said = true;
+        }
+        self.headers_buffer.extend_from_slice(b"\r\n");
     }
 
     /// `flush_headers()`: one write for the whole header block.
@@ -420,10 +446,30 @@ impl Handler {
         Ok(())
     }
 
+    /// End the head in the header buffer without writing it: it goes out with the first
+    /// bytes after it (`write_after_head`).
+    pub(super) fn end_head_unsent(&mut self) {
+        if self.request.request_version != "HTTP/0.9" {
+            self.end_head();
+        }
+    }
+
+    /// `data`, after whatever of the head is still unsent, in one write.
+    pub(super) fn write_after_head(&mut self, data: &[u8]) -> Result<(), HttpError> {
+        if self.headers_buffer.is_empty() {
+            return match data.is_empty() {
+                true => Ok(()),
+                false => Ok(self.stream.write_all(data)?),
+            };
+        }
+        self.headers_buffer.extend_from_slice(data);
+        self.flush_headers()
+    }
+
     /// Write the headers so far and `body` in one transport write (small responses).
     pub fn end_headers_with_body(&mut self, body: &[u8]) -> Result<(), HttpError> {
         if self.request.request_version != "HTTP/0.9" {
-            self.headers_buffer.extend_from_slice(b"\r\n");
+            self.end_head();
         }
         self.headers_buffer.extend_from_slice(body);
         self.flush_headers()

@@ -3,6 +3,7 @@
 //! `cgi` is CGIHTTPRequestHandler's `run_cgi` over the host's script sandbox.
 
 mod cgi;
+mod framed;
 mod handler;
 mod static_files;
 

@@ -374,3 +374,124 @@ fn an_http_1_1_request_without_host_is_400() {
     let out = output(&seen);
     assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
 }
+
+// ---- saying that the connection closes ----
+
+/// The head of the first response the handler wrote.
+fn first_head(seen: &Rc<RefCell<Seen>>) -> String {
+    let out = output(seen);
+    out[..out.find("\r\n\r\n").expect("a whole head") + 4].to_string()
+}
+
+#[test]
+fn an_http11_response_that_ends_the_connection_says_connection_close() {
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"[..],
+        b"GET / HTTP/1.0\r\n\r\n",
+    ] {
+        let (mut h, seen) = handler(&[Step::Send(request)]);
+        assert!(h.next_request().unwrap());
+        answer(&mut h, "hi");
+        let head = first_head(&seen);
+        assert_eq!(head.matches("Connection: close\r\n").count(), 1, "{head}");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(!h.next_request().unwrap());
+    }
+}
+
+#[test]
+fn a_kept_connection_and_an_http10_server_keep_cpythons_bytes() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "hi");
+    assert!(!first_head(&seen).contains("Connection"), "{}", first_head(&seen));
+
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")]);
+    h.config.protocol_version = "HTTP/1.0".into();
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "hi");
+    let head = first_head(&seen);
+    assert!(
+        head.starts_with("HTTP/1.0 200 OK\r\n") && !head.contains("Connection"),
+        "{head}"
+    );
+}
+
+#[test]
+fn a_connection_field_the_handler_sent_is_not_said_twice() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.0\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    h.send_response(200, None).unwrap();
+    h.send_header("Connection", "Close").unwrap();
+    h.end_headers().unwrap();
+    let head = first_head(&seen);
+    assert_eq!(head.to_ascii_lowercase().matches("connection:").count(), 1, "{head}");
+}
+
+#[test]
+fn an_interim_100_continue_says_nothing_of_the_close() {
+    let (mut h, seen) = handler(&[
+        Step::Send(
+            b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",
+        ),
+        Step::Send(b"hi"),
+    ]);
+    assert!(h.next_request().unwrap());
+    assert_eq!(h.read_body(10).unwrap(), b"hi");
+    answer(&mut h, "ok");
+    let out = output(&seen);
+    assert!(
+        out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("Connection: close\r\n").count(), 1, "{out}");
+}
+
+// ---- responses given as fields and pieces (a wasi:http app's) ----
+
+#[test]
+fn a_head_and_pieces_are_framed_chunked_and_the_connection_kept() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    let fields = vec![
+        ("content-type".to_string(), b"text/plain".to_vec()),
+        ("x-bytes".to_string(), vec![b'a', 0xe9]),
+        ("Transfer-Encoding".to_string(), b"gzip".to_vec()),
+    ];
+    h.send_head(200, &fields).unwrap();
+    assert_eq!(output(&seen), "", "the head waits for the body's first piece");
+    h.send_body(b"hello").unwrap();
+    h.end_body(true).unwrap();
+    let out = seen.borrow().output.clone();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\nServer: "), "{text}");
+    assert!(out.windows(13).any(|w| w == b"x-bytes: a\xe9\r\n"), "{text}");
+    assert!(text.contains("\r\ncontent-type: text/plain\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("Transfer-Encoding").count(),
+        1,
+        "the app's own is dropped: {text}"
+    );
+    assert!(!h.close_connection);
+}
+
+#[test]
+fn a_body_past_its_length_is_cut_and_closes() {
+    let (mut h, seen) = handler(&[Step::Send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")]);
+    assert!(h.next_request().unwrap());
+    h.send_head(200, &[("Content-Length".to_string(), b"3".to_vec())])
+        .unwrap();
+    assert!(h.send_body(b"abcdef").is_err());
+    h.end_body(true).unwrap();
+    assert!(
+        output(&seen).ends_with("Content-Length: 3\r\n\r\nabc"),
+        "{}",
+        output(&seen)
+    );
+    assert!(h.close_connection);
+    assert!(!h.next_request().unwrap());
+}
