@@ -2,8 +2,9 @@
 //! the CGI script (tests/cgi-script, CGI_SCRIPT_WASM) and the SDK's example app
 //! (guest/sdk/examples/fetch.rs, FETCH_APP_WASM) and CGI script that calls out
 //! (guest/sdk/examples/cgi_fetch.rs, CGI_FETCH_WASM), and the handler components
-//! hello_handler and spin_handler (HELLO_HANDLER_WASM, SPIN_HANDLER_WASM). Their own target dirs, for the reason
-//! host/build.rs gives.
+//! hello_handler and spin_handler (HELLO_HANDLER_WASM, SPIN_HANDLER_WASM), and a standard
+//! wasi:http proxy component (tests/wasi-http-app, WASI_HTTP_APP_WASM). Their own target dirs,
+//! for the reason host/build.rs gives.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,18 @@ fn main() {
     );
     let wasm = target_dir.join("wasm32-wasip2/release/env.wasm");
     println!("cargo:rustc-env=CGI_SCRIPT_WASM={}", wasm.display());
+
+    let proxy = manifest_dir.join("wasi-http-app");
+    watch(&[&proxy.join("src"), &proxy.join("Cargo.toml")]);
+    let target_dir = root.join("target").join("wasi-http-app");
+    build(
+        wasm_cargo(&target_dir)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(proxy.join("Cargo.toml")),
+        "tests/wasi-http-app",
+    );
+    let wasm = target_dir.join("wasm32-wasip2/release/wasi_http_app.wasm");
+    println!("cargo:rustc-env=WASI_HTTP_APP_WASM={}", wasm.display());
 
     let sdk = root.join("guest/sdk");
     watch(&[

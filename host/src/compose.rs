@@ -56,7 +56,7 @@ impl std::fmt::Display for ComposeError {
             }
             ComposeError::NotAHandler => write!(
                 f,
-                "not a handler component: it exports no {HANDLER_EXPORT} (see guest/sdk's hello_handler example)"
+                "not a handler component: it exports no {HANDLER_EXPORT} (see guest/sdk's hello_handler example) and no wasi:http/incoming-handler"
             ),
             ComposeError::NoClientImport => write!(f, "it does not import {CLIENT_INTERFACE}"),
             ComposeError::Forbidden(names) => write!(

@@ -344,3 +344,67 @@ pub fn recording_proxy(refuse: Option<&'static str>) -> RecordingProxy {
 pub fn curl_here() -> bool {
     Command::new("curl").arg("--version").output().is_ok()
 }
+
+/// Request smuggling (RFC 9112 6.1, 6.3, 5.1, 5.2): ambiguous requests and the status each
+/// must get (400; 501 for a transfer coding not implemented, as nginx), after which the
+/// connection closes, so nothing after it is read as a request.
+pub const AMBIGUOUS_FRAMING: &[(&str, &str)] = &[
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nabcdef",
+        "400",
+    ),
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "400"),
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nabcde", "400"),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \x0c5\r\n\r\nhello",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\x0c\r\n\r\nhello",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \x0cchunked\r\n\r\n0\r\n\r\n",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x0c\r\n\r\n0\r\n\r\n",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "400",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        "400",
+    ),
+    ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\n\r\n", "400"),
+    ("GET / HTTP/1.1\r\n Host: x\r\n\r\n", "400"),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
+        "501",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "501",
+    ),
+];

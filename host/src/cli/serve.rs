@@ -38,12 +38,15 @@ pub struct ServeArgs {
     /// loopback, link-local or private addresses). None by default.
     #[arg(long = "cgi-allow", value_name = "RULE", requires = "cgi")]
     pub cgi_allow: Vec<String>,
-    /// Answer requests with this handler component (it exports httplib:http/request-handler:
-    /// BaseHTTPRequestHandler's do_METHOD, see guest/sdk's hello_handler example), each
-    /// connection in a sandbox of its own; what it passes on is served from --directory.
+    /// Answer requests with this component: a handler component (it exports
+    /// httplib:http/request-handler: BaseHTTPRequestHandler's do_METHOD, see guest/sdk's
+    /// hello_handler example), each connection in a sandbox of its own, what it passes on
+    /// served from --directory; or a wasi:http proxy component (it exports
+    /// wasi:http/incoming-handler, as `wasmtime serve` runs), each request in a sandbox of its own.
     #[arg(long = "app", value_name = "APP.wasm")]
     pub app: Option<PathBuf>,
-    /// Let the --app component connect where RULE grants ([scheme://]host[:port], `*.domain`,
+    /// Let the --app component connect (httplib:http/client, wasi:http/outgoing-handler)
+    /// where RULE grants ([scheme://]host[:port], `*.domain`,
     /// an address or CIDR block; wildcards never reach loopback, link-local or private
     /// addresses). Nowhere by default.
     #[arg(long = "allow", value_name = "RULE", requires = "app")]

@@ -1,14 +1,16 @@
-//! Handler components (`httplib serve --app`): a component exporting
+//! Apps that answer requests (`httplib serve --app`): a handler component exporting
 //! `httplib:http/request-handler` (the `do_METHOD` part of a BaseHTTPRequestHandler subclass),
 //! composed with the guest (`compose::compose_handler`), compiled once, and instantiated in
-//! each connection's own store beside the guest it imports. The host drives the connection:
+//! each connection's own store beside the guest it imports; or a `wasi:http` proxy component
+//! (`proxy`), which runs beside the guest in a store of its own a request. The host drives the connection:
 //! the guest's `next-request` (which reads, validates and answers malformed requests), then
 //! the app's `handle` with the connection's `exchange`. An app that traps, loops past its CPU
 //! limit or runs out of memory loses its own connection only: its client gets the guest's 500
 //! when nothing of the response had gone out, and the connection closes.
 
+use super::proxy::{self, ProxyApp};
 use crate::app::LoadError;
-use crate::compose::{self, HANDLER_EXPORT};
+use crate::compose::{self, ComposeError, HANDLER_EXPORT};
 use crate::policy::OutboundPolicy;
 use crate::runtime::{Runtime, ServedExports, ServedIndices};
 use crate::stream::{GuestStream, ServedStream};
@@ -22,24 +24,50 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, Resource, R
 /// The app's `handle`: the connection's exchange in, whether it had a `do_METHOD` out.
 type Handle = TypedFunc<(ResourceAny,), (bool,)>;
 
-/// A handler component ready to instantiate for each connection, in stores of type `T`
-/// (httplib's `HostState`, or an embedder's own).
+/// An app ready to answer each connection's requests: a handler component instantiated with
+/// the guest in stores of type `T` (httplib's `HostState`, or an embedder's own), or a
+/// `wasi:http` proxy component.
 pub struct HandlerApp<T: 'static = crate::view::HostState> {
-    pre: InstancePre<T>,
-    served: ServedIndices,
-    handle: ComponentExportIndex,
+    kind: AppKind<T>,
     policy: OutboundPolicy,
 }
 
+/// A handler component composed with the guest, linked, and where its exports are.
+struct Composed<T: 'static> {
+    pre: InstancePre<T>,
+    served: ServedIndices,
+    handle: ComponentExportIndex,
+}
+
+/// What kind of component an app is.
+enum AppKind<T: 'static> {
+    /// A handler component composed with the guest.
+    Handler(Box<Composed<T>>),
+    /// A `wasi:http` proxy component.
+    Proxy(ProxyApp),
+}
+
 impl<T: HttplibView + 'static> HandlerApp<T> {
-    /// `wasm` (a handler component) composed with `runtime`'s guest, compiled and linked;
-    /// its outbound connections (`httplib:http/client`) go where `policy` grants.
+    /// `wasm` (a handler component) composed with `runtime`'s guest, compiled and linked, or
+    /// (a `wasi:http` proxy component) compiled and linked with wasi:http; its outbound
+    /// connections (`httplib:http/client`, `wasi:http/outgoing-handler`) go where `policy` grants.
     pub fn load(runtime: &Runtime, wasm: &[u8], policy: OutboundPolicy) -> Result<Self, LoadError> {
-        let composed = compose::compose_handler(wasm, runtime.guest_wasm()).map_err(LoadError::Compose)?;
         fn other(e: impl std::fmt::Display) -> LoadError {
             LoadError::Other(format!("{e:#}"))
         }
         let engine = runtime.app_engine();
+        let composed = match compose::compose_handler(wasm, runtime.guest_wasm()) {
+            Ok(composed) => composed,
+            Err(ComposeError::NotAHandler) => {
+                let component = runtime.code_cache().component(engine, wasm).map_err(other)?;
+                if !proxy::is_proxy(engine, &component) {
+                    return Err(LoadError::Compose(ComposeError::NotAHandler));
+                }
+                let kind = AppKind::Proxy(ProxyApp::link(engine, &component)?);
+                return Ok(Self { kind, policy });
+            }
+            Err(e) => return Err(LoadError::Compose(e)),
+        };
         let component = runtime.code_cache().component(engine, &composed).map_err(other)?;
         let unsupplied = compose::unsupplied_imports(engine, &component);
         if !unsupplied.is_empty() {
@@ -62,11 +90,17 @@ impl<T: HttplibView + 'static> HandlerApp<T> {
             .get_export_index(Some(&interface), "handle")
             .ok_or_else(missing)?;
         Ok(Self {
-            pre,
-            served,
-            handle,
+            kind: AppKind::Handler(Box::new(Composed { pre, served, handle })),
             policy,
         })
+    }
+
+    /// The app when it is a `wasi:http` proxy component.
+    pub(super) fn proxy(&self) -> Option<&ProxyApp> {
+        match &self.kind {
+            AppKind::Proxy(proxy) => Some(proxy),
+            AppKind::Handler(_) => None,
+        }
     }
 
     /// Where the app may connect.
@@ -74,18 +108,21 @@ impl<T: HttplibView + 'static> HandlerApp<T> {
         &self.policy
     }
 
-    /// A new store for `state` holding the guest and the app, with the guest's exports and
-    /// the app's `handle`.
-    pub(super) fn instantiate(&self, runtime: &Runtime, state: T) -> Result<(Store<T>, ServedExports, Handle)> {
-        let engine = self.pre.engine().clone();
-        runtime
-            .instantiate_on(&engine, state, |store| {
-                let instance = self.pre.instantiate_async(&mut *store).wait()?;
-                let served = self.served.load(store, &instance)?;
-                let handle = instance.get_typed_func::<(ResourceAny,), (bool,)>(&mut *store, &self.handle)?;
-                Ok((served, handle))
-            })
-            .map(|(store, (served, handle))| (store, served, handle))
+    /// A new store for `state` holding the guest and the handler component, with the
+    /// guest's exports and the app's `handle` (none for a proxy: see `proxy`).
+    pub(super) fn instantiate(&self, runtime: &Runtime, state: T) -> Option<Result<(Store<T>, ServedExports, Handle)>> {
+        let AppKind::Handler(composed) = &self.kind else {
+            return None;
+        };
+        let Composed { pre, served, handle } = composed.as_ref();
+        let engine = pre.engine().clone();
+        let made = runtime.instantiate_on(&engine, state, |store| {
+            let instance = pre.instantiate_async(&mut *store).wait()?;
+            let served = served.load(store, &instance)?;
+            let handle = instance.get_typed_func::<(ResourceAny,), (bool,)>(&mut *store, handle)?;
+            Ok((served, handle))
+        });
+        Some(made.map(|(store, (served, handle))| (store, served, handle)))
     }
 }
 

@@ -167,9 +167,12 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
             stream = stream.with_parking(after, idle_deadline);
         }
         let state = self.state(peer)?;
-        let instance = match &self.config.app {
+        // A handler component shares the guest's store; a proxy component and host code
+        // answer beside a guest of its own.
+        let instance = match self.config.app.as_ref().filter(|app| app.proxy().is_none()) {
             Some(app) => app
                 .instantiate(self.runtime, state)
+                .expect("a handler component")
                 .map(|(store, guest, handle)| (store, guest, Some(handle))),
             None => self
                 .runtime
@@ -195,18 +198,38 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
                 &self.config.handler_config(local),
             )
             .await?;
-        let result = match (&app, &self.config.handler) {
-            (Some(handle), _) => {
+        let proxy = self
+            .config
+            .app
+            .as_ref()
+            .and_then(|app| Some((app.proxy()?, app.policy())));
+        let result = match (&app, proxy, &self.config.handler) {
+            (Some(handle), _, _) => {
                 // A trapped app leaves an instance that can no longer be entered: the
                 // connection closes without a word more from it.
                 super::app::serve_app(&mut store, &guest, handle, handler, stream_rep, self.failed, peer).await?;
                 Ok(())
             }
-            (None, None) => api
+            (None, Some((proxy, policy)), _) => {
+                let proxying = super::proxy::Proxying {
+                    runtime: self.runtime,
+                    app: proxy,
+                    policy,
+                    limits: &self.config.limits,
+                    waits: self.waits(),
+                    tls: self.config.tls.is_some(),
+                    local,
+                };
+                // A trapped app costs its request's store only, but its 500 closes the
+                // connection, and the log says why.
+                proxying.serve(&mut store, &guest, handler).await?;
+                Ok(())
+            }
+            (None, None, None) => api
                 .call_serve_directory(&mut store, handler)
                 .await?
                 .map_err(anyhow::Error::from),
-            (None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
+            (None, None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
         };
         handler.resource_drop_async(&mut store).await?;
         if let Err(e) = result {

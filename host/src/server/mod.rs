@@ -10,6 +10,7 @@
 //! - `serving`: a serving server's state and each connection's life (admit, answer, park);
 //! - `connection`: one connection answered in an instance of its own;
 //! - `embed`: host code playing `do_METHOD`; `app`: a handler component playing it;
+//!   `proxy`: a `wasi:http` proxy component answering, its requests sent by `outgoing`;
 //! - `park`: idle keep-alive connections held as bare sockets, no instance;
 //! - `linger`: the lingering close; `sys`: rlimits and handing memory back;
 //! - `config`: `ServerConfig`; `serve_async`: serving from async code.
@@ -21,7 +22,9 @@ mod config;
 mod connection;
 mod embed;
 mod linger;
+mod outgoing;
 mod park;
+mod proxy;
 mod reactor;
 mod serve_async;
 mod serving;
@@ -40,6 +43,8 @@ pub use config::{
 };
 pub use embed::{Exchange, RequestHandler};
 pub use linger::{LINGER_MAX_BYTES, LINGER_TIMEOUT};
+pub use outgoing::{CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT};
+pub use proxy::{INCOMING_HANDLER, REQUEST_PIECE, REQUEST_PIECES_IN_FLIGHT};
 pub use serving::SHED_ON_EMFILE;
 pub use sys::{TRIM_DELAY, raise_open_file_limit};
 pub use workers::{MAX_IDLE_WORKERS, MIN_IDLE_WORKERS, WORKER_LINGER};
