@@ -13,6 +13,8 @@
 //! The wasi-sockets adapter (`guest/adapters/wasi-sockets`, for `httplib compose --adapter`)
 //! is built and embedded beside the guest the same way (`HTTPLIB_ADAPTER_WASM` names a
 //! prebuilt one); without its sources nothing is embedded and `compose --adapter` says so.
+//! So is the wasi:http file server (`guest/adapters/wasi-http-server`, for `httplib compose
+//! --wasi-http`; `HTTPLIB_WASI_HTTP_SERVER_WASM` names a prebuilt one).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -27,16 +29,31 @@ const GUEST_STACK_SIZE: usize = 128 * 1024;
 fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     let out = out_dir.join("httplib_guest.wasm");
-    let adapter_out = out_dir.join("wasi_sockets_adapter.wasm");
     println!("cargo:rerun-if-env-changed=HTTPLIB_GUEST_WASM");
-    println!("cargo:rerun-if-env-changed=HTTPLIB_ADAPTER_WASM");
-    let prebuilt_adapter = env::var_os("HTTPLIB_ADAPTER_WASM").map(PathBuf::from);
-    if let Some(prebuilt) = &prebuilt_adapter {
-        println!("cargo:rerun-if-changed={}", prebuilt.display());
-        std::fs::copy(prebuilt, &adapter_out)
-            .unwrap_or_else(|e| panic!("HTTPLIB_ADAPTER_WASM={}: {e}", prebuilt.display()));
-    } else {
-        std::fs::write(&adapter_out, b"").expect("writing an empty adapter");
+    // The components embedded beside the guest: (output, the variable naming a prebuilt one,
+    // the file cargo builds). Each starts empty unless a prebuilt one is named.
+    let extras = [
+        (
+            out_dir.join("wasi_sockets_adapter.wasm"),
+            "HTTPLIB_ADAPTER_WASM",
+            "httplib_wasi_sockets_adapter.wasm",
+        ),
+        (
+            out_dir.join("wasi_http_server.wasm"),
+            "HTTPLIB_WASI_HTTP_SERVER_WASM",
+            "httplib_wasi_http_server.wasm",
+        ),
+    ];
+    let mut to_build = Vec::new();
+    for (out, variable, built) in &extras {
+        println!("cargo:rerun-if-env-changed={variable}");
+        if let Some(prebuilt) = env::var_os(variable).map(PathBuf::from) {
+            println!("cargo:rerun-if-changed={}", prebuilt.display());
+            std::fs::copy(&prebuilt, out).unwrap_or_else(|e| panic!("{variable}={}: {e}", prebuilt.display()));
+        } else {
+            std::fs::write(out, b"").expect("writing an empty component");
+            to_build.push((out, *built));
+        }
     }
     if let Some(prebuilt) = env::var_os("HTTPLIB_GUEST_WASM") {
         let prebuilt = PathBuf::from(prebuilt);
@@ -61,6 +78,8 @@ fn main() {
         "guest/component/Cargo.toml",
         "guest/adapters/wasi-sockets/src",
         "guest/adapters/wasi-sockets/Cargo.toml",
+        "guest/adapters/wasi-http-server/src",
+        "guest/adapters/wasi-http-server/Cargo.toml",
         "wit",
         "Cargo.lock",
         "host/wasm_cargo.rs",
@@ -76,6 +95,8 @@ fn main() {
             "httplib-component",
             "-p",
             "httplib-wasi-sockets-adapter",
+            "-p",
+            "httplib-wasi-http-server",
             "--lib",
             "--release",
             "--target",
@@ -97,9 +118,9 @@ fn main() {
     }
     let wasm = target_dir.join("wasm32-wasip2/release/httplib_component.wasm");
     std::fs::copy(&wasm, &out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
-    if prebuilt_adapter.is_none() {
-        let adapter = target_dir.join("wasm32-wasip2/release/httplib_wasi_sockets_adapter.wasm");
-        std::fs::copy(&adapter, &adapter_out).unwrap_or_else(|e| panic!("copying {}: {e}", adapter.display()));
+    for (out, built) in to_build {
+        let wasm = target_dir.join("wasm32-wasip2/release").join(built);
+        std::fs::copy(&wasm, out).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
     }
 }
 

@@ -10,6 +10,10 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId};
 /// empty when the crate was built without its sources (see build.rs).
 pub static ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_sockets_adapter.wasm"));
 
+/// httplib's file server as a `wasi:http/proxy` component (`guest/adapters/wasi-http-server`,
+/// `httplib compose --wasi-http`), built by build.rs and embedded; empty like the adapter.
+pub static WASI_HTTP_SERVER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_server.wasm"));
+
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 /// The interface the guest exports for handler components: the current request's verbs.

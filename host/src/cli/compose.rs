@@ -1,8 +1,9 @@
 //! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets]`: the app and the embedded
 //! guest as one component, for a plugin host (which supplies httplib's imports) or, with the
-//! adapter, for any WASI 0.2 runtime.
+//! adapter, for any WASI 0.2 runtime. `httplib compose --wasi-http -o OUT.wasm`: httplib's file
+//! server as a `wasi:http/proxy` component, for `wasmtime serve` and the runtimes built on it.
 
-use crate::compose::{self, ADAPTER_WASM};
+use crate::compose::{self, ADAPTER_WASM, WASI_HTTP_SERVER_WASM};
 use crate::runtime::GUEST_WASM;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -19,15 +20,21 @@ pub enum Adapter {
 /// `httplib compose`'s arguments.
 pub struct ComposeArgs {
     /// The command component that imports httplib:http/client.
-    pub app: PathBuf,
+    #[arg(required_unless_present = "wasi_http")]
+    pub app: Option<PathBuf>,
     /// Where to write the composed component.
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
     /// Satisfy httplib's transport with an adapter, so that the result imports only standard
     /// WASI 0.2 (without it, the host must supply httplib:http/transport and cgi, as `httplib
     /// run` and a plugin host using httplib-host do).
-    #[arg(long, value_enum, value_name = "ADAPTER")]
+    #[arg(long, value_enum, value_name = "ADAPTER", conflicts_with = "wasi_http")]
     pub adapter: Option<Adapter>,
+    /// Write httplib's file server (SimpleHTTPRequestHandler: listings, files, ranges,
+    /// conditional requests, error pages) as a wasi:http/proxy component serving its preopened
+    /// `/`: `wasmtime serve -S cli --dir SITE::/ OUT.wasm`.
+    #[arg(long)]
+    pub wasi_http: bool,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -37,8 +44,18 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 /// Compose and write the result.
 pub fn run(args: ComposeArgs) -> ExitCode {
-    let name = args.app.display().to_string();
-    let app = match std::fs::read(&args.app) {
+    let app_path = match (&args.app, args.wasi_http) {
+        (None, true) => return write_wasi_http_server(&args),
+        (Some(_), true) => {
+            return fail(
+                "--wasi-http with an app is not built yet: a handler component runs under `httplib serve --app`",
+            );
+        }
+        (Some(app), false) => app,
+        (None, false) => return fail("no app given"),
+    };
+    let name = app_path.display().to_string();
+    let app = match std::fs::read(app_path) {
         Ok(bytes) => bytes,
         Err(e) => return fail(format_args!("{name}: {e}")),
     };
@@ -73,6 +90,24 @@ pub fn run(args: ComposeArgs) -> ExitCode {
         "httplib compose: wrote {} ({} bytes); it imports {needs}",
         args.output.display(),
         composed.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--wasi-http` alone: the embedded file server, as it is.
+fn write_wasi_http_server(args: &ComposeArgs) -> ExitCode {
+    if WASI_HTTP_SERVER_WASM.is_empty() {
+        return fail("this httplib was built without the wasi:http file server's sources");
+    }
+    if let Err(e) = std::fs::write(&args.output, WASI_HTTP_SERVER_WASM) {
+        return fail(format_args!("{}: {e}", args.output.display()));
+    }
+    eprintln!(
+        "httplib compose: wrote {} ({} bytes), a wasi:http/proxy component serving its preopened /: \
+         wasmtime serve -S cli --dir SITE::/ {}",
+        args.output.display(),
+        WASI_HTTP_SERVER_WASM.len(),
+        args.output.display()
     );
     ExitCode::SUCCESS
 }
