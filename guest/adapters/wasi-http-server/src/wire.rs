@@ -144,6 +144,7 @@ impl Exchange {
         let Answer::Body(_, stream) = &self.answer else {
             return Ok(());
         };
+        // A HEAD answer keeps its Content-Length and carries no body (the runtime writes none).
         if self.head_request {
             return Ok(());
         }
@@ -170,7 +171,6 @@ impl Exchange {
         let headers = Fields::new();
         for field in parsed.headers.iter() {
             let lower = field.name.to_ascii_lowercase();
-            // A HEAD answer carries no body: wasi:http would count its Content-Length short.
             let dropped = RESPONSE_DROPPED.contains(&lower.as_str());
             if !dropped {
                 headers
