@@ -78,6 +78,17 @@ impl BufStream {
         self.head_deadline = deadline;
     }
 
+    /// After a read found the stream closed in `AwaitingBody`: hand `state` over if the host
+    /// is parking the connection (never with bytes still buffered: the state must be all).
+    pub fn carry(&mut self, state: Vec<u8>) -> bool {
+        self.buf.is_empty() && self.stream.carry(state)
+    }
+
+    /// The state an earlier instance carried over a park, once.
+    pub fn carried(&mut self) -> Option<Vec<u8>> {
+        self.stream.carried()
+    }
+
     /// The unconsumed bytes.
     pub fn buffered(&self) -> &[u8] {
         &self.buf

@@ -89,6 +89,8 @@ pub enum ServerPhase {
     ReadingRequest,
     /// Reading the body or answering.
     Responding,
+    /// Waiting for more of a body this guest can carry to another instance (`Stream::carry`).
+    AwaitingBody,
 }
 
 /// One connected byte stream.
@@ -107,6 +109,15 @@ pub trait Stream {
     }
     /// Tell the host what this server connection is doing.
     fn set_phase(&mut self, _phase: ServerPhase) {}
+    /// After a read in `AwaitingBody` found the stream closed: whether the host is parking
+    /// the connection, keeping `state` for the instance that resumes it.
+    fn carry(&mut self, _state: Vec<u8>) -> bool {
+        false
+    }
+    /// The state an earlier instance carried over a park, once.
+    fn carried(&mut self) -> Option<Vec<u8>> {
+        None
+    }
     /// Become a TLS client to `host` over this stream (after a CONNECT tunnel is up).
     fn start_tls(&mut self, host: &str, options: &TlsOptions) -> Result<(), TransportError>;
     /// Send `len` bytes of the file at `path` from `offset` without passing them through this

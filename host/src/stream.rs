@@ -5,7 +5,10 @@
 //! close when every instance is taken), and parking. A keep-alive connection whose guest
 //! waits long for its next request is parked: the wait ends early as if the client had
 //! closed, the guest ends and frees its instance, and the stream (TLS state and all) goes
-//! back to the listener instead of being closed. `transport/` knows none of this.
+//! back to the listener instead of being closed. A connection waiting for more of a request
+//! body (phase `AwaitingBody`) is parked the same way, but goes back only with the state its
+//! guest handed to `carry` (opaque here), which the resuming instance takes with `carried`.
+//! `transport/` knows none of this.
 
 use crate::transport::{SocketError, TcpStream};
 use std::net::{Shutdown, SocketAddr};
@@ -23,7 +26,13 @@ pub enum Phase {
     Idle,
     /// Part of a request head arrived.
     ReadingHead,
+    /// Waiting for more of a request body its guest can carry to another instance.
+    AwaitingBody,
 }
+
+/// Most bytes of state a guest may carry over a park (ours: a CGI script's largest input,
+/// 8 MiB, which a slow upload's state holds, and its request head with room to spare).
+pub const MAX_CARRIED_STATE: usize = 9 * 1024 * 1024;
 
 /// What a served connection's guest is doing, and since when: the listener reads it to
 /// choose which connections to close when every instance is taken.
@@ -45,6 +54,7 @@ impl PhaseCell {
         match self.phase.load(Relaxed) {
             x if x == Phase::Idle as u8 => Phase::Idle,
             x if x == Phase::ReadingHead as u8 => Phase::ReadingHead,
+            x if x == Phase::AwaitingBody as u8 => Phase::AwaitingBody,
             _ => Phase::Busy,
         }
     }
@@ -70,15 +80,31 @@ fn monotonic_ms() -> u64 {
 enum Parking {
     /// Never: the guest waits as long as it says.
     Off,
-    /// A wait for a next request longer than `after` parks the connection; `idle_deadline`
-    /// ends a wait that began before it was last parked.
+    /// A wait for a next request, or for more of a body the guest can carry, longer than
+    /// `after` parks the connection; `idle_deadline` ends a wait that began before it was
+    /// last parked.
     Armed {
         after: Duration,
         idle_deadline: Option<Instant>,
     },
-    /// Left to be parked: the guest's closing of it is not the connection's end. Its idle
-    /// wait ends at `idle_deadline` (none: never).
-    Parked { idle_deadline: Option<Instant> },
+    /// Left to be parked: the guest's closing of it is not the connection's end. Its wait
+    /// ends at `idle_deadline` (none: never). `mid_body`: it was parked waiting for a request
+    /// body, and goes back only with the state its guest carried (else it closes: without
+    /// it, the rest of the body would be read as a next request).
+    Parked {
+        idle_deadline: Option<Instant>,
+        mid_body: bool,
+    },
+}
+
+/// A connection its guest left to be parked.
+pub struct Left {
+    /// Its stream.
+    pub tcp: TcpStream,
+    /// When its wait ends (none: never).
+    pub deadline: Option<Instant>,
+    /// The state its guest carried (parked mid-body).
+    pub carried: Option<Vec<u8>>,
 }
 
 /// A served connection's stream (see the module).
@@ -88,6 +114,10 @@ pub struct ServedStream {
     parking: Parking,
     /// Whether the guest wrote anything since the host last asked (`take_wrote`).
     wrote: bool,
+    /// The state an earlier instance carried, for this one (`carried`).
+    carried_in: Option<Vec<u8>>,
+    /// The state this instance carried for the next (`carry`).
+    carried_out: Option<Vec<u8>>,
 }
 
 impl ServedStream {
@@ -98,6 +128,8 @@ impl ServedStream {
             phase,
             parking: Parking::Off,
             wrote: false,
+            carried_in: None,
+            carried_out: None,
         }
     }
 
@@ -106,6 +138,28 @@ impl ServedStream {
     pub fn with_parking(mut self, after: Duration, idle_deadline: Option<Instant>) -> Self {
         self.parking = Parking::Armed { after, idle_deadline };
         self
+    }
+
+    /// This stream resumes a connection parked mid-body: its guest takes `state` with `carried`.
+    pub fn resuming(mut self, state: Option<Vec<u8>>) -> Self {
+        self.carried_in = state;
+        self
+    }
+
+    /// `carried`: the state an earlier instance carried, once.
+    pub fn carried(&mut self) -> Option<Vec<u8>> {
+        self.carried_in.take()
+    }
+
+    /// `carry`: keep `state` for the instance that resumes this connection, if it was just
+    /// parked waiting for a body (and `state` is within `MAX_CARRIED_STATE`).
+    pub fn carry(&mut self, state: Vec<u8>) -> bool {
+        let parked_mid_body = matches!(self.parking, Parking::Parked { mid_body: true, .. });
+        if parked_mid_body && state.len() <= MAX_CARRIED_STATE {
+            self.carried_out = Some(state);
+            return true;
+        }
+        false
     }
 
     /// The transport's stream.
@@ -118,23 +172,32 @@ impl ServedStream {
         matches!(self.parking, Parking::Parked { .. })
     }
 
-    /// The stream of a connection left to be parked, and when its idle wait ends; `None`
-    /// when it was not left to be parked.
-    pub fn into_parked(self) -> Option<(TcpStream, Option<Instant>)> {
+    /// A connection left to be parked; `None` when it was not (or was parked mid-body and its
+    /// guest carried nothing: it closes).
+    pub fn into_parked(self) -> Option<Left> {
         match self.parking {
-            Parking::Parked { idle_deadline } => Some((self.tcp, idle_deadline)),
+            Parking::Parked { mid_body: true, .. } if self.carried_out.is_none() => None,
+            Parking::Parked { idle_deadline, .. } => Some(Left {
+                tcp: self.tcp,
+                deadline: idle_deadline,
+                carried: self.carried_out,
+            }),
             _ => None,
         }
     }
 
-    /// Up to `max` bytes. While the guest waits for a next request (phase `Idle`) with
-    /// parking armed, the wait lasts at most until parking (or the idle deadline): then the
-    /// stream is left to be parked and the guest sees it closed.
+    /// Up to `max` bytes. While the guest waits for a next request (phase `Idle`), or for
+    /// a body it can carry (`AwaitingBody`), with parking armed, the wait lasts at most until
+    /// parking (or the idle deadline): then the stream is left to be parked and the guest
+    /// sees it closed (and reads nothing more of it).
     pub async fn read(&mut self, max: usize) -> Result<Vec<u8>, SocketError> {
-        let Parking::Armed { after, idle_deadline } = self.parking else {
-            return self.tcp.read(max).await;
+        let (after, idle_deadline) = match self.parking {
+            Parking::Off => return self.tcp.read(max).await,
+            Parking::Parked { .. } => return Err(SocketError::Closed),
+            Parking::Armed { after, idle_deadline } => (after, idle_deadline),
         };
-        if self.phase.phase() != Phase::Idle {
+        let phase = self.phase.phase();
+        if !matches!(phase, Phase::Idle | Phase::AwaitingBody) {
             return self.tcp.read(max).await;
         }
         let now = Instant::now();
@@ -149,7 +212,10 @@ impl ServedStream {
         }
         match self.tcp.read_within(max, Some(wait)).await {
             Err(SocketError::Timeout) if park => {
-                self.parking = Parking::Parked { idle_deadline: ends };
+                self.parking = Parking::Parked {
+                    idle_deadline: ends,
+                    mid_body: phase == Phase::AwaitingBody,
+                };
                 Err(SocketError::Closed)
             }
             Ok(data) => {
@@ -273,9 +339,10 @@ mod tests {
         assert!(stream.is_parked());
         // The guest's shutdown of a parked stream is not passed on.
         stream.shutdown(Shutdown::Both).unwrap();
-        let (tcp, deadline) = stream.into_parked().unwrap();
-        assert_eq!(deadline, None);
-        assert!(tcp.peer_address().is_ok());
+        let left = stream.into_parked().unwrap();
+        assert_eq!(left.deadline, None);
+        assert!(left.carried.is_none());
+        assert!(left.tcp.peer_address().is_ok());
     }
 
     #[test]
@@ -303,6 +370,43 @@ mod tests {
         phase.set(Phase::Idle);
         assert_eq!(block_on(stream.read(100)), Err(SocketError::Timeout));
         assert!(!stream.is_parked());
+    }
+
+    #[test]
+    fn a_body_wait_parks_only_with_the_state_its_guest_carried() {
+        // Carried: the connection goes back with the state, for the next instance alone.
+        let (stream, _client, phase) = served();
+        let mut stream = stream.with_parking(Duration::from_millis(20), None);
+        phase.set(Phase::AwaitingBody);
+        assert_eq!(block_on(stream.read(100)), Err(SocketError::Closed));
+        // A parked stream is read no more: its bytes are the next instance's.
+        assert_eq!(block_on(stream.read(100)), Err(SocketError::Closed));
+        assert!(!stream.carry(vec![0; MAX_CARRIED_STATE + 1]));
+        assert!(stream.carry(b"state".to_vec()));
+        let left = stream.into_parked().unwrap();
+        assert_eq!(left.carried.as_deref(), Some(&b"state"[..]));
+        let mut next = ServedStream::new(left.tcp, phase).resuming(left.carried);
+        assert_eq!(next.carried().as_deref(), Some(&b"state"[..]));
+        assert_eq!(next.carried(), None);
+
+        // Nothing carried: it closes rather than let the body's rest be read as a request.
+        let (stream, _client, phase) = served();
+        let mut stream = stream.with_parking(Duration::from_millis(20), None);
+        phase.set(Phase::AwaitingBody);
+        assert_eq!(block_on(stream.read(100)), Err(SocketError::Closed));
+        assert!(stream.is_parked());
+        assert!(stream.into_parked().is_none());
+    }
+
+    #[test]
+    fn only_a_body_wait_takes_carried_state() {
+        let (stream, _client, phase) = served();
+        let mut stream = stream.with_parking(Duration::from_millis(20), None);
+        assert!(!stream.carry(b"state".to_vec()));
+        phase.set(Phase::Idle);
+        assert_eq!(block_on(stream.read(100)), Err(SocketError::Closed));
+        assert!(!stream.carry(b"state".to_vec()));
+        assert!(stream.into_parked().unwrap().carried.is_none());
     }
 
     #[test]

@@ -309,8 +309,23 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
             wt::ServerPhase::AwaitingRequest => Phase::Idle,
             wt::ServerPhase::ReadingRequest => Phase::ReadingHead,
             wt::ServerPhase::Responding => Phase::Busy,
+            wt::ServerPhase::AwaitingBody => Phase::AwaitingBody,
         });
         Ok(())
+    }
+
+    fn carry(&mut self, s: Resource<GuestStream>, state: Vec<u8>) -> wasmtime::Result<bool> {
+        Ok(match self.stream(&s)? {
+            GuestStream::Served(served) => served.carry(state),
+            GuestStream::Client(_) => false,
+        })
+    }
+
+    fn carried(&mut self, s: Resource<GuestStream>) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(match self.stream(&s)? {
+            GuestStream::Served(served) => served.carried(),
+            GuestStream::Client(_) => None,
+        })
     }
 
     fn peer_address(&mut self, s: Resource<GuestStream>) -> TransportResult<SocketAddress> {

@@ -458,3 +458,78 @@ fn a_script_that_imports_the_client_reaches_only_what_cgi_allow_grants() {
         "{body:?}"
     );
 }
+
+/// Slow uploads to a script, more of them than the server answers at once: each waiting
+/// upload is parked with what arrived of its body (no instance held), so a new client is
+/// answered meanwhile and every script then gets its whole body. Without parking the same
+/// uploads hold every instance and the rest get 503.
+#[test]
+fn slow_uploads_to_a_script_wait_parked_and_each_script_gets_its_whole_body() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+    const ANSWERED_AT_ONCE: usize = 2;
+    const UPLOADS: usize = 6;
+    let dir = cgi_site();
+    let answers = |park_after: Option<Duration>| {
+        let server = our_server_with(ServerConfig {
+            directory: dir.path().to_path_buf(),
+            protocol_version: "HTTP/1.1".into(),
+            log_requests: false,
+            cgi_directories: vec!["/cgi-bin".into()],
+            max_connections: ANSWERED_AT_ONCE,
+            park_after,
+            ..ServerConfig::default()
+        });
+        let addr = server.local_addr();
+        // Each sends its head and 2 of its 12 body bytes, and waits (past the park delay).
+        let mut uploads: Vec<TcpStream> = (0..UPLOADS)
+            .map(|i| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let head = format!("POST /cgi-bin/env.wasm/{i} HTTP/1.0\r\nContent-Length: 12\r\n\r\nab");
+                s.write_all(head.as_bytes()).unwrap();
+                // Past the park delay: the instance it took is free again for the next.
+                std::thread::sleep(Duration::from_millis(200));
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let (fresh, _) = get(addr, "GET / HTTP/1.0\r\n\r\n");
+        // The rest in two pieces, each after a wait: parked again between them. One
+        // connection at a time: a parked one coming back when every instance is taken is
+        // answered 503, as a new one would be.
+        for s in &mut uploads {
+            s.write_all(b"cdefg").unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Each closed once answered: its slot is free when the server's lingering close sees it.
+        let heads_and_bodies: Vec<(String, String)> = uploads
+            .into_iter()
+            .map(|mut s| {
+                let _ = s.write_all(b"hijkl");
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let mut raw = Vec::new();
+                let _ = s.read_to_end(&mut raw);
+                let (head, body) = split_response(&raw);
+                (head, String::from_utf8_lossy(&body).into_owned())
+            })
+            .collect();
+        (fresh, heads_and_bodies)
+    };
+
+    let status = |head: &str| head.split(' ').nth(1).unwrap_or("").to_string();
+    let (fresh, uploads) = answers(Some(httplib_host::server::PARK_AFTER));
+    assert_eq!(status(&fresh), "200", "{fresh}");
+    for (i, (head, body)) in uploads.iter().enumerate() {
+        assert_eq!(status(head), "200", "upload {i}: {head}");
+        assert!(body.contains("stdin=abcdefghijkl\n"), "upload {i}: {body}");
+        assert!(body.contains(&format!("PATH_INFO=/{i}\n")), "upload {i}: {body}");
+        assert!(body.contains("CONTENT_LENGTH=12\n"), "upload {i}: {body}");
+    }
+
+    // Without parking, the waiting uploads hold every instance.
+    let (fresh, uploads) = answers(None);
+    let busy = uploads.iter().filter(|(head, _)| status(head) == "503").count();
+    assert_eq!(status(&fresh), "503", "{fresh}");
+    assert_eq!(busy, UPLOADS - ANSWERED_AT_ONCE, "{uploads:?}");
+}

@@ -154,7 +154,14 @@ impl tp::Stream for WitStream {
             tp::ServerPhase::AwaitingRequest => wt::ServerPhase::AwaitingRequest,
             tp::ServerPhase::ReadingRequest => wt::ServerPhase::ReadingRequest,
             tp::ServerPhase::Responding => wt::ServerPhase::Responding,
+            tp::ServerPhase::AwaitingBody => wt::ServerPhase::AwaitingBody,
         })
+    }
+    fn carry(&mut self, state: Vec<u8>) -> bool {
+        self.0.carry(&state)
+    }
+    fn carried(&mut self) -> Option<Vec<u8>> {
+        self.0.carried()
     }
     fn start_tls(&mut self, host: &str, options: &tp::TlsOptions) -> Result<(), TransportError> {
         Ok(self.0.start_tls(host, &options.clone().into())?)

@@ -4,14 +4,17 @@
 //! block the response head, `Status:` the status line).
 
 use super::Handler;
+use super::carry::Carried;
+use super::handler::ScriptInputSoFar;
 use crate::error::HttpError;
+use crate::proto::body::BodyDecoder;
 use crate::proto::cgi::{ServerSide, environment, is_component, script_args, split_script};
 use crate::proto::cgi_response::{ScriptHeadParse, parse_script_head};
 use crate::proto::chunked::encode_chunk;
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::pyrepr::py_repr;
 use crate::proto::translate_path::translate_path;
-use crate::transport::{RunningScript, ScriptEnd, ScriptError};
+use crate::transport::{RunningScript, ScriptEnd, ScriptError, ServerPhase, TransportError};
 use std::fs;
 
 /// Largest script file read (ours: a component this size is already a big program).
@@ -67,8 +70,10 @@ impl Handler {
         }
         let stdin = if self.request.command == "POST" {
             match self.read_script_input()? {
-                Some(body) => body,
-                None => return self.send_error(413, None, None),
+                ScriptInput::Whole(body) => body,
+                ScriptInput::TooLarge => return self.send_error(413, None, None),
+                // Another instance goes on once more of the body arrives.
+                ScriptInput::Carried => return Ok(()),
             }
         } else {
             Vec::new()
@@ -218,32 +223,66 @@ impl Handler {
         }
     }
 
-    /// The whole request body, or `None` when it is longer than `MAX_SCRIPT_INPUT`. Never
-    /// more than the limit is held: the rest is read and dropped (up to `MAX_DISCARDED_INPUT`).
-    fn read_script_input(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+    /// The whole request body, unless it is longer than `MAX_SCRIPT_INPUT`. Never more than
+    /// the limit is held: the rest is read and dropped (up to `MAX_DISCARDED_INPUT`). A
+    /// Content-Length body that keeps the client waiting is carried over a park with what
+    /// arrived of it (`carry`), and goes on from there in the instance that resumes it.
+    fn read_script_input(&mut self) -> Result<ScriptInput, HttpError> {
         let declared = self.body_length().unwrap_or(0);
-        if declared > MAX_DISCARDED_INPUT {
+        let ScriptInputSoFar { mut input, mut seen } = self.script_input.take().unwrap_or(ScriptInputSoFar {
+            input: Vec::new(),
+            seen: 0,
+        });
+        if seen.saturating_add(declared) > MAX_DISCARDED_INPUT {
             self.close_connection = true;
-            return Ok(None);
+            return Ok(ScriptInput::TooLarge);
         }
-        let mut body = Vec::with_capacity(declared.min(MAX_SCRIPT_INPUT) as usize);
-        let mut seen = 0u64;
+        if seen <= MAX_SCRIPT_INPUT {
+            input.reserve(declared.min(MAX_SCRIPT_INPUT - seen) as usize);
+        }
+        let carriable = matches!(self.body, BodyDecoder::Length(_));
+        if carriable {
+            self.stream.set_phase(ServerPhase::AwaitingBody);
+        }
         while seen <= MAX_DISCARDED_INPUT {
-            let piece = self.read_body(COPY_BUFSIZE)?;
+            let Some(piece) = self.read_body_or_closed(COPY_BUFSIZE)? else {
+                let state = Carried::ScriptInput {
+                    request: Box::new(self.request.clone()),
+                    close_connection: self.close_connection,
+                    seen,
+                    input,
+                    left: self.body_length().unwrap_or(0),
+                };
+                if carriable && self.carry(&state) {
+                    return Ok(ScriptInput::Carried);
+                }
+                return Err(TransportError::Closed.into());
+            };
             if piece.is_empty() {
                 break;
             }
             seen += piece.len() as u64;
             if seen <= MAX_SCRIPT_INPUT {
-                body.extend_from_slice(&piece);
+                input.extend_from_slice(&piece);
             } else {
-                body = Vec::new();
+                input = Vec::new();
             }
         }
+        self.stream.set_phase(ServerPhase::Responding);
         if seen > MAX_SCRIPT_INPUT {
             self.close_connection = true;
-            return Ok(None);
+            return Ok(ScriptInput::TooLarge);
         }
-        Ok(Some(body))
+        Ok(ScriptInput::Whole(input))
     }
+}
+
+/// What `read_script_input` got.
+enum ScriptInput {
+    /// The whole body.
+    Whole(Vec<u8>),
+    /// More than a script takes (413).
+    TooLarge,
+    /// Carried over a park: this instance is done with the connection.
+    Carried,
 }

@@ -126,12 +126,28 @@ impl Request {
     }
 }
 
+/// What a connection's first `next_request` found carried over a park (`carry.rs`).
+pub(super) enum Resumed {
+    /// Nothing: a new connection, or one parked between requests.
+    Fresh,
+    /// A request whose body is being collected: answer it.
+    Request,
+    /// State that does not decode: the connection must end (its next bytes are body).
+    Unusable,
+}
+
+/// A CGI script's input after a park: the body so far, and how many bytes of it arrived.
+pub(super) struct ScriptInputSoFar {
+    pub input: Vec<u8>,
+    pub seen: u64,
+}
+
 /// Looks an extension (".py") up in the machine's MIME table.
 pub type TypeLookup = Box<dyn Fn(&str) -> Option<String>>;
 
 /// One connection's BaseHTTPRequestHandler.
 pub struct Handler {
-    stream: BufStream,
+    pub(super) stream: BufStream,
     client_host: String,
     /// The class attributes.
     pub config: HandlerConfig,
@@ -146,11 +162,13 @@ pub struct Handler {
     head_status: u16,
     /// The body of a response given as fields and pieces (`send_head`), being sent.
     pub(super) framed: Option<crate::proto::response_framing::BodyWriter>,
-    body: BodyDecoder,
+    pub(super) body: BodyDecoder,
+    /// A CGI script's input so far, carried over a park (`carry`).
+    pub(super) script_input: Option<ScriptInputSoFar>,
     /// Runs CGI scripts (the host's sandbox); none refuses them.
     pub(super) scripts: Option<Box<dyn ScriptRunner>>,
     /// A request was awaited on this connection before: later waits are keep-alive idle ones.
-    awaited: bool,
+    pub(super) awaited: bool,
     /// The machine's MIME table (the host's mime.types), consulted before the built-in one.
     pub(super) system_types: Option<TypeLookup>,
 }
@@ -173,6 +191,7 @@ impl Handler {
             head_status: 0,
             framed: None,
             body: BodyDecoder::Done,
+            script_input: None,
             scripts: None,
             awaited: false,
             system_types: None,
@@ -237,7 +256,7 @@ impl Handler {
     }
 
     /// The head is read (or rejected): the body and the answer follow, under their own waits.
-    fn head_done(&mut self) {
+    pub(super) fn head_done(&mut self) {
         self.stream.set_head_deadline(None);
         self.stream.set_phase(ServerPhase::Responding);
     }
@@ -245,6 +264,13 @@ impl Handler {
     /// Read and parse the next request into `self.request`. Malformed ones are answered and,
     /// if the connection survives, the next is read; `false` when the connection is done.
     pub fn next_request(&mut self) -> Result<bool, HttpError> {
+        if !self.awaited {
+            match self.resume() {
+                Resumed::Fresh => {}
+                Resumed::Request => return Ok(true),
+                Resumed::Unusable => return Ok(false),
+            }
+        }
         loop {
             if !self.finish_previous()? {
                 return Ok(false);
@@ -258,22 +284,6 @@ impl Handler {
                 None => continue,
             }
         }
-    }
-
-    /// Between requests: the previous body drained (or the connection marked to close).
-    fn finish_previous(&mut self) -> Result<bool, HttpError> {
-        if self.close_connection && !self.request.requestline.is_empty() {
-            return Ok(false);
-        }
-        if !matches!(self.body, BodyDecoder::Done) {
-            let small = matches!(self.body, BodyDecoder::Length(n) if n <= MAX_DRAIN);
-            if !small {
-                self.close_connection = true;
-                return Ok(false);
-            }
-            while !self.read_body(crate::proto::limits::COPY_BUFSIZE)?.is_empty() {}
-        }
-        Ok(true)
     }
 
     /// `handle_one_request` up to dispatch: `Some` for a request to answer. The head is read
@@ -530,12 +540,23 @@ impl Handler {
 
     /// `rfile.read(max)` over the request body; empty at its end.
     pub fn read_body(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        self.read_body_or_closed(max)?
+            .ok_or_else(|| TransportError::Closed.into())
+    }
+
+    /// `read_body`, `None` when the stream was found closed (in `AwaitingBody`: perhaps
+    /// parked by the host, see `carry`).
+    pub(super) fn read_body_or_closed(&mut self, max: usize) -> Result<Option<Vec<u8>>, HttpError> {
         if !matches!(self.body, BodyDecoder::Done) {
             self.stream.set_read_timeout(self.wait(self.config.body_timeout_ms))?;
         }
-        match self.stream.read_body(&mut self.body, max)? {
-            BodyRead::Data(data) => Ok(data),
-            BodyRead::End => Ok(Vec::new()),
+        let read = match self.stream.read_body(&mut self.body, max) {
+            Err(TransportError::Closed) => return Ok(None),
+            read => read?,
+        };
+        match read {
+            BodyRead::Data(data) => Ok(Some(data)),
+            BodyRead::End => Ok(Some(Vec::new())),
             BodyRead::Cut { left } => {
                 self.body = BodyDecoder::Done;
                 self.close_connection = true;

@@ -1,7 +1,9 @@
 //! http.server over one accepted connection: `Handler` carries BaseHTTPRequestHandler's verbs,
 //! `static_files` is SimpleHTTPRequestHandler's do_GET / do_HEAD over the read-only preopen,
-//! `cgi` is CGIHTTPRequestHandler's `run_cgi` over the host's script sandbox.
+//! `cgi` is CGIHTTPRequestHandler's `run_cgi` over the host's script sandbox; `carry` takes a
+//! connection waiting mid-body over a park to another instance.
 
+mod carry;
 mod cgi;
 mod framed;
 mod handler;

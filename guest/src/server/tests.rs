@@ -18,6 +18,9 @@ enum Step {
     Send(&'static [u8]),
     /// The read times out (the host's deadline passed).
     Timeout,
+    /// The host parks the connection: the read finds the stream closed, and `carry` is
+    /// taken (in `AwaitingBody` only, as the host does).
+    Park,
 }
 
 /// What the handler did, seen from the other end.
@@ -27,12 +30,18 @@ struct Seen {
     phases: Vec<ServerPhase>,
     read_timeouts: Vec<Option<u64>>,
     shut: bool,
+    /// The state carried over a park.
+    carried: Option<Vec<u8>>,
 }
 
 /// A stream that plays `steps` in order, then end-of-stream.
 struct Script {
     steps: VecDeque<Step>,
     seen: Rc<RefCell<Seen>>,
+    /// Parked waiting for a body: `carry` is taken.
+    parked_mid_body: bool,
+    /// State for this handler from one before it.
+    carried_in: Option<Vec<u8>>,
 }
 
 impl Stream for Script {
@@ -40,6 +49,10 @@ impl Stream for Script {
         match self.steps.pop_front() {
             None => Ok(Vec::new()),
             Some(Step::Timeout) => Err(TransportError::Timeout),
+            Some(Step::Park) => {
+                self.parked_mid_body = self.seen.borrow().phases.last() == Some(&ServerPhase::AwaitingBody);
+                Err(TransportError::Closed)
+            }
             Some(Step::Send(bytes)) if bytes.len() > max => {
                 self.steps.push_front(Step::Send(&bytes[max..]));
                 Ok(bytes[..max].to_vec())
@@ -65,6 +78,15 @@ impl Stream for Script {
     fn set_phase(&mut self, phase: ServerPhase) {
         self.seen.borrow_mut().phases.push(phase);
     }
+    fn carry(&mut self, state: Vec<u8>) -> bool {
+        if self.parked_mid_body {
+            self.seen.borrow_mut().carried = Some(state);
+        }
+        self.parked_mid_body
+    }
+    fn carried(&mut self) -> Option<Vec<u8>> {
+        self.carried_in.take()
+    }
     fn start_tls(&mut self, _: &str, _: &TlsOptions) -> Result<(), TransportError> {
         Err(TransportError::Tls("not here".into()))
     }
@@ -72,10 +94,17 @@ impl Stream for Script {
 
 /// A handler (HTTP/1.1, no log, the given waits) over `steps`.
 fn handler(steps: &[Step]) -> (Handler, Rc<RefCell<Seen>>) {
+    resumed(steps, None)
+}
+
+/// A handler as `handler`, resuming a connection parked with `carried`.
+fn resumed(steps: &[Step], carried: Option<Vec<u8>>) -> (Handler, Rc<RefCell<Seen>>) {
     let seen = Rc::new(RefCell::new(Seen::default()));
     let script = Script {
         steps: steps.iter().cloned().collect(),
         seen: seen.clone(),
+        parked_mid_body: false,
+        carried_in: carried,
     };
     let config = HandlerConfig {
         protocol_version: "HTTP/1.1".into(),
@@ -315,6 +344,55 @@ fn a_small_unread_body_is_drained_and_the_connection_kept() {
     answer(&mut h, "ignored your body");
     assert!(h.next_request().unwrap(), "the body was drained, not read as a request");
     assert_eq!(h.request.path, "/second");
+}
+
+#[test]
+fn a_drain_that_waits_is_carried_over_a_park_and_goes_on_in_the_next_instance() {
+    let (mut h, seen) = handler(&[
+        Step::Send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhel"),
+        Step::Park,
+    ]);
+    assert!(h.next_request().unwrap());
+    answer(&mut h, "ignored your body");
+    assert!(!h.next_request().unwrap(), "this instance is done with the connection");
+    assert!(seen.borrow().phases.contains(&ServerPhase::AwaitingBody));
+    let carried = seen.borrow().carried.clone();
+    assert!(carried.is_some());
+    // The next instance drains the 7 bytes left, then reads the next request.
+    let (mut next, next_seen) = resumed(
+        &[
+            Step::Send(b"lo wor"),
+            Step::Send(b"d"),
+            Step::Send(b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ],
+        carried,
+    );
+    assert!(
+        next.next_request().unwrap(),
+        "the body was drained, not read as a request"
+    );
+    assert_eq!(next.request.path, "/second");
+    // The wait after the park is for a next request on a kept connection.
+    assert!(next_seen.borrow().read_timeouts.contains(&Some(75_000)));
+}
+
+#[test]
+fn a_park_in_a_wait_that_cannot_be_carried_ends_the_connection() {
+    // A chunked body is not carried: its wait ends the connection as a close would.
+    let (mut h, seen) = handler(&[
+        Step::Send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab"),
+        Step::Park,
+    ]);
+    assert!(h.next_request().unwrap());
+    assert!(h.read_body(100).is_ok());
+    assert!(h.read_body(100).is_err());
+    assert!(seen.borrow().carried.is_none());
+    // State that does not decode never lets body bytes be read as a request.
+    let (mut next, _) = resumed(
+        &[Step::Send(b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")],
+        Some(b"junk".to_vec()),
+    );
+    assert!(!next.next_request().unwrap());
 }
 
 #[test]

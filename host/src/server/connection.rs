@@ -22,8 +22,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 pub(super) enum Arrival {
     /// Just accepted.
     New(std::net::TcpStream),
-    /// Back from the parking lot: its stream as its last guest left it (TLS state included).
-    Back(TcpStream),
+    /// Back from the parking lot: its stream as its last guest left it (TLS state included),
+    /// and the state that guest carried when it was parked in the middle of a request body.
+    Back(TcpStream, Option<Vec<u8>>),
 }
 
 impl Arrival {
@@ -31,14 +32,21 @@ impl Arrival {
     pub fn socket(&self) -> &std::net::TcpStream {
         match self {
             Arrival::New(sock) => sock,
-            Arrival::Back(stream) => stream.socket(),
+            Arrival::Back(stream, _) => stream.socket(),
+        }
+    }
+
+    /// The state a parked connection's last guest carried, taken.
+    fn take_carried(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Arrival::New(_) => None,
+            Arrival::Back(_, carried) => carried.take(),
         }
     }
 }
 
-/// A connection's guest left it between requests to be parked: its stream, and when its idle
-/// wait ends.
-pub(super) type ToPark = (TcpStream, Option<Instant>);
+/// A connection's guest left it to be parked (between requests, or mid-body with its state).
+pub(super) type ToPark = crate::stream::Left;
 
 /// A connection lost to an error, with its peer's address for the log.
 pub(super) type Lost = (Option<SocketAddr>, anyhow::Error);
@@ -87,7 +95,7 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         let config = self.config;
         let waits = self.waits();
         let sock = match conn {
-            Arrival::Back(stream) => {
+            Arrival::Back(stream, _) => {
                 return Ok(Some(match waits {
                     WaitBy::Readiness => stream.wait_by_readiness()?,
                     WaitBy::Blocking => stream,
@@ -158,11 +166,13 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         phase: Arc<PhaseCell>,
         idle_deadline: Option<Instant>,
     ) -> Result<Option<ToPark>> {
+        let mut conn = conn;
+        let carried = conn.take_carried();
         let Some(stream) = self.stream(conn, peer).await? else {
             return Ok(None);
         };
         let local = stream.local_address().ok();
-        let mut stream = ServedStream::new(stream, phase);
+        let mut stream = ServedStream::new(stream, phase).resuming(carried);
         if let Some(after) = self.config.park_after {
             stream = stream.with_parking(after, idle_deadline);
         }

@@ -27,8 +27,11 @@ pub struct Parked {
     pub stream: TcpStream,
     /// Where its guests report their phase.
     pub phase: Arc<PhaseCell>,
-    /// When its wait for a next request ends (the guest then times it out); none: never.
+    /// When its wait for a next request (or for more of a body) ends (the guest then times
+    /// it out); none: never.
     pub idle_deadline: Option<Instant>,
+    /// The state its guest carried, when it was parked in the middle of a request body.
+    pub carried: Option<Vec<u8>>,
 }
 
 /// What the lot holds, shared by `park` and the watching thread.

@@ -268,7 +268,7 @@ impl<T: HttplibView + 'static> Serving<T> {
             self.admission.answered_busy();
             match conn {
                 Arrival::New(sock) => send_busy(sock, &self.busy, mode).await,
-                Arrival::Back(mut stream) => {
+                Arrival::Back(mut stream, _) => {
                     let _ = stream.write_all(&self.busy).await;
                     close_stream(stream, mode).await;
                 }
@@ -276,12 +276,13 @@ impl<T: HttplibView + 'static> Serving<T> {
             Ok(None)
         };
         match result {
-            Ok(Some((stream, idle_deadline))) => {
+            Ok(Some(left)) => {
                 let parked = Parked {
                     id,
-                    stream,
+                    stream: left.tcp,
                     phase,
-                    idle_deadline,
+                    idle_deadline: left.deadline,
+                    carried: left.carried,
                 };
                 return self.park(parked, mode).await;
             }
@@ -325,7 +326,12 @@ impl<T: HttplibView + 'static> Serving<T> {
             return self.admission.remove(conn.id);
         }
         self.admission.unpark(conn.id, conn.stream.socket().try_clone().ok());
-        self.dispatch(conn.id, Arrival::Back(conn.stream), conn.phase, conn.idle_deadline);
+        self.dispatch(
+            conn.id,
+            Arrival::Back(conn.stream, conn.carried),
+            conn.phase,
+            conn.idle_deadline,
+        );
     }
 
     /// Close the `SHED_ON_EMFILE` parked connections idle longest; how many were closed.

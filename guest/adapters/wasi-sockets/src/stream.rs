@@ -318,6 +318,15 @@ impl GuestTcpStream for Stream {
 
     fn set_phase(&self, _phase: ServerPhase) {}
 
+    /// Nothing parks a connection here: a closed stream is closed.
+    fn carry(&self, _state: Vec<u8>) -> bool {
+        false
+    }
+
+    fn carried(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
         self.socket.remote_address().map(wit_address).map_err(|e| error(e, ""))
     }
