@@ -1,0 +1,71 @@
+"""The tests' Python app (tests/tests/python.rs): http.client and urllib.request as a
+Python program uses them, on WASI through httplib. `probe MODE ARGS...`:
+
+- `urlopen URL [DATA] [OUT]`: urllib.request.urlopen; prints status, final URL, length and
+  sha256 of the body; writes the body to OUT (a preopened path) when given.
+- `client HOST PORT PATH`: http.client.HTTPConnection GET; prints what the response says,
+  or the exception's class and the attributes CPython gives it.
+- `https URL`: urlopen of an https URL (the host's roots, `httplib run --cacert`).
+"""
+
+import hashlib
+import sys
+
+import httplib_wasi
+
+httplib_wasi.install()
+
+import http.client  # noqa: E402
+import urllib.request  # noqa: E402
+
+from wit_world import exports  # noqa: E402
+
+
+def describe(e):
+    extra = ""
+    if isinstance(e, http.client.IncompleteRead):
+        extra = f" partial={len(e.partial)} expected={e.expected}"
+    return f"{type(e).__module__}.{type(e).__name__}{extra}: {e}"
+
+
+def urlopen(url, data=None, out=None):
+    body = data.encode() if data else None
+    req = urllib.request.Request(url, data=body, headers={"X-Probe": "yes"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        content = r.read()
+        print(r.status, r.geturl(), len(content), hashlib.sha256(content).hexdigest())
+        print("content-type:", r.headers.get("Content-Type"))
+        if out:
+            with open(out, "wb") as f:
+                f.write(content)
+        if data:
+            print("echo:", content.decode(errors="replace"))
+
+
+def client(host, port, path):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    print(r.status, r.reason, r.version, r.getheader("Content-Length"))
+    body = r.read()
+    print(len(body), r.isclosed(), r.closed)
+    c.close()
+
+
+class Run(exports.Run):
+    def run(self) -> None:
+        mode, args = sys.argv[1], sys.argv[2:]
+        try:
+            if mode == "urlopen":
+                urlopen(*args)
+            elif mode == "client":
+                client(*args)
+            else:
+                raise SystemExit(f"unknown mode {mode}")
+        except Exception as e:  # each test reads the class CPython would raise
+            print("raised", describe(e))
+            cause = getattr(e, "reason", None)
+            if isinstance(cause, BaseException):
+                print("reason", describe(cause))
+            sys.stdout.flush()
+            sys.exit(1)
