@@ -201,6 +201,24 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_for
     python_peer(script, port, &[])
 }
 
+/// CPython's http.server behind an ssl context (ALPN http/1.1), serving `dir`.
+pub fn cpython_https_server(dir: &Path, cert: &Path, key: &Path) -> Peer {
+    let port = free_port();
+    let script = r#"
+import functools, http.server, ssl, sys
+port, cert, key, directory = sys.argv[1:5]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+handler.log_message = lambda *a: None
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+ctx.set_alpn_protocols(["http/1.1"])
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+    python_peer(script, port, &[cert.as_ref(), key.as_ref(), dir.as_ref()])
+}
+
 /// A peer written in Python for a test: `python3 -c SCRIPT PORT ARGS...`, returned once
 /// it listens on 127.0.0.1:PORT.
 pub fn python_peer(script: &str, port: u16, args: &[&std::ffi::OsStr]) -> Peer {

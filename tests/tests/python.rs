@@ -191,16 +191,20 @@ while True:
     python_peer(script, free_port(), &[reply.as_ref()])
 }
 
+/// The probe's `client` mode: http.client's GET / to 127.0.0.1:`port`, granted; what it printed.
+fn probe_client_get(port: u16) -> String {
+    stdout(&run(
+        probe(),
+        &["--allow", "127.0.0.1"],
+        &["client", "127.0.0.1", &port.to_string(), "/"],
+    ))
+}
+
 #[test]
 fn http_client_raises_cpythons_exceptions() {
     // Cut short of its Content-Length: IncompleteRead, with the bytes that came.
     let cut = misbehaving_server("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
-    let port = cut.port.to_string();
-    let got = stdout(&run(
-        probe(),
-        &["--allow", "127.0.0.1"],
-        &["client", "127.0.0.1", &port, "/"],
-    ));
+    let got = probe_client_get(cut.port);
     assert_eq!(
         got,
         "200 OK 11 100\nraised http.client.IncompleteRead partial=10 expected=90: IncompleteRead(10 bytes read, 90 more expected)\n"
@@ -208,12 +212,7 @@ fn http_client_raises_cpythons_exceptions() {
 
     // Closed without a status line: RemoteDisconnected.
     let silent = misbehaving_server("");
-    let port = silent.port.to_string();
-    let got = stdout(&run(
-        probe(),
-        &["--allow", "127.0.0.1"],
-        &["client", "127.0.0.1", &port, "/"],
-    ));
+    let got = probe_client_get(silent.port);
     assert_eq!(
         got,
         "raised http.client.RemoteDisconnected: Remote end closed connection without response\n"
@@ -269,22 +268,7 @@ fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
     std::fs::write(&cert_pem, cert.pem()).unwrap();
     std::fs::write(&key_pem, key.serialize_pem()).unwrap();
     let site = fixture_dir();
-    let script = r#"
-import functools, http.server, ssl, sys
-port, cert, key, directory = sys.argv[1:5]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-handler.log_message = lambda *a: None
-httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-httpd.serve_forever()
-"#;
-    let server = python_peer(
-        script,
-        free_port(),
-        &[cert_pem.as_ref(), key_pem.as_ref(), site.path().as_ref()],
-    );
+    let server = cpython_https_server(site.path(), &cert_pem, &key_pem);
     let url = format!("https://127.0.0.1:{}/hello.txt", server.port);
     let allow = format!("https://127.0.0.1:{}", server.port);
     let cacert = ca_pem.display().to_string();

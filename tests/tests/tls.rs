@@ -74,24 +74,6 @@ impl Pki {
     }
 }
 
-/// CPython's http.server behind an ssl context (ALPN http/1.1), serving `dir`.
-fn cpython_https_server(dir: &Path, cert: &Path, key: &Path) -> Peer {
-    let port = free_port();
-    let script = r#"
-import functools, http.server, ssl, sys
-port, cert, key, directory = sys.argv[1:5]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
-handler.log_message = lambda *a: None
-httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-ctx.set_alpn_protocols(["http/1.1"])
-httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-httpd.serve_forever()
-"#;
-    python_peer(script, port, &[cert.as_ref(), key.as_ref(), dir.as_ref()])
-}
-
 fn httplib(args: &[&str]) -> Output {
     Command::new(httplib_bin!()).args(args).output().unwrap()
 }
