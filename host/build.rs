@@ -14,7 +14,10 @@
 //! is built and embedded beside the guest the same way (`HTTPLIB_ADAPTER_WASM` names a
 //! prebuilt one); without its sources nothing is embedded and `compose --adapter` says so.
 //! So is the wasi:http file server (`guest/adapters/wasi-http-server`, for `httplib compose
-//! --wasi-http`; `HTTPLIB_WASI_HTTP_SERVER_WASM` names a prebuilt one).
+//! --wasi-http`; `HTTPLIB_WASI_HTTP_SERVER_WASM` names a prebuilt one), and the adapter and
+//! driver that make a handler app one (`guest/adapters/wasi-http-adapter` and
+//! `wasi-http-driver`, for `httplib compose --wasi-http APP.wasm`;
+//! `HTTPLIB_WASI_HTTP_ADAPTER_WASM` and `HTTPLIB_WASI_HTTP_DRIVER_WASM`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -42,6 +45,16 @@ fn main() {
             out_dir.join("wasi_http_server.wasm"),
             "HTTPLIB_WASI_HTTP_SERVER_WASM",
             "httplib_wasi_http_server.wasm",
+        ),
+        (
+            out_dir.join("wasi_http_adapter.wasm"),
+            "HTTPLIB_WASI_HTTP_ADAPTER_WASM",
+            "httplib_wasi_http_adapter.wasm",
+        ),
+        (
+            out_dir.join("wasi_http_driver.wasm"),
+            "HTTPLIB_WASI_HTTP_DRIVER_WASM",
+            "httplib_wasi_http_driver.wasm",
         ),
     ];
     let mut to_build = Vec::new();
@@ -80,6 +93,12 @@ fn main() {
         "guest/adapters/wasi-sockets/Cargo.toml",
         "guest/adapters/wasi-http-server/src",
         "guest/adapters/wasi-http-server/Cargo.toml",
+        "guest/adapters/wasi-http-wire/src",
+        "guest/adapters/wasi-http-wire/Cargo.toml",
+        "guest/adapters/wasi-http-adapter/src",
+        "guest/adapters/wasi-http-adapter/Cargo.toml",
+        "guest/adapters/wasi-http-driver/src",
+        "guest/adapters/wasi-http-driver/Cargo.toml",
         "wit",
         "Cargo.lock",
         "host/wasm_cargo.rs",
@@ -97,6 +116,10 @@ fn main() {
             "httplib-wasi-sockets-adapter",
             "-p",
             "httplib-wasi-http-server",
+            "-p",
+            "httplib-wasi-http-adapter",
+            "-p",
+            "httplib-wasi-http-driver",
             "--lib",
             "--release",
             "--target",

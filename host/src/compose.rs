@@ -14,6 +14,15 @@ pub static ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_
 /// `httplib compose --wasi-http`), built by build.rs and embedded; empty like the adapter.
 pub static WASI_HTTP_SERVER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_server.wasm"));
 
+/// The adapter that makes the guest's transport a wasi:http request
+/// (`guest/adapters/wasi-http-adapter`, `httplib compose --wasi-http APP.wasm`), built by
+/// build.rs and embedded; empty like the others.
+pub static WASI_HTTP_ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_adapter.wasm"));
+
+/// The incoming-handler that drives the guest and a handler app for each wasi:http request
+/// (`guest/adapters/wasi-http-driver`), built by build.rs and embedded; empty like the others.
+pub static WASI_HTTP_DRIVER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_driver.wasm"));
+
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 /// The interface the guest exports for handler components: the current request's verbs.
@@ -22,6 +31,8 @@ pub const EXCHANGE_INTERFACE: &str = "httplib:http/exchange";
 pub const SERVER_INTERFACE: &str = "httplib:http/server";
 /// The interface a handler component exports: `do_METHOD`.
 pub const HANDLER_EXPORT: &str = "httplib:http/request-handler";
+/// What a `wasi:http/proxy` component exports, and the composed handler app's export.
+pub const INCOMING_HANDLER: &str = "wasi:http/incoming-handler";
 /// The interface a command component exports (WASI 0.2).
 pub const COMMAND_EXPORT: &str = "wasi:cli/run";
 /// Packages whose interfaces the host supplies: WASI 0.2 and httplib's own.
@@ -40,6 +51,8 @@ pub enum ComposeError {
     NotACommand,
     /// The app exports no `httplib:http/request-handler`.
     NotAHandler,
+    /// The app is a `wasi:http/proxy` component already: it needs no composing.
+    AlreadyWasiHttp,
     /// The app imports no `httplib:http/client`: nothing to compose.
     NoClientImport,
     /// The app imports httplib interfaces that are the guest's alone (`transport`, `cgi`).
@@ -61,6 +74,10 @@ impl std::fmt::Display for ComposeError {
             ComposeError::NotAHandler => write!(
                 f,
                 "not a handler component: it exports no {HANDLER_EXPORT} (see guest/sdk's hello_handler example) and no wasi:http/incoming-handler"
+            ),
+            ComposeError::AlreadyWasiHttp => write!(
+                f,
+                "it exports {INCOMING_HANDLER} already: a wasi:http runtime (or `httplib serve --app`) runs it as it is"
             ),
             ComposeError::NoClientImport => write!(f, "it does not import {CLIENT_INTERFACE}"),
             ComposeError::Forbidden(names) => write!(
@@ -225,6 +242,60 @@ pub fn compose_handler(app: &[u8], guest: &[u8]) -> Result<Vec<u8>, ComposeError
         .map_err(|e| ComposeError::Graph(format!("{e:#}")))
 }
 
+/// The components that make a handler app a `wasi:http/proxy` component.
+pub struct WasiHttpParts<'a> {
+    /// httplib's guest (`GUEST_WASM`).
+    pub guest: &'a [u8],
+    /// Its transport over wasi:http requests (`WASI_HTTP_ADAPTER_WASM`).
+    pub adapter: &'a [u8],
+    /// The incoming-handler driving them (`WASI_HTTP_DRIVER_WASM`).
+    pub driver: &'a [u8],
+}
+
+/// `app` (a handler component) as a `wasi:http/proxy` component: the adapter's transport and
+/// types under the guest, the guest's `exchange` and `client` under the app, and the driver
+/// over all three, exporting `wasi:http/incoming-handler`. What none of them supplies (WASI,
+/// wasi:http's types) is imported from the runtime. A DAG: adapter, guest, app, driver.
+pub fn compose_wasi_http(app: &[u8], parts: &WasiHttpParts) -> Result<Vec<u8>, ComposeError> {
+    let mut graph = CompositionGraph::new();
+    let app_part = register(&mut graph, "app:app", app)?;
+    let app_exports: Vec<&String> = app_part.exports.iter().map(|(n, _)| n).collect();
+    if versioned(app_exports.iter().copied(), INCOMING_HANDLER).is_some() {
+        return Err(ComposeError::AlreadyWasiHttp);
+    }
+    if versioned(app_exports.iter().copied(), HANDLER_EXPORT).is_none() {
+        return Err(ComposeError::NotAHandler);
+    }
+    let forbidden = forbidden_imports(&app_part.imports);
+    if !forbidden.is_empty() {
+        return Err(ComposeError::Forbidden(forbidden));
+    }
+    let adapter_part = register(&mut graph, "httplib:wasi-http-adapter", parts.adapter)?;
+    let guest_part = register(&mut graph, "httplib:guest", parts.guest)?;
+    let driver_part = register(&mut graph, "httplib:wasi-http-driver", parts.driver)?;
+    let adapter = graph.instantiate(adapter_part.package);
+    let guest = graph.instantiate(guest_part.package);
+    plug(&mut graph, &adapter_part, adapter, &guest_part.imports, guest)?;
+    let app = graph.instantiate(app_part.package);
+    plug(&mut graph, &adapter_part, adapter, &app_part.imports, app)?;
+    plug(&mut graph, &guest_part, guest, &app_part.imports, app)?;
+    let driver = graph.instantiate(driver_part.package);
+    plug(&mut graph, &adapter_part, adapter, &driver_part.imports, driver)?;
+    plug(&mut graph, &guest_part, guest, &driver_part.imports, driver)?;
+    plug(&mut graph, &app_part, app, &driver_part.imports, driver)?;
+    let name = versioned(driver_part.exports.iter().map(|(n, _)| n), INCOMING_HANDLER)
+        .ok_or_else(|| ComposeError::Graph(format!("the driver exports no {INCOMING_HANDLER}")))?;
+    let export = graph
+        .alias_instance_export(driver, name)
+        .map_err(|e| ComposeError::Graph(e.to_string()))?;
+    graph
+        .export(export, name)
+        .map_err(|e| ComposeError::Graph(e.to_string()))?;
+    graph
+        .encode(EncodeOptions::default())
+        .map_err(|e| ComposeError::Graph(format!("{e:#}")))
+}
+
 /// The httplib interfaces among `imports` that an app may not import (see `APP_INTERFACES`).
 pub fn forbidden_imports(imports: &[String]) -> Vec<String> {
     imports
@@ -239,20 +310,21 @@ pub fn forbidden_imports(imports: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Each export of the adapter that `instance` imports (by name, versions included), given it.
+/// Each export of `source` (an adapter, the guest, an app) that `instance` imports (by name,
+/// versions included), given it.
 fn plug(
     graph: &mut CompositionGraph,
-    adapter_part: &Part,
-    adapter: NodeId,
+    source_part: &Part,
+    source: NodeId,
     imports: &[String],
     instance: NodeId,
 ) -> Result<(), ComposeError> {
-    for (name, _) in &adapter_part.exports {
+    for (name, _) in &source_part.exports {
         if !imports.contains(name) {
             continue;
         }
         let export = graph
-            .alias_instance_export(adapter, name)
+            .alias_instance_export(source, name)
             .map_err(|e| ComposeError::Graph(e.to_string()))?;
         graph
             .set_instantiation_argument(instance, name, export)

@@ -3,7 +3,9 @@
 //! adapter, for any WASI 0.2 runtime. `httplib compose --wasi-http -o OUT.wasm`: httplib's file
 //! server as a `wasi:http/proxy` component, for `wasmtime serve` and the runtimes built on it.
 
-use crate::compose::{self, ADAPTER_WASM, WASI_HTTP_SERVER_WASM};
+use crate::compose::{
+    self, ADAPTER_WASM, WASI_HTTP_ADAPTER_WASM, WASI_HTTP_DRIVER_WASM, WASI_HTTP_SERVER_WASM, WasiHttpParts,
+};
 use crate::runtime::GUEST_WASM;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -30,9 +32,10 @@ pub struct ComposeArgs {
     /// run` and a plugin host using httplib-host do).
     #[arg(long, value_enum, value_name = "ADAPTER", conflicts_with = "wasi_http")]
     pub adapter: Option<Adapter>,
-    /// Write httplib's file server (SimpleHTTPRequestHandler: listings, files, ranges,
-    /// conditional requests, error pages) as a wasi:http/proxy component serving its preopened
-    /// `/`: `wasmtime serve -S cli --dir SITE::/ OUT.wasm`.
+    /// Write a wasi:http/proxy component, for `wasmtime serve -S cli --dir SITE::/ OUT.wasm`:
+    /// with APP (a handler component), httplib's server answering with the app's `do_METHOD`;
+    /// alone, httplib's file server (SimpleHTTPRequestHandler: listings, files, ranges,
+    /// conditional requests, error pages) serving its preopened `/`.
     #[arg(long)]
     pub wasi_http: bool,
 }
@@ -46,11 +49,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 pub fn run(args: ComposeArgs) -> ExitCode {
     let app_path = match (&args.app, args.wasi_http) {
         (None, true) => return write_wasi_http_server(&args),
-        (Some(_), true) => {
-            return fail(
-                "--wasi-http with an app is not built yet: a handler component runs under `httplib serve --app`",
-            );
-        }
+        (Some(app), true) => return write_wasi_http_app(app, &args.output),
         (Some(app), false) => app,
         (None, false) => return fail("no app given"),
     };
@@ -90,6 +89,38 @@ pub fn run(args: ComposeArgs) -> ExitCode {
         "httplib compose: wrote {} ({} bytes); it imports {needs}",
         args.output.display(),
         composed.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--wasi-http APP.wasm`: the handler app, the guest and the wasi:http adapter and driver.
+fn write_wasi_http_app(app_path: &std::path::Path, output: &std::path::Path) -> ExitCode {
+    if WASI_HTTP_ADAPTER_WASM.is_empty() || WASI_HTTP_DRIVER_WASM.is_empty() {
+        return fail("this httplib was built without the wasi:http adapter's sources");
+    }
+    let name = app_path.display().to_string();
+    let app = match std::fs::read(app_path) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(format_args!("{name}: {e}")),
+    };
+    let parts = WasiHttpParts {
+        guest: GUEST_WASM,
+        adapter: WASI_HTTP_ADAPTER_WASM,
+        driver: WASI_HTTP_DRIVER_WASM,
+    };
+    let composed = match compose::compose_wasi_http(&app, &parts) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(format_args!("{name}: {e}")),
+    };
+    if let Err(e) = std::fs::write(output, &composed) {
+        return fail(format_args!("{}: {e}", output.display()));
+    }
+    eprintln!(
+        "httplib compose: wrote {} ({} bytes), a wasi:http/proxy component answering with {name}: \
+         wasmtime serve -S cli {}",
+        output.display(),
+        composed.len(),
+        output.display()
     );
     ExitCode::SUCCESS
 }

@@ -1,9 +1,12 @@
 //! One wasi:http exchange as the byte stream the guest's `Handler` reads and writes: the
 //! incoming request's head and body as HTTP/1.1 bytes (its body re-framed with its
 //! Content-Length, or chunked), and the handler's answer parsed back into an outgoing
-//! response (status line and fields, then the body, written as it comes).
+//! response (status line and fields, then the body, written as it comes). Shared by the
+//! components that put httplib's guest behind `wasi:http/incoming-handler`: each wraps
+//! `Exchange` in its own stream type. Errors are words: each caller gives them its kind.
 
-use httplib_guest::transport::{Stream, TlsOptions, TransportError};
+#![cfg(target_arch = "wasm32")]
+
 use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -50,6 +53,8 @@ enum Answer {
 pub struct Exchange {
     head: Vec<u8>,
     sent: usize,
+    /// Body bytes read before the head went out (to learn whether there is a body).
+    first: Vec<u8>,
     body: RequestBody,
     input: Option<(IncomingBody, InputStream)>,
     answer: Answer,
@@ -68,6 +73,17 @@ fn method(m: &Method) -> String {
         Method::Trace => "TRACE".into(),
         Method::Patch => "PATCH".into(),
         Method::Other(other) => other.clone(),
+    }
+}
+
+/// The first bytes of a body, empty when it has none.
+fn first_piece(stream: &InputStream) -> Vec<u8> {
+    loop {
+        match stream.blocking_read(WRITE_MAX as u64) {
+            Ok(piece) if piece.is_empty() => continue,
+            Ok(piece) => return piece,
+            Err(_) => return Vec::new(),
+        }
     }
 }
 
@@ -99,6 +115,20 @@ impl Exchange {
         if !host && let Some(authority) = request.authority() {
             head.extend_from_slice(format!("Host: {authority}\r\n").as_bytes());
         }
+        let input = request.consume().ok().and_then(|body| {
+            let stream = body.stream().ok()?;
+            Some((body, stream))
+        });
+        // A runtime may keep Transfer-Encoding to itself (wasmtime drops it as hop-by-hop):
+        // without a length, the body's first bytes (or its end) say whether there is one.
+        let mut first = Vec::new();
+        if length.is_none()
+            && !chunked
+            && let Some((_, stream)) = &input
+        {
+            first = first_piece(stream);
+            chunked = !first.is_empty();
+        }
         let body = match (length, chunked) {
             (Some(n), false) => {
                 head.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
@@ -111,13 +141,10 @@ impl Exchange {
             _ => RequestBody::None,
         };
         head.extend_from_slice(b"\r\n");
-        let input = request.consume().ok().and_then(|body| {
-            let stream = body.stream().ok()?;
-            Some((body, stream))
-        });
         Exchange {
             head,
             sent: 0,
+            first,
             body,
             input,
             answer: Answer::Head(out, Vec::new()),
@@ -127,6 +154,10 @@ impl Exchange {
 
     /// Up to `max` bytes of the request body, empty at its end.
     fn read_input(&mut self, max: usize) -> Vec<u8> {
+        if !self.first.is_empty() {
+            let rest = self.first.split_off(max.min(self.first.len()));
+            return std::mem::replace(&mut self.first, rest);
+        }
         let Some((_, stream)) = &self.input else {
             return Vec::new();
         };
@@ -140,7 +171,7 @@ impl Exchange {
     }
 
     /// The handler's bytes after the head: the response's body.
-    fn write_body(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    fn write_body(&mut self, data: &[u8]) -> Result<(), String> {
         let Answer::Body(_, stream) = &self.answer else {
             return Ok(());
         };
@@ -151,17 +182,17 @@ impl Exchange {
         for piece in data.chunks(WRITE_MAX) {
             stream
                 .blocking_write_and_flush(piece)
-                .map_err(|e| TransportError::Other(format!("writing the response body: {e:?}")))?;
+                .map_err(|e| format!("writing the response body: {e:?}"))?;
         }
         Ok(())
     }
 
     /// The head is whole in `bytes` up to `end`: send it as the outgoing response (an
     /// interim 1xx is dropped); what follows it is body.
-    fn send_head(&mut self, out: ResponseOutparam, bytes: Vec<u8>, end: usize) -> Result<(), TransportError> {
+    fn send_head(&mut self, out: ResponseOutparam, bytes: Vec<u8>, end: usize) -> Result<(), String> {
         let mut fields = [httparse::EMPTY_HEADER; 128];
         let mut parsed = httparse::Response::new(&mut fields);
-        let bad = |why: String| TransportError::Other(format!("the handler's answer: {why}"));
+        let bad = |why: String| format!("the handler's answer: {why}");
         parsed.parse(&bytes[..end]).map_err(|e| bad(e.to_string()))?;
         let status = parsed.code.ok_or_else(|| bad("no status".into()))?;
         if status < 200 {
@@ -190,7 +221,7 @@ impl Exchange {
     }
 
     /// Collected bytes after an interim head: maybe another whole head.
-    fn after_head_bytes(&mut self) -> Result<(), TransportError> {
+    fn after_head_bytes(&mut self) -> Result<(), String> {
         if let Answer::Head(_, pending) = &mut self.answer {
             let pending = std::mem::take(pending);
             return self.collect(&pending);
@@ -199,7 +230,7 @@ impl Exchange {
     }
 
     /// Head bytes from the handler, until the head is whole.
-    fn collect(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    fn collect(&mut self, data: &[u8]) -> Result<(), String> {
         let Answer::Head(out, mut pending) = std::mem::replace(&mut self.answer, Answer::Over) else {
             return Ok(());
         };
@@ -229,16 +260,17 @@ impl Exchange {
     }
 }
 
-impl Stream for Exchange {
-    fn read(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+impl Exchange {
+    /// Up to `max` bytes of the request: its head, then its body (re-framed), then nothing.
+    pub fn read(&mut self, max: usize) -> Vec<u8> {
         if self.sent < self.head.len() {
             let end = self.head.len().min(self.sent + max.max(1));
             let piece = self.head[self.sent..end].to_vec();
             self.sent = end;
-            return Ok(piece);
+            return piece;
         }
         match self.body {
-            RequestBody::None | RequestBody::Done => Ok(Vec::new()),
+            RequestBody::None | RequestBody::Done => Vec::new(),
             RequestBody::Length(left) => {
                 let piece = self.read_input(max.min(usize::try_from(left).unwrap_or(usize::MAX)));
                 let left = left - piece.len() as u64;
@@ -247,41 +279,35 @@ impl Stream for Exchange {
                 } else {
                     RequestBody::Length(left)
                 };
-                Ok(piece)
+                piece
             }
             RequestBody::Chunked => {
                 let piece = self.read_input(max.saturating_sub(32).max(1));
                 if piece.is_empty() {
                     self.body = RequestBody::Done;
-                    return Ok(b"0\r\n\r\n".to_vec());
+                    return b"0\r\n\r\n".to_vec();
                 }
                 let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
                 chunk.extend_from_slice(&piece);
                 chunk.extend_from_slice(b"\r\n");
-                Ok(chunk)
+                chunk
             }
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    /// Bytes of the answer: head bytes until the head is whole, body bytes after it. None when
+    /// the response is over (its stream is closed).
+    pub fn write(&mut self, data: &[u8]) -> Option<Result<(), String>> {
         match self.answer {
-            Answer::Head(..) => self.collect(data),
-            Answer::Body(..) => self.write_body(data),
-            Answer::Over => Err(TransportError::Closed),
+            Answer::Head(..) => Some(self.collect(data)),
+            Answer::Body(..) => Some(self.write_body(data)),
+            Answer::Over => None,
         }
     }
 
-    fn shutdown_send(&mut self) -> Result<(), TransportError> {
+    /// The answer is over (the handler shut its side): end the response.
+    pub fn shutdown(&mut self) {
         self.finish();
-        Ok(())
-    }
-
-    fn set_timeout(&mut self, _timeout_ms: Option<u64>) -> Result<(), TransportError> {
-        Ok(())
-    }
-
-    fn start_tls(&mut self, _host: &str, _options: &TlsOptions) -> Result<(), TransportError> {
-        Err(TransportError::Tls("TLS is the runtime's under wasi:http".into()))
     }
 }
 

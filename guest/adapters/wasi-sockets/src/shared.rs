@@ -1,0 +1,89 @@
+//! What the adapters over standard WASI share: outgoing connections over wasi:sockets, the
+//! session's limits, directory listings from wasi:filesystem, and CGI refused. This crate's
+//! `lib.rs` uses it, and `guest/adapters/wasi-http-adapter` includes it by path: both generate
+//! their bindings under `crate::bindings` with the same export paths.
+
+use crate::bindings::exports::httplib::http::cgi::{self, CgiError};
+use crate::bindings::exports::httplib::http::transport::{
+    ConnectOptions, DirectoryEntry, EntryKind, ErrorCode, GuestLimits,
+};
+use crate::stream::Stream;
+use wasip2::filesystem::types::Descriptor;
+
+/// Timeout for connecting, and each read and write, when the caller set none: the same as
+/// httplib's host (`DEFAULT_IO_TIMEOUT`, curl's 300 s connect timeout).
+pub const DEFAULT_IO_TIMEOUT_MS: u64 = 300_000;
+/// Most bytes a whole-body `read()` may gather: what httplib's host allows by default (its
+/// 64 MiB memory cap over `READ_ALL_MEMORY_DIVISOR`, 4).
+pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
+
+/// The component's export type (each crate implements `transport` on it with its stream).
+pub struct Adapter;
+
+/// A plain TCP connection to `host`:`port`; `tls` says why there is none (`NO_TLS`).
+pub fn connect(host: &str, port: u16, options: ConnectOptions, tls: &str) -> Result<Stream, ErrorCode> {
+    if options.tls.is_some() {
+        return Err(ErrorCode::Tls(tls.into()));
+    }
+    let timeout = options.timeout_ms.or(Some(DEFAULT_IO_TIMEOUT_MS));
+    Stream::connect(host, port, options.source_address.as_ref(), timeout)
+}
+
+/// No cap on a response body of our own; `MAX_READ_ALL` on a whole-body read.
+pub fn session_limits() -> GuestLimits {
+    GuestLimits {
+        max_response_body: None,
+        max_read_all: MAX_READ_ALL,
+    }
+}
+
+/// `dir`'s entries, as far as wasi:filesystem can say.
+pub fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
+    // Only what wasi:filesystem can say: UTF-8 names.
+    let failed = |e| ErrorCode::Other(format!("reading the directory: {e:?}"));
+    let stream = dir.read_directory().map_err(failed)?;
+    let mut entries = Vec::new();
+    while let Some(entry) = stream.read_directory_entry().map_err(failed)? {
+        use wasip2::filesystem::types::DescriptorType as T;
+        let kind = match entry.type_ {
+            T::RegularFile => EntryKind::File,
+            T::Directory => EntryKind::Directory,
+            T::SymbolicLink => EntryKind::Symlink,
+            _ => EntryKind::Other,
+        };
+        entries.push(DirectoryEntry {
+            name: entry.name.into_bytes(),
+            kind,
+        });
+    }
+    Ok(entries)
+}
+
+impl cgi::Guest for Adapter {
+    type Script = NoScript;
+
+    fn start(
+        _program: Vec<u8>,
+        _args: Vec<String>,
+        _env: Vec<(String, String)>,
+        _stdin: Vec<u8>,
+    ) -> Result<cgi::Script, CgiError> {
+        Err(CgiError::Disabled)
+    }
+}
+
+/// No script ever runs here (`start` is always `disabled`): the type exists for the WIT.
+pub struct NoScript;
+
+impl cgi::GuestScript for NoScript {
+    fn read(&self, _max: u64) -> Vec<u8> {
+        Vec::new()
+    }
+    fn finish(&self) -> cgi::ScriptEnd {
+        cgi::ScriptEnd {
+            exit_code: 1,
+            stopped: None,
+            stderr: Vec::new(),
+        }
+    }
+}
