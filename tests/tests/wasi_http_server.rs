@@ -77,6 +77,20 @@ fn field<'a>(answer: &'a Answer, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} in {:?}", answer.fields))
 }
 
+/// `httplib compose --wasi-http ARGS... -o OUT`, which must succeed: what it said.
+fn compose_wasi_http(args: &[&str], out: &std::path::Path) -> String {
+    let done = Command::new(httplib_bin!())
+        .args(["compose", "--wasi-http"])
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert!(done.status.success(), "{said}");
+    said
+}
+
 /// `stock_wasmtime() serve -S cli EXTRA... --dir SITE::/ WASM` on a free port, once it listens.
 fn stock_serve(wasm: &std::path::Path, site: &std::path::Path, extra: &[&str]) -> Peer {
     let port = free_port();
@@ -99,13 +113,7 @@ fn stock_serve(wasm: &std::path::Path, site: &std::path::Path, extra: &[&str]) -
 fn the_composed_file_server_under_stock_wasmtime_serve_answers_as_httplib_serve() {
     let work = tempfile::tempdir().unwrap();
     let wasm = work.path().join("fileserver.wasm");
-    let out = Command::new(httplib_bin!())
-        .args(["compose", "--wasi-http", "-o"])
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{said}");
+    let said = compose_wasi_http(&[], &wasm);
     assert!(said.contains("wasmtime serve -S cli --dir SITE::/"), "{said}");
 
     let site = fixture_dir();
@@ -167,13 +175,7 @@ fn the_composed_file_server_under_stock_wasmtime_serve_answers_as_httplib_serve(
 fn a_handler_app_composed_as_wasi_http_answers_under_stock_wasmtime_serve_as_under_serve_app() {
     let work = tempfile::tempdir().unwrap();
     let wasm = work.path().join("hello-http.wasm");
-    let out = Command::new(httplib_bin!())
-        .args(["compose", "--wasi-http", HELLO, "-o"])
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{said}");
+    let said = compose_wasi_http(&[HELLO], &wasm);
     assert!(said.contains("a wasi:http/proxy component answering with"), "{said}");
 
     let upstream_dir = fixture_dir();

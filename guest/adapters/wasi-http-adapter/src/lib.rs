@@ -32,13 +32,11 @@ mod bindings {
 
 #[path = "../../wasi-sockets/src/shared.rs"]
 mod shared;
-// Its `NO_TLS` names the other adapter; ours is below.
-#[allow(dead_code)]
 #[path = "../../wasi-sockets/src/stream.rs"]
 mod stream;
 
 use bindings::exports::httplib::http::transport::{
-    self, ConnectOptions, DirectoryEntry, ErrorCode, GuestTcpStream, ServerPhase, ShutdownType, TlsOptions,
+    self, ConnectOptions, ErrorCode, GuestTcpStream, ServerPhase, ShutdownType, TlsOptions,
 };
 use bindings::exports::httplib::http::types::SocketAddress;
 use bindings::exports::httplib::http::wasi_http_bridge;
@@ -72,24 +70,10 @@ impl transport::Guest for Adapter {
     type TcpStream = Conn;
 
     fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
-        shared::connect(&host, port, options, NO_TLS).map(|s| transport::TcpStream::new(Conn::Socket(s)))
+        shared::connect(&host, port, options).map(|s| transport::TcpStream::new(Conn::Socket(s)))
     }
 
-    fn session_limits() -> transport::GuestLimits {
-        shared::session_limits()
-    }
-
-    fn audit(_event: String, _args: Vec<String>) -> Result<(), ErrorCode> {
-        Ok(())
-    }
-
-    fn system_mime_type(_extension: String) -> Option<String> {
-        None
-    }
-
-    fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
-        shared::list_directory(dir)
-    }
+    shared::common_transport!();
 }
 
 impl wasi_http_bridge::Guest for Adapter {

@@ -30,33 +30,23 @@ mod bindings {
 
 mod stream;
 
+/// Why https cannot work here, in words for the `tls` error.
+pub const NO_TLS: &str = "TLS is not available: this component was composed with the wasi-sockets adapter, \
+                          which speaks plain TCP over wasi:sockets (run it under httplib, or compose it \
+                          without the adapter, for https)";
+
 mod shared;
 
-use bindings::exports::httplib::http::transport::{self, ConnectOptions, DirectoryEntry, ErrorCode, GuestLimits};
+use bindings::exports::httplib::http::transport::{self, ConnectOptions, ErrorCode};
 use shared::Adapter;
-use stream::{NO_TLS, Stream};
-use wasip2::filesystem::types::Descriptor;
+use stream::Stream;
 
 impl transport::Guest for Adapter {
     type TcpStream = Stream;
 
     fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
-        shared::connect(&host, port, options, NO_TLS).map(transport::TcpStream::new)
+        shared::connect(&host, port, options).map(transport::TcpStream::new)
     }
 
-    fn session_limits() -> GuestLimits {
-        shared::session_limits()
-    }
-
-    fn audit(_event: String, _args: Vec<String>) -> Result<(), ErrorCode> {
-        Ok(())
-    }
-
-    fn system_mime_type(_extension: String) -> Option<String> {
-        None
-    }
-
-    fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
-        shared::list_directory(dir)
-    }
+    shared::common_transport!();
 }

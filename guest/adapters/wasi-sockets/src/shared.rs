@@ -20,10 +20,10 @@ pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
 /// The component's export type (each crate implements `transport` on it with its stream).
 pub struct Adapter;
 
-/// A plain TCP connection to `host`:`port`; `tls` says why there is none (`NO_TLS`).
-pub fn connect(host: &str, port: u16, options: ConnectOptions, tls: &str) -> Result<Stream, ErrorCode> {
+/// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
+pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
     if options.tls.is_some() {
-        return Err(ErrorCode::Tls(tls.into()));
+        return Err(ErrorCode::Tls(crate::NO_TLS.into()));
     }
     let timeout = options.timeout_ms.or(Some(DEFAULT_IO_TIMEOUT_MS));
     Stream::connect(host, port, options.source_address.as_ref(), timeout)
@@ -36,6 +36,38 @@ pub fn session_limits() -> GuestLimits {
         max_read_all: MAX_READ_ALL,
     }
 }
+
+/// The `transport` functions both adapters answer alike (all but `connect`), for their
+/// `impl transport::Guest`: no limits of their own, no audit, no system MIME table, and
+/// `list_directory` below.
+macro_rules! common_transport {
+    () => {
+        fn session_limits() -> $crate::bindings::exports::httplib::http::transport::GuestLimits {
+            $crate::shared::session_limits()
+        }
+
+        fn audit(
+            _event: String,
+            _args: Vec<String>,
+        ) -> Result<(), $crate::bindings::exports::httplib::http::transport::ErrorCode> {
+            Ok(())
+        }
+
+        fn system_mime_type(_extension: String) -> Option<String> {
+            None
+        }
+
+        fn list_directory(
+            dir: &wasip2::filesystem::types::Descriptor,
+        ) -> Result<
+            Vec<$crate::bindings::exports::httplib::http::transport::DirectoryEntry>,
+            $crate::bindings::exports::httplib::http::transport::ErrorCode,
+        > {
+            $crate::shared::list_directory(dir)
+        }
+    };
+}
+pub(crate) use common_transport;
 
 /// `dir`'s entries, as far as wasi:filesystem can say.
 pub fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {

@@ -13,11 +13,6 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wasip2::sockets::network::{self, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
 use wasip2::sockets::{instance_network, ip_name_lookup, tcp, tcp_create_socket};
 
-/// Why https cannot work here, in words for the `tls` error.
-pub const NO_TLS: &str = "TLS is not available: this component was composed with the wasi-sockets adapter, \
-                          which speaks plain TCP over wasi:sockets (run it under httplib, or compose it \
-                          without the adapter, for https)";
-
 /// `host` (without brackets) and `port` as WIT's socket address.
 fn wit_socket_address(host: String, port: u16) -> SocketAddress {
     SocketAddress { host, port }
@@ -294,7 +289,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn start_tls(&self, _host: String, _options: TlsOptions) -> Result<(), ErrorCode> {
-        Err(ErrorCode::Tls(NO_TLS.into()))
+        Err(ErrorCode::Tls(crate::NO_TLS.into()))
     }
 
     fn alpn_protocol(&self) -> Option<String> {
