@@ -34,6 +34,7 @@ mod bindings {
 mod shared;
 #[path = "../../wasi-sockets/src/stream.rs"]
 mod stream;
+mod tls;
 
 use bindings::exports::httplib::http::transport::{
     self, ConnectOptions, ErrorCode, GuestTcpStream, ServerPhase, ShutdownType, TlsOptions,
@@ -47,11 +48,6 @@ use stream::Stream;
 use wasip2::filesystem::types::Descriptor;
 use wasip2::http::types::{IncomingRequest, ResponseOutparam};
 
-/// Why https cannot work for the app's own connections here, in words for the `tls` error.
-pub const NO_TLS: &str = "TLS is not available: this component was composed with `httplib compose --wasi-http`, \
-                          whose outgoing connections are plain TCP over wasi:sockets";
-/// Why the served request has no TLS of the guest's: the runtime terminated it.
-pub const RUNTIME_TLS: &str = "TLS is the runtime's under wasi:http";
 /// Most bytes of a file read at once for `send-file` on a served request (ours, as the
 /// wasi-sockets stream's).
 pub const SEND_FILE_CHUNK: u64 = stream::SEND_FILE_CHUNK;
@@ -155,7 +151,7 @@ impl GuestTcpStream for Conn {
     fn start_tls(&self, host: String, options: TlsOptions) -> Result<(), ErrorCode> {
         match self {
             Conn::Socket(s) => s.start_tls(host, options),
-            Conn::Served(_) => Err(ErrorCode::Tls(RUNTIME_TLS.into())),
+            Conn::Served(_) => Err(ErrorCode::Tls(tls::RUNTIME_TLS.into())),
         }
     }
 

@@ -29,11 +29,7 @@ mod bindings {
 }
 
 mod stream;
-
-/// Why https cannot work here, in words for the `tls` error.
-pub const NO_TLS: &str = "TLS is not available: this component was composed with the wasi-sockets adapter, \
-                          which speaks plain TCP over wasi:sockets (run it under httplib, or compose it \
-                          without the adapter, for https)";
+mod tls;
 
 mod shared;
 

@@ -23,7 +23,7 @@ pub struct Adapter;
 /// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
 pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
     if options.tls.is_some() {
-        return Err(ErrorCode::Tls(crate::NO_TLS.into()));
+        return Err(ErrorCode::Tls(crate::tls::NO_TLS.into()));
     }
     let timeout = options.timeout_ms.or(Some(DEFAULT_IO_TIMEOUT_MS));
     Stream::connect(host, port, options.source_address.as_ref(), timeout)

@@ -289,7 +289,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn start_tls(&self, _host: String, _options: TlsOptions) -> Result<(), ErrorCode> {
-        Err(ErrorCode::Tls(crate::NO_TLS.into()))
+        Err(ErrorCode::Tls(crate::tls::NO_TLS.into()))
     }
 
     fn alpn_protocol(&self) -> Option<String> {
