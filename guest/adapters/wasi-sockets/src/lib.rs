@@ -41,7 +41,7 @@ impl transport::Guest for Adapter {
     type TcpStream = Stream;
 
     fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
-        shared::connect(&host, port, options).map(transport::TcpStream::new)
+        stream::connect(&host, port, options).map(transport::TcpStream::new)
     }
 
     shared::common_transport!();

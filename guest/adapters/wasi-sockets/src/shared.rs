@@ -1,13 +1,10 @@
-//! What the adapters over standard WASI share: outgoing connections over wasi:sockets, the
-//! session's limits, directory listings from wasi:filesystem, and CGI refused. This crate's
-//! `lib.rs` uses it, and `guest/adapters/wasi-http-adapter` includes it by path: both generate
-//! their bindings under `crate::bindings` with the same export paths.
+//! What the adapters over standard WASI share: the session's limits, directory listings from
+//! wasi:filesystem, and CGI refused. This crate's `lib.rs` uses it, and the wasi:http adapters
+//! (`guest/adapters/wasi-http-adapter`, `wasi-http-client`) include it by path: each generates
+//! its bindings under `crate::bindings` with the same export paths.
 
 use crate::bindings::exports::httplib::http::cgi::{self, CgiError};
-use crate::bindings::exports::httplib::http::transport::{
-    ConnectOptions, DirectoryEntry, EntryKind, ErrorCode, GuestLimits,
-};
-use crate::stream::Stream;
+use crate::bindings::exports::httplib::http::transport::{DirectoryEntry, EntryKind, ErrorCode, GuestLimits};
 use wasip2::filesystem::types::Descriptor;
 
 /// Timeout for connecting, and each read and write, when the caller set none: the same as
@@ -19,15 +16,6 @@ pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
 
 /// The component's export type (each crate implements `transport` on it with its stream).
 pub struct Adapter;
-
-/// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
-pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
-    if options.tls.is_some() {
-        return Err(ErrorCode::Tls(crate::tls::NO_TLS.into()));
-    }
-    let timeout = options.timeout_ms.or(Some(DEFAULT_IO_TIMEOUT_MS));
-    Stream::connect(host, port, options.source_address.as_ref(), timeout)
-}
 
 /// No cap on a response body of our own; `MAX_READ_ALL` on a whole-body read.
 pub fn session_limits() -> GuestLimits {

@@ -2,7 +2,9 @@
 //! writes built from wasi:io's non-blocking ones and a pollable deadline.
 
 use crate::bindings::exports::httplib::http::transport::ServerPhase;
-use crate::bindings::exports::httplib::http::transport::{ErrorCode, GuestTcpStream, ShutdownType, TlsOptions};
+use crate::bindings::exports::httplib::http::transport::{
+    ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
+};
 use crate::bindings::exports::httplib::http::types::SocketAddress;
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -22,6 +24,15 @@ fn wit_socket_address(host: String, port: u16) -> SocketAddress {
 pub const MAX_READ: u64 = 64 * 1024;
 /// Most bytes of a file read at once for `send-file` (ours).
 pub const SEND_FILE_CHUNK: u64 = 64 * 1024;
+
+/// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
+pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
+    if options.tls.is_some() {
+        return Err(ErrorCode::Tls(crate::tls::NO_TLS.into()));
+    }
+    let timeout = options.timeout_ms.or(Some(crate::shared::DEFAULT_IO_TIMEOUT_MS));
+    Stream::connect(host, port, options.source_address.as_ref(), timeout)
+}
 
 /// A connected socket and its two streams. The streams are declared first: WASI wants them
 /// dropped before the socket they belong to.
