@@ -17,7 +17,9 @@
 //! --wasi-http`; `HTTPLIB_WASI_HTTP_SERVER_WASM` names a prebuilt one), and the adapter and
 //! driver that make a handler app one (`guest/adapters/wasi-http-adapter` and
 //! `wasi-http-driver`, for `httplib compose --wasi-http APP.wasm`;
-//! `HTTPLIB_WASI_HTTP_ADAPTER_WASM` and `HTTPLIB_WASI_HTTP_DRIVER_WASM`).
+//! `HTTPLIB_WASI_HTTP_ADAPTER_WASM` and `HTTPLIB_WASI_HTTP_DRIVER_WASM`), and the adapter
+//! that sends a client app's requests through wasi:http (`guest/adapters/wasi-http-client`,
+//! for `httplib compose --adapter wasi-http`; `HTTPLIB_WASI_HTTP_CLIENT_WASM`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,11 @@ fn main() {
             out_dir.join("wasi_http_driver.wasm"),
             "HTTPLIB_WASI_HTTP_DRIVER_WASM",
             "httplib_wasi_http_driver.wasm",
+        ),
+        (
+            out_dir.join("wasi_http_client.wasm"),
+            "HTTPLIB_WASI_HTTP_CLIENT_WASM",
+            "httplib_wasi_http_client.wasm",
         ),
     ];
     let mut to_build = Vec::new();
@@ -99,6 +106,8 @@ fn main() {
         "guest/adapters/wasi-http-adapter/Cargo.toml",
         "guest/adapters/wasi-http-driver/src",
         "guest/adapters/wasi-http-driver/Cargo.toml",
+        "guest/adapters/wasi-http-client/src",
+        "guest/adapters/wasi-http-client/Cargo.toml",
         "wit",
         "Cargo.lock",
         "host/wasm_cargo.rs",
@@ -120,6 +129,8 @@ fn main() {
             "httplib-wasi-http-adapter",
             "-p",
             "httplib-wasi-http-driver",
+            "-p",
+            "httplib-wasi-http-client",
             "--lib",
             "--release",
             "--target",

@@ -23,6 +23,11 @@ pub static WASI_HTTP_ADAPTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"
 /// (`guest/adapters/wasi-http-driver`), built by build.rs and embedded; empty like the others.
 pub static WASI_HTTP_DRIVER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_driver.wasm"));
 
+/// The adapter that sends the guest's requests through `wasi:http/outgoing-handler`
+/// (`guest/adapters/wasi-http-client`, `httplib compose --adapter wasi-http`), built by
+/// build.rs and embedded; empty like the others.
+pub static WASI_HTTP_CLIENT_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_client.wasm"));
+
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 /// The interface the guest exports for handler components: the current request's verbs.

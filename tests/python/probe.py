@@ -5,7 +5,8 @@ Python program uses them, on WASI through httplib. `probe MODE ARGS...`:
   sha256 of the body; writes the body to OUT (a preopened path) when given.
 - `client HOST PORT PATH`: http.client.HTTPConnection GET; prints what the response says,
   or the exception's class and the attributes CPython gives it.
-- `https URL`: urlopen of an https URL (the host's roots, `httplib run --cacert`).
+- `keepalive HOST PORT PATH...`: one http.client.HTTPConnection, a GET of each path in turn
+  (each response read whole first, so the connection is reused); prints each status and length.
 """
 
 import hashlib
@@ -52,6 +53,15 @@ def client(host, port, path):
     c.close()
 
 
+def keepalive(host, port, *paths):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    for path in paths:
+        c.request("GET", path)
+        r = c.getresponse()
+        print(path, r.status, len(r.read()))
+    c.close()
+
+
 class Run(exports.Run):
     def run(self) -> None:
         mode, args = sys.argv[1], sys.argv[2:]
@@ -60,6 +70,8 @@ class Run(exports.Run):
                 urlopen(*args)
             elif mode == "client":
                 client(*args)
+            elif mode == "keepalive":
+                keepalive(*args)
             else:
                 raise SystemExit(f"unknown mode {mode}")
         except Exception as e:  # each test reads the class CPython would raise

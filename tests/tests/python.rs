@@ -243,8 +243,9 @@ fn http_client_raises_cpythons_exceptions() {
     );
 }
 
-#[test]
-fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
+/// A CA and a certificate for 127.0.0.1 it signed, as PEM files: (their directory, ca.pem,
+/// cert.pem, key.pem).
+fn loopback_pki() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let pki = tempfile::tempdir().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -267,6 +268,12 @@ fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
     std::fs::write(&ca_pem, ca.pem()).unwrap();
     std::fs::write(&cert_pem, cert.pem()).unwrap();
     std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    (pki, ca_pem, cert_pem, key_pem)
+}
+
+#[test]
+fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
+    let (_pki, ca_pem, cert_pem, key_pem) = loopback_pki();
     let site = fixture_dir();
     let server = cpython_https_server(site.path(), &cert_pem, &key_pem);
     let url = format!("https://127.0.0.1:{}/hello.txt", server.port);
@@ -287,6 +294,113 @@ fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
         got.contains("reason httplib_wasi._errors.SSLCertVerificationError: "),
         "{got}"
     );
+}
+
+/// The probe composed with `--adapter wasi-http`, run by the stock wasmtime CLI with `-S http`
+/// alone (no sockets granted): urllib over `wasi:http/outgoing-handler`.
+#[test]
+fn urlopen_composed_with_the_wasi_http_adapter_runs_under_stock_wasmtime_run_s_http() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let composed = out_dir.path().join("probe-wasi-http.wasm");
+    let made = Command::new(httplib_bin!())
+        .arg("compose")
+        .arg(probe())
+        .arg("-o")
+        .arg(&composed)
+        .args(["--adapter", "wasi-http"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let made = String::from_utf8_lossy(&made.stderr);
+    assert!(made.contains("it imports only WASI 0.2"), "{made}");
+    let wasmtime = |flags: &[&str], args: &[&str]| {
+        let out = Command::new(stock_wasmtime())
+            .arg("run")
+            .args(flags)
+            .arg(&composed)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let http = ["-S", "http"];
+
+    // 5 MiB byte for byte, and CPython's 301 from /folder to /folder/ followed by urllib.
+    let site = fixture_dir();
+    let big = pseudo_random(5 * 1024 * 1024, 7);
+    std::fs::create_dir(site.path().join("folder")).unwrap();
+    std::fs::write(site.path().join("folder/index.html"), "<p>folder</p>\n").unwrap();
+    let server = cpython_server(site.path(), "HTTP/1.1");
+    let url = format!("http://127.0.0.1:{}/big.bin", server.port);
+    let (ok, got, err) = wasmtime(&http, &["urlopen", &url]);
+    assert!(ok, "{got}{err}");
+    assert!(
+        got.starts_with(&format!("200 {url} 5242880 {}\n", sha256_hex(&big))),
+        "{got}"
+    );
+    let url = format!("http://127.0.0.1:{}/folder", server.port);
+    let (ok, got, err) = wasmtime(&http, &["urlopen", &url]);
+    assert!(ok, "{got}{err}");
+    assert!(got.starts_with(&format!("200 {url}/ 14 ")), "{got}");
+    assert!(got.contains("content-type: text/html\n"), "{got}");
+
+    // A POST: the fields CPython's server received are urllib's, Host the runtime's.
+    let echo = cpython_echo_server();
+    let url = format!("http://127.0.0.1:{}/form?x=1", echo.port);
+    let (ok, got, err) = wasmtime(&http, &["urlopen", &url, "name=value&more"]);
+    assert!(ok, "{got}{err}");
+    assert!(got.contains("echo: POST /form?x=1\n"), "{got}");
+    for field in [
+        "Content-Length: 15\n".to_owned(),
+        "Content-Type: application/x-www-form-urlencoded\n".to_owned(),
+        "X-Probe: yes\n".to_owned(),
+        "User-Agent: Python-urllib/3.14\n".to_owned(),
+        format!("host: 127.0.0.1:{}\n", echo.port),
+    ] {
+        assert!(
+            got.to_ascii_lowercase().contains(&field.to_ascii_lowercase()),
+            "{field:?} missing from {got}"
+        );
+    }
+    assert!(got.ends_with("\nname=value&more\n"), "{got}");
+
+    // http.client's keep-alive: three requests on one HTTPConnection (a 404 among them, whose
+    // error page has a length), and a refused connection as CPython raises it.
+    let port = server.port.to_string();
+    let (ok, got, err) = wasmtime(
+        &http,
+        &["keepalive", "127.0.0.1", &port, "/hello.txt", "/nope", "/big.bin"],
+    );
+    assert!(ok, "{got}{err}");
+    assert!(got.starts_with("/hello.txt 200 13\n/nope 404 "), "{got}");
+    assert!(got.ends_with("/big.bin 200 5242880\n"), "{got}");
+    let closed = free_port();
+    let (ok, got, _) = wasmtime(&http, &["client", "127.0.0.1", &closed.to_string(), "/"]);
+    assert!(!ok);
+    assert!(got.contains("raised builtins.ConnectionRefusedError"), "{got}");
+
+    // https is the runtime's: its TLS, its roots. Stock wasmtime trusts the webpki roots and
+    // takes no CA of ours, so a server with a certificate from a local CA fails the handshake;
+    // wasi:http's code for it is TLS-protocol-error alone, raised as CPython's SSLError from
+    // the request (urllib's URLError around it), as on a socket.
+    let (_pki, _ca, cert_pem, key_pem) = loopback_pki();
+    let tls = cpython_https_server(site.path(), &cert_pem, &key_pem);
+    let url = format!("https://127.0.0.1:{}/hello.txt", tls.port);
+    let (ok, got, _) = wasmtime(&http, &["urlopen", &url]);
+    assert!(!ok);
+    assert!(
+        got.contains("reason httplib_wasi._errors.SSLError: the runtime's TLS handshake failed"),
+        "{got}"
+    );
+
+    // Without `-S http` the runtime has no outgoing-handler to give: it refuses to start.
+    let (ok, _, err) = wasmtime(&[], &["urlopen", &url]);
+    assert!(!ok);
+    assert!(err.contains("wasi:http/"), "{err}");
 }
 
 /// The README's example, built and run as pasted: guest/python/examples/fetch.py.

@@ -1,10 +1,11 @@
-//! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets]`: the app and the embedded
+//! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets|wasi-http]`: the app and the embedded
 //! guest as one component, for a plugin host (which supplies httplib's imports) or, with the
 //! adapter, for any WASI 0.2 runtime. `httplib compose --wasi-http -o OUT.wasm`: httplib's file
 //! server as a `wasi:http/proxy` component, for `wasmtime serve` and the runtimes built on it.
 
 use crate::compose::{
-    self, ADAPTER_WASM, WASI_HTTP_ADAPTER_WASM, WASI_HTTP_DRIVER_WASM, WASI_HTTP_SERVER_WASM, WasiHttpParts,
+    self, ADAPTER_WASM, WASI_HTTP_ADAPTER_WASM, WASI_HTTP_CLIENT_WASM, WASI_HTTP_DRIVER_WASM, WASI_HTTP_SERVER_WASM,
+    WasiHttpParts,
 };
 use crate::runtime::GUEST_WASM;
 use clap::{Args, ValueEnum};
@@ -16,6 +17,10 @@ use std::process::ExitCode;
 pub enum Adapter {
     /// Plain TCP over wasi:sockets (no TLS), CGI refused: the result imports only WASI 0.2.
     WasiSockets,
+    /// Each request through wasi:http/outgoing-handler (https, name resolution and proxies
+    /// the runtime's), CGI refused: for `wasmtime run -S http` and runtimes that grant HTTP
+    /// but no sockets.
+    WasiHttp,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +68,10 @@ pub fn run(args: ComposeArgs) -> ExitCode {
             return fail("this httplib was built without the wasi-sockets adapter's sources");
         }
         Some(Adapter::WasiSockets) => Some(ADAPTER_WASM),
+        Some(Adapter::WasiHttp) if WASI_HTTP_CLIENT_WASM.is_empty() => {
+            return fail("this httplib was built without the wasi:http client adapter's sources");
+        }
+        Some(Adapter::WasiHttp) => Some(WASI_HTTP_CLIENT_WASM),
         None => None,
     };
     let composed = match compose::compose(&app, GUEST_WASM, adapter) {
