@@ -48,9 +48,6 @@ use stream::Stream;
 use wasip2::filesystem::types::Descriptor;
 use wasip2::http::types::{IncomingRequest, ResponseOutparam};
 
-/// Most bytes of a file read at once for `send-file` on a served request (ours, as the
-/// wasi-sockets stream's).
-pub const SEND_FILE_CHUNK: u64 = stream::SEND_FILE_CHUNK;
 /// What a served request says of its peer: wasi:http does not say who the client is.
 pub const UNKNOWN_PEER: &str = "-";
 
@@ -121,19 +118,7 @@ impl GuestTcpStream for Conn {
             Conn::Socket(s) => return s.send_file(file, offset, len),
             Conn::Served(x) => x,
         };
-        let mut sent = 0;
-        while sent < len {
-            let want = (len - sent).min(SEND_FILE_CHUNK);
-            let (bytes, eof) = file
-                .read(want, offset + sent)
-                .map_err(|e| ErrorCode::Other(format!("reading the file: {e:?}")))?;
-            write_served(x, &bytes)?;
-            sent += bytes.len() as u64;
-            if eof || bytes.is_empty() {
-                break;
-            }
-        }
-        Ok(sent)
+        shared::send_file_by_writes(file, offset, len, |bytes| write_served(x, &bytes))
     }
 
     fn shutdown(&self, how: ShutdownType) -> Result<(), ErrorCode> {

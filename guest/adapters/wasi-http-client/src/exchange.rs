@@ -12,23 +12,20 @@ use crate::bindings::exports::httplib::http::transport::{
 };
 use crate::bindings::exports::httplib::http::types::SocketAddress;
 use crate::message::{self, ChunkDecoder, Framing, RequestHead, ResponseFraming, Target};
+use crate::shared::wait;
 use std::cell::RefCell;
-use wasip2::clocks::monotonic_clock;
 use wasip2::filesystem::types::Descriptor;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     self as http, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
     Scheme,
 };
-use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 /// Most bytes asked of the response body at once (wasmtime hands out at most 64 KiB anyway).
 const MAX_READ: u64 = 64 * 1024;
 /// The most bytes `blocking-write-and-flush` takes at once (wasi:io's contract).
 const WRITE_MAX: usize = 4096;
-/// Most bytes of a file read at once for `send-file` (ours, as the wasi-sockets stream's).
-const SEND_FILE_CHUNK: u64 = 64 * 1024;
 
 /// Why the TLS options the guest asked for cannot hold: the runtime makes the TLS connection,
 /// with its own roots and no client identity.
@@ -211,17 +208,7 @@ impl Stream {
                     if !done {
                         continue;
                     }
-                    let State::Body {
-                        response,
-                        head_request,
-                        out,
-                        body,
-                        ..
-                    } = std::mem::replace(&mut *state, State::Head(Vec::new()))
-                    else {
-                        unreachable!("matched above")
-                    };
-                    drop(out);
+                    let (response, head_request, body) = take_body(&mut state);
                     OutgoingBody::finish(body, None).map_err(http_error)?;
                     self.response(response, head_request)?
                 }
@@ -259,17 +246,7 @@ impl Stream {
                 State::Body { .. } => {
                     // A read before the body ended: the server may answer early (a 413, a
                     // redirect); what was not sent of the body is abandoned.
-                    let State::Body {
-                        response,
-                        head_request,
-                        out,
-                        body,
-                        ..
-                    } = std::mem::replace(&mut *state, State::Head(Vec::new()))
-                    else {
-                        unreachable!("matched above")
-                    };
-                    drop(out);
+                    let (response, head_request, body) = take_body(&mut state);
                     drop(body);
                     *state = self.response(response, head_request)?;
                 }
@@ -360,6 +337,24 @@ impl Stream {
     }
 }
 
+/// The request's response and body, out of a `Body` state (left as an empty `Head`); the
+/// body's stream dropped, as wasi:http wants before the body is finished or dropped.
+fn take_body(state: &mut State) -> (FutureIncomingResponse, bool, OutgoingBody) {
+    match std::mem::replace(state, State::Head(Vec::new())) {
+        State::Body {
+            response,
+            head_request,
+            out,
+            body,
+            ..
+        } => {
+            drop(out);
+            (response, head_request, body)
+        }
+        _ => unreachable!("called on a Body state"),
+    }
+}
+
 /// wasi:http's name for `method`.
 fn method(m: &str) -> Method {
     match m {
@@ -373,20 +368,6 @@ fn method(m: &str) -> Method {
         "TRACE" => Method::Trace,
         "PATCH" => Method::Patch,
         other => Method::Other(other.to_owned()),
-    }
-}
-
-/// Wait for `pollable`, at most `timeout_ms`: false when the time ran out first.
-fn wait(pollable: &Pollable, timeout_ms: Option<u64>) -> bool {
-    match timeout_ms {
-        None => {
-            pollable.block();
-            true
-        }
-        Some(ms) => {
-            let deadline = monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000));
-            poll::poll(&[pollable, &deadline]).contains(&0)
-        }
     }
 }
 
@@ -487,19 +468,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn send_file(&self, file: &Descriptor, offset: u64, len: u64) -> Result<u64, ErrorCode> {
-        let mut sent = 0;
-        while sent < len {
-            let want = (len - sent).min(SEND_FILE_CHUNK);
-            let (bytes, eof) = file
-                .read(want, offset + sent)
-                .map_err(|e| ErrorCode::Other(format!("reading the file: {e:?}")))?;
-            self.write(bytes.clone())?;
-            sent += bytes.len() as u64;
-            if eof || bytes.is_empty() {
-                break;
-            }
-        }
-        Ok(sent)
+        crate::shared::send_file_by_writes(file, offset, len, |bytes| self.write(bytes))
     }
 
     /// Nothing to close: the runtime owns the connections, and a request ends by its framing.

@@ -5,17 +5,59 @@
 
 use crate::bindings::exports::httplib::http::cgi::{self, CgiError};
 use crate::bindings::exports::httplib::http::transport::{DirectoryEntry, EntryKind, ErrorCode, GuestLimits};
+use wasip2::clocks::monotonic_clock;
 use wasip2::filesystem::types::Descriptor;
+use wasip2::io::poll::{self, Pollable};
 
 /// Timeout for connecting, and each read and write, when the caller set none: the same as
 /// httplib's host (`DEFAULT_IO_TIMEOUT`, curl's 300 s connect timeout).
 pub const DEFAULT_IO_TIMEOUT_MS: u64 = 300_000;
+/// Most bytes of a file read at once for `send-file` (ours).
+pub const SEND_FILE_CHUNK: u64 = 64 * 1024;
 /// Most bytes a whole-body `read()` may gather: what httplib's host allows by default (its
 /// 64 MiB memory cap over `READ_ALL_MEMORY_DIVISOR`, 4).
 pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
 
 /// The component's export type (each crate implements `transport` on it with its stream).
 pub struct Adapter;
+
+/// Wait for `pollable`, at most `timeout_ms`: false when the time ran out first.
+pub fn wait(pollable: &Pollable, timeout_ms: Option<u64>) -> bool {
+    match timeout_ms {
+        None => {
+            pollable.block();
+            true
+        }
+        Some(ms) => {
+            let deadline = monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000));
+            poll::poll(&[pollable, &deadline]).contains(&0)
+        }
+    }
+}
+
+/// `send-file` as reads of `file` handed to `write`, `SEND_FILE_CHUNK` at a time: how many
+/// bytes were sent (fewer than `len` only when the file ended first).
+pub fn send_file_by_writes(
+    file: &Descriptor,
+    offset: u64,
+    len: u64,
+    mut write: impl FnMut(Vec<u8>) -> Result<(), ErrorCode>,
+) -> Result<u64, ErrorCode> {
+    let mut sent = 0;
+    while sent < len {
+        let want = (len - sent).min(SEND_FILE_CHUNK);
+        let (bytes, eof) = file
+            .read(want, offset + sent)
+            .map_err(|e| ErrorCode::Other(format!("reading the file: {e:?}")))?;
+        let n = bytes.len() as u64;
+        write(bytes)?;
+        sent += n;
+        if eof || n == 0 {
+            break;
+        }
+    }
+    Ok(sent)
+}
 
 /// No cap on a response body of our own; `MAX_READ_ALL` on a whole-body read.
 pub fn session_limits() -> GuestLimits {

@@ -6,11 +6,10 @@ use crate::bindings::exports::httplib::http::transport::{
     ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
 };
 use crate::bindings::exports::httplib::http::types::SocketAddress;
+use crate::shared::wait;
 use std::cell::Cell;
 use std::net::IpAddr;
-use wasip2::clocks::monotonic_clock;
 use wasip2::filesystem::types::Descriptor;
-use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wasip2::sockets::network::{self, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress};
 use wasip2::sockets::{instance_network, ip_name_lookup, tcp, tcp_create_socket};
@@ -22,8 +21,6 @@ fn wit_socket_address(host: String, port: u16) -> SocketAddress {
 
 /// Most bytes asked of wasi:io in one read (ours: wasmtime hands out at most 64 KiB anyway).
 pub const MAX_READ: u64 = 64 * 1024;
-/// Most bytes of a file read at once for `send-file` (ours).
-pub const SEND_FILE_CHUNK: u64 = 64 * 1024;
 
 /// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
 pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
@@ -42,20 +39,6 @@ pub struct Stream {
     socket: tcp::TcpSocket,
     read_timeout: Cell<Option<u64>>,
     write_timeout: Cell<Option<u64>>,
-}
-
-/// Wait for `pollable`, at most `timeout_ms`: false when the time ran out first.
-fn wait(pollable: &Pollable, timeout_ms: Option<u64>) -> bool {
-    match timeout_ms {
-        None => {
-            pollable.block();
-            true
-        }
-        Some(ms) => {
-            let deadline = monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000));
-            poll::poll(&[pollable, &deadline]).contains(&0)
-        }
-    }
 }
 
 /// wasi:sockets' error as the transport's, worded like the OSError Python would raise.
@@ -275,19 +258,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn send_file(&self, file: &Descriptor, offset: u64, len: u64) -> Result<u64, ErrorCode> {
-        let mut sent = 0;
-        while sent < len {
-            let want = (len - sent).min(SEND_FILE_CHUNK);
-            let (bytes, eof) = file
-                .read(want, offset + sent)
-                .map_err(|e| ErrorCode::Other(format!("reading the file: {e:?}")))?;
-            self.write_all(&bytes)?;
-            sent += bytes.len() as u64;
-            if eof || bytes.is_empty() {
-                break;
-            }
-        }
-        Ok(sent)
+        crate::shared::send_file_by_writes(file, offset, len, |bytes| self.write_all(&bytes))
     }
 
     fn shutdown(&self, how: ShutdownType) -> Result<(), ErrorCode> {
