@@ -37,7 +37,7 @@ mod stream;
 mod tls;
 
 use bindings::exports::httplib::http::transport::{
-    self, ConnectOptions, ErrorCode, GuestTcpStream, ServerPhase, ShutdownType, TlsOptions,
+    self, ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
 };
 use bindings::exports::httplib::http::types::SocketAddress;
 use bindings::exports::httplib::http::wasi_http_bridge;
@@ -163,16 +163,7 @@ impl GuestTcpStream for Conn {
         }
     }
 
-    fn set_phase(&self, _phase: ServerPhase) {}
-
-    /// Nothing parks a connection here.
-    fn carry(&self, _state: Vec<u8>) -> bool {
-        false
-    }
-
-    fn carried(&self) -> Option<Vec<u8>> {
-        None
-    }
+    shared::never_parked!();
 
     fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
         match self {

@@ -8,7 +8,7 @@
 //! socket; a read before the body ended waits for an early answer instead.
 
 use crate::bindings::exports::httplib::http::transport::{
-    ConnectOptions, ErrorCode, GuestTcpStream, ServerPhase, ShutdownType, TlsOptions,
+    ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
 };
 use crate::bindings::exports::httplib::http::types::SocketAddress;
 use crate::message::{self, ChunkDecoder, Framing, RequestHead, ResponseFraming, Target};
@@ -499,15 +499,7 @@ impl GuestTcpStream for Stream {
         Ok(())
     }
 
-    fn set_phase(&self, _phase: ServerPhase) {}
-
-    fn carry(&self, _state: Vec<u8>) -> bool {
-        false
-    }
-
-    fn carried(&self) -> Option<Vec<u8>> {
-        None
-    }
+    crate::shared::never_parked!();
 
     fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
         Err(ErrorCode::Other(NO_ADDRESS.into()))

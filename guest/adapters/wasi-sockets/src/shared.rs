@@ -99,6 +99,23 @@ macro_rules! common_transport {
 }
 pub(crate) use common_transport;
 
+/// The `tcp-stream` methods of server-connection parking, for a stream that is never parked
+/// (parking is httplib's host's, for idle server connections): phases ignored, nothing carried.
+macro_rules! never_parked {
+    () => {
+        fn set_phase(&self, _phase: $crate::bindings::exports::httplib::http::transport::ServerPhase) {}
+
+        fn carry(&self, _state: Vec<u8>) -> bool {
+            false
+        }
+
+        fn carried(&self) -> Option<Vec<u8>> {
+            None
+        }
+    };
+}
+pub(crate) use never_parked;
+
 /// `dir`'s entries, as far as wasi:filesystem can say.
 pub fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
     // Only what wasi:filesystem can say: UTF-8 names.

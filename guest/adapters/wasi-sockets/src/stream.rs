@@ -1,7 +1,6 @@
 //! One TCP connection over wasi:sockets, as the transport's `tcp-stream`: blocking reads and
 //! writes built from wasi:io's non-blocking ones and a pollable deadline.
 
-use crate::bindings::exports::httplib::http::transport::ServerPhase;
 use crate::bindings::exports::httplib::http::transport::{
     ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
 };
@@ -293,16 +292,7 @@ impl GuestTcpStream for Stream {
         Ok(())
     }
 
-    fn set_phase(&self, _phase: ServerPhase) {}
-
-    /// Nothing parks a connection here: a closed stream is closed.
-    fn carry(&self, _state: Vec<u8>) -> bool {
-        false
-    }
-
-    fn carried(&self) -> Option<Vec<u8>> {
-        None
-    }
+    crate::shared::never_parked!();
 
     fn peer_address(&self) -> Result<SocketAddress, ErrorCode> {
         self.socket.remote_address().map(wit_address).map_err(|e| error(e, ""))
