@@ -19,7 +19,9 @@
 //! `wasi-http-driver`, for `httplib compose --wasi-http APP.wasm`;
 //! `HTTPLIB_WASI_HTTP_ADAPTER_WASM` and `HTTPLIB_WASI_HTTP_DRIVER_WASM`), and the adapter
 //! that sends a client app's requests through wasi:http (`guest/adapters/wasi-http-client`,
-//! for `httplib compose --adapter wasi-http`; `HTTPLIB_WASI_HTTP_CLIENT_WASM`).
+//! for `httplib compose --adapter wasi-http`; `HTTPLIB_WASI_HTTP_CLIENT_WASM`), and the
+//! wasi-sockets adapter with wasi:tls (`guest/adapters/wasi-sockets-tls`, `--adapter
+//! wasi-sockets-tls`; `HTTPLIB_WASI_SOCKETS_TLS_WASM`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,11 @@ fn main() {
             out_dir.join("wasi_http_driver.wasm"),
             "HTTPLIB_WASI_HTTP_DRIVER_WASM",
             "httplib_wasi_http_driver.wasm",
+        ),
+        (
+            out_dir.join("wasi_sockets_tls.wasm"),
+            "HTTPLIB_WASI_SOCKETS_TLS_WASM",
+            "httplib_wasi_sockets_tls.wasm",
         ),
         (
             out_dir.join("wasi_http_client.wasm"),
@@ -106,6 +113,8 @@ fn main() {
         "guest/adapters/wasi-http-adapter/Cargo.toml",
         "guest/adapters/wasi-http-driver/src",
         "guest/adapters/wasi-http-driver/Cargo.toml",
+        "guest/adapters/wasi-sockets-tls/src",
+        "guest/adapters/wasi-sockets-tls/Cargo.toml",
         "guest/adapters/wasi-http-client/src",
         "guest/adapters/wasi-http-client/Cargo.toml",
         "wit",
@@ -131,6 +140,8 @@ fn main() {
             "httplib-wasi-http-driver",
             "-p",
             "httplib-wasi-http-client",
+            "-p",
+            "httplib-wasi-sockets-tls",
             "--lib",
             "--release",
             "--target",

@@ -28,6 +28,11 @@ pub static WASI_HTTP_DRIVER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR")
 /// build.rs and embedded; empty like the others.
 pub static WASI_HTTP_CLIENT_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_http_client.wasm"));
 
+/// The wasi-sockets adapter with https over the runtime's wasi:tls
+/// (`guest/adapters/wasi-sockets-tls`, `httplib compose --adapter wasi-sockets-tls`), built by
+/// build.rs and embedded; empty like the others.
+pub static WASI_SOCKETS_TLS_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasi_sockets_tls.wasm"));
+
 /// The interface the guest exports and apps import.
 pub const CLIENT_INTERFACE: &str = "httplib:http/client";
 /// The interface the guest exports for handler components: the current request's verbs.

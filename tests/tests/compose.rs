@@ -1,6 +1,7 @@
 //! `httplib compose --adapter wasi-sockets`: the SDK's example app and the guest in one
 //! component that imports only standard WASI 0.2, run by a host that links wasmtime-wasi's
-//! WASI 0.2 and nothing of httplib, against CPython's http.server.
+//! WASI 0.2 and nothing of httplib, against CPython's http.server; `--adapter
+//! wasi-sockets-tls` under the stock wasmtime CLI with `-S tls`.
 
 use httplib_host::wasmtime::component::{Component, Linker, ResourceTable};
 use httplib_host::wasmtime::{Config, Engine, Store};
@@ -109,6 +110,71 @@ fn the_composed_app_runs_on_plain_wasi_and_fetches_byte_exact() {
         stderr.contains("the runtime refused the network (access-denied)"),
         "{stderr}"
     );
+}
+
+/// `--adapter wasi-sockets-tls`: the same sockets, and https by the runtime's wasi:tls, under
+/// the stock CLI (`wasmtime run -S tls`).
+#[test]
+fn the_wasi_sockets_tls_adapter_hands_https_to_the_runtimes_wasi_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fetch-tls.wasm");
+    let made = std::process::Command::new(httplib_bin!())
+        .args(["compose", FETCH_APP, "-o"])
+        .arg(&out)
+        .args(["--adapter", "wasi-sockets-tls"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(made.status.success(), "{said}");
+    assert!(
+        said.contains("it imports WASI 0.2 and wasi:tls/types@0.2.0-draft"),
+        "{said}"
+    );
+    let run = |flags: &[&str], url: &str| {
+        let got = std::process::Command::new(stock_wasmtime())
+            .args(["run", "-S", "inherit-network", "-S", "allow-ip-name-lookup"])
+            .args(flags)
+            .arg(&out)
+            .arg(url)
+            .output()
+            .unwrap();
+        (
+            got.status.success(),
+            got.stdout,
+            String::from_utf8_lossy(&got.stderr).into_owned(),
+        )
+    };
+    let site = fixture_dir();
+    let server = cpython_server(site.path(), "HTTP/1.1");
+
+    // Plain http as with the wasi-sockets adapter: 5 MiB byte for byte.
+    let (ok, body, err) = run(&["-S", "tls"], &format!("http://127.0.0.1:{}/big.bin", server.port));
+    assert!(ok, "{err}");
+    assert!(
+        body == pseudo_random(5 * 1024 * 1024, 7),
+        "body differs: {} bytes",
+        body.len()
+    );
+
+    // https: the handshake is the runtime's, verified against its roots (stock wasmtime's are
+    // the webpki roots, and it takes no CA of ours), so a local CA's certificate fails as
+    // CPython's ssl fails it; not "TLS is not available", which the plain adapter says.
+    let (_pki, _ca, cert, key) = loopback_pki();
+    let tls = cpython_https_server(site.path(), &cert, &key);
+    let (ok, _, err) = run(&["-S", "tls"], &format!("https://127.0.0.1:{}/hello.txt", tls.port));
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "fetch: SSLCertVerificationError: certificate verify failed (by the runtime's wasi:tls, \
+             against its own roots): invalid peer certificate: UnknownIssuer"
+        ),
+        "{err}"
+    );
+
+    // Without `-S tls` the runtime has no wasi:tls to give: it refuses to start, naming it.
+    let (ok, _, err) = run(&[], &format!("http://127.0.0.1:{}/hello.txt", server.port));
+    assert!(!ok);
+    assert!(err.contains("wasi:tls/types@0.2.0-draft"), "{err}");
 }
 
 #[test]

@@ -243,34 +243,6 @@ fn http_client_raises_cpythons_exceptions() {
     );
 }
 
-/// A CA and a certificate for 127.0.0.1 it signed, as PEM files: (their directory, ca.pem,
-/// cert.pem, key.pem).
-fn loopback_pki() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let pki = tempfile::tempdir().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "httplib python test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let (ca_pem, cert_pem, key_pem) = (
-        pki.path().join("ca.pem"),
-        pki.path().join("cert.pem"),
-        pki.path().join("key.pem"),
-    );
-    std::fs::write(&ca_pem, ca.pem()).unwrap();
-    std::fs::write(&cert_pem, cert.pem()).unwrap();
-    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
-    (pki, ca_pem, cert_pem, key_pem)
-}
-
 #[test]
 fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
     let (_pki, ca_pem, cert_pem, key_pem) = loopback_pki();

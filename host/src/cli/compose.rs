@@ -1,11 +1,11 @@
-//! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets|wasi-http]`: the app and the embedded
+//! `httplib compose APP.wasm -o OUT.wasm [--adapter wasi-sockets|wasi-sockets-tls|wasi-http]`: the app and the embedded
 //! guest as one component, for a plugin host (which supplies httplib's imports) or, with the
 //! adapter, for any WASI 0.2 runtime. `httplib compose --wasi-http -o OUT.wasm`: httplib's file
 //! server as a `wasi:http/proxy` component, for `wasmtime serve` and the runtimes built on it.
 
 use crate::compose::{
     self, ADAPTER_WASM, WASI_HTTP_ADAPTER_WASM, WASI_HTTP_CLIENT_WASM, WASI_HTTP_DRIVER_WASM, WASI_HTTP_SERVER_WASM,
-    WasiHttpParts,
+    WASI_SOCKETS_TLS_WASM, WasiHttpParts,
 };
 use crate::runtime::GUEST_WASM;
 use clap::{Args, ValueEnum};
@@ -17,6 +17,9 @@ use std::process::ExitCode;
 pub enum Adapter {
     /// Plain TCP over wasi:sockets (no TLS), CGI refused: the result imports only WASI 0.2.
     WasiSockets,
+    /// The same with https by the runtime's wasi:tls (draft; `wasmtime run -S tls`), which
+    /// verifies against its own roots: the result starts only where wasi:tls is offered.
+    WasiSocketsTls,
     /// Each request through wasi:http/outgoing-handler (https, name resolution and proxies
     /// the runtime's), CGI refused: for `wasmtime run -S http` and runtimes that grant HTTP
     /// but no sockets.
@@ -68,6 +71,10 @@ pub fn run(args: ComposeArgs) -> ExitCode {
             return fail("this httplib was built without the wasi-sockets adapter's sources");
         }
         Some(Adapter::WasiSockets) => Some(ADAPTER_WASM),
+        Some(Adapter::WasiSocketsTls) if WASI_SOCKETS_TLS_WASM.is_empty() => {
+            return fail("this httplib was built without the wasi-sockets-tls adapter's sources");
+        }
+        Some(Adapter::WasiSocketsTls) => Some(WASI_SOCKETS_TLS_WASM),
         Some(Adapter::WasiHttp) if WASI_HTTP_CLIENT_WASM.is_empty() => {
             return fail("this httplib was built without the wasi:http client adapter's sources");
         }
@@ -85,7 +92,11 @@ pub fn run(args: ComposeArgs) -> ExitCode {
     if let Err(e) = std::fs::write(&args.output, &composed) {
         return fail(format_args!("{}: {e}", args.output.display()));
     }
-    let foreign: Vec<&String> = imports.iter().filter(|n| !n.starts_with("wasi:")).collect();
+    // A draft interface (wasi:tls@0.2.0-draft) is named: only some runtimes offer it.
+    let foreign: Vec<&String> = imports
+        .iter()
+        .filter(|n| !n.starts_with("wasi:") || n.ends_with("-draft"))
+        .collect();
     let needs = if foreign.is_empty() {
         "only WASI 0.2".to_owned()
     } else {

@@ -63,7 +63,7 @@ impl transport::Guest for Adapter {
     type TcpStream = Conn;
 
     fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
-        stream::connect(&host, port, options).map(|s| transport::TcpStream::new(Conn::Socket(s)))
+        tls::connect(&host, port, options).map(|s| transport::TcpStream::new(Conn::Socket(s)))
     }
 
     shared::common_transport!();

@@ -41,7 +41,7 @@ impl transport::Guest for Adapter {
     type TcpStream = Stream;
 
     fn connect(host: String, port: u16, options: ConnectOptions) -> Result<transport::TcpStream, ErrorCode> {
-        stream::connect(&host, port, options).map(transport::TcpStream::new)
+        tls::connect(&host, port, options).map(transport::TcpStream::new)
     }
 
     shared::common_transport!();

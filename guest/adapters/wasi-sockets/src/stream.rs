@@ -21,20 +21,26 @@ fn wit_socket_address(host: String, port: u16) -> SocketAddress {
 /// Most bytes asked of wasi:io in one read (ours: wasmtime hands out at most 64 KiB anyway).
 pub const MAX_READ: u64 = 64 * 1024;
 
-/// A plain TCP connection to `host`:`port`; asked for TLS, the crate's `NO_TLS` says why not.
-pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
-    if options.tls.is_some() {
-        return Err(ErrorCode::Tls(crate::tls::NO_TLS.into()));
-    }
+/// A plain TCP connection to `host`:`port`, with `options`' timeout and source address (TLS
+/// over it is the crate's `tls::connect`).
+pub fn connect(host: &str, port: u16, options: &ConnectOptions) -> Result<Stream, ErrorCode> {
     let timeout = options.timeout_ms.or(Some(crate::shared::DEFAULT_IO_TIMEOUT_MS));
     Stream::connect(host, port, options.source_address.as_ref(), timeout)
 }
 
-/// A connected socket and its two streams. The streams are declared first: WASI wants them
-/// dropped before the socket they belong to.
+/// Why https through a proxy's CONNECT tunnel (`set_tunnel`) cannot work on these streams.
+pub const NO_TUNNEL_TLS: &str = "TLS inside a CONNECT tunnel is not available on a wasi:sockets stream (run \
+                                 it under httplib for https through a proxy)";
+
+/// A TLS session over a stream, kept only to be dropped after its plaintext streams.
+pub type Session = Box<dyn std::any::Any>;
+
+/// A connected socket and its two streams (the TLS session's, when there is one). The streams
+/// are declared first, then the session: WASI wants each dropped before what it belongs to.
 pub struct Stream {
     input: InputStream,
     output: OutputStream,
+    session: Option<Session>,
     socket: tcp::TcpSocket,
     read_timeout: Cell<Option<u64>>,
     write_timeout: Cell<Option<u64>>,
@@ -178,6 +184,7 @@ impl Stream {
                     return Ok(Stream {
                         input,
                         output,
+                        session: None,
                         socket,
                         read_timeout: Cell::new(timeout_ms),
                         write_timeout: Cell::new(timeout_ms),
@@ -191,6 +198,32 @@ impl Stream {
                 Err(e) => return Err(error(e, host)),
             }
         }
+    }
+
+    /// This connection with TLS over it: `handshake` takes the socket's streams and gives back
+    /// the session and its plaintext streams (only an adapter with TLS calls it).
+    #[allow(dead_code)]
+    pub fn with_tls(
+        self,
+        handshake: impl FnOnce(InputStream, OutputStream) -> Result<(Session, InputStream, OutputStream), ErrorCode>,
+    ) -> Result<Stream, ErrorCode> {
+        let Stream {
+            input,
+            output,
+            session: _,
+            socket,
+            read_timeout,
+            write_timeout,
+        } = self;
+        let (session, input, output) = handshake(input, output)?;
+        Ok(Stream {
+            input,
+            output,
+            session: Some(session),
+            socket,
+            read_timeout,
+            write_timeout,
+        })
     }
 
     /// Write all of `data`, then wait until the runtime has flushed it.
@@ -270,7 +303,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn start_tls(&self, _host: String, _options: TlsOptions) -> Result<(), ErrorCode> {
-        Err(ErrorCode::Tls(crate::tls::NO_TLS.into()))
+        Err(ErrorCode::Tls(NO_TUNNEL_TLS.into()))
     }
 
     fn alpn_protocol(&self) -> Option<String> {
@@ -278,7 +311,7 @@ impl GuestTcpStream for Stream {
     }
 
     fn is_tls(&self) -> bool {
-        false
+        self.session.is_some()
     }
 
     fn set_timeout(&self, timeout_ms: Option<u64>) -> Result<(), ErrorCode> {
