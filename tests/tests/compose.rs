@@ -1,7 +1,7 @@
 //! `httplib compose --adapter wasi-sockets`: the SDK's example app and the guest in one
 //! component that imports only standard WASI 0.2, run by a host that links wasmtime-wasi's
 //! WASI 0.2 and nothing of httplib, against CPython's http.server; `--adapter
-//! wasi-sockets-tls` under the stock wasmtime CLI with `-S tls`.
+//! wasi-sockets-tls` (`-S tls`) and `--adapter wasi-http` (`-S http`) under the stock wasmtime CLI.
 
 use httplib_host::wasmtime::component::{Component, Linker, ResourceTable};
 use httplib_host::wasmtime::{Config, Engine, Store};
@@ -112,43 +112,53 @@ fn the_composed_app_runs_on_plain_wasi_and_fetches_byte_exact() {
     );
 }
 
+/// `httplib compose FETCH_APP --adapter ADAPTER` into `dir`: the file, and what compose said.
+fn compose_with(dir: &Path, adapter: &str) -> (std::path::PathBuf, String) {
+    let out = dir.join(format!("fetch-{adapter}.wasm"));
+    let made = std::process::Command::new(httplib_bin!())
+        .args(["compose", FETCH_APP, "-o"])
+        .arg(&out)
+        .args(["--adapter", adapter])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&made.stderr).into_owned();
+    assert!(made.status.success(), "{said}");
+    (out, said)
+}
+
+/// The stock wasmtime CLI: `wasmtime run FLAGS... WASM ARGS...`: (exit ok, stdout, stderr).
+fn wasmtime_run(wasm: &Path, flags: &[&str], args: &[&str]) -> (bool, Vec<u8>, String) {
+    let got = std::process::Command::new(stock_wasmtime())
+        .arg("run")
+        .args(flags)
+        .arg(wasm)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        got.status.success(),
+        got.stdout,
+        String::from_utf8_lossy(&got.stderr).into_owned(),
+    )
+}
+
 /// `--adapter wasi-sockets-tls`: the same sockets, and https by the runtime's wasi:tls, under
 /// the stock CLI (`wasmtime run -S tls`).
 #[test]
 fn the_wasi_sockets_tls_adapter_hands_https_to_the_runtimes_wasi_tls() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("fetch-tls.wasm");
-    let made = std::process::Command::new(httplib_bin!())
-        .args(["compose", FETCH_APP, "-o"])
-        .arg(&out)
-        .args(["--adapter", "wasi-sockets-tls"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&made.stderr);
-    assert!(made.status.success(), "{said}");
+    let (out, said) = compose_with(tmp.path(), "wasi-sockets-tls");
     assert!(
         said.contains("it imports WASI 0.2 and wasi:tls/types@0.2.0-draft"),
         "{said}"
     );
-    let run = |flags: &[&str], url: &str| {
-        let got = std::process::Command::new(stock_wasmtime())
-            .args(["run", "-S", "inherit-network", "-S", "allow-ip-name-lookup"])
-            .args(flags)
-            .arg(&out)
-            .arg(url)
-            .output()
-            .unwrap();
-        (
-            got.status.success(),
-            got.stdout,
-            String::from_utf8_lossy(&got.stderr).into_owned(),
-        )
-    };
+    let net = ["-S", "inherit-network", "-S", "allow-ip-name-lookup"];
+    let tls_net = ["-S", "inherit-network", "-S", "allow-ip-name-lookup", "-S", "tls"];
     let site = fixture_dir();
     let server = cpython_server(site.path(), "HTTP/1.1");
 
     // Plain http as with the wasi-sockets adapter: 5 MiB byte for byte.
-    let (ok, body, err) = run(&["-S", "tls"], &format!("http://127.0.0.1:{}/big.bin", server.port));
+    let (ok, body, err) = wasmtime_run(&out, &tls_net, &[&format!("http://127.0.0.1:{}/big.bin", server.port)]);
     assert!(ok, "{err}");
     assert!(
         body == pseudo_random(5 * 1024 * 1024, 7),
@@ -161,7 +171,7 @@ fn the_wasi_sockets_tls_adapter_hands_https_to_the_runtimes_wasi_tls() {
     // CPython's ssl fails it; not "TLS is not available", which the plain adapter says.
     let (_pki, _ca, cert, key) = loopback_pki();
     let tls = cpython_https_server(site.path(), &cert, &key);
-    let (ok, _, err) = run(&["-S", "tls"], &format!("https://127.0.0.1:{}/hello.txt", tls.port));
+    let (ok, _, err) = wasmtime_run(&out, &tls_net, &[&format!("https://127.0.0.1:{}/hello.txt", tls.port)]);
     assert!(!ok);
     assert!(
         err.contains(
@@ -172,9 +182,62 @@ fn the_wasi_sockets_tls_adapter_hands_https_to_the_runtimes_wasi_tls() {
     );
 
     // Without `-S tls` the runtime has no wasi:tls to give: it refuses to start, naming it.
-    let (ok, _, err) = run(&[], &format!("http://127.0.0.1:{}/hello.txt", server.port));
+    let (ok, _, err) = wasmtime_run(&out, &net, &[&format!("http://127.0.0.1:{}/hello.txt", server.port)]);
     assert!(!ok);
     assert!(err.contains("wasi:tls/types@0.2.0-draft"), "{err}");
+}
+
+/// `--adapter wasi-http`: the SDK's fetch with no socket at all, each request through the
+/// runtime's `wasi:http/outgoing-handler` (`wasmtime run -S http` alone).
+#[test]
+fn the_wasi_http_adapter_fetches_through_the_runtimes_outgoing_handler() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, said) = compose_with(tmp.path(), "wasi-http");
+    assert!(said.contains("it imports only WASI 0.2"), "{said}");
+    let http = ["-S", "http"];
+    let site = fixture_dir();
+    let server = cpython_server(site.path(), "HTTP/1.1");
+    let origin = format!("http://127.0.0.1:{}", server.port);
+
+    // Three URLs of one origin on one kept connection (fetch reuses it): 5 MiB byte for byte,
+    // a 404 (its reason the status's usual one: wasi:http carries a code only), a small file.
+    let (ok, body, err) = wasmtime_run(
+        &out,
+        &http,
+        &[
+            &format!("{origin}/big.bin"),
+            &format!("{origin}/missing"),
+            &format!("{origin}/hello.txt"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let big = pseudo_random(5 * 1024 * 1024, 7);
+    assert!(
+        body.starts_with(&big) && body.ends_with(b"hello, world\n"),
+        "{} bytes",
+        body.len()
+    );
+    assert!(err.contains("content-length: 5242880\n"), "{err}");
+    assert!(err.contains("HTTP/1.1 404 Not Found\n"), "{err}");
+
+    // https to a local CA's server: the runtime's TLS, its roots; the handshake's failure is
+    // wasi:http's TLS-protocol-error, raised by the request as CPython's SSLError.
+    let (_pki, _ca, cert, key) = loopback_pki();
+    let tls = cpython_https_server(site.path(), &cert, &key);
+    let (ok, _, err) = wasmtime_run(&out, &http, &[&format!("https://127.0.0.1:{}/hello.txt", tls.port)]);
+    assert!(!ok);
+    assert!(
+        err.contains("fetch: SSLError: the runtime's TLS handshake failed"),
+        "{err}"
+    );
+
+    // A refused connection, as CPython raises it.
+    let (ok, _, err) = wasmtime_run(&out, &http, &[&format!("http://127.0.0.1:{}/", free_port())]);
+    assert!(!ok);
+    assert!(
+        err.contains("fetch: ConnectionRefusedError: [Errno 111] Connection refused"),
+        "{err}"
+    );
 }
 
 #[test]
