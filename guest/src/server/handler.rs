@@ -363,7 +363,7 @@ impl Handler {
         self.body = match head.body {
             RequestBody::None => BodyDecoder::Done,
             RequestBody::Length(n) => BodyDecoder::new(Some(n), false, false),
-            RequestBody::Chunked => BodyDecoder::new(None, true, false),
+            RequestBody::Chunked => BodyDecoder::chunked_request(),
         };
         match head.connection {
             ConnectionField::Close => self.close_connection = true,

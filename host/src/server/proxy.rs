@@ -9,6 +9,7 @@
 
 use super::outgoing::PolicyHooks;
 use crate::app::LoadError;
+use crate::bindings::types::HttpError;
 use crate::policy::OutboundPolicy;
 use crate::runtime::{Runtime, ServedExports};
 use crate::transport::WaitBy;
@@ -122,8 +123,9 @@ impl ProxyApp {
     }
 }
 
-/// A request body fed from the guest's `read-body`, a piece at a time.
-struct GuestBody(mpsc::Receiver<Bytes>);
+/// A request body fed from the guest's `read-body`, a piece at a time; an error when the
+/// guest found the body's framing bad (the app's read fails, never a clean end).
+struct GuestBody(mpsc::Receiver<std::result::Result<Bytes, wasmtime_wasi_http::Error>>);
 
 impl http_body::Body for GuestBody {
     type Data = Bytes;
@@ -135,7 +137,7 @@ impl http_body::Body for GuestBody {
     ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
         self.0
             .poll_recv(cx)
-            .map(|piece| piece.map(|p| Ok(http_body::Frame::data(p))))
+            .map(|piece| piece.map(|p| p.map(http_body::Frame::data)))
     }
 }
 
@@ -266,6 +268,10 @@ impl Proxying<'_> {
                     .map_err(anyhow::Error::from)?;
                 called.map_err(|trap| anyhow!("the app failed: {}", trap.root_cause()))?;
             }
+            (_, Responded::BadBody(why)) => ex
+                .call_send_error(&mut *store, exchange, 400, None, Some(&why))
+                .await?
+                .map_err(anyhow::Error::from)?,
             (called, Responded::Nothing(why)) => {
                 let explain = match &called {
                     Err(trap) => format!("The app failed: {}", trap.root_cause()),
@@ -289,6 +295,8 @@ enum Responded {
     Cut,
     /// No response: the app set none, or an error code (why, for the 500 page).
     Nothing(String),
+    /// No response, and the request body's framing was bad (why, for the 400 page).
+    BadBody(String),
 }
 
 /// Feed the request body to the app while waiting for its response, then write the response
@@ -297,7 +305,7 @@ async fn respond<T: HttplibView + 'static>(
     store: &mut Store<T>,
     ex: &crate::bindings::exports::httplib::http::exchange::GuestExchange<'_>,
     exchange: ResourceAny,
-    pieces: mpsc::Sender<Bytes>,
+    pieces: mpsc::Sender<std::result::Result<Bytes, wasmtime_wasi_http::Error>>,
     response: oneshot::Receiver<std::result::Result<hyper::Response<HyperOutgoingBody>, ErrorCode>>,
 ) -> Result<Responded> {
     let mut pieces = Some(pieces);
@@ -342,13 +350,18 @@ async fn respond<T: HttplibView + 'static>(
                 match permit {
                     // The app dropped the body: what is left the guest drains or closes.
                     Err(_) => request_over = true,
-                    Ok(permit) => {
-                        let piece = ex.call_read_body(&mut *store, exchange, REQUEST_PIECE).await?.map_err(anyhow::Error::from)?;
-                        match piece.is_empty() {
-                            true => request_over = true,
-                            false => permit.send(Bytes::from(piece)),
+                    Ok(permit) => match ex.call_read_body(&mut *store, exchange, REQUEST_PIECE).await? {
+                        Ok(piece) if piece.is_empty() => request_over = true,
+                        Ok(piece) => permit.send(Ok(Bytes::from(piece))),
+                        // Bad framing (a chunk the guest refused, a body cut short): the
+                        // app's read fails, and a response not yet begun is the guest's 400.
+                        Err(HttpError::IncompleteRead(_) | HttpError::LineTooLong(_) | HttpError::TooManyHeaders) => {
+                            permit.send(Err(wasmtime_wasi_http::Error::HttpProtocolError));
+                            let why = "Bad request body: its chunked framing is invalid, or it was cut short".to_string();
+                            return Ok(if body.is_none() { Responded::BadBody(why) } else { Responded::Cut });
                         }
-                    }
+                        Err(e) => return Err(e.into()),
+                    },
                 }
             }
         }
