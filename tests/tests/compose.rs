@@ -187,6 +187,23 @@ fn the_wasi_sockets_tls_adapter_hands_https_to_the_runtimes_wasi_tls() {
     assert!(err.contains("wasi:tls/types@0.2.0-draft"), "{err}");
 }
 
+/// CPython's BaseHTTPRequestHandler answering every GET with a chunked body naming its path.
+const CHUNKED_SERVER: &str = r#"
+import http.server, sys
+class Chunked(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for part in (b"chunked ", self.path.encode(), b"\n"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Chunked).serve_forever()
+"#;
+
 /// `--adapter wasi-http`: the SDK's fetch with no socket at all, each request through the
 /// runtime's `wasi:http/outgoing-handler` (`wasmtime run -S http` alone).
 #[test]
@@ -219,6 +236,15 @@ fn the_wasi_http_adapter_fetches_through_the_runtimes_outgoing_handler() {
     );
     assert!(err.contains("content-length: 5242880\n"), "{err}");
     assert!(err.contains("HTTP/1.1 404 Not Found\n"), "{err}");
+
+    // A server that answers chunked, twice on one kept connection: with no length from the
+    // runtime, the adapter frames the body chunked again, and the connection takes the next.
+    let chunked = python_peer(CHUNKED_SERVER, free_port(), &[]);
+    let origin = format!("http://127.0.0.1:{}", chunked.port);
+    let (ok, body, err) = wasmtime_run(&out, &http, &[&format!("{origin}/a"), &format!("{origin}/b")]);
+    assert!(ok, "{err}");
+    assert_eq!(String::from_utf8_lossy(&body), "chunked /a\nchunked /b\n");
+    assert_eq!(err.matches("Transfer-Encoding: chunked\n").count(), 2, "{err}");
 
     // https to a local CA's server: the runtime's TLS, its roots; the handshake's failure is
     // wasi:http's TLS-protocol-error, raised by the request as CPython's SSLError.

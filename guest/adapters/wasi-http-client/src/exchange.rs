@@ -260,6 +260,11 @@ impl Stream {
                         let n = (pending.len() - *sent).min(len.max(1) as usize);
                         let out = pending[*sent..*sent + n].to_vec();
                         *sent += n;
+                        if *sent == pending.len() && body.is_none() {
+                            // The response's last bytes (a bodiless head, the last chunk):
+                            // the connection takes its next request now.
+                            *state = State::Head(Vec::new());
+                        }
                         return Ok(out);
                     }
                     let Some((input, _)) = body else {
