@@ -288,10 +288,7 @@ impl Stream {
                                 // Its end (or the server's short body: the guest counts).
                                 *state = State::Head(Vec::new());
                             }
-                            if !data.is_empty() {
-                                return Ok(data);
-                            }
-                            return Ok(Vec::new());
+                            return Ok(data);
                         }
                         ResponseFraming::Chunked => {
                             *pending = message::chunk(&data);
