@@ -16,14 +16,17 @@ use std::process::ExitCode;
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Adapter {
     /// Plain TCP over wasi:sockets (no TLS), CGI refused: the result imports only WASI 0.2.
-    WasiSockets,
+    #[value(name = "wasi-sockets")]
+    Sockets,
     /// The same with https by the runtime's wasi:tls (draft; `wasmtime run -S tls`), which
     /// verifies against its own roots: the result starts only where wasi:tls is offered.
-    WasiSocketsTls,
+    #[value(name = "wasi-sockets-tls")]
+    SocketsTls,
     /// Each request through wasi:http/outgoing-handler (https, name resolution and proxies
     /// the runtime's), CGI refused: for `wasmtime run -S http` and runtimes that grant HTTP
     /// but no sockets.
-    WasiHttp,
+    #[value(name = "wasi-http")]
+    Http,
 }
 
 #[derive(Args, Debug)]
@@ -36,8 +39,9 @@ pub struct ComposeArgs {
     #[arg(short, long, value_name = "OUT.wasm")]
     pub output: PathBuf,
     /// Satisfy httplib's transport with an adapter, so that the result imports only standard
-    /// WASI 0.2 (without it, the host must supply httplib:http/transport and cgi, as `httplib
-    /// run` and a plugin host using httplib-host do).
+    /// WASI 0.2 (and, with wasi-sockets-tls, the wasi:tls draft); without it, the host must
+    /// supply httplib:http/transport and cgi, as `httplib run` and a plugin host using
+    /// httplib-host do.
     #[arg(long, value_enum, value_name = "ADAPTER", conflicts_with = "wasi_http")]
     pub adapter: Option<Adapter>,
     /// Write a wasi:http/proxy component, for `wasmtime serve -S cli --dir SITE::/ OUT.wasm`:
@@ -67,18 +71,18 @@ pub fn run(args: ComposeArgs) -> ExitCode {
         Err(e) => return fail(format_args!("{name}: {e}")),
     };
     let adapter = match args.adapter {
-        Some(Adapter::WasiSockets) if ADAPTER_WASM.is_empty() => {
+        Some(Adapter::Sockets) if ADAPTER_WASM.is_empty() => {
             return fail("this httplib was built without the wasi-sockets adapter's sources");
         }
-        Some(Adapter::WasiSockets) => Some(ADAPTER_WASM),
-        Some(Adapter::WasiSocketsTls) if WASI_SOCKETS_TLS_WASM.is_empty() => {
+        Some(Adapter::Sockets) => Some(ADAPTER_WASM),
+        Some(Adapter::SocketsTls) if WASI_SOCKETS_TLS_WASM.is_empty() => {
             return fail("this httplib was built without the wasi-sockets-tls adapter's sources");
         }
-        Some(Adapter::WasiSocketsTls) => Some(WASI_SOCKETS_TLS_WASM),
-        Some(Adapter::WasiHttp) if WASI_HTTP_CLIENT_WASM.is_empty() => {
+        Some(Adapter::SocketsTls) => Some(WASI_SOCKETS_TLS_WASM),
+        Some(Adapter::Http) if WASI_HTTP_CLIENT_WASM.is_empty() => {
             return fail("this httplib was built without the wasi:http client adapter's sources");
         }
-        Some(Adapter::WasiHttp) => Some(WASI_HTTP_CLIENT_WASM),
+        Some(Adapter::Http) => Some(WASI_HTTP_CLIENT_WASM),
         None => None,
     };
     let composed = match compose::compose(&app, GUEST_WASM, adapter) {
