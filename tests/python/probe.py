@@ -5,6 +5,8 @@ Python program uses them, on WASI through httplib. `probe MODE ARGS...`:
   sha256 of the body; writes the body to OUT (a preopened path) when given.
 - `client HOST PORT PATH`: http.client.HTTPConnection GET; prints what the response says,
   or the exception's class and the attributes CPython gives it.
+- `chunked HOST PORT PATH PART...`: http.client.HTTPConnection POST of the parts as an
+  iterable body (so chunked, with no length); prints the status and the response body.
 - `keepalive HOST PORT PATH...`: one http.client.HTTPConnection, a GET of each path in turn
   (each response read whole first, so the connection is reused); prints each status and length.
 """
@@ -53,6 +55,14 @@ def client(host, port, path):
     c.close()
 
 
+def chunked(host, port, path, *parts):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.request("POST", path, body=iter([p.encode() for p in parts]))
+    r = c.getresponse()
+    print(r.status, r.read().decode(errors="replace"))
+    c.close()
+
+
 def keepalive(host, port, *paths):
     c = http.client.HTTPConnection(host, int(port), timeout=10)
     for path in paths:
@@ -70,6 +80,8 @@ class Run(exports.Run):
                 urlopen(*args)
             elif mode == "client":
                 client(*args)
+            elif mode == "chunked":
+                chunked(*args)
             elif mode == "keepalive":
                 keepalive(*args)
             else:

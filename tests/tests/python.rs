@@ -268,6 +268,32 @@ fn urlopen_over_https_trusts_what_httplib_run_cacert_names() {
     );
 }
 
+/// A server that reads a request body of either framing (CPython's http.server reads only a
+/// Content-Length) and answers with the method, path and body it got.
+const CHUNKED_BODY_READER: &str = r#"
+import http.server, sys
+class Reader(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            body = b""
+            while (size := int(self.rfile.readline().split(b";")[0], 16)):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        out = f"{self.command} {self.path}: ".encode() + body
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Reader).serve_forever()
+"#;
+
 /// The probe composed with `--adapter wasi-http`, run by the stock wasmtime CLI with `-S http`
 /// alone (no sockets granted): urllib over `wasi:http/outgoing-handler`.
 #[test]
@@ -339,6 +365,17 @@ fn urlopen_composed_with_the_wasi_http_adapter_runs_under_stock_wasmtime_run_s_h
         );
     }
     assert!(got.ends_with("\nname=value&more\n"), "{got}");
+
+    // A body with no length (http.client sends an iterable chunked): the adapter decodes the
+    // chunks, the runtime frames the body its own way, and the server reads it whole.
+    let reader = python_peer(CHUNKED_BODY_READER, free_port(), &[]);
+    let port = reader.port.to_string();
+    let (ok, got, err) = wasmtime(
+        &http,
+        &["chunked", "127.0.0.1", &port, "/up", "hello ", "wide ", "world"],
+    );
+    assert!(ok, "{got}{err}");
+    assert_eq!(got, "200 POST /up: hello wide world\n");
 
     // http.client's keep-alive: three requests on one HTTPConnection (a 404 among them, whose
     // error page has a length), and a refused connection as CPython raises it.

@@ -11,8 +11,10 @@ use crate::bindings::exports::httplib::http::transport::{
     ConnectOptions, ErrorCode, GuestTcpStream, ShutdownType, TlsOptions,
 };
 use crate::bindings::exports::httplib::http::types::SocketAddress;
-use crate::message::{self, ChunkDecoder, Framing, RequestHead, ResponseFraming, Target};
+use crate::message::{self, RequestHead, ResponseFraming, Target};
 use crate::shared::wait;
+use httplib_guest::proto::chunked::{ChunkedDecoder, LAST_CHUNK, encode_chunk};
+use httplib_guest::proto::framing::RequestBody;
 use std::cell::RefCell;
 use wasip2::filesystem::types::Descriptor;
 use wasip2::http::outgoing_handler;
@@ -73,8 +75,17 @@ enum State {
 /// What is left of a request body.
 enum BodyLeft {
     Length(u64),
-    Chunked(ChunkDecoder),
+    /// Chunked, decoded by the server's strict reader; bytes of a size line or trailer not
+    /// yet whole wait in `pending`.
+    Chunked {
+        decoder: ChunkedDecoder,
+        pending: Vec<u8>,
+    },
 }
+
+/// Why bytes after a request's end cannot be sent.
+const NOT_ONE_REQUEST: &str = "bytes after a request's end, before its response was read: wasi:http sends \
+                               whole requests, one at a time (no raw send after the body, no pipelining)";
 
 /// One connection of the guest's, as wasi:http exchanges.
 pub struct Stream {
@@ -153,13 +164,16 @@ impl Stream {
         let head_request = head.method.eq_ignore_ascii_case("HEAD");
         let response = outgoing_handler::handle(request, Some(self.request_options())).map_err(http_error)?;
         let left = match head.body {
-            Framing::Empty => {
+            RequestBody::None => {
                 OutgoingBody::finish(body, None).map_err(http_error)?;
                 // Waited for here, so that a failure to connect is the request's, as in CPython.
                 return self.response(response, head_request);
             }
-            Framing::Length(n) => BodyLeft::Length(n),
-            Framing::Chunked => BodyLeft::Chunked(ChunkDecoder::default()),
+            RequestBody::Length(n) => BodyLeft::Length(n),
+            RequestBody::Chunked => BodyLeft::Chunked {
+                decoder: ChunkedDecoder::for_requests(),
+                pending: Vec::new(),
+            },
         };
         let out = body.write().map_err(|()| refused("body stream"))?;
         Ok(State::Body {
@@ -197,10 +211,13 @@ impl Stream {
                             *n -= take as u64;
                             (data[..take].to_vec(), take, *n == 0)
                         }
-                        BodyLeft::Chunked(decoder) => {
-                            let mut payload = Vec::new();
-                            let used = decoder.feed(data, &mut payload).map_err(ErrorCode::Other)?;
-                            (payload, used, decoder.done())
+                        BodyLeft::Chunked { decoder, pending } => {
+                            pending.extend_from_slice(data);
+                            let payload = message::decode_chunks(decoder, pending).map_err(ErrorCode::Other)?;
+                            if decoder.is_done() && !pending.is_empty() {
+                                return Err(ErrorCode::Other(NOT_ONE_REQUEST.into()));
+                            }
+                            (payload, data.len(), decoder.is_done())
                         }
                     };
                     write_all(out, &payload)?;
@@ -212,13 +229,7 @@ impl Stream {
                     OutgoingBody::finish(body, None).map_err(http_error)?;
                     self.response(response, head_request)?
                 }
-                State::Response { .. } => {
-                    return Err(ErrorCode::Other(
-                        "bytes after a request's end, before its response was read: wasi:http sends \
-                         whole requests, one at a time (no raw send after the body, no pipelining)"
-                            .into(),
-                    ));
-                }
+                State::Response { .. } => return Err(ErrorCode::Other(NOT_ONE_REQUEST.into())),
                 State::Failed(e) => return Err(e.clone()),
             };
             *state = next;
@@ -291,7 +302,11 @@ impl Stream {
                             return Ok(data);
                         }
                         ResponseFraming::Chunked => {
-                            *pending = message::chunk(&data);
+                            *pending = if data.is_empty() {
+                                LAST_CHUNK.to_vec()
+                            } else {
+                                encode_chunk(&data)
+                            };
                             *sent = 0;
                             if data.is_empty() {
                                 *body = None;

@@ -1,16 +1,18 @@
 //! The two translations this adapter makes, as plain Rust (no WIT, no IO, unit-tested
 //! natively): the request head the guest's http.client wrote, parsed into what a wasi:http
-//! `outgoing-request` needs, with its body's framing and a decoder for a chunked body; and the
-//! runtime's `incoming-response` written back as the HTTP/1.1 head the guest's HTTPResponse
-//! parses.
+//! `outgoing-request` needs, with its body's framing (the server's rules, `proto::framing`);
+//! and the runtime's `incoming-response` written back as the HTTP/1.1 head the guest's
+//! HTTPResponse parses. Chunks, reason phrases and framing are the guest's own `proto`.
+
+use httplib_guest::proto::chunked::{ChunkedDecoder, Decoded};
+use httplib_guest::proto::framing::{RequestBody, RequestFraming, parse_content_length};
+use httplib_guest::proto::status::reason_phrase;
 
 /// Most bytes of a request head: CPython's http.client sends no line over `_MAXLINE` (65536);
 /// a head that has not ended by then is not one http.client wrote.
 pub const MAX_REQUEST_HEAD: usize = 64 * 1024;
 /// Most fields one request may carry: CPython's `_MAXHEADERS` (100).
 pub const MAX_FIELDS: usize = 100;
-/// Most bytes of a chunk-size line (digits, extensions): ours, as the guest's own decoder.
-pub const MAX_CHUNK_LINE: usize = 4096;
 
 /// Why a stream cannot carry what the guest sent over wasi:http: the runtime makes the
 /// connection, so there is none to tunnel through.
@@ -72,17 +74,6 @@ impl Target {
     }
 }
 
-/// How a request's body ends, from its head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Framing {
-    /// No body.
-    Empty,
-    /// This many bytes (Content-Length).
-    Length(u64),
-    /// Chunked: decoded here, framed again by the runtime.
-    Chunked,
-}
-
 /// A request head, as wasi:http wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
@@ -97,7 +88,7 @@ pub struct RequestHead {
     /// The end-to-end fields, in order.
     pub fields: Vec<(String, Vec<u8>)>,
     /// How the body ends.
-    pub body: Framing,
+    pub body: RequestBody,
 }
 
 /// `buf`'s request head, with how many bytes of `buf` it took; `None` while it is incomplete.
@@ -140,48 +131,25 @@ pub fn parse_request(buf: &[u8], target: &Target) -> Result<Option<(RequestHead,
         }
     };
     let mut fields = Vec::new();
-    let mut length = None;
-    let mut chunked = false;
+    let mut framing = RequestFraming::default();
     for h in req.headers.iter() {
         let name = h.name.to_ascii_lowercase();
         match name.as_str() {
             "host" => check_host(h.value, &authority, https)?,
-            "transfer-encoding" => {
-                let value = String::from_utf8_lossy(h.value);
-                let last = value.rsplit(',').next().unwrap_or("").trim().to_ascii_lowercase();
-                if last != "chunked" {
-                    return Err(format!(
-                        "Transfer-Encoding {value:?} is not chunked: wasi:http cannot send it"
-                    ));
-                }
-                chunked = true;
-            }
-            "content-length" => {
-                let n = std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .ok_or_else(|| format!("Content-Length {:?} is not a number", String::from_utf8_lossy(h.value)))?;
-                if length.is_some_and(|m| m != n) {
-                    return Err("two different Content-Length values".into());
-                }
-                length = Some(n);
-            }
+            "transfer-encoding" => framing.transfer_encoding(h.value),
+            "content-length" => framing.content_length(h.value),
             _ => {}
         }
-        if name != "content-length" && REQUEST_DROPPED.contains(&name.as_str()) {
-            continue;
-        }
-        if name == "content-length" && fields.iter().any(|(n, _)| n == "content-length") {
+        let repeated_length = name == "content-length" && fields.iter().any(|(n, _)| n == "content-length");
+        if (name != "content-length" && REQUEST_DROPPED.contains(&name.as_str())) || repeated_length {
             continue;
         }
         fields.push((name, h.value.to_vec()));
     }
-    let body = match (chunked, length) {
-        (true, Some(_)) => return Err("both Content-Length and Transfer-Encoding: chunked".into()),
-        (true, None) => Framing::Chunked,
-        (false, Some(0) | None) => Framing::Empty,
-        (false, Some(n)) => Framing::Length(n),
-    };
+    let version = (1, u32::from(req.version.unwrap_or(1)));
+    let body = framing
+        .finish(version)
+        .map_err(|e| format!("the request's framing cannot be sent ({}: {})", e.code, e.why))?;
     Ok(Some((
         RequestHead {
             method,
@@ -227,87 +195,27 @@ fn check_host(value: &[u8], authority: &str, https: bool) -> Result<(), String> 
     }
 }
 
-/// A decoder for a chunked body, fed bytes as they come: the payload out, and whether the
-/// last chunk (and any trailers) ended it.
-#[derive(Debug, Default)]
-pub struct ChunkDecoder {
-    state: ChunkState,
-    line: Vec<u8>,
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-enum ChunkState {
-    /// Reading a chunk-size line.
-    #[default]
-    Size,
-    /// Inside a chunk, this many bytes left.
-    Data(u64),
-    /// The CRLF after a chunk's data.
-    DataEnd,
-    /// After the last chunk: trailer lines until an empty one.
-    Trailers,
-    /// The body has ended.
-    Done,
-}
-
-impl ChunkDecoder {
-    /// Whether the last chunk and its trailers have been read.
-    pub fn done(&self) -> bool {
-        self.state == ChunkState::Done
-    }
-
-    /// Decode `data`, appending the payload to `out`; returns how many bytes of `data` were
-    /// part of the body (the rest come after it).
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, String> {
-        let mut i = 0;
-        while i < data.len() && !self.done() {
-            match self.state {
-                ChunkState::Data(left) => {
-                    let n = (left as usize).min(data.len() - i);
-                    out.extend_from_slice(&data[i..i + n]);
-                    i += n;
-                    self.state = if left == n as u64 {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left - n as u64)
-                    };
-                }
-                _ => {
-                    let b = data[i];
-                    i += 1;
-                    if b != b'\n' {
-                        if self.line.len() >= MAX_CHUNK_LINE {
-                            return Err(format!("a chunk line over {MAX_CHUNK_LINE} bytes"));
-                        }
-                        self.line.push(b);
-                        continue;
-                    }
-                    let line = std::mem::take(&mut self.line);
-                    let line = line.strip_suffix(b"\r").unwrap_or(&line);
-                    self.state = match self.state {
-                        ChunkState::Size => {
-                            let digits = line.split(|&c| c == b';').next().unwrap_or(b"");
-                            let size = std::str::from_utf8(digits)
-                                .ok()
-                                .and_then(|d| u64::from_str_radix(d.trim(), 16).ok())
-                                .ok_or_else(|| format!("bad chunk size {:?}", String::from_utf8_lossy(line)))?;
-                            if size == 0 {
-                                ChunkState::Trailers
-                            } else {
-                                ChunkState::Data(size)
-                            }
-                        }
-                        ChunkState::DataEnd if line.is_empty() => ChunkState::Size,
-                        ChunkState::DataEnd => return Err("a chunk's data ran past its size".into()),
-                        ChunkState::Trailers if line.is_empty() => ChunkState::Done,
-                        ChunkState::Trailers => ChunkState::Trailers,
-                        ChunkState::Data(_) | ChunkState::Done => unreachable!("handled above"),
-                    };
-                }
+/// The payload of the chunked request body in `pending`, as far as it is whole (the server's
+/// strict reader, `ChunkedDecoder::for_requests`), taken off `pending`; what is left is a size
+/// line or trailer still coming, or, once `decoder` is done, bytes after the body.
+pub fn decode_chunks(decoder: &mut ChunkedDecoder, pending: &mut Vec<u8>) -> Result<Vec<u8>, String> {
+    let mut payload = Vec::new();
+    let mut at = 0;
+    while !decoder.is_done() {
+        match decoder
+            .decode(&pending[at..])
+            .map_err(|e| format!("the request's chunked body: {e}"))?
+        {
+            Decoded::NeedMore => break,
+            Decoded::Skip(n) | Decoded::End(n) => at += n,
+            Decoded::Data(n) => {
+                payload.extend_from_slice(&pending[at..at + n]);
+                at += n;
             }
         }
-        Ok(i)
     }
+    pending.drain(..at);
+    Ok(payload)
 }
 
 /// How the response's body reaches the guest.
@@ -331,20 +239,17 @@ pub fn response_framing(head_request: bool, status: u16, fields: &[(String, Vec<
     let length = fields
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+        .and_then(|(_, v)| parse_content_length(v));
     match length {
         Some(n) => ResponseFraming::Length(n),
         None => ResponseFraming::Chunked,
     }
 }
 
-/// The response head for the guest: the status line (with the status's usual reason: wasi:http
-/// carries none), the end-to-end fields, and the framing this adapter delivers the body in.
+/// The response head for the guest: the status line (with CPython's reason for the status:
+/// wasi:http carries none), the end-to-end fields, and the framing this adapter delivers the body in.
 pub fn response_head(status: u16, fields: &[(String, Vec<u8>)], framing: ResponseFraming) -> Vec<u8> {
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
+    let reason = reason_phrase(status).unwrap_or("");
     let mut head = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
     for (name, value) in fields {
         let lower = name.to_ascii_lowercase();
@@ -363,17 +268,6 @@ pub fn response_head(status: u16, fields: &[(String, Vec<u8>)], framing: Respons
     }
     head.extend_from_slice(b"\r\n");
     head
-}
-
-/// `data` as one chunk of a chunked body (empty data: the last chunk).
-pub fn chunk(data: &[u8]) -> Vec<u8> {
-    if data.is_empty() {
-        return b"0\r\n\r\n".to_vec();
-    }
-    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 #[cfg(test)]
