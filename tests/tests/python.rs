@@ -299,17 +299,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Reader).serve_f
 #[test]
 fn urlopen_composed_with_the_wasi_http_adapter_runs_under_stock_wasmtime_run_s_http() {
     let out_dir = tempfile::tempdir().unwrap();
-    let composed = out_dir.path().join("probe-wasi-http.wasm");
-    let made = Command::new(httplib_bin!())
-        .arg("compose")
-        .arg(probe())
-        .arg("-o")
-        .arg(&composed)
-        .args(["--adapter", "wasi-http"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let made = String::from_utf8_lossy(&made.stderr);
+    let (composed, made) = compose_with_adapter(&httplib_bin!(), probe(), out_dir.path(), "wasi-http");
     assert!(made.contains("it imports only WASI 0.2"), "{made}");
     let wasmtime = |flags: &[&str], args: &[&str]| {
         let out = Command::new(stock_wasmtime())
@@ -406,6 +396,15 @@ fn urlopen_composed_with_the_wasi_http_adapter_runs_under_stock_wasmtime_run_s_h
         "{got}"
     );
 
+    // Verification off (CERT_NONE) cannot be honoured, since the runtime always verifies:
+    // refused in words before anything is sent, not quietly verified anyway.
+    let (ok, got, _) = wasmtime(&http, &["insecure", "127.0.0.1", &tls.port.to_string(), "/hello.txt"]);
+    assert!(!ok);
+    assert!(
+        got.contains("SSLError: certificate verification cannot be turned off: the runtime makes the TLS"),
+        "{got}"
+    );
+
     // Without `-S http` the runtime has no outgoing-handler to give: it refuses to start.
     let (ok, _, err) = wasmtime(&[], &["urlopen", &url]);
     assert!(!ok);
@@ -426,16 +425,7 @@ fn the_readmes_fetch_example_runs_as_pasted() {
 
     // Composed with the wasi-sockets adapter, under the stock wasmtime CLI.
     let out_dir = tempfile::tempdir().unwrap();
-    let composed = out_dir.path().join("fetch-py-wasi.wasm");
-    let made = Command::new(httplib_bin!())
-        .arg("compose")
-        .arg(&fetch)
-        .arg("-o")
-        .arg(&composed)
-        .args(["--adapter", "wasi-sockets"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (composed, _) = compose_with_adapter(&httplib_bin!(), &fetch, out_dir.path(), "wasi-sockets");
     let got = Command::new(stock_wasmtime())
         .args(["run", "-S", "inherit-network", "-S", "allow-ip-name-lookup"])
         .arg(&composed)

@@ -12,7 +12,7 @@ use crate::bindings::exports::httplib::http::transport::{
 };
 use crate::bindings::exports::httplib::http::types::SocketAddress;
 use crate::message::{self, RequestHead, ResponseFraming, Target};
-use crate::shared::wait;
+use crate::shared::{runtime_tls_refusal, wait};
 use httplib_guest::proto::chunked::{ChunkedDecoder, LAST_CHUNK, encode_chunk};
 use httplib_guest::proto::framing::RequestBody;
 use std::cell::RefCell;
@@ -28,26 +28,6 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 const MAX_READ: u64 = 64 * 1024;
 /// The most bytes `blocking-write-and-flush` takes at once (wasi:io's contract).
 const WRITE_MAX: usize = 4096;
-
-/// Why the TLS options the guest asked for cannot hold: the runtime makes the TLS connection,
-/// with its own roots and no client identity.
-fn tls_refusal(options: &TlsOptions) -> Option<&'static str> {
-    if !options.verify {
-        Some(
-            "certificate verification cannot be turned off over wasi:http: the runtime makes the TLS \
-             connection and always verifies, against its own roots",
-        )
-    } else if options.ca_certs.is_some() {
-        Some(
-            "extra CA certificates cannot be given over wasi:http: the runtime makes the TLS \
-             connection and trusts its own roots only (wasmtime: the webpki roots)",
-        )
-    } else if options.client_identity.is_some() {
-        Some("a client certificate cannot be presented over wasi:http: the runtime makes the TLS connection")
-    } else {
-        None
-    }
-}
 
 /// Where this connection's current exchange is.
 enum State {
@@ -98,8 +78,8 @@ pub struct Stream {
 impl Stream {
     /// A connection to `host`:`port` that opens nothing yet (the runtime connects per request).
     pub fn new(host: String, port: u16, options: &ConnectOptions) -> Result<Stream, ErrorCode> {
-        if let Some(why) = options.tls.as_ref().and_then(tls_refusal) {
-            return Err(ErrorCode::Tls(why.into()));
+        if let Some(why) = options.tls.as_ref().and_then(|t| runtime_tls_refusal(t, "wasi:http")) {
+            return Err(ErrorCode::Tls(why));
         }
         let server_name = options.tls.as_ref().and_then(|t| t.server_name.as_deref());
         if server_name.is_some_and(|name| !name.eq_ignore_ascii_case(&host)) {

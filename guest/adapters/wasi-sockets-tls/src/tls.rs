@@ -2,34 +2,15 @@
 //! refused up front where the guest asks what wasi:tls cannot do (its draft has no options:
 //! no roots of ours, no client certificate, no way to skip verification, no ALPN).
 
-use crate::bindings::exports::httplib::http::transport::{ConnectOptions, ErrorCode, TlsOptions};
+use crate::bindings::exports::httplib::http::transport::{ConnectOptions, ErrorCode};
 use crate::bindings::wasi::tls::types::ClientHandshake;
-use crate::shared::wait;
+use crate::shared::{runtime_tls_refusal, wait};
 use crate::stream::{self, Session, Stream};
-
-/// Why the TLS options the guest asked for cannot hold.
-fn refusal(options: &TlsOptions) -> Option<&'static str> {
-    if !options.verify {
-        Some(
-            "certificate verification cannot be turned off with wasi:tls: the runtime always verifies, \
-             against its own roots",
-        )
-    } else if options.ca_certs.is_some() {
-        Some(
-            "extra CA certificates cannot be given to wasi:tls: the runtime trusts its own roots only \
-             (wasmtime: the webpki roots)",
-        )
-    } else if options.client_identity.is_some() {
-        Some("a client certificate cannot be presented with wasi:tls (its draft has none)")
-    } else {
-        None
-    }
-}
 
 /// A TCP connection, with the runtime's TLS over it when asked for.
 pub fn connect(host: &str, port: u16, options: ConnectOptions) -> Result<Stream, ErrorCode> {
-    if let Some(why) = options.tls.as_ref().and_then(refusal) {
-        return Err(ErrorCode::Tls(why.into()));
+    if let Some(why) = options.tls.as_ref().and_then(|t| runtime_tls_refusal(t, "wasi:tls")) {
+        return Err(ErrorCode::Tls(why));
     }
     let plain = stream::connect(host, port, &options)?;
     let Some(tls) = &options.tls else {

@@ -4,7 +4,9 @@
 //! its bindings under `crate::bindings` with the same export paths.
 
 use crate::bindings::exports::httplib::http::cgi::{self, CgiError};
-use crate::bindings::exports::httplib::http::transport::{DirectoryEntry, EntryKind, ErrorCode, GuestLimits};
+use crate::bindings::exports::httplib::http::transport::{
+    DirectoryEntry, EntryKind, ErrorCode, GuestLimits, TlsOptions,
+};
 use wasip2::clocks::monotonic_clock;
 use wasip2::filesystem::types::Descriptor;
 use wasip2::io::poll::{self, Pollable};
@@ -20,6 +22,25 @@ pub const MAX_READ_ALL: u64 = 16 * 1024 * 1024;
 
 /// The component's export type (each crate implements `transport` on it with its stream).
 pub struct Adapter;
+
+/// Why the TLS options the guest asked for cannot hold where the runtime makes the TLS
+/// connection (`how`: "wasi:http", "wasi:tls"): it verifies against its own roots, always,
+/// and presents no client certificate. `None`: they can.
+#[allow(dead_code)] // the adapters whose TLS is the runtime's call it
+pub fn runtime_tls_refusal(options: &TlsOptions, how: &str) -> Option<String> {
+    let why = if !options.verify {
+        "certificate verification cannot be turned off: the runtime makes the TLS connection and always \
+         verifies, against its own roots"
+    } else if options.ca_certs.is_some() {
+        "extra CA certificates cannot be given: the runtime makes the TLS connection and trusts its own \
+         roots only (wasmtime: the webpki roots)"
+    } else if options.client_identity.is_some() {
+        "a client certificate cannot be presented: the runtime makes the TLS connection"
+    } else {
+        return None;
+    };
+    Some(format!("{why} (over {how})"))
+}
 
 /// Wait for `pollable`, at most `timeout_ms`: false when the time ran out first.
 pub fn wait(pollable: &Pollable, timeout_ms: Option<u64>) -> bool {
