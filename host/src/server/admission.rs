@@ -66,6 +66,8 @@ struct Open {
     peak: usize,
     /// New connections waiting for an instance now.
     waiting: usize,
+    /// Threads in `wait_all_closed` (a draining server).
+    draining: usize,
 }
 
 /// One open connection, as the listener sees it.
@@ -226,8 +228,7 @@ impl Admission {
         };
         open.admitted -= usize::from(admitted);
         open.evicting -= usize::from(evicted);
-        drop(open);
-        self.closed.notify_all();
+        self.signal_closed(open);
     }
 
     /// Connection `id` is back from the parking lot, with a clone of its socket.
@@ -249,8 +250,19 @@ impl Admission {
             open.peak = open.conns.len();
             release_free_memory();
         }
+        self.signal_closed(open);
+    }
+
+    /// Wake whoever waits for a connection to end (a new connection waiting for an instance,
+    /// a draining server), and only then: with no one waiting, a wake is a wasted system call
+    /// (a futex) at the end of every connection and every park. Waiters count themselves
+    /// under the same lock before they wait, so none is missed.
+    fn signal_closed(&self, open: MutexGuard<'_, Open>) {
+        let anyone = open.waiting > 0 || open.draining > 0;
         drop(open);
-        self.closed.notify_all();
+        if anyone {
+            self.closed.notify_all();
+        }
     }
 
     /// Count a 503 sent for want of an instance; log the count at most once per `LOG_EVERY`.
@@ -272,6 +284,7 @@ impl Admission {
     /// Wait until no connection is open, or `deadline`; how many are still open.
     pub fn wait_all_closed(&self, deadline: Instant) -> usize {
         let mut open = self.open();
+        open.draining += 1;
         while !open.conns.is_empty() {
             let now = Instant::now();
             if now >= deadline {
@@ -283,6 +296,7 @@ impl Admission {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+        open.draining -= 1;
         open.conns.len()
     }
 
