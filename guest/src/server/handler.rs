@@ -383,13 +383,14 @@ impl Handler {
         Ok(Some(()))
     }
 
-    /// `send_response(code, message)`.
+    /// `send_response(code, message)`; its log line and Date read the clock once (CPython twice).
     pub fn send_response(&mut self, code: u16, message: Option<&str>) -> Result<(), HttpError> {
-        self.log_request(Some(code), None);
+        let now = now_secs();
+        self.log_message_at(&request_message(&self.request.requestline, Some(code), None), Some(now));
         self.send_response_only(code, message)?;
         let server = self.version_string();
         self.send_header("Server", &server)?;
-        self.send_header("Date", &date_time_string(now_secs()))
+        self.send_header("Date", &date_time_string(now))
     }
 
     /// `send_response_only(code, message)`.
@@ -585,11 +586,14 @@ impl Handler {
 
     /// `log_message(message)` to stderr.
     pub fn log_message(&self, message: &str) {
+        self.log_message_at(message, None);
+    }
+
+    /// `log_message(message)`, at a time already read (else the clock is read now).
+    fn log_message_at(&self, message: &str, now: Option<i64>) {
         if self.config.log_requests {
-            eprint!(
-                "{}",
-                log_line(&self.address_string(), &self.log_date_time_string(), message)
-            );
+            let when = log_date_time_string(now.unwrap_or_else(now_secs));
+            eprint!("{}", log_line(&self.address_string(), &when, message));
         }
     }
 
