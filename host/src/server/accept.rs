@@ -30,24 +30,30 @@ pub(super) fn listen(addr: SocketAddr) -> Result<TcpListener> {
 }
 
 /// Accept a connection already non-blocking (accept4's `SOCK_NONBLOCK`: no `ioctl` after it),
-/// registered with no reactor yet (its stream registers it once).
-pub(super) fn accept_nonblocking(listener: &TcpListener) -> std::io::Result<std::net::TcpStream> {
+/// registered with no reactor yet (its stream registers it once), with its peer's address as
+/// accept4 gave it (no `getpeername` after it).
+pub(super) fn accept_nonblocking(listener: &TcpListener) -> std::io::Result<(std::net::TcpStream, Option<SocketAddr>)> {
     use std::os::fd::{AsRawFd, FromRawFd};
-    // SAFETY: null address arguments are allowed (the peer's address is not wanted here);
-    // the returned descriptor is new and owned by nothing else.
-    let fd = unsafe {
-        libc::accept4(
-            listener.as_raw_fd(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-        )
+    // SAFETY: accept4 writes at most `len` bytes of address into the storage socket2 hands it
+    // and says how many in `len`; the returned descriptor is new and owned by nothing else.
+    let (fd, peer) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let fd = libc::accept4(
+                listener.as_raw_fd(),
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if fd < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(fd)
+            }
+        })?
     };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
     // SAFETY: `fd` was just returned by accept4, a connected stream socket nobody else owns.
-    Ok(unsafe { std::net::TcpStream::from_raw_fd(fd) })
+    let sock = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    Ok((sock, peer.as_socket()))
 }
 
 /// A line about something that can repeat thousands of times a second, printed at most once

@@ -20,8 +20,8 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 
 /// A connection to answer.
 pub(super) enum Arrival {
-    /// Just accepted.
-    New(std::net::TcpStream),
+    /// Just accepted, with its peer's address where accept gave it.
+    New(std::net::TcpStream, Option<SocketAddr>),
     /// Back from the parking lot: its stream as its last guest left it (TLS state included),
     /// and the state that guest carried when it was parked in the middle of a request body.
     Back(TcpStream, Option<Vec<u8>>),
@@ -31,15 +31,23 @@ impl Arrival {
     /// The connection's socket.
     pub fn socket(&self) -> &std::net::TcpStream {
         match self {
-            Arrival::New(sock) => sock,
+            Arrival::New(sock, _) => sock,
             Arrival::Back(stream, _) => stream.socket(),
+        }
+    }
+
+    /// The peer's address: as accept gave it, else asked of the socket.
+    fn peer(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Arrival::New(_, Some(peer)) => Ok(*peer),
+            _ => self.socket().peer_addr(),
         }
     }
 
     /// The state a parked connection's last guest carried, taken.
     fn take_carried(&mut self) -> Option<Vec<u8>> {
         match self {
-            Arrival::New(_) => None,
+            Arrival::New(..) => None,
             Arrival::Back(_, carried) => carried.take(),
         }
     }
@@ -62,6 +70,9 @@ pub(super) struct Answering<'a, T: HttplibView + 'static> {
     /// The guest's 500 answer, for when a handler app traps before it sent anything.
     pub failed: &'a [u8],
     pub mode: Mode,
+    /// Every connection's own address when the listener's is one (not a wildcard): then no
+    /// `getsockname` a connection (as nginx asks only on a wildcard listener).
+    pub local: Option<SocketAddr>,
 }
 
 impl<T: HttplibView + 'static> Answering<'_, T> {
@@ -73,9 +84,8 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         phase: Arc<PhaseCell>,
         idle_deadline: Option<Instant>,
     ) -> std::result::Result<Option<ToPark>, Lost> {
-        let sock = conn.socket();
-        let peer = sock.peer_addr().map_err(|e| (None, e.into()))?;
-        let dup = sock.try_clone().ok();
+        let peer = conn.peer().map_err(|e| (None, e.into()))?;
+        let dup = conn.socket().try_clone().ok();
         match self.serve(conn, peer, phase, idle_deadline).await {
             // The dup goes without closing the connection; the stream is kept.
             Ok(Some(parked)) => Ok(Some(parked)),
@@ -101,7 +111,7 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
                     WaitBy::Blocking => stream,
                 }));
             }
-            Arrival::New(sock) => sock,
+            Arrival::New(sock, _) => sock,
         };
         let timeout = config.tls_handshake_timeout;
         let stream = match (&config.tls, waits) {
@@ -171,7 +181,7 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         let Some(stream) = self.stream(conn, peer).await? else {
             return Ok(None);
         };
-        let local = stream.local_address().ok();
+        let local = self.local.or_else(|| stream.local_address().ok());
         let mut stream = ServedStream::new(stream, phase).resuming(carried);
         if let Some(after) = self.config.park_after {
             stream = stream.with_parking(after, idle_deadline);

@@ -132,7 +132,7 @@ impl<T: HttplibView + 'static> Server<T> {
         Ok(Self {
             listener,
             addr,
-            serving: Serving::start(runtime, config, busy, failed)?,
+            serving: Serving::start(addr, runtime, config, busy, failed)?,
         })
     }
 

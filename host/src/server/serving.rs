@@ -48,12 +48,15 @@ pub(super) struct Serving<T: HttplibView + 'static> {
     parking: Option<ParkingLot>,
     /// The process's open-file limit when the server was bound.
     descriptor_limit: u64,
+    /// Every connection's own address, when the listener's is not a wildcard.
+    local: Option<std::net::SocketAddr>,
 }
 
 impl<T: HttplibView + 'static> Serving<T> {
     /// Everything a server bound with `config` needs to answer connections (the reactor's
     /// and parking lot's threads started).
     pub fn start(
+        addr: std::net::SocketAddr,
         runtime: Arc<Runtime>,
         config: ServerConfig<T>,
         busy: Vec<u8>,
@@ -83,6 +86,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                     .inspect_err(|e| eprintln!("keep-alive connections will not be parked: {e}"))
                     .ok(),
                 descriptor_limit: super::sys::open_file_limit().unwrap_or(u64::MAX),
+                local: (!addr.ip().is_unspecified()).then_some(addr),
             }
         }))
     }
@@ -137,7 +141,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                 }
             };
             match self.opened(&sock, &mut backoff) {
-                Ok((id, phase)) => self.dispatch(id, Arrival::New(sock), phase, None),
+                Ok((id, phase)) => self.dispatch(id, Arrival::New(sock, None), phase, None),
                 Err(pause) => std::thread::sleep(pause.unwrap_or_default()),
             }
         }
@@ -172,11 +176,11 @@ impl<T: HttplibView + 'static> Serving<T> {
                 }
             })
             .await;
-            let sock = match accepted {
+            let (sock, peer) = match accepted {
                 None => return,
-                Some(Ok(sock)) => {
+                Some(Ok(accepted)) => {
                     backoff.reset();
-                    sock
+                    accepted
                 }
                 Some(Err(e)) => {
                     if let Some(pause) = self.accept_failed(&e, &mut backoff) {
@@ -187,7 +191,9 @@ impl<T: HttplibView + 'static> Serving<T> {
             };
             match (self.opened(&sock, &mut backoff), &self.reactor) {
                 (Ok((id, phase)), Some(reactor)) => {
-                    let task = self.clone().answer(id, Arrival::New(sock), phase, None, Mode::Reactor);
+                    let task = self
+                        .clone()
+                        .answer(id, Arrival::New(sock, peer), phase, None, Mode::Reactor);
                     reactor.spawn_accepted(ACCEPTOR, task)
                 }
                 (Err(Some(pause)), _) => tokio::time::sleep(pause).await,
@@ -262,12 +268,13 @@ impl<T: HttplibView + 'static> Serving<T> {
                 busy: &self.busy,
                 failed: &self.failed,
                 mode,
+                local: self.local,
             };
             answering.answer(conn, phase.clone(), idle_deadline).await
         } else {
             self.admission.answered_busy();
             match conn {
-                Arrival::New(sock) => send_busy(sock, &self.busy, mode).await,
+                Arrival::New(sock, _) => send_busy(sock, &self.busy, mode).await,
                 Arrival::Back(mut stream, _) => {
                     let _ = stream.write_all(&self.busy).await;
                     close_stream(stream, mode).await;
