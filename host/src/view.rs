@@ -220,6 +220,11 @@ impl HttplibCtx {
         self.store_limits.refused
     }
 
+    /// The guest's linear memory, in bytes, as it last grew (the largest, were there several).
+    pub(crate) fn memory_size(&self) -> usize {
+        self.store_limits.size
+    }
+
     /// The guest came back from the host: its CPU budget counts from now.
     pub(crate) fn returned_from_host(&mut self) {
         self.last_host_call = Instant::now();
@@ -240,6 +245,7 @@ fn memory_limits(bytes: usize) -> MemoryCap {
             .trap_on_grow_failure(true)
             .build(),
         refused: false,
+        size: 0,
     }
 }
 
@@ -248,13 +254,16 @@ fn memory_limits(bytes: usize) -> MemoryCap {
 pub struct MemoryCap {
     limits: StoreLimits,
     refused: bool,
+    /// The largest memory it allowed.
+    size: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryCap {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum);
-        if !matches!(allowed, Ok(true)) {
-            self.refused = true;
+        match allowed {
+            Ok(true) => self.size = self.size.max(desired),
+            _ => self.refused = true,
         }
         allowed
     }

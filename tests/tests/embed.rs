@@ -1,9 +1,12 @@
 //! Host code playing do_METHOD over the guest's handler (the `do_methods` example's own
-//! handler), and the sandbox's promise: a guest that fails loses its own connection only.
+//! handler), and the sandbox's promise: a guest that fails loses its own connection only, and
+//! an instance kept for the next connection shows it nothing of the last (`instance_reuse`).
 
 #[allow(dead_code)]
 #[path = "../../host/examples/do_methods.rs"]
 mod do_methods;
+#[path = "embed/instance_reuse.rs"]
+mod instance_reuse;
 
 use httplib_host::server::{Server, ServerConfig};
 use httplib_host::{Runtime, RuntimeOptions};

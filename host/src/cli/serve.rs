@@ -2,9 +2,9 @@
 
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
-use crate::server::{INTERRUPT_GRACE, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
+use crate::server::{INTERRUPT_GRACE, InstanceReuse, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
 use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -84,6 +84,28 @@ pub struct ServeArgs {
     #[arg(long = "max-connections", value_name = "N", default_value_t = MAX_CONNECTIONS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS as u64))]
     pub max_connections: usize,
+    /// Whether an instance whose connection ended cleanly answers the next connection
+    /// (serial: one after another, at most 128 times; never: a new instance each).
+    #[arg(long = "instance-reuse", value_name = "WHEN", value_enum, default_value_t = Reuse::Serial)]
+    pub instance_reuse: Reuse,
+}
+
+/// `--instance-reuse`: the command line's spelling of [`InstanceReuse`].
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// One connection after another.
+    Serial,
+    /// A new instance for every connection.
+    Never,
+}
+
+impl From<Reuse> for InstanceReuse {
+    fn from(reuse: Reuse) -> Self {
+        match reuse {
+            Reuse::Serial => InstanceReuse::Serial,
+            Reuse::Never => InstanceReuse::Never,
+        }
+    }
 }
 
 /// A time limit from the command line; `None` is no limit.
@@ -301,6 +323,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         send_timeout: args.send_timeout.0,
         tls_handshake_timeout: args.tls_handshake_timeout.0,
         max_connections: args.max_connections,
+        instance_reuse: args.instance_reuse.into(),
         cgi_directories: if args.cgi {
             DEFAULT_CGI_DIRECTORIES.iter().map(|d| d.to_string()).collect()
         } else {

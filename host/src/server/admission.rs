@@ -29,7 +29,8 @@ pub const SLOW_HEAD_AGE: Duration = Duration::from_secs(1);
 /// The `Retry-After` of a 503 sent for want of an instance (ours).
 pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 /// Descriptors kept free of connections: the listener, the poll, stdio, the code cache,
-/// wasmtime's own (ours).
+/// wasmtime's own, the preopens of instances kept for the next connection (at most
+/// `MAX_IDLE_INSTANCES`, 16) (ours).
 pub const DESCRIPTOR_RESERVE: u64 = 64;
 /// Descriptors a connection answered in an instance may hold at once: its socket, the
 /// listener's copy, the copy it lingers on, the instance's preopened directory, a file being

@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::admission::MAX_CONNECTIONS;
 use super::app::HandlerApp;
 use super::embed::RequestHandler;
+use super::reuse::InstanceReuse;
 use wasmtime_wasi::WasiCtx;
 
 /// Where the served directory appears inside the guest.
@@ -113,15 +114,24 @@ pub struct ServerConfig<T: HttplibView + 'static = HostState> {
     pub limits: SessionLimits,
     /// Makes each connection's store data.
     pub make_store: MakeStore<T>,
+    /// Whether an instance whose connection ended cleanly answers the next one: `Serial` in
+    /// `default()`, `Never` in `for_store` (an embedder's store data may belong to one
+    /// connection). Never with an `app` or CGI.
+    pub instance_reuse: InstanceReuse,
 }
 
 impl Default for ServerConfig<HostState> {
     fn default() -> Self {
-        Self::for_store(|parts: StoreParts| HostState {
+        let config = Self::for_store(|parts: StoreParts| HostState {
             wasi: parts.wasi,
             table: Default::default(),
             httplib: parts.httplib,
-        })
+        });
+        // HostState holds nothing of a connection's own: its instance may answer the next.
+        Self {
+            instance_reuse: InstanceReuse::Serial,
+            ..config
+        }
     }
 }
 
@@ -154,6 +164,7 @@ impl<T: HttplibView + 'static> ServerConfig<T> {
             cgi_policy: OutboundPolicy::deny_all(),
             limits: SessionLimits::default(),
             make_store: Arc::new(make_store),
+            instance_reuse: InstanceReuse::Never,
         }
     }
 }
@@ -185,6 +196,7 @@ impl<T: HttplibView + 'static> Clone for ServerConfig<T> {
             cgi_policy: self.cgi_policy.clone(),
             limits: self.limits.clone(),
             make_store: self.make_store.clone(),
+            instance_reuse: self.instance_reuse,
         }
     }
 }

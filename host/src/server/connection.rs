@@ -1,5 +1,6 @@
 //! One connection answered in an instance of its own: TLS terminated, the stream set up,
-//! a fresh store and guest, the guest's `handler` over the stream (the whole
+//! a store and guest (kept from a connection that ended cleanly, `reuse`, or new), the
+//! guest's `handler` over the stream (the whole
 //! SimpleHTTPRequestHandler loop, or host code's `do_METHOD` verb by verb), then the close
 //! (lingering) or, when the guest left the connection between requests, its stream to park.
 
@@ -7,6 +8,8 @@ use super::config::{GUEST_ROOT, ServerConfig, StoreParts};
 use super::embed;
 use super::linger::linger;
 use super::reactor::Mode;
+use super::reuse::{DirectoryId, IdleInstances, InstanceReuse, Kept};
+use crate::bindings::types::HttpError;
 use crate::runtime::{Runtime, ServedPre};
 use crate::stream::{GuestStream, PhaseCell, ServedStream};
 use crate::transport::{TcpStream, WaitBy};
@@ -73,11 +76,13 @@ pub(super) struct Answering<'a, T: HttplibView + 'static> {
     /// Every connection's own address when the listener's is one (not a wildcard): then no
     /// `getsockname` a connection (as nginx asks only on a wildcard listener).
     pub local: Option<SocketAddr>,
+    /// Instances kept from connections that ended cleanly (`InstanceReuse::Serial`).
+    pub idle: &'a IdleInstances<T>,
 }
 
 impl<T: HttplibView + 'static> Answering<'_, T> {
-    /// Answer a connection in a fresh instance; whatever the guest does, only this connection
-    /// is affected. `Some` when it is to be parked (else it was closed, lingering).
+    /// Answer a connection in an instance of its own (kept or new); whatever the guest does,
+    /// only this connection is affected. `Some` when it is to be parked (else it was closed, lingering).
     pub async fn answer(
         &self,
         conn: Arrival,
@@ -186,25 +191,37 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         if let Some(after) = self.config.park_after {
             stream = stream.with_parking(after, idle_deadline);
         }
-        let state = self.state(peer)?;
-        // A handler component shares the guest's store; a proxy component and host code
-        // answer beside a guest of its own.
-        let instance = match self.config.app.as_ref().filter(|app| app.proxy().is_none()) {
-            Some(app) => app
-                .instantiate(self.runtime, state)
-                .expect("a handler component")
-                .map(|(store, guest, handle)| (store, guest, Some(handle))),
-            None => self
-                .runtime
-                .instantiate_served(self.guest, state)
-                .map(|(store, guest)| (store, guest, None)),
+        let reuse = self.reuses();
+        let directory = match reuse {
+            true => DirectoryId::of(&self.config.directory),
+            false => DirectoryId::default(),
         };
-        let (mut store, guest, app) = match instance {
-            Ok(instance) => instance,
-            Err(e) => {
-                // The pool ran dry after all (instances taken by others of this runtime): say so.
-                let _ = stream.tcp().write_all(self.busy).await;
-                return Err(e);
+        let kept = reuse.then(|| self.idle.take(directory)).flatten();
+        let (mut store, guest, app, uses) = match kept {
+            Some(kept) => (kept.store, kept.guest, None, kept.uses),
+            None => {
+                let state = self.state(peer)?;
+                // A handler component shares the guest's store; a proxy component and host
+                // code answer beside a guest of its own.
+                let instance = match self.config.app.as_ref().filter(|app| app.proxy().is_none()) {
+                    Some(app) => app
+                        .instantiate(self.runtime, state)
+                        .expect("a handler component")
+                        .map(|(store, guest, handle)| (store, guest, Some(handle), 0)),
+                    None => self
+                        .runtime
+                        .instantiate_served(self.guest, state)
+                        .map(|(store, guest)| (store, guest, None, 0)),
+                };
+                match instance {
+                    Ok(instance) => instance,
+                    Err(e) => {
+                        // The pool ran dry after all (instances taken by others of this
+                        // runtime): say so.
+                        let _ = stream.tcp().write_all(self.busy).await;
+                        return Err(e);
+                    }
+                }
             }
         };
         let stream = store.data_mut().httplib().table.push(GuestStream::Served(stream))?;
@@ -223,6 +240,7 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
             .app
             .as_ref()
             .and_then(|app| Some((app.proxy()?, app.policy())));
+        let mut clean = true;
         let result = match (&app, proxy, &self.config.handler) {
             (Some(handle), _, _) => {
                 // A trapped app leaves an instance that can no longer be entered: the
@@ -249,17 +267,38 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
                 .call_serve_directory(&mut store, handler)
                 .await?
                 .map_err(anyhow::Error::from),
-            (None, None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler),
+            // Host code's errors may be the guest's traps: only the guest's own error (the
+            // client gone mid-head, a timeout) keeps the instance.
+            (None, None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler)
+                .inspect_err(|e| clean = e.downcast_ref::<HttpError>().is_some()),
         };
         handler.resource_drop_async(&mut store).await?;
         if let Err(e) = result {
             tracing::debug!(%peer, "connection ended with an error: {e:#}");
         }
-        Ok(store
+        let parked = store
             .data_mut()
             .httplib()
             .ctx
             .take_parked()
-            .and_then(ServedStream::into_parked))
+            .and_then(ServedStream::into_parked);
+        // Only an instance of the pool is kept: an on-demand one's memory goes back now.
+        let pooled = wasmtime::Engine::same(store.engine(), self.runtime.engine());
+        if reuse && clean && pooled && super::reuse::reusable(&mut store, uses + 1) {
+            self.idle.give(Kept {
+                store,
+                guest,
+                uses: uses + 1,
+                directory,
+            });
+        }
+        Ok(parked)
+    }
+
+    /// Whether this server's instances answer more than one connection: when it asks, and
+    /// only the guest runs in them (no handler component, no CGI script's sandbox).
+    fn reuses(&self) -> bool {
+        let config = self.config;
+        config.instance_reuse == InstanceReuse::Serial && config.app.is_none() && config.cgi_directories.is_empty()
     }
 }

@@ -8,7 +8,8 @@
 //! - `reactor`: `Mode` (reactor task or thread) and the event loop, one thread a core;
 //!   `workers`: the threads of connections that block;
 //! - `serving`: a serving server's state and each connection's life (admit, answer, park);
-//! - `connection`: one connection answered in an instance of its own;
+//! - `connection`: one connection answered in an instance of its own (`reuse`: one that
+//!   ended cleanly kept for the next);
 //! - `embed`: host code playing `do_METHOD`; `app`: a handler component playing it;
 //!   `proxy`: a `wasi:http` proxy component answering, its requests sent by `outgoing`;
 //! - `park`: idle keep-alive connections held as bare sockets, no instance;
@@ -26,6 +27,7 @@ mod outgoing;
 mod park;
 mod proxy;
 mod reactor;
+mod reuse;
 mod serve_async;
 mod serving;
 mod sys;
@@ -45,6 +47,7 @@ pub use embed::{Exchange, RequestHandler};
 pub use linger::{LINGER_MAX_BYTES, LINGER_TIMEOUT};
 pub use outgoing::{CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT};
 pub use proxy::{INCOMING_HANDLER, REQUEST_PIECE, REQUEST_PIECES_IN_FLIGHT};
+pub use reuse::{InstanceReuse, MAX_IDLE_INSTANCES, MAX_INSTANCE_USES, REUSE_MEMORY_MAX};
 pub use serving::SHED_ON_EMFILE;
 pub use sys::{TRIM_DELAY, raise_open_file_limit};
 pub use workers::{MAX_IDLE_WORKERS, MIN_IDLE_WORKERS, WORKER_LINGER};

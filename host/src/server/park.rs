@@ -1,7 +1,7 @@
 //! The parking lot: keep-alive connections between requests, held as their streams (no thread,
 //! no instance, one file descriptor each) and watched by one thread until their next request's
 //! bytes arrive, the client closes, or their idle time runs out. Each then goes back to the
-//! listener (`resume`), which answers it in a fresh instance as it would a new connection.
+//! listener (`resume`), which answers it in an instance as it would a new connection.
 
 use crate::stream::PhaseCell;
 use crate::transport::TcpStream;

@@ -10,6 +10,7 @@ use super::connection::{Answering, Arrival};
 use super::linger::{linger, send_busy};
 use super::park::{Parked, ParkingLot};
 use super::reactor::{ACCEPTOR, Mode, Reactor};
+use super::reuse::IdleInstances;
 use super::workers::{Job, Workers};
 use crate::runtime::{Runtime, ServedPre};
 use crate::stream::PhaseCell;
@@ -50,6 +51,8 @@ pub(super) struct Serving<T: HttplibView + 'static> {
     descriptor_limit: u64,
     /// Every connection's own address, when the listener's is not a wildcard.
     local: Option<std::net::SocketAddr>,
+    /// Instances waiting for the next connection (`InstanceReuse::Serial`).
+    idle: IdleInstances<T>,
 }
 
 impl<T: HttplibView + 'static> Serving<T> {
@@ -87,6 +90,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                     .ok(),
                 descriptor_limit: super::sys::open_file_limit().unwrap_or(u64::MAX),
                 local: (!addr.ip().is_unspecified()).then_some(addr),
+                idle: IdleInstances::default(),
             }
         }))
     }
@@ -207,6 +211,7 @@ impl<T: HttplibView + 'static> Serving<T> {
     pub fn stop_accepting(&self) {
         self.admission.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stop_accepting.notify_waiters();
+        self.idle.close();
     }
 
     /// An accept failed: out of descriptors, idle connections make room for a new one (as
@@ -269,6 +274,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                 failed: &self.failed,
                 mode,
                 local: self.local,
+                idle: &self.idle,
             };
             answering.answer(conn, phase.clone(), idle_deadline).await
         } else {
