@@ -28,19 +28,17 @@ def run(mode):
     ls.bind(("127.0.0.1", 0))
     ls.listen(1024)
     ls.setblocking(False)
-    accepted, ctx, state = [0] * THREADS, [0] * THREADS, {"stop": False, "counting": False}
+    accepted, tids, stop = [0] * THREADS, [None] * THREADS, threading.Event()
 
     def worker(i):
-        tid, base = threading.get_native_id(), None
+        tids[i] = threading.get_native_id()
         inner = select.epoll()
         inner.register(ls.fileno(), select.EPOLLIN | (select.EPOLLEXCLUSIVE if mode != "plain" else 0))
         waiter = inner
         if mode == "nested":
             waiter = select.epoll()
             waiter.register(inner.fileno(), select.EPOLLIN)
-        while not state["stop"]:
-            if base is None and state["counting"]:
-                base = switches(tid)
+        while not stop.is_set():
             if not waiter.poll(5):
                 continue
             if mode == "nested":
@@ -52,25 +50,26 @@ def run(mode):
             except BlockingIOError:
                 pass
             time.sleep(0.001)  # a little work, as a server's would be
-        ctx[i] = switches(tid) - (base or 0)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
     for t in threads:
         t.start()
     time.sleep(0.3)
-    state["counting"] = True
-    time.sleep(0.3)
+    # Counted by this thread over the measured connections only (not the start, not the stop).
+    before = sum(switches(tid) for tid in tids)
     for _ in range(CONNS):
         socket.create_connection(ls.getsockname()).close()
         time.sleep(0.004)
     time.sleep(0.5)
-    state["stop"] = True
+    after = sum(switches(tid) for tid in tids)
+    served = (sum(accepted), sum(1 for a in accepted if a))
+    stop.set()
     for _ in threads:  # wake each waiter once so it sees the stop
         socket.create_connection(ls.getsockname()).close()
     for t in threads:
         t.join()
-    print(f"{mode:9} {THREADS} threads: {sum(ctx) / CONNS:.2f} context switches a connection, "
-          f"{sum(1 for a in accepted if a)} threads accepted, {sum(accepted)} connections")
+    print(f"{mode:9} {THREADS} threads: {(after - before) / CONNS:.2f} context switches a connection, "
+          f"{served[1]} threads accepted, {served[0]} connections")
 
 
 for mode in ("exclusive", "nested", "plain"):
