@@ -15,7 +15,11 @@ const NOT_DELAYED: Duration = Duration::from_secs(10);
 fn sixty_four_parallel_clients_all_get_200() {
     let dir = fixture_dir();
     let server = our_server(dir.path(), "HTTP/1.1");
-    let addr = server.local_addr();
+    all_sixty_four_get_200(server.local_addr());
+}
+
+/// 64 clients at once, half asking for a file and half for a listing, each answered 200.
+fn all_sixty_four_get_200(addr: std::net::SocketAddr) {
     let threads: Vec<_> = (0..64)
         .map(|i| {
             std::thread::spawn(move || {
@@ -226,5 +230,73 @@ fn clients_listing_a_big_directory_over_and_over_do_not_hold_the_server() {
     for (answered, worst) in small {
         assert!(answered >= 5, "only {answered} small requests answered");
         assert!(worst < GREEDY_FOR / 4, "a small request waited {worst:?}");
+    }
+}
+
+/// A server whose every reactor thread accepts on a listener of its own (SO_REUSEPORT).
+fn every_thread_server(dir: &std::path::Path) -> httplib_host::server::ServerHandle {
+    our_server_with(httplib_host::server::ServerConfig {
+        directory: dir.to_path_buf(),
+        protocol_version: "HTTP/1.1".into(),
+        log_requests: false,
+        accepting: httplib_host::server::Accepting::EveryThread,
+        ..httplib_host::server::ServerConfig::default()
+    })
+}
+
+#[test]
+fn with_every_thread_accepting_sixty_four_parallel_clients_all_get_200() {
+    let dir = fixture_dir();
+    let server = every_thread_server(dir.path());
+    let addr = server.local_addr();
+    all_sixty_four_get_200(addr);
+    // Every reactor thread (one a core) listens on the port, each on a socket of its own
+    // (opened before the first connection is accepted, so surely by now).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    assert_eq!(listening_sockets(addr.port()), cores);
+}
+
+/// How many sockets of this machine listen on TCP `port` (`/proc/net/tcp` and `tcp6`, state
+/// 0A is LISTEN).
+fn listening_sockets(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter(|row| {
+                    let fields: Vec<&str> = row.split_whitespace().collect();
+                    let local_port = fields.get(1).and_then(|local| local.rsplit(':').next());
+                    local_port.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+                        && fields.get(3) == Some(&"0A")
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn with_every_thread_accepting_a_port_in_use_is_still_refused() {
+    // SO_REUSEPORT lets a second socket of the same user share a port; a second server on
+    // the same port must still fail to bind, not quietly take half of the first's clients.
+    let dir = fixture_dir();
+    let first = every_thread_server(dir.path());
+    let config = httplib_host::server::ServerConfig {
+        directory: dir.path().to_path_buf(),
+        accepting: httplib_host::server::Accepting::EveryThread,
+        ..httplib_host::server::ServerConfig::default()
+    };
+    let second = httplib_host::server::Server::bind(first.local_addr(), runtime(), config);
+    let err = format!(
+        "{:#}",
+        second.err().expect("a second server on a port in use is refused")
+    );
+    assert!(err.contains("in use"), "{err}");
+    // The first still answers every client.
+    for _ in 0..16 {
+        let raw = raw_exchange(first.local_addr(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+        assert!(raw.ends_with(b"hello, world\n"), "{}", String::from_utf8_lossy(&raw));
     }
 }

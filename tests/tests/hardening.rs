@@ -3,7 +3,7 @@
 //! handshake, oversized heads and bodies, huge listings, FIFOs, heads cut short, and running
 //! out of file descriptors. The timeouts are shortened through their options so tests stay quick.
 
-use httplib_host::server::{ServerConfig, ServerHandle};
+use httplib_host::server::{Accepting, ServerConfig, ServerHandle};
 use httplib_tests::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -54,6 +54,15 @@ fn timed_get(addr: SocketAddr, path: &str) -> (String, Duration) {
 
 #[test]
 fn slowloris_past_the_instance_cap_leaves_room_for_a_fresh_client() {
+    slowloris_past_the_cap(Accepting::OneThread);
+}
+
+#[test]
+fn with_every_thread_accepting_slowloris_past_the_cap_leaves_room_for_a_fresh_client() {
+    slowloris_past_the_cap(Accepting::EveryThread);
+}
+
+fn slowloris_past_the_cap(accepting: Accepting) {
     let dir = fixture_dir();
     let max = 24;
     let srv = server(
@@ -61,6 +70,7 @@ fn slowloris_past_the_instance_cap_leaves_room_for_a_fresh_client() {
         ServerConfig {
             protocol_version: "HTTP/1.1".into(),
             max_connections: max,
+            accepting,
             ..ServerConfig::default()
         },
     );
@@ -94,6 +104,15 @@ fn slowloris_past_the_instance_cap_leaves_room_for_a_fresh_client() {
 
 #[test]
 fn when_no_connection_can_be_closed_a_new_one_gets_503_not_silence() {
+    no_room_means_503(Accepting::OneThread);
+}
+
+#[test]
+fn with_every_thread_accepting_when_no_connection_can_be_closed_a_new_one_gets_503() {
+    no_room_means_503(Accepting::EveryThread);
+}
+
+fn no_room_means_503(accepting: Accepting) {
     let dir = fixture_dir();
     std::fs::write(dir.path().join("huge.bin"), vec![7u8; 64 << 20]).unwrap();
     let max = 4;
@@ -101,6 +120,7 @@ fn when_no_connection_can_be_closed_a_new_one_gets_503_not_silence() {
         dir.path(),
         ServerConfig {
             max_connections: max,
+            accepting,
             ..ServerConfig::default()
         },
     );

@@ -158,12 +158,22 @@ fn connections_mid_request_hold_no_thread_each() {
 
 #[test]
 fn out_of_descriptors_the_longest_idle_connections_make_room_for_new_ones() {
+    out_of_descriptors_idle_ones_make_room("one-thread");
+}
+
+#[test]
+fn with_every_thread_accepting_out_of_descriptors_idle_connections_make_room() {
+    out_of_descriptors_idle_ones_make_room("every-thread");
+}
+
+fn out_of_descriptors_idle_ones_make_room(accept: &str) {
     // A server allowed 256 descriptors, and 600 clients one after another, each answered once
     // and then left idle: an attacker holding connections open to exhaust descriptors.
     const LIMIT: u32 = 256;
     const CLIENTS: usize = 600;
     let dir = fixture_dir();
-    let (server, _) = cli_server_with_open_file_limit(&httplib_bin!(), dir.path(), &["--protocol", "HTTP/1.1"], LIMIT);
+    let args = ["--protocol", "HTTP/1.1", "--accept", accept];
+    let (server, _) = cli_server_with_open_file_limit(&httplib_bin!(), dir.path(), &args, LIMIT);
     let port = server.port;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
 

@@ -2,7 +2,7 @@
 
 use crate::policy::OutboundPolicy;
 use crate::runtime::Runtime;
-use crate::server::{INTERRUPT_GRACE, InstanceReuse, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
+use crate::server::{Accepting, INTERRUPT_GRACE, InstanceReuse, MAX_CONNECTIONS, SHUTDOWN_GRACE, Server, ServerConfig};
 use crate::transport::tls::{DEFAULT_ALPN, Identity, server_config};
 use clap::{Args, ValueEnum};
 use std::io::Write;
@@ -88,6 +88,28 @@ pub struct ServeArgs {
     /// (serial: one after another, at most 128 times; never: a new instance each).
     #[arg(long = "instance-reuse", value_name = "WHEN", value_enum, default_value_t = Reuse::Serial)]
     pub instance_reuse: Reuse,
+    /// Which threads accept new connections (one-thread: the first, handing some to the
+    /// others; every-thread: each on a listener of its own, SO_REUSEPORT, as nginx's reuseport).
+    #[arg(long = "accept", value_name = "WHICH", value_enum, default_value_t = AcceptOn::OneThread)]
+    pub accept: AcceptOn,
+}
+
+/// `--accept`: the command line's spelling of [`Accepting`].
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptOn {
+    /// The first reactor thread accepts them all.
+    OneThread,
+    /// Every reactor thread accepts.
+    EveryThread,
+}
+
+impl From<AcceptOn> for Accepting {
+    fn from(on: AcceptOn) -> Self {
+        match on {
+            AcceptOn::OneThread => Accepting::OneThread,
+            AcceptOn::EveryThread => Accepting::EveryThread,
+        }
+    }
 }
 
 /// `--instance-reuse`: the command line's spelling of [`InstanceReuse`].
@@ -324,6 +346,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         tls_handshake_timeout: args.tls_handshake_timeout.0,
         max_connections: args.max_connections,
         instance_reuse: args.instance_reuse.into(),
+        accepting: args.accept.into(),
         cgi_directories: if args.cgi {
             DEFAULT_CGI_DIRECTORIES.iter().map(|d| d.to_string()).collect()
         } else {

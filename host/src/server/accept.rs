@@ -1,4 +1,4 @@
-//! Accepting: the listening socket, `accept4` straight into a non-blocking socket, the
+//! Accepting: the listening sockets ([`Accepting`]: one thread's or every thread's), `accept4` straight into a non-blocking socket, the
 //! back-off after errors that repeat while their cause lasts (out of descriptors), and the
 //! throttle that keeps a flood of them to a log line a second.
 
@@ -16,15 +16,58 @@ pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// At most one log line this often for a repeating condition (accept errors, 503s).
 pub const LOG_EVERY: Duration = Duration::from_secs(1);
 
+/// Which of the reactor's threads accept new connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepting {
+    /// Reactor thread 0 accepts them all; each runs there, or on the thread holding the
+    /// fewest connections when thread 0 holds more than one over it.
+    OneThread,
+    /// Every reactor thread accepts, on a listening socket of its own bound to the same
+    /// address (SO_REUSEPORT, as nginx's `listen ... reuseport`): the kernel spreads new
+    /// connections over them by a hash of their addresses, and each runs on the thread that
+    /// accepted it (unless that thread holds more than one over the lightest). A port already
+    /// in use is still refused: see [`listen`].
+    EveryThread,
+}
+
 /// A listening socket on `addr` (an IPv6 wildcard also accepts IPv4, as CPython's dual-stack
-/// server does).
-pub(super) fn listen(addr: SocketAddr) -> Result<TcpListener> {
+/// server does), open to listeners of its own beside it (`listen_beside`) when `accepting` is
+/// `EveryThread`.
+///
+/// SO_REUSEPORT lets any socket of the same user that also sets it share the port, so a
+/// second `httplib serve 8000` would silently take half of the first one's connections. A
+/// socket without it is bound first and closed: where anyone listens on the port, that bind
+/// fails with "Address already in use", as it does with one accepting thread.
+pub(super) fn listen(addr: SocketAddr, accepting: Accepting) -> Result<TcpListener> {
+    let shared = accepting == Accepting::EveryThread;
+    if shared && addr.port() != 0 {
+        drop(bind(addr, false)?);
+    }
+    listening(bind(addr, shared)?)
+}
+
+/// Another listening socket on `listener_addr` (an `EveryThread` listener's own address, its
+/// port chosen), for another reactor thread to accept on.
+pub(super) fn listen_beside(listener_addr: SocketAddr) -> Result<TcpListener> {
+    listening(bind(listener_addr, true)?)
+}
+
+/// A TCP socket bound to `addr`, SO_REUSEADDR set (a restarted server binds at once, past
+/// its old connections' TIME_WAIT) and SO_REUSEPORT where `shared`.
+fn bind(addr: SocketAddr, shared: bool) -> Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         let _ = socket.set_only_v6(false);
     }
     socket.bind(&addr.into()).with_context(|| format!("binding {addr}"))?;
+    Ok(socket)
+}
+
+fn listening(socket: Socket) -> Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
 }

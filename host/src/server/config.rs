@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::accept::Accepting;
 use super::admission::MAX_CONNECTIONS;
 use super::app::HandlerApp;
 use super::embed::RequestHandler;
@@ -118,6 +119,9 @@ pub struct ServerConfig<T: HttplibView + 'static = HostState> {
     /// `default()`, `Never` in `for_store` (an embedder's store data may belong to one
     /// connection). Never with an `app` or CGI.
     pub instance_reuse: InstanceReuse,
+    /// Which reactor threads accept new connections (host code playing `do_METHOD` is
+    /// always accepted on one thread: its connections get threads of their own).
+    pub accepting: Accepting,
 }
 
 impl Default for ServerConfig<HostState> {
@@ -165,6 +169,7 @@ impl<T: HttplibView + 'static> ServerConfig<T> {
             limits: SessionLimits::default(),
             make_store: Arc::new(make_store),
             instance_reuse: InstanceReuse::Never,
+            accepting: Accepting::OneThread,
         }
     }
 }
@@ -197,6 +202,7 @@ impl<T: HttplibView + 'static> Clone for ServerConfig<T> {
             limits: self.limits.clone(),
             make_store: self.make_store.clone(),
             instance_reuse: self.instance_reuse,
+            accepting: self.accepting,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! read-only preopen) or verb by verb for host code that plays `do_METHOD` (`embed`).
 //!
 //! The files, in the order a connection meets them:
-//! - `accept`: the listening socket, accept4, the back-off after errors;
+//! - `accept`: the listening sockets (one thread's or every thread's), accept4, the
+//!   back-off after errors;
 //! - `admission`: the open connections, instance slots, eviction and 503;
 //! - `reactor`: `Mode` (reactor task or thread) and the event loop, one thread a core;
 //!   `workers`: the threads of connections that block;
@@ -33,7 +34,7 @@ mod serving;
 mod sys;
 mod workers;
 
-pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, LISTEN_BACKLOG, LOG_EVERY};
+pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, Accepting, LISTEN_BACKLOG, LOG_EVERY};
 pub use admission::{
     ADMISSION_WAIT, BUSY_RETRY_AFTER_SECS, DESCRIPTOR_RESERVE, DESCRIPTORS_PER_ANSWER, MAX_ADMISSION_WAITERS,
     MAX_CONNECTIONS, RESERVED_INSTANCES, SLOW_HEAD_AGE, TRIM_AFTER_PEAK,
@@ -113,7 +114,7 @@ impl<T: HttplibView + 'static> ShutdownHandle<T> {
 impl<T: HttplibView + 'static> Server<T> {
     /// Bind `addr` (an IPv6 wildcard also accepts IPv4, as CPython's dual-stack server does).
     pub fn bind(addr: SocketAddr, runtime: Arc<Runtime>, config: ServerConfig<T>) -> Result<Self> {
-        let listener = accept::listen(addr)?;
+        let listener = accept::listen(addr, config.accepting)?;
         let directory = config
             .directory
             .canonicalize()

@@ -82,6 +82,11 @@ impl Reactor {
         &self.threads[i].handle
     }
 
+    /// How many threads it has.
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
     /// The thread holding the fewest connections.
     fn lightest(&self) -> usize {
         (0..self.threads.len())

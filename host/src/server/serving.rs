@@ -1,9 +1,9 @@
 //! A serving server's shared state and the life of its connections: accepted (on the
-//! reactor's accepting thread, or a plain accept loop), admitted to an instance, answered
+//! reactor's accepting threads, or a plain accept loop), admitted to an instance, answered
 //! (`connection`), then closed or parked between requests and resumed when the next one
 //! begins.
 
-use super::accept::{AcceptBackoff, accept_nonblocking, is_out_of_descriptors};
+use super::accept::{AcceptBackoff, Accepting, accept_nonblocking, is_out_of_descriptors, listen_beside};
 use super::admission::Admission;
 use super::config::ServerConfig;
 use super::connection::{Answering, Arrival};
@@ -108,21 +108,40 @@ impl<T: HttplibView + 'static> Serving<T> {
     pub fn accept(self: &Arc<Self>, listener: &TcpListener) -> std::io::Result<()> {
         match (&self.reactor, self.mode()) {
             (Some(reactor), Mode::Reactor) => {
-                // One reactor thread accepts (see `accept_on_reactor`); this thread waits until
-                // it stops.
-                let listener = listener.try_clone()?;
-                listener.set_nonblocking(true)?;
+                // The accepting reactor threads each run an accept loop (`accept_on_reactor`);
+                // this thread waits until they have all stopped.
                 let (done, stopped) = std::sync::mpsc::channel::<()>();
-                let serving = self.clone();
-                reactor.handle(ACCEPTOR).spawn(async move {
-                    serving.accept_on_reactor(listener).await;
-                    drop(done);
-                });
+                for (thread, listener) in self.listeners(listener, reactor)? {
+                    listener.set_nonblocking(true)?;
+                    let (serving, done) = (self.clone(), done.clone());
+                    reactor.handle(thread).spawn(async move {
+                        serving.accept_on_reactor(listener, thread).await;
+                        drop(done);
+                    });
+                }
+                drop(done);
                 let _ = stopped.recv();
             }
             _ => self.accept_on_thread(listener),
         }
         Ok(())
+    }
+
+    /// Which reactor threads accept, each on which listener: `ACCEPTOR` on the server's own;
+    /// with `Accepting::EveryThread` every other thread on one of its own beside it (a thread
+    /// whose listener cannot be had is left out, said once: the others take its share).
+    fn listeners(&self, listener: &TcpListener, reactor: &Reactor) -> std::io::Result<Vec<(usize, TcpListener)>> {
+        let mut listeners = vec![(ACCEPTOR, listener.try_clone()?)];
+        if self.config.accepting == Accepting::EveryThread {
+            let addr = listener.local_addr()?;
+            for thread in (0..reactor.threads()).filter(|&t| t != ACCEPTOR) {
+                match listen_beside(addr) {
+                    Ok(beside) => listeners.push((thread, beside)),
+                    Err(e) => eprintln!("reactor thread {thread} will not accept: {e:#}"),
+                }
+            }
+        }
+        Ok(listeners)
     }
 
     /// The blocking accept loop, each connection on a thread of its own.
@@ -151,11 +170,13 @@ impl<T: HttplibView + 'static> Serving<T> {
         }
     }
 
-    /// The accept loop, on reactor thread `ACCEPTOR`: each connection a task on this thread,
-    /// or on the lightest (see `Reactor::spawn_accepted`). One thread accepts: with every
-    /// thread waiting on the listener, each connection woke them all and all but one found
-    /// nothing; a listener a thread (SO_REUSEPORT) was slower (bench/PROFILE.md, "Tuning record").
-    async fn accept_on_reactor(self: Arc<Self>, listener: TcpListener) {
+    /// The accept loop of reactor thread `me`: each connection a task on this thread, or on
+    /// the lightest (see `Reactor::spawn_accepted`). By default one thread accepts: with every
+    /// thread waiting on one listener, each connection woke them all and all but one found
+    /// nothing (EPOLLEXCLUSIVE, nginx's cure, cannot be asked of tokio's epoll); with
+    /// `Accepting::EveryThread` each thread has a listener of its own (bench/PROFILE.md,
+    /// "Tuning record").
+    async fn accept_on_reactor(self: Arc<Self>, listener: TcpListener, me: usize) {
         // SAFETY: the AsyncFd owns the listener: its descriptor stays open, the same one, for
         // the registration's whole life.
         let Ok(listener) = (unsafe { AsyncFd::register_with_interest(listener, tokio::io::Interest::READABLE) }) else {
@@ -198,7 +219,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                     let task = self
                         .clone()
                         .answer(id, Arrival::New(sock, peer), phase, None, Mode::Reactor);
-                    reactor.spawn_accepted(ACCEPTOR, task)
+                    reactor.spawn_accepted(me, task)
                 }
                 (Err(Some(pause)), _) => tokio::time::sleep(pause).await,
                 _ => {}
