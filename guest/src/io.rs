@@ -38,7 +38,19 @@ pub struct BufStream {
     phase: Option<ServerPhase>,
     /// While a request head is being read: when it must be complete. Every read until then
     /// waits only for what is left of it, so a head trickled in a byte at a time still ends.
-    head_deadline: Option<Instant>,
+    head_deadline: HeadDeadline,
+}
+
+/// How long the request head being read may still take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadDeadline {
+    /// No head is being read, or it has no time limit: reads wait for the read timeout alone.
+    Unbounded,
+    /// The head must be whole this long after the first read that waits for more of it (the
+    /// clock is read then: a head that arrived whole in its first read costs no clock read).
+    Within(Duration),
+    /// The head must be whole by then.
+    By(Instant),
 }
 
 impl BufStream {
@@ -51,7 +63,7 @@ impl BufStream {
             eof: false,
             read_timeout: None,
             phase: None,
-            head_deadline: None,
+            head_deadline: HeadDeadline::Unbounded,
         }
     }
 
@@ -73,9 +85,10 @@ impl BufStream {
         }
     }
 
-    /// From now on, reads must finish by `deadline` (none: the read timeout alone applies).
-    pub fn set_head_deadline(&mut self, deadline: Option<Instant>) {
-        self.head_deadline = deadline;
+    /// From now on, a request head is read: it must be whole within `wait`, counted from the
+    /// first read that waits for more of it (none: the read timeout alone applies).
+    pub fn set_head_deadline(&mut self, wait: Option<Duration>) {
+        self.head_deadline = wait.map_or(HeadDeadline::Unbounded, HeadDeadline::Within);
     }
 
     /// After a read found the stream closed in `AwaitingBody`: hand `state` over if the host
@@ -125,7 +138,13 @@ impl BufStream {
         if self.eof {
             return Ok(0);
         }
-        if let Some(deadline) = self.head_deadline {
+        let deadline = match self.head_deadline {
+            HeadDeadline::Unbounded => None,
+            HeadDeadline::Within(wait) => Some(Instant::now() + wait),
+            HeadDeadline::By(at) => Some(at),
+        };
+        if let Some(deadline) = deadline {
+            self.head_deadline = HeadDeadline::By(deadline);
             // More of a head is awaited: the host may count this connection among the slow.
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -135,9 +154,32 @@ impl BufStream {
             self.set_read_timeout(Some(left))?;
         }
         let data = self.stream.read(want.max(self.read_size))?;
+        Ok(self.took(data))
+    }
+
+    /// Wait for a server connection's next request, at most `timeout`, then one read into the
+    /// buffer (`Stream::await_request`): how many bytes came (0 at EOF). The host counts the
+    /// connection as responding once they have.
+    pub fn fill_awaiting_request(&mut self, timeout: Option<Duration>) -> Result<usize, TransportError> {
+        if self.eof {
+            return Ok(0);
+        }
+        let ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+        // What the host is told before it reads, whatever the read then does.
+        self.read_timeout = Some(ms);
+        self.phase = Some(ServerPhase::AwaitingRequest);
+        let data = self.stream.await_request(self.read_size, ms)?;
+        if !data.is_empty() {
+            self.phase = Some(ServerPhase::Responding);
+        }
+        Ok(self.took(data))
+    }
+
+    /// Bytes a read brought, appended to the buffer; how many (0: the stream ended).
+    fn took(&mut self, data: Vec<u8>) -> usize {
         if data.is_empty() {
             self.eof = true;
-            return Ok(0);
+            return 0;
         }
         let n = data.len();
         if self.buf.is_empty() {
@@ -146,7 +188,7 @@ impl BufStream {
         } else {
             self.buf.extend_from_slice(&data);
         }
-        Ok(n)
+        n
     }
 
     /// Whether the peer has ended the stream and nothing is left buffered.
@@ -239,6 +281,22 @@ impl BufStream {
     /// `Stream::send_file`.
     pub fn send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, TransportError> {
         self.stream.send_file(path, offset, len)
+    }
+
+    /// `Stream::open_file`.
+    pub fn open_file(&mut self, path: &str) -> Result<Option<crate::transport::FileAt>, TransportError> {
+        self.stream.open_file(path)
+    }
+
+    /// `Stream::send_head_and_file`.
+    pub fn send_head_and_file(
+        &mut self,
+        head: &[u8],
+        file: &crate::transport::HostFile,
+        offset: u64,
+        len: u64,
+    ) -> Result<u64, TransportError> {
+        self.stream.send_head_and_file(head, file, offset, len)
     }
 
     /// `Stream::list_directory`.

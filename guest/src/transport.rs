@@ -109,6 +109,18 @@ pub trait Stream {
     }
     /// Tell the host what this server connection is doing.
     fn set_phase(&mut self, _phase: ServerPhase) {}
+    /// Wait for a server connection's next request (WIT `await-request`): phase
+    /// `AwaitingRequest` and read timeout `timeout_ms` while it waits, then one read of up
+    /// to `max` bytes; once bytes arrive the host counts the connection as `Responding`.
+    fn await_request(&mut self, max: usize, timeout_ms: Option<u64>) -> Result<Vec<u8>, TransportError> {
+        self.set_phase(ServerPhase::AwaitingRequest);
+        self.set_read_timeout(timeout_ms)?;
+        let data = self.read(max)?;
+        if !data.is_empty() {
+            self.set_phase(ServerPhase::Responding);
+        }
+        Ok(data)
+    }
     /// After a read in `AwaitingBody` found the stream closed: whether the host is parking
     /// the connection, keeping `state` for the instance that resumes it.
     fn carry(&mut self, _state: Vec<u8>) -> bool {
@@ -127,12 +139,55 @@ pub trait Stream {
         Ok(None)
     }
 
+    /// Look at the path `path` and open it for reading if it is a regular file (WIT
+    /// `open-file`: one host call where wasi:filesystem takes three); `None` when this stream
+    /// cannot, and the caller looks through wasi:filesystem itself.
+    fn open_file(&mut self, _path: &str) -> Result<Option<FileAt>, TransportError> {
+        Ok(None)
+    }
+    /// A response whose body is a file `open_file` opened: `head`, then `len` bytes of `file`
+    /// from `offset` (WIT `send-head-and-file`); how many of the file's bytes went (fewer only
+    /// at the file's end).
+    fn send_head_and_file(
+        &mut self,
+        _head: &[u8],
+        _file: &HostFile,
+        _offset: u64,
+        _len: u64,
+    ) -> Result<u64, TransportError> {
+        Err(TransportError::Other("this stream opens no files".into()))
+    }
+
     /// The entries of the directory at `path`, names as the file system has them (bytes,
     /// which need not be UTF-8 where wasi:filesystem needs them to be); `None` when the host
     /// cannot, and the caller reads the directory itself.
     fn list_directory(&mut self, _path: &str) -> Result<Option<Vec<RawEntry>>, TransportError> {
         Ok(None)
     }
+}
+
+/// What `Stream::open_file` found at a path (WIT `file-at`).
+pub enum FileAt {
+    /// A regular file, opened for reading.
+    File(HostFile),
+    /// A directory (not opened).
+    Directory,
+    /// A FIFO, socket or device: never opened.
+    Other,
+    /// Nothing there, or a path that leaves the served directory.
+    Missing,
+}
+
+/// A regular file the host opened for this instance (WIT `opened-file`): its size and
+/// modification time when it was looked at, and the stream's own handle to it (closed when
+/// this is dropped).
+pub struct HostFile {
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last modified, in seconds since the Unix epoch.
+    pub modified_seconds: i64,
+    /// The transport's handle (the WIT glue's descriptor), for `send_head_and_file`.
+    pub handle: Box<dyn std::any::Any>,
 }
 
 /// What kind of file a directory entry is, not following a symlink (WIT `entry-kind`).

@@ -52,8 +52,10 @@ wasmtime::component::bindgen!({
     imports: {
         "httplib:http/transport.connect": async | trappable,
         "httplib:http/transport.[method]tcp-stream.read": async | trappable,
+        "httplib:http/transport.[method]tcp-stream.await-request": async | trappable,
         "httplib:http/transport.[method]tcp-stream.write": async | trappable,
         "httplib:http/transport.[method]tcp-stream.send-file": async | trappable,
+        "httplib:http/transport.[method]tcp-stream.send-head-and-file": async | trappable,
         "httplib:http/transport.[method]tcp-stream.start-tls": async | trappable,
         "httplib:http/cgi.[method]script.read": async | trappable,
         "httplib:http/cgi.[method]script.finish": async | trappable,

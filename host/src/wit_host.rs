@@ -11,7 +11,7 @@ use crate::bindings::TransportFailure;
 use crate::bindings::cgi::{self as wcgi, CgiError, ScriptEnd, StopReason};
 use crate::bindings::transport::{self as wt, ErrorCode, ShutdownType};
 use crate::bindings::types::SocketAddress;
-use crate::files::EntryKind;
+use crate::files::{AtPath, EntryKind};
 use crate::policy::Scheme;
 use crate::script::{RunningScript, Stop};
 use crate::stream::{GuestStream, Phase};
@@ -20,8 +20,8 @@ use crate::transport::{MAX_READ, SocketError, TcpStream, WaitBy};
 use crate::view::HttplibCtxView;
 use std::net::SocketAddr;
 use wasmtime::component::Resource;
-use wasmtime_wasi::OpenMode;
-use wasmtime_wasi::filesystem::Descriptor;
+use wasmtime_wasi::filesystem::{Descriptor, File};
+use wasmtime_wasi::{FsPerms, OpenMode};
 
 /// A transport import's result on the host.
 type TransportResult<T> = Result<T, TransportFailure>;
@@ -142,6 +142,46 @@ impl wt::Host for HttplibCtxView<'_> {
         Ok(entries.collect())
     }
 
+    fn open_file(
+        &mut self,
+        dir: Resource<Descriptor>,
+        path: String,
+    ) -> TransportResult<(wt::FileFound, Option<Resource<Descriptor>>)> {
+        // Only beneath a directory this instance opened for reading (its preopens' permissions
+        // applied); the file it opens is as read-only as the preopen's files.
+        let dir = match self.table.get(&dir)? {
+            Descriptor::Dir(d) if d.open_mode.contains(OpenMode::READ) => d.dir.clone(),
+            _ => return Err(SocketError::Other("open-file: not a directory open for reading".into()).into()),
+        };
+        let found =
+            crate::files::open_beneath(&dir, &path).map_err(|e| SocketError::Other(format!("open-file: {e}")))?;
+        let seen = |kind| wt::FileFound {
+            kind,
+            size: 0,
+            modified_seconds: 0,
+        };
+        Ok(match found {
+            AtPath::File {
+                file,
+                size,
+                modified_seconds,
+            } => {
+                // Its reads run on the calling thread, as every WASI context of ours has them
+                // (`allow_blocking_current_thread`): a local file's pread does not wait long.
+                let file = File::new(file, FsPerms::ReadOnly, OpenMode::READ, true);
+                let found = wt::FileFound {
+                    kind: wt::FileKind::File,
+                    size,
+                    modified_seconds,
+                };
+                (found, Some(self.table.push(Descriptor::File(file))?))
+            }
+            AtPath::Directory => (seen(wt::FileKind::Directory), None),
+            AtPath::Other => (seen(wt::FileKind::Other), None),
+            AtPath::Missing => (seen(wt::FileKind::Missing), None),
+        })
+    }
+
     fn system_mime_type(&mut self, extension: String) -> wasmtime::Result<Option<String>> {
         Ok(crate::mime_types::system().get(&extension))
     }
@@ -226,16 +266,39 @@ impl HttplibCtxView<'_> {
     }
 }
 
-impl wt::HostTcpStream for HttplibCtxView<'_> {
-    async fn read(&mut self, s: Resource<GuestStream>, len: u64) -> TransportResult<Vec<u8>> {
+impl HttplibCtxView<'_> {
+    /// `read`: up to `len` bytes, blocking until one arrives (none: end-of-stream).
+    async fn read_from(&mut self, s: &Resource<GuestStream>, len: u64) -> TransportResult<Vec<u8>> {
         self.going()?;
         let deadline = self.ctx.deadline();
-        let result = self.stream(&s)?.read(len.min(MAX_READ) as usize, deadline).await;
+        let result = self.stream(s)?.read(len.min(MAX_READ) as usize, deadline).await;
         self.returned_from_host();
         match self.unless_cancelled(result)? {
             Some(data) => Ok(data),
             None => Err(self.ctx.deadline_passed().into()),
         }
+    }
+}
+
+impl wt::HostTcpStream for HttplibCtxView<'_> {
+    async fn read(&mut self, s: Resource<GuestStream>, len: u64) -> TransportResult<Vec<u8>> {
+        self.read_from(&s, len).await
+    }
+
+    async fn await_request(
+        &mut self,
+        s: Resource<GuestStream>,
+        len: u64,
+        timeout_ms: Option<u64>,
+    ) -> TransportResult<Vec<u8>> {
+        let stream = self.stream(&s)?;
+        stream.set_phase(Phase::Idle);
+        stream.tcp().set_read_timeout(timeout_ms)?;
+        let data = self.read_from(&s, len).await?;
+        if !data.is_empty() {
+            self.stream(&s)?.set_phase(Phase::Busy);
+        }
+        Ok(data)
     }
 
     async fn write(&mut self, s: Resource<GuestStream>, data: Vec<u8>) -> TransportResult<()> {
@@ -260,6 +323,25 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         let result = self.stream(&s)?.sending().send_file(&file, offset, len).await;
         self.returned_from_host();
         Ok(result?)
+    }
+
+    async fn send_head_and_file(
+        &mut self,
+        s: Resource<GuestStream>,
+        head: Vec<u8>,
+        file: Resource<Descriptor>,
+        offset: u64,
+        len: u64,
+    ) -> TransportResult<u64> {
+        self.going()?;
+        let file = match self.table.get(&file)? {
+            Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
+            _ => return Err(SocketError::Other("send-head-and-file: not a file open for reading".into()).into()),
+        };
+        let stream = self.stream(&s)?.sending();
+        let result = crate::files::send_head_and_file(stream, &head, &file, offset, len).await;
+        self.returned_from_host();
+        self.unless_cancelled(result)
     }
 
     fn flush(&mut self, s: Resource<GuestStream>) -> TransportResult<()> {

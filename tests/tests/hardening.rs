@@ -345,9 +345,31 @@ fn a_fifo_is_not_served_and_holds_nothing() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
     let srv = server(dir.path(), ServerConfig::default());
+    // A writer waiting for the FIFO's first reader: the server must not be that reader.
+    let (opened, writer_waits) = std::sync::mpsc::channel();
+    let pipe = fifo.clone();
+    std::thread::spawn(move || {
+        let writer = std::fs::OpenOptions::new().write(true).open(&pipe);
+        let _ = opened.send(writer.is_ok());
+    });
+    std::thread::sleep(Duration::from_millis(100));
     let (status, took) = timed_get(srv.local_addr(), "/pipe");
     assert_eq!(status, "HTTP/1.0 404 File not found");
     assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(
+        writer_waits.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the server opened the FIFO (its writer stopped waiting)"
+    );
+    // Release the writer: this test is its reader (opened without waiting: O_NONBLOCK, Linux's
+    // value, this crate having no libc).
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000;
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    assert_eq!(writer_waits.recv_timeout(Duration::from_secs(5)), Ok(true));
     // The directory listing still shows it, as CPython's does; only reading it is refused.
     let (status, _) = timed_get(srv.local_addr(), "/hello.txt");
     assert_eq!(status, "HTTP/1.0 200 OK");

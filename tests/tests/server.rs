@@ -200,8 +200,22 @@ fn paths_cannot_climb_out_of_the_served_directory() {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), outer.path().join("www/link.txt")).unwrap();
-        let raw = raw_exchange(server.local_addr(), b"GET /link.txt HTTP/1.0\r\n\r\n");
-        assert!(raw.starts_with(b"HTTP/1.0 404 "), "{}", String::from_utf8_lossy(&raw));
+        std::os::unix::fs::symlink("../secret.txt", outer.path().join("www/up.txt")).unwrap();
+        std::os::unix::fs::symlink("..", outer.path().join("www/updir")).unwrap();
+        std::os::unix::fs::symlink("pub.txt", outer.path().join("www/in.txt")).unwrap();
+        // Absolute or relative, to a file or a directory out of it: 404, and a directory out
+        // of it is not even said to exist (no 301 to its slashed name).
+        for target in ["/link.txt", "/up.txt", "/updir/secret.txt", "/updir", "/updir/"] {
+            let raw = raw_exchange(server.local_addr(), format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+            assert!(
+                raw.starts_with(b"HTTP/1.0 404 "),
+                "{target}: {}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+        // One that stays inside is followed.
+        let raw = raw_exchange(server.local_addr(), b"GET /in.txt HTTP/1.0\r\n\r\n");
+        assert_eq!(split_response(&raw).1, b"public");
     }
     let raw = raw_exchange(server.local_addr(), b"GET /pub.txt HTTP/1.0\r\n\r\n");
     assert_eq!(split_response(&raw).1, b"public");

@@ -157,6 +157,9 @@ impl tp::Stream for WitStream {
             tp::ServerPhase::AwaitingBody => wt::ServerPhase::AwaitingBody,
         })
     }
+    fn await_request(&mut self, max: usize, timeout_ms: Option<u64>) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.await_request(max as u64, timeout_ms)?)
+    }
     fn carry(&mut self, state: Vec<u8>) -> bool {
         self.0.carry(&state)
     }
@@ -171,6 +174,35 @@ impl tp::Stream for WitStream {
             Some(file) => Ok(Some(self.0.send_file(&file, offset, len)?)),
             None => Ok(None),
         }
+    }
+    fn open_file(&mut self, path: &str) -> Result<Option<tp::FileAt>, TransportError> {
+        let found = PREOPENS.with(|preopens| {
+            let (dir, rel) = beneath_preopen(preopens, path)?;
+            // An error: the host cannot look; wasi:filesystem is asked instead.
+            wt::open_file(dir, rel).ok()
+        });
+        Ok(found.map(|(seen, file)| match (seen.kind, file) {
+            (wt::FileKind::File, Some(file)) => tp::FileAt::File(tp::HostFile {
+                size: seen.size,
+                modified_seconds: seen.modified_seconds,
+                handle: Box::new(file),
+            }),
+            (wt::FileKind::Directory, _) => tp::FileAt::Directory,
+            (wt::FileKind::Other, _) => tp::FileAt::Other,
+            (wt::FileKind::File | wt::FileKind::Missing, _) => tp::FileAt::Missing,
+        }))
+    }
+    fn send_head_and_file(
+        &mut self,
+        head: &[u8],
+        file: &tp::HostFile,
+        offset: u64,
+        len: u64,
+    ) -> Result<u64, TransportError> {
+        let Some(descriptor) = file.handle.downcast_ref::<wfs::Descriptor>() else {
+            return Err(TransportError::Other("not a file this transport opened".into()));
+        };
+        Ok(self.0.send_head_and_file(head, descriptor, offset, len)?)
     }
     fn list_directory(&mut self, path: &str) -> Result<Option<Vec<tp::RawEntry>>, TransportError> {
         let Some(dir) = open_preopened_dir(path) else {
@@ -194,10 +226,7 @@ impl tp::Stream for WitStream {
 /// `path` (a guest path under a preopen) opened as a directory for reading.
 fn open_preopened_dir(path: &str) -> Option<wfs::Descriptor> {
     PREOPENS.with(|preopens| {
-        let (dir, rel) = preopens.iter().find_map(|(dir, root)| {
-            let rel = path.strip_prefix(root.trim_end_matches('/'))?;
-            (rel.is_empty() || rel.starts_with('/')).then(|| (dir, rel.trim_start_matches('/')))
-        })?;
+        let (dir, rel) = beneath_preopen(preopens, path)?;
         let rel = if rel.is_empty() { "." } else { rel };
         dir.open_at(
             wfs::PathFlags::SYMLINK_FOLLOW,
@@ -217,10 +246,7 @@ thread_local! {
 /// `path` (a guest path under a preopen) opened for reading as a wasi:filesystem descriptor.
 fn open_preopened(path: &str) -> Option<wfs::Descriptor> {
     PREOPENS.with(|preopens| {
-        let (dir, rel) = preopens.iter().find_map(|(dir, root)| {
-            let rel = path.strip_prefix(root.trim_end_matches('/'))?;
-            (rel.is_empty() || rel.starts_with('/')).then(|| (dir, rel.trim_start_matches('/')))
-        })?;
+        let (dir, rel) = beneath_preopen(preopens, path)?;
         dir.open_at(
             wfs::PathFlags::SYMLINK_FOLLOW,
             rel,
@@ -228,6 +254,18 @@ fn open_preopened(path: &str) -> Option<wfs::Descriptor> {
             wfs::DescriptorFlags::READ,
         )
         .ok()
+    })
+}
+
+/// The preopen `path` (a guest path) lies under, and the path relative to it ("" for the
+/// preopen itself).
+fn beneath_preopen<'a>(
+    preopens: &'a [(wfs::Descriptor, String)],
+    path: &'a str,
+) -> Option<(&'a wfs::Descriptor, &'a str)> {
+    preopens.iter().find_map(|(dir, root)| {
+        let rel = path.strip_prefix(root.trim_end_matches('/'))?;
+        (rel.is_empty() || rel.starts_with('/')).then(|| (dir, rel.trim_start_matches('/')))
     })
 }
 

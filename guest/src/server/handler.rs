@@ -18,7 +18,7 @@ use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
 use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
 use crate::transport::{ScriptRunner, ServerPhase, Stream, TransportError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most unread request body the server reads and discards to keep a connection alive;
 /// past this it closes the connection instead (ours: nginx's `lingering` reads are similar).
@@ -235,9 +235,10 @@ impl Handler {
                 true => self.config.head_timeout_ms,
                 false => self.config.idle_timeout_ms,
             };
-            self.stream.set_phase(ServerPhase::AwaitingRequest);
-            self.stream.set_read_timeout(self.wait(silence))?;
-            match self.stream.fill() {
+            // One host call: the phase (idle, the first to close to make room), the wait and
+            // the read; once bytes arrive the host counts the connection as responding (and
+            // `fill` says reading-request if the head needs another read).
+            match self.stream.fill_awaiting_request(self.wait(silence)) {
                 Ok(0) => return Ok(false),
                 Ok(_) => {}
                 Err(TransportError::Timeout) => {
@@ -247,11 +248,10 @@ impl Handler {
                 // The host closed an idle connection to make room, or the peer reset it.
                 Err(_) => return Ok(false),
             }
-            // A request has begun: no longer a connection the host may close to make room.
-            self.stream.set_phase(ServerPhase::ReadingRequest);
         }
-        let deadline = self.wait(self.config.head_timeout_ms).map(|t| Instant::now() + t);
-        self.stream.set_head_deadline(deadline);
+        // The head's deadline starts at the first read that waits for more of it: a head
+        // that came whole costs no clock read.
+        self.stream.set_head_deadline(self.wait(self.config.head_timeout_ms));
         Ok(true)
     }
 
@@ -486,17 +486,11 @@ impl Handler {
         self.flush_headers()
     }
 
-    /// The host's listing of the directory at `path` (see `Stream::list_directory`).
-    pub(super) fn host_listing(&mut self, path: &str) -> Result<Option<Vec<crate::transport::RawEntry>>, HttpError> {
-        Ok(self.stream.list_directory(path)?)
-    }
-
-    /// The headers so far, then `len` bytes from `offset` of the file at `path` moved by the host (no copy
-    /// through this instance); `None` when the transport cannot, and nothing but the headers
-    /// was written.
-    pub fn end_headers_then_send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, HttpError> {
-        self.end_headers()?;
-        Ok(self.stream.send_file(path, offset, len)?)
+    /// End the head and take it unsent, for a transport call that sends it with what follows
+    /// (`send-head-and-file`).
+    pub(super) fn take_head(&mut self) -> Vec<u8> {
+        self.end_head_unsent();
+        std::mem::take(&mut self.headers_buffer)
     }
 
     /// `wfile.write(data)`.

@@ -9,7 +9,7 @@ use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::mime::guess_type;
 use crate::proto::range::{ByteRange, if_range_holds, resolve};
 use crate::proto::translate_path::translate_path;
-use crate::transport::{EntryKind, RawEntry};
+use crate::transport::{EntryKind, FileAt, HostFile, RawEntry};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
@@ -29,7 +29,7 @@ impl Handler {
             return self.send_error(404, Some("File not found"), None);
         };
         let path = fs_path.under(&self.config.directory);
-        let (mut file, meta, path) = match find(&path) {
+        let (served, path) = match self.find(&path) {
             Some(Found::Dir) => {
                 let (before_query, query) = split_query(&self.request.path);
                 if !before_query.ends_with('/') {
@@ -46,8 +46,8 @@ impl Handler {
                 };
                 let index = index_pages.iter().find_map(|page| {
                     let candidate = format!("{}/{page}", path.trim_end_matches('/'));
-                    match find(&candidate)? {
-                        Found::File(file, meta) => Some((file, meta, candidate)),
+                    match self.find(&candidate)? {
+                        Found::File(served) => Some((served, candidate)),
                         Found::Dir => None,
                     }
                 });
@@ -56,14 +56,10 @@ impl Handler {
                     None => return self.list_directory(&path, head_only),
                 }
             }
-            Some(Found::File(file, meta)) if !fs_path.trailing_slash => (file, meta, path),
+            Some(Found::File(served)) if !fs_path.trailing_slash => (served, path),
             _ => return self.send_error(404, Some("File not found"), None),
         };
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs() as i64);
+        let mtime = served.modified_seconds();
         if self.request.headers.contains("if-modified-since") && !self.request.headers.contains("if-none-match") {
             let ims = self
                 .request
@@ -80,7 +76,7 @@ impl Handler {
         let system: &dyn Fn(&str) -> Option<String> = self.system_types.as_deref().unwrap_or(&no_table);
         let ctype = guess_type(&path, &self.config.extensions_map, system);
         let last_modified = date_time_string(mtime);
-        let len = meta.len();
+        let len = served.len();
         let (start, count) = match self.byte_range(len, &last_modified) {
             ByteRange::Whole => {
                 self.send_response(200, None)?;
@@ -105,6 +101,19 @@ impl Handler {
         if head_only {
             return self.end_headers();
         }
+        let mut file = match served {
+            Served::Host(file) => {
+                // The host sends the head and the file in one call (one send for a small file,
+                // sendfile after the head for a large one), never through this instance.
+                let sent = self.end_headers_then_send_host_file(&file, start, count)?;
+                if sent < count {
+                    // The file shrank while being sent: the Content-Length promise is broken.
+                    self.close_connection = true;
+                }
+                return Ok(());
+            }
+            Served::Wasi(file, _) => file,
+        };
         let mut headers_sent = false;
         if count > SEND_FILE_MIN {
             // A large file goes from the file to the socket in the host (sendfile), never
@@ -160,6 +169,27 @@ impl Handler {
             self.close_connection = true;
         }
         Ok(())
+    }
+
+    /// The host's listing of the directory at `path` (see `Stream::list_directory`).
+    fn host_listing(&mut self, path: &str) -> Result<Option<Vec<RawEntry>>, HttpError> {
+        Ok(self.stream.list_directory(path)?)
+    }
+
+    /// The headers so far, then `len` bytes from `offset` of the file at `path` moved by the
+    /// host (no copy through this instance); `None` when the transport cannot, and nothing but
+    /// the headers was written.
+    pub fn end_headers_then_send_file(&mut self, path: &str, offset: u64, len: u64) -> Result<Option<u64>, HttpError> {
+        self.end_headers()?;
+        Ok(self.stream.send_file(path, offset, len)?)
+    }
+
+    /// The headers so far and `len` bytes from `offset` of a file the host opened, sent by the
+    /// host in one call (with the head in one send when the body is small); how many of the
+    /// file's bytes went.
+    fn end_headers_then_send_host_file(&mut self, file: &HostFile, offset: u64, len: u64) -> Result<u64, HttpError> {
+        let head = self.take_head();
+        Ok(self.stream.send_head_and_file(&head, file, offset, len)?)
     }
 
     /// What of a file of `len` bytes this GET asks for: its Range, when If-Range (if any)
@@ -246,15 +276,55 @@ fn read_directory(path: &str) -> Option<Vec<Entry>> {
 /// What a request path names: a directory, or a regular file opened for reading.
 enum Found {
     Dir,
-    File(fs::File, fs::Metadata),
+    File(Served),
 }
 
-/// What is at `path`, asked before anything is opened: a FIFO, socket or device is not
-/// served (404, as nginx), and opening a FIFO for reading would wait for a writer forever.
-/// The path itself is looked at first, and followed only when it is a symlink: wasi's
-/// following `stat-at` costs the host three system calls where this takes one (strace of
-/// `httplib serve`: 12 calls a keep-alive request, 10 with this).
-fn find(path: &str) -> Option<Found> {
+/// A regular file to serve: opened by the host (which sends it too), or through
+/// wasi:filesystem (where the transport opens no files).
+enum Served {
+    Host(HostFile),
+    Wasi(fs::File, fs::Metadata),
+}
+
+impl Served {
+    fn len(&self) -> u64 {
+        match self {
+            Served::Host(file) => file.size,
+            Served::Wasi(_, meta) => meta.len(),
+        }
+    }
+
+    /// Its modification time, in seconds since the epoch (0 where there is none).
+    fn modified_seconds(&self) -> i64 {
+        match self {
+            Served::Host(file) => file.modified_seconds,
+            Served::Wasi(_, meta) => meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs() as i64),
+        }
+    }
+}
+
+impl Handler {
+    /// What is at `path`, asked before anything is opened: a FIFO, socket or device is not
+    /// served (404, as nginx), and opening a FIFO for reading would wait for a writer forever.
+    /// The host looks and opens in one call (`open-file`); where it cannot, wasi:filesystem.
+    fn find(&mut self, path: &str) -> Option<Found> {
+        match self.stream.open_file(path) {
+            Ok(Some(FileAt::File(file))) => Some(Found::File(Served::Host(file))),
+            Ok(Some(FileAt::Directory)) => Some(Found::Dir),
+            Ok(Some(FileAt::Other | FileAt::Missing)) => None,
+            Ok(None) | Err(_) => find_through_wasi(path),
+        }
+    }
+}
+
+/// `Handler::find` through wasi:filesystem. The path itself is looked at first, and followed
+/// only when it is a symlink: wasi's following `stat-at` costs the host three system calls
+/// where this takes one.
+fn find_through_wasi(path: &str) -> Option<Found> {
     let meta = match fs::symlink_metadata(path).ok()? {
         m if m.file_type().is_symlink() => fs::metadata(path).ok()?,
         m => m,
@@ -266,7 +336,7 @@ fn find(path: &str) -> Option<Found> {
         return None;
     }
     let file = fs::File::open(path).ok()?;
-    Some(Found::File(file, meta))
+    Some(Found::File(Served::Wasi(file, meta)))
 }
 
 /// ("/a/b", "?q=1#f") from "/a/b?q=1#f".

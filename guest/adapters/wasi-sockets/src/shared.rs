@@ -5,7 +5,7 @@
 
 use crate::bindings::exports::httplib::http::cgi::{self, CgiError};
 use crate::bindings::exports::httplib::http::transport::{
-    DirectoryEntry, EntryKind, ErrorCode, GuestLimits, TlsOptions,
+    DirectoryEntry, EntryKind, ErrorCode, FileFound, FileKind, GuestLimits, TlsOptions,
 };
 use wasip2::clocks::monotonic_clock;
 use wasip2::filesystem::types::Descriptor;
@@ -108,6 +108,19 @@ macro_rules! common_transport {
             None
         }
 
+        fn open_file(
+            dir: &wasip2::filesystem::types::Descriptor,
+            path: String,
+        ) -> Result<
+            (
+                $crate::bindings::exports::httplib::http::transport::FileFound,
+                Option<wasip2::filesystem::types::Descriptor>,
+            ),
+            $crate::bindings::exports::httplib::http::transport::ErrorCode,
+        > {
+            $crate::shared::open_file(dir, &path)
+        }
+
         fn list_directory(
             dir: &wasip2::filesystem::types::Descriptor,
         ) -> Result<
@@ -121,13 +134,35 @@ macro_rules! common_transport {
 pub(crate) use common_transport;
 
 /// The `tcp-stream` methods of server-connection parking, for a stream that is never parked
-/// (parking is httplib's host's, for idle server connections): phases ignored, nothing carried.
+/// (parking is httplib's host's, for idle server connections): phases ignored, nothing carried,
+/// `await-request` a read under its timeout, and a response's head and file sent as a write
+/// and a `send-file`.
 macro_rules! never_parked {
     () => {
         fn set_phase(&self, _phase: $crate::bindings::exports::httplib::http::transport::ServerPhase) {}
 
+        fn await_request(
+            &self,
+            len: u64,
+            timeout_ms: Option<u64>,
+        ) -> Result<Vec<u8>, $crate::bindings::exports::httplib::http::transport::ErrorCode> {
+            self.set_read_timeout(timeout_ms)?;
+            self.read(len)
+        }
+
         fn carry(&self, _state: Vec<u8>) -> bool {
             false
+        }
+
+        fn send_head_and_file(
+            &self,
+            head: Vec<u8>,
+            file: &wasip2::filesystem::types::Descriptor,
+            offset: u64,
+            len: u64,
+        ) -> Result<u64, $crate::bindings::exports::httplib::http::transport::ErrorCode> {
+            self.write(head)?;
+            self.send_file(file, offset, len)
         }
 
         fn carried(&self) -> Option<Vec<u8>> {
@@ -136,6 +171,41 @@ macro_rules! never_parked {
     };
 }
 pub(crate) use never_parked;
+
+/// `open-file` through wasi:filesystem: `stat-at` (following symlinks, which wasi keeps
+/// beneath `dir`), then `open-at` for a regular file. A FIFO, socket or device is never opened.
+pub fn open_file(dir: &Descriptor, path: &str) -> Result<(FileFound, Option<Descriptor>), ErrorCode> {
+    use wasip2::filesystem::types::{DescriptorFlags, DescriptorType as T, OpenFlags, PathFlags};
+    let path = if path.is_empty() { "." } else { path };
+    let seen = |kind| FileFound {
+        kind,
+        size: 0,
+        modified_seconds: 0,
+    };
+    let Ok(stat) = dir.stat_at(PathFlags::SYMLINK_FOLLOW, path) else {
+        return Ok((seen(FileKind::Missing), None));
+    };
+    match stat.type_ {
+        T::Directory => Ok((seen(FileKind::Directory), None)),
+        T::RegularFile => match dir.open_at(
+            PathFlags::SYMLINK_FOLLOW,
+            path,
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        ) {
+            Ok(file) => {
+                let found = FileFound {
+                    kind: FileKind::File,
+                    size: stat.size,
+                    modified_seconds: stat.data_modification_timestamp.map_or(0, |t| t.seconds as i64),
+                };
+                Ok((found, Some(file)))
+            }
+            Err(_) => Ok((seen(FileKind::Missing), None)),
+        },
+        _ => Ok((seen(FileKind::Other), None)),
+    }
+}
 
 /// `dir`'s entries, as far as wasi:filesystem can say.
 pub fn list_directory(dir: &Descriptor) -> Result<Vec<DirectoryEntry>, ErrorCode> {
