@@ -166,7 +166,7 @@ pub trait Stream {
     }
 }
 
-/// What `Stream::open_file` found at a path (WIT `file-at`).
+/// What `Stream::open_file` found at a path (WIT `file-kind`, with the file for `file`).
 pub enum FileAt {
     /// A regular file, opened for reading.
     File(HostFile),
@@ -178,7 +178,7 @@ pub enum FileAt {
     Missing,
 }
 
-/// A regular file the host opened for this instance (WIT `opened-file`): its size and
+/// A regular file the host opened for this instance (WIT `open-file`'s descriptor and `file-found`): its size and
 /// modification time when it was looked at, and the stream's own handle to it (closed when
 /// this is dropped).
 pub struct HostFile {
