@@ -19,6 +19,7 @@ use crate::transport::tls::TlsSettings;
 use crate::transport::{MAX_READ, SocketError, TcpStream, WaitBy};
 use crate::view::HttplibCtxView;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::{Descriptor, File};
 use wasmtime_wasi::{FsPerms, OpenMode};
@@ -123,11 +124,7 @@ impl wt::Host for HttplibCtxView<'_> {
     }
 
     fn list_directory(&mut self, dir: Resource<Descriptor>) -> TransportResult<Vec<wt::DirectoryEntry>> {
-        // Only a directory this instance opened for reading (its preopens' permissions applied).
-        let dir = match self.table.get(&dir)? {
-            Descriptor::Dir(d) if d.open_mode.contains(OpenMode::READ) => d.dir.clone(),
-            _ => return Err(SocketError::Other("list-directory: not a directory open for reading".into()).into()),
-        };
+        let dir = self.readable_dir(&dir, "list-directory")?;
         let entries =
             crate::files::list_directory(&dir).map_err(|e| SocketError::Other(format!("list-directory: {e}")))?;
         let kind = |k| match k {
@@ -147,12 +144,8 @@ impl wt::Host for HttplibCtxView<'_> {
         dir: Resource<Descriptor>,
         path: String,
     ) -> TransportResult<(wt::FileFound, Option<Resource<Descriptor>>)> {
-        // Only beneath a directory this instance opened for reading (its preopens' permissions
-        // applied); the file it opens is as read-only as the preopen's files.
-        let dir = match self.table.get(&dir)? {
-            Descriptor::Dir(d) if d.open_mode.contains(OpenMode::READ) => d.dir.clone(),
-            _ => return Err(SocketError::Other("open-file: not a directory open for reading".into()).into()),
-        };
+        // The file it opens is as read-only as the preopen's files.
+        let dir = self.readable_dir(&dir, "open-file")?;
         let found =
             crate::files::open_beneath(&dir, &path).map_err(|e| SocketError::Other(format!("open-file: {e}")))?;
         let seen = |kind| wt::FileFound {
@@ -256,6 +249,24 @@ impl HttplibCtxView<'_> {
         Ok(self.table.get_mut(r)?)
     }
 
+    /// The directory behind `dir` if this instance opened it for reading (its preopens'
+    /// permissions applied), for the import `call`; else the guest's error. A bad handle traps.
+    fn readable_dir(&self, dir: &Resource<Descriptor>, call: &str) -> TransportResult<Arc<std::fs::File>> {
+        match self.table.get(dir)? {
+            Descriptor::Dir(d) if d.open_mode.contains(OpenMode::READ) => Ok(d.dir.clone()),
+            _ => Err(SocketError::Other(format!("{call}: not a directory open for reading")).into()),
+        }
+    }
+
+    /// The file behind `file` if this instance opened it for reading (its preopens'
+    /// permissions applied), for the import `call`; else the guest's error. A bad handle traps.
+    fn readable_file(&self, file: &Resource<Descriptor>, call: &str) -> TransportResult<Arc<std::fs::File>> {
+        match self.table.get(file)? {
+            Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => Ok(f.file.clone()),
+            _ => Err(SocketError::Other(format!("{call}: not a file open for reading")).into()),
+        }
+    }
+
     /// What a socket did, unless its session was cancelled meanwhile: the cancel handle shut
     /// it under the call, so whatever it says (end-of-stream, reset), the session was cancelled.
     fn unless_cancelled<T>(&self, result: Result<T, SocketError>) -> TransportResult<T> {
@@ -315,11 +326,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         offset: u64,
         len: u64,
     ) -> TransportResult<u64> {
-        // Only a file this instance opened for reading (its preopens' permissions applied).
-        let file = match self.table.get(&file)? {
-            Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
-            _ => return Err(SocketError::Other("send-file: not a file open for reading".into()).into()),
-        };
+        let file = self.readable_file(&file, "send-file")?;
         let result = self.stream(&s)?.sending().send_file(&file, offset, len).await;
         self.returned_from_host();
         Ok(result?)
@@ -334,10 +341,7 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         len: u64,
     ) -> TransportResult<u64> {
         self.going()?;
-        let file = match self.table.get(&file)? {
-            Descriptor::File(f) if f.open_mode.contains(OpenMode::READ) => f.file.clone(),
-            _ => return Err(SocketError::Other("send-head-and-file: not a file open for reading".into()).into()),
-        };
+        let file = self.readable_file(&file, "send-head-and-file")?;
         let stream = self.stream(&s)?.sending();
         let result = crate::files::send_head_and_file(stream, &head, &file, offset, len).await;
         self.returned_from_host();
