@@ -292,7 +292,7 @@ impl BufStream {
     pub fn send_head_and_file(
         &mut self,
         head: &[u8],
-        file: &crate::transport::HostFile,
+        file: crate::transport::HostFile,
         offset: u64,
         len: u64,
     ) -> Result<u64, TransportError> {

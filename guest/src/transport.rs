@@ -146,12 +146,12 @@ pub trait Stream {
         Ok(None)
     }
     /// A response whose body is a file `open_file` opened: `head`, then `len` bytes of `file`
-    /// from `offset` (WIT `send-head-and-file`); how many of the file's bytes went (fewer only
-    /// at the file's end).
+    /// from `offset` (WIT `send-head-and-file`), the file closed by it; how many of the file's
+    /// bytes went (fewer only at the file's end).
     fn send_head_and_file(
         &mut self,
         _head: &[u8],
-        _file: &HostFile,
+        _file: HostFile,
         _offset: u64,
         _len: u64,
     ) -> Result<u64, TransportError> {

@@ -340,8 +340,11 @@ impl wt::HostTcpStream for HttplibCtxView<'_> {
         offset: u64,
         len: u64,
     ) -> TransportResult<u64> {
+        // The file is handed over: closed here whatever happens (the send holds its own Arc).
+        let readable = self.readable_file(&file, "send-head-and-file");
+        self.table.delete(file)?;
+        let file = readable?;
         self.going()?;
-        let file = self.readable_file(&file, "send-head-and-file")?;
         let stream = self.stream(&s)?.sending();
         let result = crate::files::send_head_and_file(stream, &head, &file, offset, len).await;
         self.returned_from_host();

@@ -195,14 +195,14 @@ impl tp::Stream for WitStream {
     fn send_head_and_file(
         &mut self,
         head: &[u8],
-        file: &tp::HostFile,
+        file: tp::HostFile,
         offset: u64,
         len: u64,
     ) -> Result<u64, TransportError> {
-        let Some(descriptor) = file.handle.downcast_ref::<wfs::Descriptor>() else {
+        let Ok(descriptor) = file.handle.downcast::<wfs::Descriptor>() else {
             return Err(TransportError::Other("not a file this transport opened".into()));
         };
-        Ok(self.0.send_head_and_file(head, descriptor, offset, len)?)
+        Ok(self.0.send_head_and_file(head, *descriptor, offset, len)?)
     }
     fn list_directory(&mut self, path: &str) -> Result<Option<Vec<tp::RawEntry>>, TransportError> {
         let Some(dir) = open_preopened_dir(path) else {

@@ -105,7 +105,7 @@ impl Handler {
             Served::Host(file) => {
                 // The host sends the head and the file in one call (one send for a small file,
                 // sendfile after the head for a large one), never through this instance.
-                let sent = self.end_headers_then_send_host_file(&file, start, count)?;
+                let sent = self.end_headers_then_send_host_file(file, start, count)?;
                 if sent < count {
                     // The file shrank while being sent: the Content-Length promise is broken.
                     self.close_connection = true;
@@ -187,7 +187,7 @@ impl Handler {
     /// The headers so far and `len` bytes from `offset` of a file the host opened, sent by the
     /// host in one call (with the head in one send when the body is small); how many of the
     /// file's bytes went.
-    fn end_headers_then_send_host_file(&mut self, file: &HostFile, offset: u64, len: u64) -> Result<u64, HttpError> {
+    fn end_headers_then_send_host_file(&mut self, file: HostFile, offset: u64, len: u64) -> Result<u64, HttpError> {
         let head = self.take_head();
         Ok(self.stream.send_head_and_file(&head, file, offset, len)?)
     }

@@ -157,12 +157,12 @@ macro_rules! never_parked {
         fn send_head_and_file(
             &self,
             head: Vec<u8>,
-            file: &wasip2::filesystem::types::Descriptor,
+            file: wasip2::filesystem::types::Descriptor,
             offset: u64,
             len: u64,
         ) -> Result<u64, $crate::bindings::exports::httplib::http::transport::ErrorCode> {
             self.write(head)?;
-            self.send_file(file, offset, len)
+            self.send_file(&file, offset, len)
         }
 
         fn carried(&self) -> Option<Vec<u8>> {
