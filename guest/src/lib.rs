@@ -16,4 +16,5 @@ pub mod fuzz;
 pub mod io;
 pub mod proto;
 pub mod server;
+pub mod stderr;
 pub mod transport;

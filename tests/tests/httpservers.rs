@@ -372,6 +372,24 @@ fn logging_is_cpythons_format_with_control_characters_escaped() {
         request_line.ends_with("\"GET /\\x1b[31mred HTTP/1.0\" 404 -"),
         "{request_line}"
     );
+    // A line longer than one stderr write takes (the component writes 4096 bytes a call)
+    // comes out whole, on one line, before the next request's.
+    let long = "a".repeat(10_000);
+    raw_exchange(
+        ([127, 0, 0, 1], port).into(),
+        format!("GET /{long} HTTP/1.0\r\n\r\n").as_bytes(),
+    );
+    raw_exchange(([127, 0, 0, 1], port).into(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
+    let _error_line = lines.next().unwrap().unwrap();
+    let request_line = lines.next().unwrap().unwrap();
+    assert!(
+        request_line.ends_with(&format!("\"GET /{long} HTTP/1.0\" 404 -")),
+        "{} bytes, ending {:?}",
+        request_line.len(),
+        &request_line[request_line.len().saturating_sub(60)..]
+    );
+    let next = lines.next().unwrap().unwrap();
+    assert!(next.ends_with("\"GET /hello.txt HTTP/1.0\" 200 -"), "{next}");
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     s.read_to_end(&mut Vec::new()).unwrap();

@@ -7,7 +7,9 @@ use crate::bindings::exports::httplib::http::exchange as wx;
 use crate::bindings::exports::httplib::http::server as ws;
 use crate::bindings::httplib::http::transport as wt;
 use crate::bindings::httplib::http::types as wtypes;
+use crate::bindings::wasi;
 use crate::{Component, WResult, WitScripts, WitStream, wit};
+use httplib_guest::proto::mime::SystemTypesSeen;
 use httplib_guest::server;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,11 +36,12 @@ impl ws::Guest for Component {
 
 impl ws::GuestHandler for HandlerResource {
     fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
+        httplib_guest::stderr::set_writer(write_stderr);
         let config = server::HandlerConfig::from(c);
         let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
         let handler = handler
             .with_scripts(Box::new(WitScripts))
-            .with_system_types(Box::new(wt::system_mime_type));
+            .with_system_types(Box::new(system_mime_type));
         HandlerResource(Rc::new(Served {
             handler: RefCell::new(handler),
             client: client_address,
@@ -153,4 +156,33 @@ impl wx::GuestExchange for ExchangeResource {
     fn address_string(&self) -> String {
         self.handler().address_string()
     }
+}
+
+/// What `blocking-write-and-flush` takes at most in one call (wasi:io/streams, 4096 bytes).
+const BLOCKING_WRITE_MAX: usize = 4096;
+
+thread_local! {
+    /// The component's standard error, asked for once.
+    static STDERR: wasi::io::streams::OutputStream = wasi::cli::stderr::get_stderr();
+}
+
+/// A log line to standard error: one host call for a line up to [`BLOCKING_WRITE_MAX`].
+fn write_stderr(line: &str) {
+    STDERR.with(|stderr| {
+        for chunk in line.as_bytes().chunks(BLOCKING_WRITE_MAX) {
+            if stderr.blocking_write_and_flush(chunk).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+thread_local! {
+    /// The machine's MIME table as this instance has seen it (asking is a host call).
+    static SYSTEM_TYPES: RefCell<SystemTypesSeen> = RefCell::default();
+}
+
+/// The machine's type for `extension`, asked of the host once an instance.
+fn system_mime_type(extension: &str) -> Option<String> {
+    SYSTEM_TYPES.with(|seen| seen.borrow_mut().get(extension, wt::system_mime_type))
 }

@@ -18,6 +18,35 @@ pub const PYTHON_314_TYPES: &[(&str, &str)] = &[
     (".wasm", "application/wasm"),
 ];
 
+/// Extensions whose system-table answer one instance keeps (ours): a request's path chooses
+/// the extension, so a client asking for ever new ones fills the table, and later ones are
+/// asked each time.
+pub const SYSTEM_TYPES_KEPT: usize = 256;
+/// The longest extension whose answer is kept (ours; the machine's mime.types has none past
+/// a dozen bytes): with [`SYSTEM_TYPES_KEPT`], what the table can hold stays a few KiB.
+pub const SYSTEM_TYPE_EXTENSION_KEPT_MAX: usize = 32;
+
+/// The machine's MIME table as seen so far, one extension at a time (asking is a host call
+/// each): the host reads its table once, so an answer never changes, and an instance keeps
+/// the answers for its later requests, none found included.
+#[derive(Debug, Default)]
+pub struct SystemTypesSeen(std::collections::HashMap<String, Option<String>>);
+
+impl SystemTypesSeen {
+    /// The type of `extension`: as answered before, else `ask`'s answer (kept while there is
+    /// room and the extension is short).
+    pub fn get(&mut self, extension: &str, ask: impl FnOnce(&str) -> Option<String>) -> Option<String> {
+        if let Some(answer) = self.0.get(extension) {
+            return answer.clone();
+        }
+        let answer = ask(extension);
+        if self.0.len() < SYSTEM_TYPES_KEPT && extension.len() <= SYSTEM_TYPE_EXTENSION_KEPT_MAX {
+            self.0.insert(extension.to_string(), answer.clone());
+        }
+        answer
+    }
+}
+
 /// The type for `path`: the overrides by exact then lower-cased extension (CPython's
 /// `extensions_map`), then the machine's table (`system`, its mime.types files: they win over
 /// the built-in table in Python's mimetypes too), then Python 3.14's newer entries, then the
@@ -54,6 +83,35 @@ pub fn guess_type(path: &str, overrides: &[(String, String)], system: &dyn Fn(&s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_system_tables_answers_are_asked_once_and_kept_within_bounds() {
+        let asked = std::cell::Cell::new(0);
+        let ask = |ext: &str| {
+            asked.set(asked.get() + 1);
+            (ext == ".md").then(|| "text/markdown".to_string())
+        };
+        let mut seen = SystemTypesSeen::default();
+        assert_eq!(seen.get(".md", ask), Some("text/markdown".into()));
+        assert_eq!(seen.get(".md", ask), Some("text/markdown".into()));
+        assert_eq!(seen.get(".nope", ask), None);
+        assert_eq!(seen.get(".nope", ask), None);
+        assert_eq!(asked.get(), 2, "each extension asked once, a miss kept too");
+        // A long extension is asked every time, never kept.
+        let long = format!(".{}", "x".repeat(SYSTEM_TYPE_EXTENSION_KEPT_MAX));
+        seen.get(&long, ask);
+        seen.get(&long, ask);
+        assert_eq!(asked.get(), 4);
+        // Past the table's room, new extensions are asked every time; kept ones still are not.
+        for i in 0..2 * SYSTEM_TYPES_KEPT {
+            seen.get(&format!(".e{i}"), ask);
+        }
+        assert_eq!(seen.0.len(), SYSTEM_TYPES_KEPT);
+        let before = asked.get();
+        seen.get(".md", ask);
+        seen.get(&format!(".e{}", 2 * SYSTEM_TYPES_KEPT - 1), ask);
+        assert_eq!(asked.get(), before + 1);
+    }
 
     #[test]
     fn types() {

@@ -587,7 +587,7 @@ impl Handler {
     fn log_message_at(&self, message: &str, now: Option<i64>) {
         if self.config.log_requests {
             let when = log_date_time_string(now.unwrap_or_else(now_secs));
-            eprint!("{}", log_line(&self.address_string(), &when, message));
+            crate::stderr::write_line(&log_line(&self.address_string(), &when, message));
         }
     }
 
