@@ -32,6 +32,15 @@ impl ws::Guest for Component {
     fn closing_response(config: ws::HandlerConfig, code: u16, retry_after_secs: Option<u32>) -> Vec<u8> {
         server::closing_response(&config.into(), code, retry_after_secs)
     }
+
+    fn serve_connection(
+        connection: wt::TcpStream,
+        client_address: wtypes::SocketAddress,
+        config: ws::HandlerConfig,
+    ) -> WResult<()> {
+        let handler = <HandlerResource as ws::GuestHandler>::new(connection, client_address, config);
+        ws::GuestHandler::serve_directory(&handler)
+    }
 }
 
 impl ws::GuestHandler for HandlerResource {

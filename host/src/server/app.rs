@@ -22,7 +22,7 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, InstancePre, Linker, Resource, ResourceAny, TypedFunc};
 
 /// The app's `handle`: the connection's exchange in, whether it had a `do_METHOD` out.
-type Handle = TypedFunc<(ResourceAny,), (bool,)>;
+pub(super) type Handle = TypedFunc<(ResourceAny,), (bool,)>;
 
 /// An app ready to answer each connection's requests: a handler component instantiated with
 /// the guest in stores of type `T` (httplib's `HostState`, or an embedder's own), or a

@@ -62,6 +62,17 @@ pub(super) type ToPark = crate::stream::Left;
 /// A connection lost to an error, with its peer's address for the log.
 pub(super) type Lost = (Option<SocketAddr>, anyhow::Error);
 
+/// What answers a connection's requests beside the guest (the guest's own loop answers
+/// from the directory when nothing does).
+enum Beside<'a, T: HttplibView + 'static> {
+    /// A handler component, in the guest's store: its `handle` export.
+    App(&'a super::app::Handle),
+    /// A proxy component (`wasi:http`), in stores of its own, under its outbound policy.
+    Proxy(&'a super::proxy::ProxyApp, &'a crate::policy::OutboundPolicy),
+    /// Host code (`ServerConfig::handler`).
+    Host(&'a dyn embed::RequestHandler<T>),
+}
+
 /// What answering any connection of a server takes.
 pub(super) struct Answering<'a, T: HttplibView + 'static> {
     pub runtime: &'a Runtime,
@@ -227,52 +238,63 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         let stream = store.data_mut().httplib().table.push(GuestStream::Served(stream))?;
         let stream_rep = stream.rep();
         let api = guest.server.handler();
-        let handler = api
-            .call_constructor(
-                &mut store,
-                stream,
-                &tcp_to_wit(peer),
-                &self.config.handler_config(local),
-            )
-            .await?;
+        let handler_config = self.config.handler_config(local);
         let proxy = self
             .config
             .app
             .as_ref()
             .and_then(|app| Some((app.proxy()?, app.policy())));
+        let beside = match (&app, proxy, &self.config.handler) {
+            (Some(handle), _, _) => Some(Beside::App(handle)),
+            (None, Some((proxy, policy)), _) => Some(Beside::Proxy(proxy, policy)),
+            (None, None, Some(user)) => Some(Beside::Host(user.as_ref())),
+            (None, None, None) => None,
+        };
         let mut clean = true;
-        let result = match (&app, proxy, &self.config.handler) {
-            (Some(handle), _, _) => {
-                // A trapped app leaves an instance that can no longer be entered: the
-                // connection closes without a word more from it.
-                super::app::serve_app(&mut store, &guest, handle, handler, stream_rep, self.failed, peer).await?;
-                Ok(())
-            }
-            (None, Some((proxy, policy)), _) => {
-                let proxying = super::proxy::Proxying {
-                    runtime: self.runtime,
-                    app: proxy,
-                    policy,
-                    limits: &self.config.limits,
-                    waits: self.waits(),
-                    tls: self.config.tls.is_some(),
-                    local,
-                };
-                // A trapped app costs its request's store only, but its 500 closes the
-                // connection, and the log says why.
-                proxying.serve(&mut store, &guest, handler).await?;
-                Ok(())
-            }
-            (None, None, None) => api
-                .call_serve_directory(&mut store, handler)
+        let result = match beside {
+            // The directory alone: the handler made, its loop and its drop in one entry into
+            // the guest.
+            None => guest
+                .server
+                .call_serve_connection(&mut store, stream, &tcp_to_wit(peer), &handler_config)
                 .await?
                 .map_err(anyhow::Error::from),
-            // Host code's errors may be the guest's traps: only the guest's own error (the
-            // client gone mid-head, a timeout) keeps the instance.
-            (None, None, Some(user)) => embed::serve_with(user.as_ref(), &mut store, &guest, handler)
-                .inspect_err(|e| clean = e.downcast_ref::<HttpError>().is_some()),
+            Some(beside) => {
+                let handler = api
+                    .call_constructor(&mut store, stream, &tcp_to_wit(peer), &handler_config)
+                    .await?;
+                let result = match beside {
+                    Beside::App(handle) => {
+                        // A trapped app leaves an instance that can no longer be entered: the
+                        // connection closes without a word more from it.
+                        super::app::serve_app(&mut store, &guest, handle, handler, stream_rep, self.failed, peer)
+                            .await?;
+                        Ok(())
+                    }
+                    Beside::Proxy(proxy, policy) => {
+                        let proxying = super::proxy::Proxying {
+                            runtime: self.runtime,
+                            app: proxy,
+                            policy,
+                            limits: &self.config.limits,
+                            waits: self.waits(),
+                            tls: self.config.tls.is_some(),
+                            local,
+                        };
+                        // A trapped app costs its request's store only, but its 500 closes the
+                        // connection, and the log says why.
+                        proxying.serve(&mut store, &guest, handler).await?;
+                        Ok(())
+                    }
+                    // Host code's errors may be the guest's traps: only the guest's own error
+                    // (the client gone mid-head, a timeout) keeps the instance.
+                    Beside::Host(user) => embed::serve_with(user, &mut store, &guest, handler)
+                        .inspect_err(|e| clean = e.downcast_ref::<HttpError>().is_some()),
+                };
+                handler.resource_drop_async(&mut store).await?;
+                result
+            }
         };
-        handler.resource_drop_async(&mut store).await?;
         if let Err(e) = result {
             tracing::debug!(%peer, "connection ended with an error: {e:#}");
         }
