@@ -219,7 +219,7 @@ impl<T: HttplibView + 'static> Serving<T> {
                     let task = self
                         .clone()
                         .answer(id, Arrival::New(sock, peer), phase, None, Mode::Reactor);
-                    reactor.spawn_accepted(me, task)
+                    reactor.spawn_accepted(me, Box::pin(task))
                 }
                 (Err(Some(pause)), _) => tokio::time::sleep(pause).await,
                 _ => {}
@@ -266,7 +266,7 @@ impl<T: HttplibView + 'static> Serving<T> {
         let serving = self.clone();
         let mode = self.mode();
         if let (Some(reactor), Mode::Reactor) = (&self.reactor, mode) {
-            return reactor.spawn(serving.answer(id, conn, phase, idle_deadline, mode));
+            return reactor.spawn(Box::pin(serving.answer(id, conn, phase, idle_deadline, mode)));
         }
         let job: Job = Box::new(move || block_on(serving.answer(id, conn, phase, idle_deadline, mode)));
         if let Err(e) = self.workers.run(job) {
