@@ -38,19 +38,24 @@ impl ws::Guest for Component {
         client_address: wtypes::SocketAddress,
         config: ws::HandlerConfig,
     ) -> WResult<()> {
-        let handler = <HandlerResource as ws::GuestHandler>::new(connection, client_address, config);
-        ws::GuestHandler::serve_directory(&handler)
+        wit(handler(connection, &client_address, config).serve_directory())
     }
+}
+
+/// The guest's handler for an accepted connection, with the host's CGI runner, the machine's
+/// MIME table and the one-call stderr writer: what `handler`'s constructor and
+/// `serve-connection` both answer with.
+fn handler(connection: wt::TcpStream, client_address: &wtypes::SocketAddress, c: ws::HandlerConfig) -> server::Handler {
+    let config = server::HandlerConfig::from(c);
+    server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config)
+        .with_scripts(Box::new(WitScripts))
+        .with_system_types(Box::new(system_mime_type))
+        .with_log_writer(write_stderr)
 }
 
 impl ws::GuestHandler for HandlerResource {
     fn new(connection: wt::TcpStream, client_address: wtypes::SocketAddress, c: ws::HandlerConfig) -> Self {
-        httplib_guest::stderr::set_writer(write_stderr);
-        let config = server::HandlerConfig::from(c);
-        let handler = server::Handler::new(Box::new(WitStream(connection)), &client_address.host, config);
-        let handler = handler
-            .with_scripts(Box::new(WitScripts))
-            .with_system_types(Box::new(system_mime_type));
+        let handler = handler(connection, &client_address, c);
         HandlerResource(Rc::new(Served {
             handler: RefCell::new(handler),
             client: client_address,

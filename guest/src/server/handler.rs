@@ -17,6 +17,7 @@ use crate::proto::request_line::{Front, RequestLine, front};
 use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
 use crate::proto::response_encode;
 use crate::proto::status::{explanation, reason_phrase};
+use crate::stderr::LineWriter;
 use crate::transport::{ScriptRunner, ServerPhase, Stream, TransportError};
 use std::time::Duration;
 
@@ -171,6 +172,7 @@ pub struct Handler {
     pub(super) awaited: bool,
     /// The machine's MIME table (the host's mime.types), consulted before the built-in one.
     pub(super) system_types: Option<TypeLookup>,
+    log_writer: LineWriter,
 }
 
 impl Handler {
@@ -195,6 +197,7 @@ impl Handler {
             scripts: None,
             awaited: false,
             system_types: None,
+            log_writer: crate::stderr::eprint_line,
         }
     }
 
@@ -208,6 +211,12 @@ impl Handler {
     /// mime.types files give the extension, as Python's mimetypes reads them.
     pub fn with_system_types(mut self, lookup: TypeLookup) -> Self {
         self.system_types = Some(lookup);
+        self
+    }
+
+    /// This handler, `log_message`'s lines written by `writer` (std's stderr by default).
+    pub fn with_log_writer(mut self, writer: LineWriter) -> Self {
+        self.log_writer = writer;
         self
     }
 
@@ -587,7 +596,7 @@ impl Handler {
     fn log_message_at(&self, message: &str, now: Option<i64>) {
         if self.config.log_requests {
             let when = log_date_time_string(now.unwrap_or_else(now_secs));
-            crate::stderr::write_line(&log_line(&self.address_string(), &when, message));
+            (self.log_writer)(&log_line(&self.address_string(), &when, message));
         }
     }
 

@@ -3,13 +3,13 @@
 //! of a new instance being made, its store, preopen and exports kept.
 //!
 //! What one connection leaves is not visible to the next: every piece of a connection's state
-//! lives in the guest's `handler` resource, dropped when the connection ends, and the guest
-//! (safe Rust, no globals but its preopens, its stderr stream and the machine's MIME types it
-//! was told) cannot read memory it freed. An instance is kept
-//! only when nothing went wrong in it: no trap, no limit hit (the memory cap, the CPU limit,
-//! a cancelled session), no handler component or CGI script beside it, its memory small, and
-//! fewer than [`MAX_INSTANCE_USES`] connections behind it. tests/tests/embed/instance_reuse.rs tries
-//! to see one connection from the next.
+//! lives in the guest's `handler`, dropped when the connection ends, and the guest (safe Rust,
+//! no globals but its preopens, its stderr stream and the machine's MIME types it was told)
+//! cannot read memory it freed. An instance is kept only when nothing went wrong in it: no
+//! trap, no limit hit (the memory cap, the CPU limit, a cancelled session), no handler
+//! component or CGI script beside it, its memory small, and fewer than [`MAX_INSTANCE_USES`]
+//! connections behind it. tests/tests/embed/instance_reuse.rs tries to see one connection from
+//! the next.
 
 use crate::runtime::ServedExports;
 use crate::view::HttplibView;
