@@ -32,10 +32,10 @@ pub const BUSY_RETRY_AFTER_SECS: u32 = 1;
 /// wasmtime's own, the preopens of instances kept for the next connection (at most
 /// `MAX_IDLE_INSTANCES`, 16) (ours).
 pub const DESCRIPTOR_RESERVE: u64 = 64;
-/// Descriptors a connection answered in an instance may hold at once: its socket, the
-/// listener's copy, the copy it lingers on, the instance's preopened directory, a file being
-/// sent (ours; a parked one holds one).
-pub const DESCRIPTORS_PER_ANSWER: u64 = 5;
+/// Descriptors a connection answered in an instance may hold at once: its socket (one
+/// descriptor, shared by its stream, the open-connection table and the lingering close), the
+/// instance's preopened directory, a file being sent (ours; a parked one holds one).
+pub const DESCRIPTORS_PER_ANSWER: u64 = 3;
 /// After a wave of at least this many connections has ended, the memory their stores
 /// freed is handed back to the OS (ours).
 pub const TRIM_AFTER_PEAK: usize = 256;
@@ -73,8 +73,8 @@ struct Open {
 
 /// One open connection, as the listener sees it.
 struct Conn {
-    /// A clone of its socket (none while it is parked: the parking lot holds the socket).
-    sock: Option<std::net::TcpStream>,
+    /// Its socket, shared (none while it is parked: the parking lot holds the socket).
+    sock: Option<Arc<std::net::TcpStream>>,
     /// What its guest says it is doing.
     phase: Arc<PhaseCell>,
     admitted: bool,
@@ -136,8 +136,8 @@ impl Admission {
     }
 
     /// A new connection enters the table (holding no instance yet): its id and phase cell.
-    /// `sock` is a clone of its socket, to close it when it must make room or the server stops.
-    pub fn opened(&self, sock: std::net::TcpStream) -> (u64, Arc<PhaseCell>) {
+    /// `sock` is its socket, shared, to shut it when it must make room or the server stops.
+    pub fn opened(&self, sock: Arc<std::net::TcpStream>) -> (u64, Arc<PhaseCell>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let phase = Arc::new(PhaseCell::default());
         let conn = Conn {
@@ -232,17 +232,18 @@ impl Admission {
         self.signal_closed(open);
     }
 
-    /// Connection `id` is back from the parking lot, with a clone of its socket.
-    pub fn unpark(&self, id: u64, sock: Option<std::net::TcpStream>) {
+    /// Connection `id` is back from the parking lot, with its socket.
+    pub fn unpark(&self, id: u64, sock: Arc<std::net::TcpStream>) {
         if let Some(conn) = self.open().conns.get_mut(&id) {
-            conn.sock = sock;
+            conn.sock = Some(sock);
         }
     }
 
     /// Connection `id` has ended: its slot (if it had one) is free.
     pub fn remove(&self, id: u64) {
         let mut open = self.open();
-        if let Some(conn) = open.conns.remove(&id) {
+        let removed = open.conns.remove(&id);
+        if let Some(conn) = &removed {
             open.admitted -= usize::from(conn.admitted);
             open.evicting -= usize::from(conn.evicted);
         }
@@ -252,6 +253,8 @@ impl Admission {
             release_free_memory();
         }
         self.signal_closed(open);
+        // Its socket, when this was the last holder, closes here: not under the table's lock.
+        drop(removed);
     }
 
     /// Wake whoever waits for a connection to end (a new connection waiting for an instance,
@@ -337,12 +340,12 @@ mod tests {
     fn a_free_slot_is_taken_at_once_and_a_full_table_evicts_the_idle_connection() {
         let admission = Arc::new(Admission::default());
         let (a, mut a_client) = socket();
-        let (id_a, phase_a) = admission.opened(a);
+        let (id_a, phase_a) = admission.opened(Arc::new(a));
         assert!(admission.try_admit(id_a, 1));
         phase_a.set(Phase::Idle);
 
         let (b, _b_client) = socket();
-        let (id_b, _) = admission.opened(b);
+        let (id_b, _) = admission.opened(Arc::new(b));
         assert!(!admission.try_admit(id_b, 1), "the one slot is taken");
         // `admit` closes the idle connection to make room; once it has ended, b gets its slot.
         let waiter = {
@@ -360,10 +363,10 @@ mod tests {
     fn a_connection_answering_is_never_evicted() {
         let admission = Admission::default();
         let (a, _a_client) = socket();
-        let (id_a, _phase) = admission.opened(a);
+        let (id_a, _phase) = admission.opened(Arc::new(a));
         assert!(admission.try_admit(id_a, 1));
         let (b, _b_client) = socket();
-        let (id_b, _) = admission.opened(b);
+        let (id_b, _) = admission.opened(Arc::new(b));
         // Phase is Busy (never reported): nothing to evict, so b waits ADMISSION_WAIT and fails.
         let started = Instant::now();
         assert!(!admission.admit(id_b, 1));
@@ -374,7 +377,7 @@ mod tests {
     fn descriptors_bound_the_connections_answered() {
         assert_eq!(
             Admission::max_answering(1984, 1024),
-            ((1024 - DESCRIPTOR_RESERVE) / 5) as usize
+            ((1024 - DESCRIPTOR_RESERVE) / 3) as usize
         );
         assert_eq!(Admission::max_answering(10, u64::MAX), 10);
         assert_eq!(Admission::max_answering(10, 0), 1);

@@ -24,7 +24,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx};
 /// A connection to answer.
 pub(super) enum Arrival {
     /// Just accepted, with its peer's address where accept gave it.
-    New(std::net::TcpStream, Option<SocketAddr>),
+    New(Arc<std::net::TcpStream>, Option<SocketAddr>),
     /// Back from the parking lot: its stream as its last guest left it (TLS state included),
     /// and the state that guest carried when it was parked in the middle of a request body.
     Back(TcpStream, Option<Vec<u8>>),
@@ -36,6 +36,14 @@ impl Arrival {
         match self {
             Arrival::New(sock, _) => sock,
             Arrival::Back(stream, _) => stream.socket(),
+        }
+    }
+
+    /// The connection's socket, shared (it outlives the stream the guest drops).
+    fn shared_socket(&self) -> Arc<std::net::TcpStream> {
+        match self {
+            Arrival::New(sock, _) => sock.clone(),
+            Arrival::Back(stream, _) => stream.shared_socket(),
         }
     }
 
@@ -101,14 +109,12 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         idle_deadline: Option<Instant>,
     ) -> std::result::Result<Option<ToPark>, Lost> {
         let peer = conn.peer().map_err(|e| (None, e.into()))?;
-        let dup = conn.socket().try_clone().ok();
+        // Kept past the guest's drop of its stream, for the lingering close.
+        let sock = conn.shared_socket();
         match self.serve(conn, peer, phase, idle_deadline).await {
-            // The dup goes without closing the connection; the stream is kept.
             Ok(Some(parked)) => Ok(Some(parked)),
             result => {
-                if let Some(sock) = dup {
-                    linger(sock, self.mode).await;
-                }
+                linger(sock, self.mode).await;
                 result.map(|_| None).map_err(|e| (Some(peer), e))
             }
         }

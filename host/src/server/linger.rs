@@ -9,6 +9,7 @@ use super::reactor::Mode;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -22,13 +23,14 @@ pub const LINGER_MAX_BYTES: usize = 1024 * 1024;
 const DRAIN_BLOCK: usize = 16 * 1024;
 
 /// Half-close `sock`, then read and drop whatever the client still sends (at most
-/// `LINGER_MAX_BYTES`, waiting at most `LINGER_TIMEOUT` for each piece), then close it.
-pub(super) async fn linger(sock: TcpStream, mode: Mode) {
+/// `LINGER_MAX_BYTES`, waiting at most `LINGER_TIMEOUT` for each piece), then let it go: the
+/// descriptor closes with its last holder (this, or the open-connection table's entry).
+pub(super) async fn linger(sock: Arc<TcpStream>, mode: Mode) {
     let _ = sock.shutdown(Shutdown::Write);
     let mut drained = 0;
     // Most clients have closed (or sent all they will) by now: then no wait, and on the
     // reactor no registration, is needed.
-    let mut waiting: Option<AsyncFd<TcpStream>> = None;
+    let mut waiting: Option<AsyncFd<Arc<TcpStream>>> = None;
     loop {
         let sock = waiting.as_ref().map_or(&sock, AsyncFd::get_ref);
         if !drain_now(sock, &mut drained) {
@@ -38,11 +40,10 @@ pub(super) async fn linger(sock: TcpStream, mode: Mode) {
             Mode::Thread => poll_readable(sock, LINGER_TIMEOUT),
             Mode::Reactor => {
                 if waiting.is_none() {
-                    // Non-blocking already (accept4's SOCK_NONBLOCK, shared by its dups).
-                    let Ok(dup) = sock.try_clone() else { return };
-                    // SAFETY: the AsyncFd owns the dup: its descriptor stays open, the same
-                    // one, for the registration's whole life.
-                    let Ok(fd) = (unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }) else {
+                    // Non-blocking already (accept4's SOCK_NONBLOCK).
+                    // SAFETY: the AsyncFd holds the socket: its descriptor stays open, the
+                    // same one, for the registration's whole life.
+                    let Ok(fd) = (unsafe { AsyncFd::register_with_interest(sock.clone(), Interest::READABLE) }) else {
                         return;
                     };
                     waiting = Some(fd);
@@ -65,14 +66,14 @@ pub(super) async fn linger(sock: TcpStream, mode: Mode) {
 
 /// Send `busy` (the guest's 503 answer) on a connection no instance could be had for, then
 /// close it, lingering so the client reads it.
-pub(super) async fn send_busy(mut sock: TcpStream, busy: &[u8], mode: Mode) {
+pub(super) async fn send_busy(mut sock: Arc<TcpStream>, busy: &[u8], mode: Mode) {
     if mode == Mode::Thread {
         // A blocking write, but not for ever: a client that reads nothing gets no more time.
         let _ = sock.set_write_timeout(Some(LINGER_TIMEOUT));
     }
     let mut sent = 0;
     while sent < busy.len() {
-        match (&sock).write(&busy[sent..]) {
+        match (&*sock).write(&busy[sent..]) {
             Ok(0) => return,
             Ok(n) => sent += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -91,7 +92,7 @@ pub(super) async fn send_busy(mut sock: TcpStream, busy: &[u8], mode: Mode) {
             Err(_) => return,
         }
     }
-    let _ = (&sock).flush();
+    let _ = (&*sock).flush();
     linger(sock, mode).await;
 }
 
@@ -161,7 +162,7 @@ mod tests {
                     server.set_nonblocking(true).unwrap();
                 }
                 rt.block_on(async {
-                    send_busy(server, &response, mode).await;
+                    send_busy(Arc::new(server), &response, mode).await;
                 });
             })
         };
@@ -192,7 +193,7 @@ mod tests {
             .build()
             .unwrap();
         server.set_nonblocking(true).unwrap();
-        rt.block_on(linger(server, Mode::Reactor));
+        rt.block_on(linger(Arc::new(server), Mode::Reactor));
         let took = started.elapsed();
         assert!(took >= LINGER_TIMEOUT && took < LINGER_TIMEOUT * 2, "{took:?}");
     }

@@ -163,10 +163,8 @@ impl<T: HttplibView + 'static> Serving<T> {
                     continue;
                 }
             };
-            match self.opened(&sock, &mut backoff) {
-                Ok((id, phase)) => self.dispatch(id, Arrival::New(sock, None), phase, None),
-                Err(pause) => std::thread::sleep(pause.unwrap_or_default()),
-            }
+            let (sock, id, phase) = self.opened(sock);
+            self.dispatch(id, Arrival::New(sock, None), phase, None);
         }
     }
 
@@ -214,15 +212,12 @@ impl<T: HttplibView + 'static> Serving<T> {
                     continue;
                 }
             };
-            match (self.opened(&sock, &mut backoff), &self.reactor) {
-                (Ok((id, phase)), Some(reactor)) => {
-                    let task = self
-                        .clone()
-                        .answer(id, Arrival::New(sock, peer), phase, None, Mode::Reactor);
-                    reactor.spawn_accepted(me, Box::pin(task))
-                }
-                (Err(Some(pause)), _) => tokio::time::sleep(pause).await,
-                _ => {}
+            let (sock, id, phase) = self.opened(sock);
+            if let Some(reactor) = &self.reactor {
+                let task = self
+                    .clone()
+                    .answer(id, Arrival::New(sock, peer), phase, None, Mode::Reactor);
+                reactor.spawn_accepted(me, Box::pin(task))
             }
         }
     }
@@ -245,19 +240,12 @@ impl<T: HttplibView + 'static> Serving<T> {
     }
 
     /// A new connection enters the open-connection table (room made for it first, idle
-    /// connections going); its id and phase cell, or, when it cannot be tracked, the pause to
-    /// take before accepting again (if any): the caller sleeps its own way (the reactor's
-    /// accept loop must not block its thread).
-    fn opened(
-        &self,
-        sock: &std::net::TcpStream,
-        backoff: &mut AcceptBackoff,
-    ) -> Result<(u64, Arc<PhaseCell>), Option<Duration>> {
+    /// connections going): its socket, now shared with the table, its id and its phase cell.
+    fn opened(&self, sock: std::net::TcpStream) -> (Arc<std::net::TcpStream>, u64, Arc<PhaseCell>) {
         while self.admission.short_of_descriptors(self.descriptor_limit) && self.shed_parked() > 0 {}
-        match sock.try_clone() {
-            Ok(clone) => Ok(self.admission.opened(clone)),
-            Err(e) => Err(backoff.failed(&e)),
-        }
+        let sock = Arc::new(sock);
+        let (id, phase) = self.admission.opened(sock.clone());
+        (sock, id, phase)
     }
 
     /// Answer a connection (new, or back from the parking lot): a task on the reactor, or a
@@ -359,7 +347,7 @@ impl<T: HttplibView + 'static> Serving<T> {
             let _ = conn.stream.socket().shutdown(Shutdown::Both);
             return self.admission.remove(conn.id);
         }
-        self.admission.unpark(conn.id, conn.stream.socket().try_clone().ok());
+        self.admission.unpark(conn.id, conn.stream.shared_socket());
         self.dispatch(
             conn.id,
             Arrival::Back(conn.stream, conn.carried),
@@ -389,8 +377,7 @@ impl<T: HttplibView + 'static> Serving<T> {
 
 /// Close a stream that was to be parked, lingering as any other.
 async fn close_stream(stream: crate::transport::TcpStream, mode: Mode) {
-    if let Ok(sock) = stream.socket().try_clone() {
-        drop(stream);
-        linger(sock, mode).await;
-    }
+    let sock = stream.shared_socket();
+    drop(stream);
+    linger(sock, mode).await;
 }

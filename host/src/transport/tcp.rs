@@ -64,7 +64,10 @@ pub struct TcpStream {
     /// Declared before `sock`: a registration is dropped before the socket closes.
     waiting: Waiting,
     wire: Wire,
-    sock: std::net::TcpStream,
+    /// Shared (not duplicated: no `dup` and `close` a connection) with whoever must reach the
+    /// socket after this stream is gone or from another thread: the server's open-connection
+    /// table and its lingering close. The descriptor closes with the last holder.
+    sock: Arc<std::net::TcpStream>,
     /// The timeouts the guest set: a read (write) that waits longer fails with `timeout`.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -80,7 +83,8 @@ thread_local! {
 
 impl TcpStream {
     /// Wrap a blocking accepted or connected socket; Nagle off (we write whole header blocks).
-    pub fn new(sock: std::net::TcpStream) -> Self {
+    pub fn new(sock: impl Into<Arc<std::net::TcpStream>>) -> Self {
+        let sock = sock.into();
         let _ = sock.set_nodelay(true);
         Self {
             waiting: Waiting::Blocking {
@@ -103,6 +107,12 @@ impl TcpStream {
     /// The socket itself (for the session's table of open sockets, and the parking lot).
     pub fn socket(&self) -> &std::net::TcpStream {
         &self.sock
+    }
+
+    /// The socket, shared: it stays open after this stream is dropped for as long as the
+    /// returned handle lives (the server's lingering close).
+    pub fn shared_socket(&self) -> Arc<std::net::TcpStream> {
+        self.sock.clone()
     }
 
     /// How this stream waits.
@@ -139,7 +149,7 @@ impl TcpStream {
     /// fails) within `timeout` (when given) before any guest sees the stream, however the
     /// client paces it. `Readiness` needs `sock` non-blocking (accept4's `SOCK_NONBLOCK`).
     pub async fn accept_tls(
-        sock: std::net::TcpStream,
+        sock: impl Into<Arc<std::net::TcpStream>>,
         config: Arc<rustls::ServerConfig>,
         timeout: Option<Duration>,
         wait: WaitBy,
@@ -186,7 +196,7 @@ impl TcpStream {
                 self.sock.set_read_timeout(left).map_err(io_error)?;
                 self.sock.set_write_timeout(left).map_err(io_error)?;
             }
-            match conn.complete_io(&mut self.sock) {
+            match conn.complete_io(&mut &*self.sock) {
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -357,8 +367,8 @@ impl TcpStream {
             loop {
                 let buf = &mut scratch[..max];
                 let result = match &mut self.wire {
-                    Wire::Plain => self.sock.read(buf),
-                    Wire::Tls(conn) => tls_read(conn, &mut self.sock, buf),
+                    Wire::Plain => (&*self.sock).read(buf),
+                    Wire::Tls(conn) => tls_read(conn, &self.sock, buf),
                 };
                 match result {
                     Ok(n) => return Ok(scratch[..n].to_vec()),
@@ -407,11 +417,11 @@ impl TcpStream {
     fn try_write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         match &mut self.wire {
             Wire::Plain if data.is_empty() => Ok(0),
-            Wire::Plain => match self.sock.write(data)? {
+            Wire::Plain => match (&*self.sock).write(data)? {
                 0 => Err(ErrorKind::WriteZero.into()),
                 n => Ok(n),
             },
-            Wire::Tls(conn) => tls_try_write(conn, &mut self.sock, data),
+            Wire::Tls(conn) => tls_try_write(conn, &self.sock, data),
         }
     }
 
@@ -460,10 +470,10 @@ impl TcpStream {
     /// Flush buffered TLS records.
     pub fn flush(&mut self) -> Result<(), SocketError> {
         match &mut self.wire {
-            Wire::Plain => self.sock.flush().map_err(io_error),
+            Wire::Plain => (&*self.sock).flush().map_err(io_error),
             Wire::Tls(conn) => {
                 while conn.wants_write() {
-                    conn.write_tls(&mut self.sock).map_err(tls_error)?;
+                    conn.write_tls(&mut &*self.sock).map_err(tls_error)?;
                 }
                 Ok(())
             }
@@ -523,17 +533,17 @@ impl TcpStream {
 /// rustls's `Stream::read` over a connection and its socket: plaintext already there, else
 /// pending records out, records in until plaintext is there (or the socket would block, or
 /// ended), then the plaintext.
-fn tls_read(conn: &mut Connection, sock: &mut std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+fn tls_read(conn: &mut Connection, mut sock: &std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
     // Plaintext already decrypted goes first, with no IO (which could block on a write).
     match conn.reader().read(buf) {
         Err(e) if e.kind() == ErrorKind::WouldBlock => {}
         other => return other,
     }
     if conn.is_handshaking() || conn.wants_write() {
-        conn.complete_io(sock)?;
+        conn.complete_io(&mut sock)?;
     }
     while conn.wants_read() {
-        let (read, written) = conn.complete_io(sock)?;
+        let (read, written) = conn.complete_io(&mut sock)?;
         if read == 0 && written == 0 {
             break;
         }
@@ -543,16 +553,16 @@ fn tls_read(conn: &mut Connection, sock: &mut std::net::TcpStream, buf: &mut [u8
 
 /// `TcpStream::try_write` under TLS: records already made go first, then `data` is buffered
 /// (as much as rustls takes) and its records sent as far as the socket takes them.
-fn tls_try_write(conn: &mut Connection, sock: &mut std::net::TcpStream, data: &[u8]) -> std::io::Result<usize> {
+fn tls_try_write(conn: &mut Connection, mut sock: &std::net::TcpStream, data: &[u8]) -> std::io::Result<usize> {
     while conn.wants_write() {
-        conn.write_tls(sock)?;
+        conn.write_tls(&mut sock)?;
     }
     if data.is_empty() {
         return Ok(0);
     }
     let n = conn.writer().write(data)?;
     while conn.wants_write() {
-        match conn.write_tls(sock) {
+        match conn.write_tls(&mut sock) {
             Ok(_) => {}
             // What was buffered goes with the next call.
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
