@@ -35,6 +35,33 @@ pub fn log_date_time_string(secs: i64) -> String {
     )
 }
 
+/// A response's two date strings, its `Date` and its log line's, made at most once a second
+/// (as nginx keeps its cached time strings): the responses of one second share them.
+#[derive(Debug, Default)]
+pub struct DateStrings {
+    http: Option<(i64, String)>,
+    log: Option<(i64, String)>,
+}
+
+impl DateStrings {
+    /// `date_time_string(secs)`, made again only when `secs` is not the last one asked.
+    pub fn http(&mut self, secs: i64) -> &str {
+        Self::at(&mut self.http, secs, date_time_string)
+    }
+
+    /// `log_date_time_string(secs)`, made again only when `secs` is not the last one asked.
+    pub fn log(&mut self, secs: i64) -> &str {
+        Self::at(&mut self.log, secs, log_date_time_string)
+    }
+
+    fn at(kept: &mut Option<(i64, String)>, secs: i64, make: fn(i64) -> String) -> &str {
+        if kept.as_ref().is_none_or(|(at, _)| *at != secs) {
+            *kept = Some((secs, make(secs)));
+        }
+        kept.as_ref().map_or("", |(_, text)| text)
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm: (year, month 1-12, day 1-31).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -60,5 +87,18 @@ mod tests {
         assert_eq!(log_date_time_string(1_795_359_600), "22/Nov/2026 15:00:00");
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
         assert_eq!(parse_http_date("garbage"), None);
+    }
+
+    #[test]
+    fn kept_strings_follow_the_second_asked() {
+        let mut dates = DateStrings::default();
+        assert_eq!(dates.http(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(dates.log(784_111_777), "06/Nov/1994 08:49:37");
+        assert_eq!(dates.http(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(dates.http(784_111_778), "Sun, 06 Nov 1994 08:49:38 GMT");
+        assert_eq!(dates.log(784_111_778), "06/Nov/1994 08:49:38");
+        // Back in time too (a clock set back): the string is the second asked, not the newest.
+        assert_eq!(dates.http(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(dates.log(1_795_359_600), "22/Nov/2026 15:00:00");
     }
 }

@@ -23,20 +23,48 @@ fn push_latin1(out: &mut Vec<u8>, text: &str) -> Option<()> {
 /// header of the client's choosing: refused.
 pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option<&str>) -> Result<(), ProtoError> {
     let message = message.unwrap_or_else(|| reason_phrase(code).unwrap_or(""));
-    if message.contains(['\r', '\n']) {
+    if has_any(message, b"\r\n") {
         return Err(ProtoError::InvalidHeader(format!(
             "Invalid status message {}",
             py_repr(message)
         )));
     }
     let start = out.len();
-    for part in [protocol, " ", &code.to_string(), " ", message, "\r\n"] {
-        if push_latin1(out, part).is_none() {
-            out.truncate(start);
-            return Err(ProtoError::InvalidArgument("status line is not Latin-1".into()));
+    out.reserve(protocol.len() + message.len() + 12);
+    let latin1 = push_latin1(out, protocol).and_then(|()| {
+        out.push(b' ');
+        push_decimal(out, u64::from(code));
+        out.push(b' ');
+        push_latin1(out, message)
+    });
+    if latin1.is_none() {
+        out.truncate(start);
+        return Err(ProtoError::InvalidArgument("status line is not Latin-1".into()));
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// `n` in decimal, appended without the formatting machinery (a status line's code).
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    Ok(())
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Whether `text` holds any of the ASCII bytes `set` (a byte loop: `str::contains` with a
+/// set of chars decodes every character).
+fn has_any(text: &str, set: &[u8]) -> bool {
+    text.bytes().any(|b| set.contains(&b))
 }
 
 /// `send_header(keyword, value)`: "Name: value\r\n" appended to `out`. A name with CR, LF or
@@ -45,6 +73,7 @@ pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option
 pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), ProtoError> {
     check_header(name, value)?;
     let start = out.len();
+    out.reserve(name.len() + value.len() + 4);
     for part in [name, ": ", value, "\r\n"] {
         if push_latin1(out, part).is_none() {
             out.truncate(start);
@@ -59,13 +88,13 @@ pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), Pro
 
 /// The checks of `header_line`, for a header that is not written (HTTP/0.9 has no head).
 pub fn check_header(name: &str, value: &str) -> Result<(), ProtoError> {
-    if name.is_empty() || name.contains(['\r', '\n', ':']) {
+    if name.is_empty() || has_any(name, b"\r\n:") {
         return Err(ProtoError::InvalidHeader(format!(
             "Invalid header name {}",
             py_repr(name)
         )));
     }
-    if value.contains(['\r', '\n', '\0']) {
+    if has_any(value, b"\r\n\0") {
         return Err(ProtoError::InvalidHeader(format!(
             "Invalid header value {}",
             py_repr(value)

@@ -6,7 +6,7 @@ use crate::io::BufStream;
 use crate::proto::Headers;
 use crate::proto::body::{BodyDecoder, BodyRead};
 use crate::proto::cgi::cgi_info;
-use crate::proto::date::{date_time_string, log_date_time_string};
+use crate::proto::date::DateStrings;
 use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_MESSAGE};
 use crate::proto::framing::RequestBody;
 use crate::proto::headers::FieldSpans;
@@ -156,7 +156,7 @@ pub struct Handler {
     pub request: Request,
     /// `close_connection`.
     pub close_connection: bool,
-    headers_buffer: Vec<u8>,
+    pub(super) headers_buffer: Vec<u8>,
     /// The response being written named its `Connection` itself (`send_header`).
     connection_said: bool,
     /// The status of the head being written (a 1xx is interim: the response goes on).
@@ -173,6 +173,8 @@ pub struct Handler {
     /// The machine's MIME table (the host's mime.types), consulted before the built-in one.
     pub(super) system_types: Option<TypeLookup>,
     log_writer: LineWriter,
+    /// The Date and log line strings of the current second.
+    dates: std::cell::RefCell<DateStrings>,
 }
 
 impl Handler {
@@ -198,6 +200,7 @@ impl Handler {
             awaited: false,
             system_types: None,
             log_writer: crate::stderr::eprint_line,
+            dates: Default::default(),
         }
     }
 
@@ -399,7 +402,8 @@ impl Handler {
         self.send_response_only(code, message)?;
         let server = self.version_string();
         self.send_header("Server", &server)?;
-        self.send_header("Date", &date_time_string(now))
+        let date = self.dates.get_mut().http(now).to_owned();
+        self.send_header("Date", &date)
     }
 
     /// `send_response_only(code, message)`.
@@ -460,8 +464,10 @@ impl Handler {
     /// `flush_headers()`: one write for the whole header block.
     pub fn flush_headers(&mut self) -> Result<(), HttpError> {
         if !self.headers_buffer.is_empty() {
-            let block = std::mem::take(&mut self.headers_buffer);
-            self.stream.write_all(&block)?;
+            // Sent from the buffer, which keeps its room for the next response's head.
+            let sent = self.stream.write_all(&self.headers_buffer);
+            self.headers_buffer.clear();
+            sent?;
         }
         Ok(())
     }
@@ -493,13 +499,6 @@ impl Handler {
         }
         self.headers_buffer.extend_from_slice(body);
         self.flush_headers()
-    }
-
-    /// End the head and take it unsent, for a transport call that sends it with what follows
-    /// (`send-head-and-file`).
-    pub(super) fn take_head(&mut self) -> Vec<u8> {
-        self.end_head_unsent();
-        std::mem::take(&mut self.headers_buffer)
     }
 
     /// `wfile.write(data)`.
@@ -595,19 +594,20 @@ impl Handler {
     /// `log_message(message)`, at a time already read (else the clock is read now).
     fn log_message_at(&self, message: &str, now: Option<i64>) {
         if self.config.log_requests {
-            let when = log_date_time_string(now.unwrap_or_else(now_secs));
-            (self.log_writer)(&log_line(&self.address_string(), &when, message));
+            let mut dates = self.dates.borrow_mut();
+            let when = dates.log(now.unwrap_or_else(now_secs));
+            (self.log_writer)(&log_line(&self.client_host, when, message));
         }
     }
 
     /// `version_string()`.
     pub fn version_string(&self) -> String {
-        format!("{} {}", self.config.server_version, self.config.sys_version)
+        [&self.config.server_version, " ", &self.config.sys_version].concat()
     }
 
     /// `log_date_time_string()`.
     pub fn log_date_time_string(&self) -> String {
-        log_date_time_string(now_secs())
+        self.dates.borrow_mut().log(now_secs()).to_owned()
     }
 
     /// `address_string()`: the client's address.

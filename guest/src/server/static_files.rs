@@ -188,8 +188,11 @@ impl Handler {
     /// host in one call (with the head in one send when the body is small); how many of the
     /// file's bytes went.
     fn end_headers_then_send_host_file(&mut self, file: HostFile, offset: u64, len: u64) -> Result<u64, HttpError> {
-        let head = self.take_head();
-        Ok(self.stream.send_head_and_file(&head, file, offset, len)?)
+        self.end_head_unsent();
+        // Sent from the buffer, which keeps its room for the next response's head.
+        let sent = self.stream.send_head_and_file(&self.headers_buffer, file, offset, len);
+        self.headers_buffer.clear();
+        Ok(sent?)
     }
 
     /// What of a file of `len` bytes this GET asks for: its Range, when If-Range (if any)
