@@ -172,7 +172,7 @@ impl HttplibCtx {
     }
 
     /// Take a place for a new socket, or say which limit is in the way.
-    pub(crate) fn admit_socket(&self, sock: &std::net::TcpStream) -> Result<SocketTicket, SocketError> {
+    pub(crate) fn admit_socket(&self, sock: Arc<std::net::TcpStream>) -> Result<SocketTicket, SocketError> {
         self.sockets
             .admit(sock, self.limits.max_connections)
             .map_err(SocketError::LimitExceeded)

@@ -110,7 +110,7 @@ impl wt::Host for HttplibCtxView<'_> {
             stream.set_read_timeout(timeout_ms)?;
             stream.set_write_timeout(timeout_ms.map(std::time::Duration::from_millis))?;
         }
-        let ticket = self.ctx.admit_socket(stream.socket())?;
+        let ticket = self.ctx.admit_socket(stream.shared_socket())?;
         let stream = stream.with_ticket(ticket);
         self.going()?;
         Ok(self.table.push(GuestStream::Client(stream))?)

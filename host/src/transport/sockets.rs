@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 pub struct SessionSockets {
     cancelled: AtomicBool,
     next_id: AtomicU64,
-    open: Mutex<HashMap<u64, std::net::TcpStream>>,
+    /// Each open socket, shared with its stream (to shut it on cancel).
+    open: Mutex<HashMap<u64, Arc<std::net::TcpStream>>>,
 }
 
 impl SessionSockets {
@@ -19,7 +20,7 @@ impl SessionSockets {
         self.cancelled.load(Ordering::SeqCst)
     }
 
-    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, std::net::TcpStream>> {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<std::net::TcpStream>>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -32,13 +33,13 @@ impl SessionSockets {
         }
     }
 
-    /// Count `sock` among the open ones (a duplicate of it is kept, to shut it on cancel),
+    /// Count `sock` among the open ones (shared with its stream, to shut it on cancel),
     /// unless that would make more than `max`.
-    pub fn admit(self: &Arc<Self>, sock: &std::net::TcpStream, max: usize) -> Result<SocketTicket, String> {
+    pub fn admit(self: &Arc<Self>, sock: Arc<std::net::TcpStream>, max: usize) -> Result<SocketTicket, String> {
         self.room(max)?;
         let mut open = self.open();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        open.insert(id, sock.try_clone().map_err(|e| format!("socket: {e}"))?);
+        open.insert(id, sock);
         Ok(SocketTicket {
             sockets: self.clone(),
             id,
@@ -56,7 +57,9 @@ pub struct SocketTicket {
 
 impl Drop for SocketTicket {
     fn drop(&mut self) {
-        self.sockets.open().remove(&self.id);
+        // The socket closes (when this was its last holder) outside the table's lock.
+        let sock = self.sockets.open().remove(&self.id);
+        drop(sock);
     }
 }
 

@@ -66,7 +66,8 @@ pub struct TcpStream {
     wire: Wire,
     /// Shared (not duplicated: no `dup` and `close` a connection) with whoever must reach the
     /// socket after this stream is gone or from another thread: the server's open-connection
-    /// table and its lingering close. The descriptor closes with the last holder.
+    /// table and its lingering close, a client session's open sockets (to shut them on
+    /// cancel). The descriptor closes with the last holder.
     sock: Arc<std::net::TcpStream>,
     /// The timeouts the guest set: a read (write) that waits longer fails with `timeout`.
     read_timeout: Option<Duration>,
@@ -104,7 +105,7 @@ impl TcpStream {
         self
     }
 
-    /// The socket itself (for the session's table of open sockets, and the parking lot).
+    /// The socket itself (for the parking lot's registration, and shutting it).
     pub fn socket(&self) -> &std::net::TcpStream {
         &self.sock
     }
