@@ -262,6 +262,9 @@ impl Runtime {
             // Names for the guest's compiled code in `perf report` (/tmp/perf-PID.map).
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        if fuel_counted() {
+            config.consume_fuel(true);
+        }
         let mut on_demand = config.clone();
         on_demand.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         let engine = Engine::new(&config)?;
@@ -519,6 +522,9 @@ impl Runtime {
 /// epoch interruption on, as [`Runtime`]'s does.
 pub fn configure_store<T: HttplibView + 'static>(store: &mut Store<T>) {
     store.limiter(|data| data.httplib().ctx.limiter());
+    if fuel_counted() {
+        let _ = store.set_fuel(u64::MAX);
+    }
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         let ctx = &ctx.data_mut().httplib().ctx;
@@ -535,6 +541,19 @@ pub fn configure_store<T: HttplibView + 'static>(store: &mut Store<T>) {
             Ok(UpdateDeadline::Continue(1))
         }
     });
+}
+
+/// Set (to anything) in the environment, it has the guest's work counted: [`Runtime`]'s
+/// engines meter wasm fuel (about a unit a wasm instruction; the host's code is not counted)
+/// and a served connection's count is logged when it ends (`bench/fuel` reads it). A
+/// measurement's knob, as `HTTPLIB_PERFMAP` is: metered code runs slower, but the count is
+/// the same run after run, where this VM's timings swing by more than a change is worth.
+pub const FUEL_ENV: &str = "HTTPLIB_FUEL";
+
+/// Whether `FUEL_ENV` is set (read once).
+pub fn fuel_counted() -> bool {
+    static COUNTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *COUNTED.get_or_init(|| std::env::var_os(FUEL_ENV).is_some())
 }
 
 /// The engines whose epochs the process's ticker thread advances, and whether it runs.

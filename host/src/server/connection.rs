@@ -257,6 +257,7 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
             (None, None, None) => None,
         };
         let mut clean = true;
+        let fuel_before = store.get_fuel().ok().filter(|_| crate::runtime::fuel_counted());
         let result = match beside {
             // The directory alone: the handler made, its loop and its drop in one entry into
             // the guest.
@@ -303,6 +304,12 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         };
         if let Err(e) = result {
             tracing::debug!(%peer, "connection ended with an error: {e:#}");
+        }
+        if let (Some(before), Ok(after)) = (fuel_before, store.get_fuel()) {
+            eprintln!(
+                "httplib: the connection from {peer} took {} units of wasm fuel",
+                before - after
+            );
         }
         let parked = store
             .data_mut()
