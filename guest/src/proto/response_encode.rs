@@ -86,6 +86,28 @@ pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), Pro
     Ok(())
 }
 
+/// `header_line(out, name, &parts.concat())` without joining the parts first (the `Server`
+/// header: "server_version sys_version"); what it refuses, with the same error.
+pub fn header_line_parts(out: &mut Vec<u8>, name: &str, parts: &[&str]) -> Result<(), ProtoError> {
+    check_header_parts(name, parts)?;
+    let start = out.len();
+    for part in [name, ": "].iter().chain(parts).chain(&["\r\n"]) {
+        if push_latin1(out, part).is_none() {
+            out.truncate(start);
+            return header_line(out, name, &parts.concat());
+        }
+    }
+    Ok(())
+}
+
+/// `check_header(name, &parts.concat())`, joining the parts only for the error.
+pub fn check_header_parts(name: &str, parts: &[&str]) -> Result<(), ProtoError> {
+    match parts.iter().all(|part| !has_any(part, b"\r\n\0")) {
+        true => check_header(name, ""),
+        false => check_header(name, &parts.concat()),
+    }
+}
+
 /// The checks of `header_line`, for a header that is not written (HTTP/0.9 has no head).
 pub fn check_header(name: &str, value: &str) -> Result<(), ProtoError> {
     if name.is_empty() || has_any(name, b"\r\n:") {
@@ -118,6 +140,29 @@ mod tests {
             out,
             b"HTTP/1.1 404 Not Found\r\nHTTP/1.0 299 \r\nHTTP/1.0 200 Fine, caf\xe9\r\nX-Caf: caf\xe9\r\n"
         );
+    }
+
+    #[test]
+    fn a_value_in_parts_is_written_and_refused_as_the_value_joined() {
+        for (name, parts) in [
+            ("Server", &["SimpleHTTP/0.6", " ", "httplib/0.1.0"][..]),
+            ("Server", &["caf\u{e9}", " ", "x"]),
+            ("Server", &["a\r\nSet-Cookie: evil=1", " ", "x"]),
+            ("Server", &["a", " ", "b\0"]),
+            ("Server", &["\u{2603}", " ", "x"]),
+            ("X:A", &["a", " ", "b"]),
+            ("", &["a"]),
+        ] {
+            let (mut joined, mut in_parts) = (b"kept".to_vec(), b"kept".to_vec());
+            let want = header_line(&mut joined, name, &parts.concat());
+            let got = header_line_parts(&mut in_parts, name, parts);
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name:?}: {parts:?}");
+            assert_eq!(in_parts, joined);
+            assert_eq!(
+                format!("{:?}", check_header_parts(name, parts)),
+                format!("{:?}", check_header(name, &parts.concat()))
+            );
+        }
     }
 
     #[test]

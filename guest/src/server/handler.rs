@@ -11,7 +11,6 @@ use crate::proto::error_page::{self, DEFAULT_ERROR_CONTENT_TYPE, DEFAULT_ERROR_M
 use crate::proto::framing::RequestBody;
 use crate::proto::headers::FieldSpans;
 use crate::proto::limits::MAX_EMPTY_LINES_BEFORE_REQUEST;
-use crate::proto::log_line::{log_line, request_message};
 use crate::proto::pyrepr::py_repr;
 use crate::proto::request_line::{Front, RequestLine, front};
 use crate::proto::request_parse::{ConnectionField, HeadParse, HeadScanner};
@@ -149,7 +148,7 @@ pub type TypeLookup = Box<dyn Fn(&str) -> Option<String>>;
 /// One connection's BaseHTTPRequestHandler.
 pub struct Handler {
     pub(super) stream: BufStream,
-    client_host: String,
+    pub(super) client_host: String,
     /// The class attributes.
     pub config: HandlerConfig,
     /// The request being answered.
@@ -172,9 +171,11 @@ pub struct Handler {
     pub(super) awaited: bool,
     /// The machine's MIME table (the host's mime.types), consulted before the built-in one.
     pub(super) system_types: Option<TypeLookup>,
-    log_writer: LineWriter,
+    pub(super) log_writer: LineWriter,
+    /// The last log line, its room kept for the next (`log.rs`).
+    pub(super) log_buffer: std::cell::RefCell<String>,
     /// The Date and log line strings of the current second.
-    dates: std::cell::RefCell<DateStrings>,
+    pub(super) dates: std::cell::RefCell<DateStrings>,
 }
 
 impl Handler {
@@ -200,6 +201,7 @@ impl Handler {
             awaited: false,
             system_types: None,
             log_writer: crate::stderr::eprint_line,
+            log_buffer: Default::default(),
             dates: Default::default(),
         }
     }
@@ -395,15 +397,22 @@ impl Handler {
         Ok(Some(()))
     }
 
-    /// `send_response(code, message)`; its log line and Date read the clock once (CPython twice).
+    /// `send_response(code, message)`; its log line and Date read the clock once (CPython
+    /// twice), and `Server` and `Date` go into the head without a string made for either.
     pub fn send_response(&mut self, code: u16, message: Option<&str>) -> Result<(), HttpError> {
         let now = now_secs();
-        self.log_message_at(&request_message(&self.request.requestline, Some(code), None), Some(now));
+        self.log_request_at(Some(code), None, now);
         self.send_response_only(code, message)?;
-        let server = self.version_string();
-        self.send_header("Server", &server)?;
-        let date = self.dates.get_mut().http(now).to_owned();
-        self.send_header("Date", &date)
+        let config = &self.config;
+        let server = [config.server_version.as_str(), " ", &config.sys_version];
+        let date = self.dates.get_mut().http(now);
+        if self.request.request_version == "HTTP/0.9" {
+            // No head to write into; the checks `send_header` makes all the same.
+            response_encode::check_header_parts("Server", &server)?;
+            return Ok(response_encode::check_header("Date", date)?);
+        }
+        response_encode::header_line_parts(&mut self.headers_buffer, "Server", &server)?;
+        Ok(response_encode::header_line(&mut self.headers_buffer, "Date", date)?)
     }
 
     /// `send_response_only(code, message)`.
@@ -574,45 +583,6 @@ impl Handler {
                 Err(e.into())
             }
         }
-    }
-
-    /// `log_request(code, size)`.
-    pub fn log_request(&self, code: Option<u16>, size: Option<u64>) {
-        self.log_message(&request_message(&self.request.requestline, code, size));
-    }
-
-    /// `log_error(message)`.
-    pub fn log_error(&self, message: &str) {
-        self.log_message(message);
-    }
-
-    /// `log_message(message)` to stderr.
-    pub fn log_message(&self, message: &str) {
-        self.log_message_at(message, None);
-    }
-
-    /// `log_message(message)`, at a time already read (else the clock is read now).
-    fn log_message_at(&self, message: &str, now: Option<i64>) {
-        if self.config.log_requests {
-            let mut dates = self.dates.borrow_mut();
-            let when = dates.log(now.unwrap_or_else(now_secs));
-            (self.log_writer)(&log_line(&self.client_host, when, message));
-        }
-    }
-
-    /// `version_string()`.
-    pub fn version_string(&self) -> String {
-        [&self.config.server_version, " ", &self.config.sys_version].concat()
-    }
-
-    /// `log_date_time_string()`.
-    pub fn log_date_time_string(&self) -> String {
-        self.dates.borrow_mut().log(now_secs()).to_owned()
-    }
-
-    /// `address_string()`: the client's address.
-    pub fn address_string(&self) -> String {
-        self.client_host.clone()
     }
 
     /// Close the connection's sending side once the loop is done.
