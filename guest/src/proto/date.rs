@@ -35,12 +35,14 @@ pub fn log_date_time_string(secs: i64) -> String {
     )
 }
 
-/// A response's two date strings, its `Date` and its log line's, made at most once a second
-/// (as nginx keeps its cached time strings): the responses of one second share them.
+/// A response's date strings, its `Date` and its log line's, made at most once a second
+/// (as nginx keeps its cached time strings): the responses of one second share them. A
+/// file's `Last-Modified` is kept the same way, for the next response of the same file.
 #[derive(Debug, Default)]
 pub struct DateStrings {
     http: Option<(i64, String)>,
     log: Option<(i64, String)>,
+    modified: Option<(i64, String)>,
 }
 
 impl DateStrings {
@@ -52,6 +54,12 @@ impl DateStrings {
     /// `log_date_time_string(secs)`, made again only when `secs` is not the last one asked.
     pub fn log(&mut self, secs: i64) -> &str {
         Self::at(&mut self.log, secs, log_date_time_string)
+    }
+
+    /// `date_time_string(secs)` for a file's modification time, made again only when `secs`
+    /// is not the last one asked.
+    pub fn modified(&mut self, secs: i64) -> &str {
+        Self::at(&mut self.modified, secs, date_time_string)
     }
 
     fn at(kept: &mut Option<(i64, String)>, secs: i64, make: fn(i64) -> String) -> &str {
@@ -100,5 +108,10 @@ mod tests {
         // Back in time too (a clock set back): the string is the second asked, not the newest.
         assert_eq!(dates.http(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(dates.log(1_795_359_600), "22/Nov/2026 15:00:00");
+        // A file's modification time has a slot of its own: asking it leaves Date's alone.
+        assert_eq!(dates.modified(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(dates.http(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(dates.modified(1_795_359_600), "Sun, 22 Nov 2026 15:00:00 GMT");
+        assert_eq!(dates.modified(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

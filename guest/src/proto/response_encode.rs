@@ -47,7 +47,12 @@ pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option
 
 /// `n` in decimal, appended without the formatting machinery (a status line's code).
 fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut [0; 20]).as_bytes());
+}
+
+/// `n` in decimal, written into `digits` without the formatting machinery (a response's
+/// `Content-Length`, once a response): `n.to_string()` without the string.
+pub fn decimal(n: u64, digits: &mut [u8; 20]) -> &str {
     let mut at = digits.len();
     let mut n = n;
     loop {
@@ -58,7 +63,8 @@ fn push_decimal(out: &mut Vec<u8>, n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    // Only ASCII digits were written.
+    std::str::from_utf8(&digits[at..]).unwrap_or("0")
 }
 
 /// Whether `text` holds any of the ASCII bytes `set` (a byte loop: `str::contains` with a
@@ -140,6 +146,13 @@ mod tests {
             out,
             b"HTTP/1.1 404 Not Found\r\nHTTP/1.0 299 \r\nHTTP/1.0 200 Fine, caf\xe9\r\nX-Caf: caf\xe9\r\n"
         );
+    }
+
+    #[test]
+    fn decimals_are_to_string() {
+        for n in [0, 7, 10, 1024, 99_999, u64::from(u32::MAX) + 1, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
     }
 
     #[test]

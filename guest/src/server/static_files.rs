@@ -2,12 +2,13 @@
 
 use super::Handler;
 use crate::error::HttpError;
-use crate::proto::date::{date_time_string, parse_http_date};
+use crate::proto::date::parse_http_date;
 use crate::proto::directory_listing::{Entry, LISTING_CONTENT_TYPE, Listing};
 use crate::proto::latin1;
 use crate::proto::limits::COPY_BUFSIZE;
 use crate::proto::mime::guess_type;
 use crate::proto::range::{ByteRange, if_range_holds, resolve};
+use crate::proto::response_encode;
 use crate::proto::translate_path::translate_path;
 use crate::transport::{EntryKind, FileAt, HostFile, RawEntry};
 use std::fs;
@@ -75,7 +76,7 @@ impl Handler {
         let no_table = |_: &str| None;
         let system: &dyn Fn(&str) -> Option<String> = self.system_types.as_deref().unwrap_or(&no_table);
         let ctype = guess_type(&path, &self.config.extensions_map, system);
-        let last_modified = date_time_string(mtime);
+        let last_modified = self.dates.get_mut().modified(mtime).to_owned();
         let len = served.len();
         let (start, count) = match self.byte_range(len, &last_modified) {
             ByteRange::Whole => {
@@ -95,7 +96,7 @@ impl Handler {
             }
         };
         self.send_header("Content-type", &ctype)?;
-        self.send_header("Content-Length", &count.to_string())?;
+        self.send_header("Content-Length", response_encode::decimal(count, &mut [0; 20]))?;
         self.send_header("Last-Modified", &last_modified)?;
         self.send_header("Accept-Ranges", "bytes")?;
         if head_only {
