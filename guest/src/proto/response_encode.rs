@@ -23,6 +23,16 @@ fn push_latin1(out: &mut Vec<u8>, text: &str) -> Option<()> {
 /// header of the client's choosing: refused.
 pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option<&str>) -> Result<(), ProtoError> {
     let message = message.unwrap_or_else(|| reason_phrase(code).unwrap_or(""));
+    if plain(protocol) && plain(message) {
+        out.reserve(protocol.len() + message.len() + 8);
+        out.extend_from_slice(protocol.as_bytes());
+        out.push(b' ');
+        push_decimal(out, u64::from(code));
+        out.push(b' ');
+        out.extend_from_slice(message.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
     if has_any(message, b"\r\n") {
         return Err(ProtoError::InvalidHeader(format!(
             "Invalid status message {}",
@@ -47,12 +57,18 @@ pub fn status_line(out: &mut Vec<u8>, protocol: &str, code: u16, message: Option
 
 /// `n` in decimal, appended without the formatting machinery (a status line's code).
 fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(decimal(n, &mut [0; 20]).as_bytes());
+    out.extend_from_slice(digits(n, &mut [0; 20]));
 }
 
-/// `n` in decimal, written into `digits` without the formatting machinery (a response's
+/// `n` in decimal, written into `room` without the formatting machinery (a response's
 /// `Content-Length`, once a response): `n.to_string()` without the string.
-pub fn decimal(n: u64, digits: &mut [u8; 20]) -> &str {
+pub fn decimal(n: u64, room: &mut [u8; 20]) -> &str {
+    // Only ASCII digits are written.
+    std::str::from_utf8(digits(n, room)).unwrap_or("0")
+}
+
+/// `n`'s decimal digits, written at the end of `digits`.
+fn digits(n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     let mut n = n;
     loop {
@@ -63,8 +79,7 @@ pub fn decimal(n: u64, digits: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&digits[at..]).unwrap_or("0")
+    &digits[at..]
 }
 
 /// Whether `text` holds any of the ASCII bytes `set` (a byte loop: `str::contains` with a
@@ -77,6 +92,14 @@ fn has_any(text: &str, set: &[u8]) -> bool {
 /// a colon, an empty name, or a value with CR, LF or NUL is refused (each would let a caller
 /// forge header lines or end the head early), as is text outside Latin-1.
 pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), ProtoError> {
+    if plain_name(name) && plain(value) {
+        out.reserve(name.len() + value.len() + 4);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
     check_header(name, value)?;
     let start = out.len();
     out.reserve(name.len() + value.len() + 4);
@@ -95,6 +118,13 @@ pub fn header_line(out: &mut Vec<u8>, name: &str, value: &str) -> Result<(), Pro
 /// `header_line(out, name, &parts.concat())` without joining the parts first (the `Server`
 /// header: "server_version sys_version"); what it refuses, with the same error.
 pub fn header_line_parts(out: &mut Vec<u8>, name: &str, parts: &[&str]) -> Result<(), ProtoError> {
+    if plain_name(name) && parts.iter().all(|part| plain(part)) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        parts.iter().for_each(|part| out.extend_from_slice(part.as_bytes()));
+        out.extend_from_slice(b"\r\n");
+        return Ok(());
+    }
     check_header_parts(name, parts)?;
     let start = out.len();
     for part in [name, ": "].iter().chain(parts).chain(&["\r\n"]) {
@@ -104,6 +134,18 @@ pub fn header_line_parts(out: &mut Vec<u8>, name: &str, parts: &[&str]) -> Resul
         }
     }
     Ok(())
+}
+
+/// Whether `text` is all printable ASCII and spaces (DEL too): nothing to refuse in a value
+/// and nothing to convert to Latin-1, told by one comparison a byte. A value that is not
+/// goes through the full checks.
+fn plain(text: &str) -> bool {
+    text.bytes().all(|b| b.wrapping_sub(0x20) < 0x60)
+}
+
+/// `plain`, for a name: not empty, and no colon.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.wrapping_sub(0x20) < 0x60 && b != b':')
 }
 
 /// `check_header(name, &parts.concat())`, joining the parts only for the error.
@@ -134,6 +176,28 @@ pub fn check_header(name: &str, value: &str) -> Result<(), ProtoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_and_other_values_are_written_alike() {
+        for value in [
+            "text/html",
+            "",
+            " ",
+            "a\tb",
+            "del\x7f",
+            "caf\u{e9}",
+            "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+        ] {
+            let mut out = Vec::new();
+            header_line(&mut out, "X-Value", value).unwrap();
+            let mut want = b"X-Value: ".to_vec();
+            want.extend(crate::proto::to_latin1(value).unwrap());
+            want.extend_from_slice(b"\r\n");
+            assert_eq!(out, want, "{value:?}");
+        }
+        assert!(!plain("a\tb") && !plain("caf\u{e9}") && !plain("a\x1fb") && plain("a\x7fb ~"));
+        assert!(!plain_name("") && !plain_name("X:Y") && plain_name("Content-Length"));
+    }
 
     #[test]
     fn lines_as_cpython_writes_them() {
