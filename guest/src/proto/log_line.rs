@@ -46,11 +46,10 @@ fn push_prefix(line: &mut String, address: &str, date: &str) {
 
 /// `n` in decimal, or `-` when there is none (CPython's `log_request` placeholders).
 fn push_number_or_dash(line: &mut String, n: Option<u64>) {
-    use std::fmt::Write;
-    let _ = match n {
-        Some(n) => write!(line, "{n}"),
-        None => write!(line, "-"),
-    };
+    match n {
+        Some(n) => line.push_str(super::response_encode::decimal(n, &mut [0; 20])),
+        None => line.push('-'),
+    }
 }
 
 /// The message part of `log_request`: `"GET / HTTP/1.1" 200 -`.
@@ -73,6 +72,10 @@ pub fn request_message(requestline: &str, code: Option<u16>, size: Option<u64>) 
 
 /// CPython's `_control_char_table`: C0 controls, DEL and C1 controls become `\xNN`.
 pub fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII, told by one comparison a byte: nothing to escape.
+    if s.bytes().all(|b| b.wrapping_sub(0x20) < 0x5f) {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let is_control = |c: char| {
         let n = c as u32;
         n < 0x20 || (0x7f..=0x9f).contains(&n)
@@ -106,6 +109,9 @@ mod tests {
             "127.0.0.1 - - [22/Nov/2026 15:00:00] \"GET / HTTP/1.1\" 200 -\n"
         );
         assert_eq!(escape_control("a\x1b[31mb\r\n"), "a\\x1b[31mb\\x0d\\x0a");
+        assert_eq!(escape_control("~del\x7f"), "~del\\x7f");
+        assert_eq!(escape_control("c1\u{85} caf\u{e9} \u{a0}"), "c1\\x85 caf\u{e9} \u{a0}");
+        assert!(matches!(escape_control(" !~"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
