@@ -191,7 +191,7 @@ pub fn chunked(data: &[u8]) {
 pub fn translate_path(data: &[u8]) {
     let path = String::from_utf8_lossy(data);
     if let Some(fs) = crate::proto::translate_path::translate_path(&path) {
-        for part in &fs.parts {
+        for part in fs.parts() {
             assert!(!part.is_empty() && part != "." && part != "..", "{part:?}");
             assert!(!part.contains(['/', '\0']), "{part:?}");
         }

@@ -2,11 +2,12 @@
 
 use percent_encoding::percent_decode_str;
 
-/// A request path as a list of plain names below the served root.
+/// A request path as plain names below the served root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsPath {
-    /// Names to join onto the root, none of them empty, ".", ".." or containing "/".
-    pub parts: Vec<String>,
+    /// The names, each after a "/" ("/a/b"; "" for the root itself), none of them empty, ".",
+    /// ".." or containing "/": one string, not a string a name.
+    relative: String,
     /// The request path ended in "/" (a directory was asked for).
     pub trailing_slash: bool,
 }
@@ -14,15 +15,19 @@ pub struct FsPath {
 impl FsPath {
     /// Joined under `root` ("/srv" + ["a", "b"] = "/srv/a/b").
     pub fn under(&self, root: &str) -> String {
-        let mut path = root.trim_end_matches('/').to_string();
-        for part in &self.parts {
-            path.push('/');
-            path.push_str(part);
-        }
+        let root = root.trim_end_matches('/');
+        let mut path = String::with_capacity(root.len() + self.relative.len() + 1);
+        path.push_str(root);
+        path.push_str(&self.relative);
         if path.is_empty() {
             path.push('/');
         }
         path
+    }
+
+    /// The names, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        self.relative.split('/').skip(1)
     }
 }
 
@@ -30,24 +35,27 @@ impl FsPath {
 /// ("..", "." and empty names removed), so the result can never climb above the root.
 /// `None` when the decoded path holds a NUL (no file can have that name: CPython answers 404).
 pub fn translate_path(path: &str) -> Option<FsPath> {
-    let path = path.split('#').next().unwrap_or("");
-    let path = path.split('?').next().unwrap_or("");
+    let path = &path[..path.find(['#', '?']).unwrap_or(path.len())];
     let decoded = percent_decode_str(path).decode_utf8_lossy();
     if decoded.contains('\0') {
         return None;
     }
     let trailing_slash = decoded.ends_with('/');
-    let mut parts: Vec<String> = Vec::new();
+    let mut relative = String::with_capacity(decoded.len());
     for word in decoded.split('/') {
         match word {
             "" | "." => {}
-            ".." => {
-                parts.pop();
+            ".." => relative.truncate(relative.rfind('/').unwrap_or(0)),
+            w => {
+                relative.push('/');
+                relative.push_str(w);
             }
-            w => parts.push(w.to_string()),
         }
     }
-    Some(FsPath { parts, trailing_slash })
+    Some(FsPath {
+        relative,
+        trailing_slash,
+    })
 }
 
 #[cfg(test)]
@@ -55,7 +63,7 @@ mod tests {
     use super::*;
 
     fn parts(p: &str) -> Vec<String> {
-        translate_path(p).unwrap().parts
+        translate_path(p).unwrap().parts().map(str::to_string).collect()
     }
 
     #[test]
@@ -71,5 +79,9 @@ mod tests {
         assert_eq!(translate_path("/a%00b"), None);
         assert_eq!(translate_path("/x/../y").unwrap().under("/srv"), "/srv/y");
         assert_eq!(translate_path("/").unwrap().under("/"), "/");
+        assert_eq!(translate_path("/?q#f").unwrap().under("/srv/"), "/srv");
+        assert_eq!(parts("/a#x?y/b"), ["a"]);
+        assert_eq!(parts("/a/b/../../.."), Vec::<String>::new());
+        assert_eq!(parts("/a/b/../c/./../d"), ["a", "d"]);
     }
 }
