@@ -58,8 +58,16 @@ pub fn guess_type(path: &str, overrides: &[(String, String)], system: &dyn Fn(&s
         _ => "",
     };
     if !ext.is_empty() {
-        let lower = ext.to_lowercase();
-        for candidate in [ext, lower.as_str()] {
+        // Lowered only when it has something to lower (mostly not): then asked once, not twice.
+        let lower = match ext.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            true => std::borrow::Cow::Owned(ext.to_lowercase()),
+            false => std::borrow::Cow::Borrowed(ext),
+        };
+        let candidates = match lower.as_ref() == ext {
+            true => &[ext][..],
+            false => &[ext, lower.as_ref()][..],
+        };
+        for &candidate in candidates {
             if let Some((_, t)) = overrides.iter().find(|(e, _)| e == candidate) {
                 return t.clone();
             }
@@ -67,7 +75,7 @@ pub fn guess_type(path: &str, overrides: &[(String, String)], system: &dyn Fn(&s
                 return t.to_string();
             }
         }
-        if let Some(t) = system(ext).or_else(|| system(&lower)) {
+        if let Some(t) = candidates.iter().find_map(|candidate| system(candidate)) {
             return t;
         }
         if let Some((_, t)) = PYTHON_314_TYPES.iter().find(|(e, _)| *e == lower) {
