@@ -257,7 +257,9 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
             (None, None, None) => None,
         };
         let mut clean = true;
-        let fuel_before = store.get_fuel().ok().filter(|_| crate::runtime::fuel_counted());
+        // Asked only when counted: without fuel, `get_fuel`'s error is made (a backtrace
+        // captured where RUST_BACKTRACE is set) on every connection.
+        let fuel_before = crate::runtime::fuel_counted().then(|| store.get_fuel().ok()).flatten();
         let result = match beside {
             // The directory alone: the handler made, its loop and its drop in one entry into
             // the guest.
@@ -305,7 +307,9 @@ impl<T: HttplibView + 'static> Answering<'_, T> {
         if let Err(e) = result {
             tracing::debug!(%peer, "connection ended with an error: {e:#}");
         }
-        if let (Some(before), Ok(after)) = (fuel_before, store.get_fuel()) {
+        if let Some(before) = fuel_before
+            && let Ok(after) = store.get_fuel()
+        {
             eprintln!(
                 "httplib: the connection from {peer} took {} units of wasm fuel",
                 before - after
