@@ -341,6 +341,80 @@ fn class_attributes_reach_the_guest() {
     assert!(r.ends_with("hello, world\n"));
 }
 
+/// `HTTPLIB_FUEL` (bench/fuel's knob): each connection's count of the guest's work is logged
+/// when it ends, more for more requests, and the request log is CPython's all the same.
+#[test]
+fn with_httplib_fuel_each_connection_logs_the_guests_work() {
+    let dir = fixture_dir();
+    let port = free_port();
+    let mut child = Command::new(httplib_bin!())
+        .args([
+            "serve",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--protocol",
+            "HTTP/1.1",
+            "--directory",
+        ])
+        .arg(dir.path())
+        .env("HTTPLIB_FUEL", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _peer = Peer { child, port };
+    wait_for_port(port);
+    // Read on a thread of its own, so that a line that never comes fails the test, not hangs it.
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .try_for_each(|l| tx.send(l))
+    });
+    let next_line = || {
+        lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a log line")
+    };
+    let fuel_of = |gets: usize| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let me = s.local_addr().unwrap();
+        let mut request = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(gets - 1);
+        request.push_str("GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answers = String::new();
+        s.read_to_string(&mut answers).unwrap();
+        assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), gets, "{answers}");
+        // The request lines, then this connection's count (wait_for_port's connection, which
+        // asked nothing, has a count of its own before them).
+        let mine = format!("httplib: the connection from {me} took ");
+        let mut requests = 0;
+        let count = loop {
+            let line = next_line();
+            if let Some(rest) = line.strip_prefix(&mine) {
+                break rest
+                    .strip_suffix(" units of wasm fuel")
+                    .unwrap_or_else(|| panic!("{line}"))
+                    .to_string();
+            }
+            if line.contains(" - - [") {
+                assert!(line.ends_with("\"GET /hello.txt HTTP/1.1\" 200 -"), "{line}");
+                requests += 1;
+            } else {
+                assert!(line.starts_with("httplib: the connection from "), "{line}");
+            }
+        };
+        assert_eq!(requests, gets);
+        count.parse::<u64>().unwrap()
+    };
+    let one = fuel_of(1);
+    let three = fuel_of(3);
+    assert!(one > 0 && three > one, "1 GET: {one}, 3 GETs: {three}");
+}
+
 #[test]
 fn logging_is_cpythons_format_with_control_characters_escaped() {
     let dir = fixture_dir();
