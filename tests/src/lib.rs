@@ -262,7 +262,22 @@ pub fn python_peer(script: &str, port: u16, args: &[&std::ffi::OsStr]) -> Peer {
 /// `httplib serve PORT --bind 127.0.0.1 --directory DIR EXTRA...` run from `bin` (the
 /// `httplib_bin!()` of the calling test), once its banner is out: the process and the banner.
 pub fn cli_server(bin: &Path, dir: &Path, extra: &[&str]) -> (Peer, String) {
-    cli_server_in(Command::new(bin), dir, extra)
+    cli_server_in(Command::new(bin), dir, extra, Stdio::null())
+}
+
+/// `cli_server` with `env` set and its stderr (the request log) piped: the process, and the
+/// log to read.
+pub fn cli_server_logging(
+    bin: &Path,
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Peer, std::process::ChildStderr) {
+    let mut command = Command::new(bin);
+    command.envs(env.iter().copied());
+    let (mut peer, _banner) = cli_server_in(command, dir, extra, Stdio::piped());
+    let log = peer.child.stderr.take().expect("stderr was piped");
+    (peer, log)
 }
 
 /// `cli_server`, the server allowed `limit` open files at most (soft and hard: it cannot
@@ -273,11 +288,12 @@ pub fn cli_server_with_open_file_limit(bin: &Path, dir: &Path, extra: &[&str], l
     );
     let mut python = Command::new("python3");
     python.args(["-c", &limited]).arg(bin);
-    cli_server_in(python, dir, extra)
+    cli_server_in(python, dir, extra, Stdio::null())
 }
 
-/// `command` (the `httplib` command line, or what runs it) given `serve` and its arguments.
-fn cli_server_in(mut command: Command, dir: &Path, extra: &[&str]) -> (Peer, String) {
+/// `command` (the `httplib` command line, or what runs it) given `serve` and its arguments,
+/// its stderr going to `stderr`.
+fn cli_server_in(mut command: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> (Peer, String) {
     use std::io::{BufRead, BufReader};
     let port = free_port();
     let mut child = command
@@ -285,7 +301,7 @@ fn cli_server_in(mut command: Command, dir: &Path, extra: &[&str]) -> (Peer, Str
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut banner = String::new();

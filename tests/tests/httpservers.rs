@@ -4,7 +4,6 @@
 use httplib_host::server::{Exchange, ServerConfig, ServerHandle};
 use httplib_tests::*;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 /// BaseHTTPServerTestCase's request handler, as host code: a do_TEST, do_KEEP, do_CUSTOM,
@@ -341,32 +340,17 @@ fn class_attributes_reach_the_guest() {
     assert!(r.ends_with("hello, world\n"));
 }
 
-/// `httplib serve` on a free port with `args` and `env`, once it answers; its stderr (the
-/// request log) piped to the caller.
-fn serve_logging(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (Peer, std::process::ChildStderr) {
-    let port = free_port();
-    let mut child = Command::new(httplib_bin!())
-        .args(["serve", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(args)
-        .arg("--directory")
-        .arg(dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let peer = Peer { child, port };
-    wait_for_port(port);
-    (peer, stderr)
-}
-
 /// `HTTPLIB_FUEL` (bench/fuel's knob): each connection's count of the guest's work is logged
 /// when it ends, more for more requests, and the request log is CPython's all the same.
 #[test]
 fn with_httplib_fuel_each_connection_logs_the_guests_work() {
     let dir = fixture_dir();
-    let (peer, stderr) = serve_logging(dir.path(), &["--protocol", "HTTP/1.1"], &[("HTTPLIB_FUEL", "1")]);
+    let (peer, stderr) = cli_server_logging(
+        &httplib_bin!(),
+        dir.path(),
+        &["--protocol", "HTTP/1.1"],
+        &[("HTTPLIB_FUEL", "1")],
+    );
     let port = peer.port;
     // Read on a thread of its own, so that a line that never comes fails the test, not hangs it.
     let (tx, lines) = std::sync::mpsc::channel();
@@ -420,7 +404,7 @@ fn with_httplib_fuel_each_connection_logs_the_guests_work() {
 #[test]
 fn logging_is_cpythons_format_with_control_characters_escaped() {
     let dir = fixture_dir();
-    let (peer, stderr) = serve_logging(dir.path(), &[], &[]);
+    let (peer, stderr) = cli_server_logging(&httplib_bin!(), dir.path(), &[], &[]);
     let port = peer.port;
     let mut lines = BufReader::new(stderr).lines();
     raw_exchange(([127, 0, 0, 1], port).into(), b"GET /hello.txt HTTP/1.0\r\n\r\n");
